@@ -1,0 +1,41 @@
+/**
+ * Decoding a captured connection: one byte source per direction (two files from Wireshark's
+ * "Follow TCP stream", tcpflow, or the vectors). Captures carry no timing between directions,
+ * so the client's bytes are decoded first and the server's after them; the connection decoder
+ * holds the client's post-upgrade bytes until the server's answer says how to read them. The
+ * events are therefore the same however the sources were cut into chunks.
+ */
+import type { ConnectionSummary } from '../events/types.js';
+import { ConnectionDecoder, type ConnectionDecoderOptions } from './connection-decoder.js';
+import type { DecodedEvent } from './decode-context.js';
+
+export type ChunkSource = Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+
+export async function decodeCapture(
+  c2s: ChunkSource,
+  s2c: ChunkSource,
+  onEvent: (event: DecodedEvent) => void,
+  options: ConnectionDecoderOptions = {},
+): Promise<ConnectionSummary> {
+  const decoder = new ConnectionDecoder(onEvent, options);
+  for await (const chunk of c2s) decoder.push('c2s', chunk);
+  decoder.end('c2s');
+  for await (const chunk of s2c) decoder.push('s2c', chunk);
+  decoder.end('s2c');
+  return decoder.summary();
+}
+
+/** The same, for sources already in memory; used by tests and the benchmark. */
+export function decodeCaptureSync(
+  c2s: Iterable<Uint8Array>,
+  s2c: Iterable<Uint8Array>,
+  onEvent: (event: DecodedEvent) => void,
+  options: ConnectionDecoderOptions = {},
+): ConnectionSummary {
+  const decoder = new ConnectionDecoder(onEvent, options);
+  for (const chunk of c2s) decoder.push('c2s', chunk);
+  decoder.end('c2s');
+  for (const chunk of s2c) decoder.push('s2c', chunk);
+  decoder.end('s2c');
+  return decoder.summary();
+}

@@ -1,0 +1,108 @@
+/**
+ * The channel byte of the Kubernetes WebSocket protocols (protocol.md A §1.3): every message is
+ * `[channel][payload]`; the base64 variants send a text message `'0'+channel` followed by the
+ * standard base64 of the payload. Binary `01 68 69 0a` and text `"1aGkK"` both mean stdout
+ * "hi\n". This reads that prefix and hands on plain payload bytes with their offsets; base64 is
+ * decoded incrementally, 4 characters at a time, so a long message never has to be held.
+ */
+import { AnomalyCode } from './anomaly.js';
+import type { DecodeContext } from './decode-context.js';
+import type { Direction } from '../events/types.js';
+import { WsOpcode, type WsPayloadSegment } from './websocket-frame.js';
+import type { WsMessageConsumer } from './websocket-layer.js';
+
+export interface ChannelHandler {
+  /** A message for `channel` starts; `index` counts this direction's messages from 0. */
+  start(channel: number, offset: number, index: number): void;
+  payload(channel: number, bytes: Buffer, offset: number): void;
+  end(channel: number, offset: number): void;
+  /** The direction sent a WebSocket close frame. */
+  close(offset: number): void;
+  finish(offset: number): void;
+}
+
+const BASE64_TEXT = /^[A-Za-z0-9+/=]*$/;
+
+export class ChannelDemux implements WsMessageConsumer {
+  private channel: number | null = null;
+  private skip = false;
+  private carry = '';
+  private index = 0;
+  private typeReported = false;
+
+  constructor(
+    private readonly ctx: DecodeContext,
+    private readonly dir: Direction,
+    private readonly base64: boolean,
+    private readonly handler: ChannelHandler,
+  ) {}
+
+  messageStart(opcode: number, offset: number): void {
+    this.channel = null;
+    this.skip = false;
+    this.carry = '';
+    const expected = this.base64 ? WsOpcode.Text : WsOpcode.Binary;
+    if (opcode !== expected && !this.typeReported) {
+      // Servers decode either frame type the same way (apimachinery wsstream conn.go), so read on.
+      this.typeReported = true;
+      this.anomaly(AnomalyCode.ChannelBadMessageType, offset, `${opcode === WsOpcode.Text ? 'text' : 'binary'} message in a ${this.base64 ? 'base64 (text)' : 'binary'} channel protocol`);
+    }
+  }
+
+  data(s: WsPayloadSegment): void {
+    if (this.skip) return;
+    let bytes = s.data;
+    let offset = s.offset;
+    if (this.channel === null) {
+      if (bytes.length === 0) return;
+      const first = bytes[0]!;
+      const channel = this.base64 ? first - 0x30 : first;
+      if (this.base64 && (channel < 0 || channel > 9)) {
+        this.skip = true;
+        this.anomaly(AnomalyCode.ChannelBadBase64, offset, `base64 message starts with ${JSON.stringify(String.fromCharCode(first))}, not a channel digit`);
+        return;
+      }
+      this.channel = channel;
+      bytes = bytes.subarray(1);
+      offset += 1;
+      this.handler.start(channel, s.offset, this.index);
+    }
+    if (!this.base64) {
+      if (bytes.length) this.handler.payload(this.channel, bytes, offset);
+      return;
+    }
+    const text = this.carry + bytes.toString('latin1');
+    if (!BASE64_TEXT.test(text)) {
+      this.skip = true;
+      this.anomaly(AnomalyCode.ChannelBadBase64, offset, 'base64 channel message holds characters outside the base64 alphabet');
+      return;
+    }
+    const whole = text.length - (text.length % 4);
+    this.carry = text.slice(whole);
+    if (whole > 0) this.handler.payload(this.channel, Buffer.from(text.slice(0, whole), 'base64'), offset - (text.length - bytes.length));
+  }
+
+  messageEnd(offset: number): void {
+    const channel = this.channel;
+    if (channel !== null && !this.skip) {
+      if (this.carry) this.handler.payload(channel, Buffer.from(this.carry, 'base64'), offset - this.carry.length);
+      this.handler.end(channel, offset);
+    }
+    // A message with no channel byte at all carries nothing; servers skip it too.
+    if (channel !== null) this.index++;
+    this.channel = null;
+    this.carry = '';
+  }
+
+  close(offset: number): void {
+    this.handler.close(offset);
+  }
+
+  end(offset: number): void {
+    this.handler.finish(offset);
+  }
+
+  private anomaly(code: AnomalyCode, offset: number, message: string): void {
+    this.ctx.emit({ type: 'decode.anomaly', dir: this.dir, offset, layer: 'channel', code, message, opaque: false });
+  }
+}

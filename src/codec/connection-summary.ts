@@ -1,0 +1,156 @@
+/**
+ * The per-connection summary (`kubewire decode --summary`, and the `conn.summary` event of a
+ * live connection), built from the connection's events and the payload bytes that came with
+ * them, so it does not depend on how much payload the log records. Its shape is defined in
+ * `../shared/vectors/README.md`.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { ByteDigest, ConnectionSummary, Direction } from '../events/types.js';
+import type { DecodedEvent } from './decode-context.js';
+
+class Digest {
+  private readonly hash: Hash = createHash('sha256');
+  bytes = 0;
+
+  add(data: Uint8Array): void {
+    this.hash.update(data);
+    this.bytes += data.length;
+  }
+
+  result(): ByteDigest {
+    return { bytes: this.bytes, sha256: this.hash.copy().digest('hex') };
+  }
+}
+
+interface PortForwardEntry {
+  port: number | null;
+  c2s: Digest;
+  s2c: Digest;
+  error: string | null;
+}
+
+export class ConnectionSummaryBuilder {
+  private request: ConnectionSummary['request'] = { method: null, path: null, operation: null, upgrade: null, offered: [], kubectlSession: null };
+  private requestIsUpgrade = false;
+  private response: ConnectionSummary['response'] = { status: null, protocol: null };
+  private responseSeen = false;
+  private upgradeAnswered = false;
+  private transport: ConnectionSummary['transport'] = 'none';
+  private readonly streams = new Map<string, Digest>();
+  private status: { status: string | null; reason: string | null; exitCode: number | null } | null = null;
+  private readonly resizes: [number, number][] = [];
+  private stdinClosed = false;
+  private readonly pings = { c2s: 0, s2c: 0 };
+  private readonly closeCodes: Record<Direction, number | null> = { c2s: null, s2c: null };
+  private readonly closeSeen = { c2s: false, s2c: false };
+  private readonly portForward = new Map<string, PortForwardEntry>();
+  private anomalies = 0;
+
+  observe({ body: ev, raw }: DecodedEvent): void {
+    switch (ev.type) {
+      case 'upgrade.request':
+      case 'http.request':
+        // The summary describes the upgrade; a plain connection is described by its first request.
+        if (this.requestIsUpgrade || (ev.type === 'http.request' && this.request.method !== null)) return;
+        this.requestIsUpgrade = ev.type === 'upgrade.request';
+        this.request = { method: ev.method, path: ev.path, operation: ev.k8s?.operation ?? null, upgrade: ev.upgrade, offered: ev.offered, kubectlSession: ev.kubectlSession };
+        return;
+      case 'upgrade.response':
+      case 'http.response':
+        // Interim 1xx answers are not the answer; the upgrade's answer wins over a plain one.
+        if (ev.status >= 100 && ev.status < 200 && ev.status !== 101) return;
+        if (ev.type === 'upgrade.response' ? this.upgradeAnswered : this.upgradeAnswered || this.responseSeen) return;
+        if (ev.type === 'upgrade.response') this.upgradeAnswered = true;
+        this.responseSeen = true;
+        this.response = { status: ev.status, protocol: ev.protocol };
+        return;
+      case 'decode.stack':
+        this.transport = ev.transport;
+        return;
+      case 'k8s.data':
+        if (raw && raw.length) this.digest(this.streams, ev.stream).add(raw);
+        return;
+      case 'k8s.status':
+        this.status = { status: ev.status, reason: ev.reason, exitCode: ev.exitCode };
+        return;
+      case 'k8s.resize':
+        this.resizes.push([ev.width, ev.height]);
+        return;
+      case 'k8s.close':
+        if (ev.channel === 0) this.stdinClosed = true;
+        return;
+      case 'ws.frame':
+        if (ev.kind === 'ping') this.pings[ev.dir]++;
+        else if (ev.kind === 'close' && !this.closeSeen[ev.dir]) {
+          this.closeSeen[ev.dir] = true;
+          this.closeCodes[ev.dir] = ev.closeCode ?? null;
+        }
+        return;
+      case 'spdy.frame':
+        if (ev.frame === 'PING') this.pings[ev.dir]++;
+        if (ev.fin && ev.dir === 'c2s' && ev.streamType?.toLowerCase() === 'stdin') this.stdinClosed = true;
+        return;
+      case 'spdy.stream':
+        if (ev.requestId !== null && ev.state === 'open') this.entry(ev.requestId, ev.port);
+        return;
+      case 'pf.data': {
+        const e = this.entry(ev.requestId ?? `port-${ev.port ?? '?'}`, ev.port);
+        if (raw) e[ev.dir].add(raw);
+        return;
+      }
+      case 'pf.error': {
+        const e = this.entry(ev.requestId ?? `port-${ev.port ?? '?'}`, ev.port);
+        e.error = e.error === null ? ev.message : e.error + ev.message;
+        return;
+      }
+      case 'decode.anomaly':
+        this.anomalies++;
+        return;
+      default:
+        return;
+    }
+  }
+
+  result(): ConnectionSummary {
+    const streams: Record<string, ByteDigest> = {};
+    for (const [name, d] of this.streams) streams[name] = d.result();
+    const portForward = [...this.portForward.entries()]
+      .sort(([a], [b]) => compareRequestIds(a, b))
+      .map(([requestId, e]) => ({ requestId, port: e.port, c2s: e.c2s.result(), s2c: e.s2c.result(), error: e.error }));
+    return {
+      request: this.request,
+      response: this.response,
+      transport: this.transport,
+      streams,
+      exitCode: this.status?.exitCode ?? null,
+      status: this.status?.status ?? null,
+      statusReason: this.status?.reason ?? null,
+      resizes: [...this.resizes],
+      stdinClosed: this.stdinClosed,
+      pings: { ...this.pings },
+      closeCodes: { ...this.closeCodes },
+      portForward,
+      anomalies: this.anomalies,
+    };
+  }
+
+  private digest(map: Map<string, Digest>, key: string): Digest {
+    let d = map.get(key);
+    if (!d) map.set(key, (d = new Digest()));
+    return d;
+  }
+
+  private entry(requestId: string, port: number | null): PortForwardEntry {
+    let e = this.portForward.get(requestId);
+    if (!e) this.portForward.set(requestId, (e = { port, c2s: new Digest(), s2c: new Digest(), error: null }));
+    else if (e.port === null) e.port = port;
+    return e;
+  }
+}
+
+function compareRequestIds(a: string, b: string): number {
+  const na = Number(a);
+  const nb = Number(b);
+  if (Number.isInteger(na) && Number.isInteger(nb)) return na - nb;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

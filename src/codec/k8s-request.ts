@@ -1,0 +1,75 @@
+/**
+ * What a request asks of a pod, read from its path and query (protocol.md A §6):
+ *   /api/v1/namespaces/NS/pods/NAME/exec?command=sh&command=-c&container=c1&stdin=true&tty=true
+ * Kubelet paths (/exec/NS/POD/CTR, /portForward/NS/POD) are read too, for users who put kubewire
+ * in front of a kubelet.
+ */
+import type { K8sRequestInfo } from '../events/types.js';
+
+const API_POD_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)(?:\/([^/]+))?\/?$/;
+const KUBELET_PATH = /^\/(exec|attach|portForward)\/([^/]+)\/([^/]+)(?:\/([^/]+))?\/?$/;
+
+export function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  const q = target.indexOf('?');
+  const rawPath = q < 0 ? target : target.slice(0, q);
+  // An absolute-form target (a forward proxy request) still names the path after the authority.
+  const path = rawPath.startsWith('http://') || rawPath.startsWith('https://') ? new URL(rawPath).pathname : rawPath;
+  return { path, query: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)) };
+}
+
+export function k8sRequestInfo(target: string): K8sRequestInfo | null {
+  const { path, query } = splitTarget(target);
+  let namespace: string;
+  let pod: string;
+  let sub: string | undefined;
+  let container: string | null = query.get('container');
+  const api = API_POD_PATH.exec(path);
+  const kubelet = api ? null : KUBELET_PATH.exec(path);
+  if (api) {
+    namespace = decode(api[1]!);
+    pod = decode(api[2]!);
+    sub = api[3];
+  } else if (kubelet) {
+    sub = kubelet[1] === 'portForward' ? 'portforward' : kubelet[1];
+    namespace = decode(kubelet[2]!);
+    pod = decode(kubelet[3]!);
+    if (kubelet[4]) container = decode(kubelet[4]);
+  } else {
+    return null;
+  }
+  const operation: K8sRequestInfo['operation'] =
+    sub === 'exec' || sub === 'attach' || sub === 'portforward' || sub === 'log' ? sub : 'other';
+  const flag = (k: string, alias: string): boolean => isTrue(query.get(k)) || isTrue(query.get(alias));
+  const ports: number[] = [];
+  for (const v of [...query.getAll('ports'), ...query.getAll('port')]) {
+    for (const p of v.split(',')) {
+      const n = Number(p.trim());
+      if (Number.isInteger(n) && n > 0 && n < 65536) ports.push(n);
+    }
+  }
+  return {
+    operation,
+    namespace,
+    pod,
+    container,
+    // The kubelet's own query uses cmd= alongside input/output/error/tty=1.
+    command: query.getAll('command').length ? query.getAll('command') : query.getAll('cmd'),
+    stdin: flag('stdin', 'input'),
+    stdout: flag('stdout', 'output'),
+    stderr: flag('stderr', 'error'),
+    tty: isTrue(query.get('tty')),
+    ports,
+  };
+}
+
+function isTrue(v: string | null): boolean {
+  return v === 'true' || v === '1';
+}
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

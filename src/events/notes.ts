@@ -1,0 +1,94 @@
+/**
+ * The `note` of every event: one short line that the TUI, the console lines and `jq` users all
+ * read, so the wording lives in one place. `raw` is the payload as it crossed the wire, when
+ * the event carries one; notes never depend on the payload recording mode.
+ */
+import type { EventBody, K8sStatusInfo } from './types.js';
+import { formatBytes, previewBytes, previewText } from './preview.js';
+
+export function noteFor(ev: EventBody, raw?: Uint8Array): string {
+  const data = raw ? ` ${previewBytes(raw)}` : '';
+  switch (ev.type) {
+    case 'http.request':
+    case 'upgrade.request': {
+      const k = ev.k8s;
+      const what = k && k.operation !== 'other'
+        ? ` ${k.operation} ${[k.namespace, k.pod, k.container].filter(Boolean).join('/')}${k.command.length ? ` [${k.command.join(' ')}]` : ''}${k.tty ? ' tty' : ''}`
+        : '';
+      const up = ev.upgrade ? ` upgrade=${ev.upgrade}${ev.offered.length ? ` offers ${ev.offered.join(',')}` : ''}` : '';
+      return `${ev.method} ${ev.path}${what}${up}`;
+    }
+    case 'http.response':
+    case 'upgrade.response':
+      return `${ev.status} ${ev.reason}${ev.protocol ? ` ${ev.protocol}` : ''}${ev.server ? ` server=${ev.server}` : ''}`;
+    case 'http.body':
+      return `body ${formatBytes(ev.size)}${ev.k8sStatus ? ` ${statusWords(ev.k8sStatus)}` : ev.text ? ` "${previewText(ev.text)}"` : ''}`;
+    case 'decode.stack':
+      return ev.transport === 'none' ? `no stream: ${ev.reason}` : `decoding ${ev.layers.join(' > ')} (${ev.semantics}): ${ev.reason}`;
+    case 'ws.frame': {
+      const flags = `${ev.fin ? '' : ' fin=0'}${ev.rsv ? ` rsv=${ev.rsv}` : ''}${ev.masked ? ' masked' : ''}`;
+      if (ev.kind === 'close') return `close ${ev.closeCode ?? '(no code)'}${ev.closeReason ? ` "${previewText(ev.closeReason)}"` : ''}${flags}`;
+      return `${ev.kind === 'reserved' ? `opcode ${ev.opcode}` : ev.kind} ${formatBytes(ev.length)}${flags}`;
+    }
+    case 'ws.data':
+      return `${ev.messageType} ${formatBytes(ev.size)}${data}`;
+    case 'k8s.data':
+      if (ev.initial) return `${ev.stream} initial empty message`;
+      return `${ev.stream} ${formatBytes(ev.size)}${data}`;
+    case 'k8s.status':
+      return ev.exitCode !== null && ev.exitCode !== 0
+        ? `exit code ${ev.exitCode} (${ev.reason ?? 'no reason'})`
+        : ev.exitCode === 0 ? 'exit code 0 (Success)' : statusWords(ev);
+    case 'k8s.resize':
+      return `resize ${ev.width}x${ev.height}`;
+    case 'k8s.close':
+      return `close ${ev.stream} (v5 close signal)`;
+    case 'spdy.frame': {
+      const id = ev.streamId !== undefined ? ` ${ev.streamId}` : '';
+      const role = ev.streamType ? ` ${ev.streamType}` : '';
+      const fin = ev.fin ? ' fin' : '';
+      switch (ev.frame) {
+        case 'DATA': return `DATA${id}${role} ${formatBytes(ev.length)}${fin}`;
+        case 'SYN_STREAM':
+        case 'SYN_REPLY':
+        case 'HEADERS': {
+          const hs = (ev.headers ?? []).map(([n, v]) => `${n}=${v.join(',')}`).join(' ');
+          return `${ev.frame}${id}${hs ? ` ${hs}` : ''}${fin}`;
+        }
+        case 'RST_STREAM': return `RST_STREAM${id}${role} ${ev.statusName ?? ev.statusCode}`;
+        case 'PING': return `PING ${ev.pingId}`;
+        case 'GOAWAY': return `GOAWAY last=${ev.lastGoodStreamId} ${ev.statusName ?? ev.statusCode}`;
+        case 'SETTINGS': return `SETTINGS ${(ev.settings ?? []).map((s) => `${s.id}=${s.value}`).join(' ')}`;
+        case 'WINDOW_UPDATE': return `WINDOW_UPDATE${id} +${ev.deltaWindowSize}`;
+        default: return `${ev.frame}${ev.typeCode !== undefined ? ` type ${ev.typeCode}` : ''} ${formatBytes(ev.length)}`;
+      }
+    }
+    case 'spdy.stream': {
+      const hs = [ev.port !== null ? `port=${ev.port}` : '', ev.requestId !== null ? `requestid=${ev.requestId}` : ''].filter(Boolean).join(' ');
+      return `stream ${ev.streamId} ${ev.streamType ?? '(no streamtype)'} ${ev.state}${hs ? ` ${hs}` : ''}`;
+    }
+    case 'pf.data':
+      return `port ${ev.port ?? '?'}${ev.requestId !== null ? ` req ${ev.requestId}` : ''} ${formatBytes(ev.size)}${data}`;
+    case 'pf.error':
+      return `port ${ev.port ?? '?'}${ev.requestId !== null ? ` req ${ev.requestId}` : ''} error: ${previewText(ev.message)}`;
+    case 'decode.anomaly':
+      return `${ev.code} ${ev.message}${ev.opaque ? ' (stopped decoding this direction)' : ''}`;
+    case 'conn.end':
+      return `${ev.dir} ended after ${formatBytes(ev.offset)}${ev.cutOff ? ` inside a ${ev.cutOff.layer} unit at ${ev.cutOff.offset}${ev.cutOff.tunnel ? ' (tunnel)' : ''}: ${ev.cutOff.message}` : ''}`;
+    case 'conn.summary': {
+      const s = ev.summary;
+      const parts = [s.request.operation ?? s.request.method ?? 'connection', s.transport];
+      if (s.response.protocol) parts.push(s.response.protocol);
+      else if (s.response.status !== null && s.response.status !== 101) parts.push(`HTTP ${s.response.status}`);
+      if (s.exitCode !== null) parts.push(`exit ${s.exitCode}`);
+      else if (s.status) parts.push(`status ${s.status}`);
+      if (s.anomalies) parts.push(`${s.anomalies} anomalies`);
+      return parts.join(' ');
+    }
+  }
+}
+
+function statusWords(s: K8sStatusInfo): string {
+  const head = [s.status ?? 'status', s.code ?? '', s.reason ?? ''].filter((x) => x !== '').join(' ');
+  return s.message ? `${head}: ${previewText(s.message)}` : head;
+}

@@ -1,0 +1,36 @@
+/**
+ * Stamping: the shell, not the decoder, gives each event its place in a log (`seq`), its time
+ * and its session and connection ids. Key order is fixed so JSONL lines read alike.
+ */
+import { EVENT_SCHEMA_VERSION, type EventBody, type KubewireEvent } from './types.js';
+
+export interface StampFields {
+  ts?: string;
+  session?: string;
+  conn?: string;
+}
+
+export class EventStamper {
+  private seq = 0;
+
+  stamp(body: EventBody, note: string, fields: StampFields = {}): KubewireEvent {
+    const ev: Record<string, unknown> = { v: EVENT_SCHEMA_VERSION, seq: ++this.seq };
+    if (fields.ts !== undefined) ev['ts'] = fields.ts;
+    if (fields.session !== undefined) ev['session'] = fields.session;
+    if (fields.conn !== undefined) ev['conn'] = fields.conn;
+    Object.assign(ev, body);
+    ev['note'] = note;
+    return ev as unknown as KubewireEvent;
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+}
+
+/** RFC 3339 with microseconds, in UTC: 2026-11-21T10:57:03.123456Z. */
+export function timestampMicros(epochMs: number, extraMicros = 0): string {
+  const iso = new Date(epochMs).toISOString();
+  const micros = String(Math.floor(extraMicros) % 1000).padStart(3, '0');
+  return `${iso.slice(0, 23)}${micros}Z`;
+}

@@ -1,0 +1,340 @@
+/**
+ * The kubewire event schema, version 1: the one contract between the decoders, the proxy, the
+ * TUI, the JSONL log, diagnosis, audit and the tests. Every event is a plain JSON object;
+ * `event.schema.json` beside this file is the same schema for `jq` users and other tools, and a
+ * test checks that every event the code emits validates against it.
+ *
+ * Envelope: `v` (schema version), `seq` (1, 2, … in emission order within one log), `type`
+ * (dotted), `note` (a short human annotation that the TUI, the console and `jq` users all
+ * read), and where they apply `dir` (`c2s` client→server, `s2c` server→client) and `offset`
+ * (byte offset in that direction's stream where the thing starts). Live events also carry
+ * `ts` (RFC 3339 with microseconds), `session` and `conn`; decoding captured files has no clock,
+ * so they are absent there.
+ *
+ * Payload bytes travel as base64 in `payload`, with `size` the real byte count and `truncated`
+ * set when the recording mode kept fewer bytes than `size` (`--payload head|none`).
+ */
+import type { AnomalyCode } from '../codec/anomaly.js';
+
+export const EVENT_SCHEMA_VERSION = 1 as const;
+
+export type Direction = 'c2s' | 's2c';
+
+export interface Envelope {
+  v: typeof EVENT_SCHEMA_VERSION;
+  seq: number;
+  ts?: string;
+  session?: string;
+  conn?: string;
+  note: string;
+}
+
+/** Raw header lines as they crossed the wire: name case and order kept; secrets redacted. */
+export type HeaderLines = [name: string, value: string][];
+
+/** What a Kubernetes pod subresource request asks for, read from its path and query. */
+export interface K8sRequestInfo {
+  operation: 'exec' | 'attach' | 'portforward' | 'log' | 'other';
+  namespace: string | null;
+  pod: string | null;
+  container: string | null;
+  command: string[];
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+  /** `ports` query values (legacy WebSocket port-forward); empty otherwise. */
+  ports: number[];
+}
+
+/** A decoded `metav1.Status` (from a refusal body or the status channel), or null fields. */
+export interface K8sStatusInfo {
+  status: string | null;
+  reason: string | null;
+  message: string | null;
+  code: number | null;
+}
+
+export interface PayloadFields {
+  size: number;
+  /** Base64 of the recorded bytes; absent with `--payload none`. */
+  payload?: string;
+  /** True when `payload` holds fewer bytes than `size`. */
+  truncated?: boolean;
+}
+
+export interface HttpRequestEvent {
+  type: 'http.request' | 'upgrade.request';
+  dir: 'c2s';
+  offset: number;
+  method: string;
+  target: string;
+  path: string;
+  version: string;
+  headers: HeaderLines;
+  /** The Upgrade header as sent (`websocket`, `SPDY/3.1`), or null. */
+  upgrade: string | null;
+  /** Sec-WebSocket-Protocol values for WebSocket, X-Stream-Protocol-Version values for SPDY, in order. */
+  offered: string[];
+  kubectlSession: string | null;
+  kubectlCommand: string | null;
+  userAgent: string | null;
+  k8s: K8sRequestInfo | null;
+}
+
+export interface HttpResponseEvent {
+  type: 'http.response' | 'upgrade.response';
+  dir: 's2c';
+  offset: number;
+  status: number;
+  reason: string;
+  version: string;
+  headers: HeaderLines;
+  /** Negotiated Sec-WebSocket-Protocol, or X-Stream-Protocol-Version for SPDY, or null. */
+  protocol: string | null;
+  /** `Audit-Id` (set by a real API server), else null. */
+  auditId: string | null;
+  server: string | null;
+  contentType: string | null;
+}
+
+/** The body of a response (or request), once complete; bounded capture, full size. */
+export interface HttpBodyEvent extends PayloadFields {
+  type: 'http.body';
+  dir: Direction;
+  offset: number;
+  contentType: string | null;
+  /** Set when the body is a Kubernetes Status object. */
+  k8sStatus: K8sStatusInfo | null;
+  /** The body as text when it is text-like (first bytes only, for reading). */
+  text: string | null;
+}
+
+export type Transport = 'websocket' | 'spdy' | 'websocket+spdy' | 'none';
+
+/** Which decoder stack reads the upgraded bytes, and why. */
+export interface DecodeStackEvent {
+  type: 'decode.stack';
+  transport: Transport;
+  protocol: string | null;
+  /** The channel semantics in force: v1..v5, portforward, tunnel, or opaque. */
+  semantics: 'channel-v1' | 'base64-v1' | 'channel-v4' | 'base64-v4' | 'channel-v5' | 'spdy-v1' | 'spdy-v2' | 'spdy-v3' | 'spdy-v4' | 'spdy-v5'
+    | 'portforward-spdy' | 'portforward-ws' | 'portforward-ws-base64' | 'portforward-tunnel' | 'opaque' | 'none';
+  layers: string[];
+  reason: string;
+}
+
+export interface WsFrameEvent {
+  type: 'ws.frame';
+  dir: Direction;
+  offset: number;
+  opcode: number;
+  kind: 'continuation' | 'text' | 'binary' | 'close' | 'ping' | 'pong' | 'reserved';
+  fin: boolean;
+  rsv: number;
+  masked: boolean;
+  length: number;
+  /** Control frames only: the payload (base64), the close code and reason. */
+  payload?: string;
+  closeCode?: number | null;
+  closeReason?: string;
+  tunnel?: boolean;
+}
+
+/** WebSocket message bytes with no channel protocol above them (unknown subprotocol). */
+export interface WsDataEvent extends PayloadFields {
+  type: 'ws.data';
+  dir: Direction;
+  offset: number;
+  messageType: 'text' | 'binary' | 'continuation';
+}
+
+export type K8sStreamName = 'stdin' | 'stdout' | 'stderr' | 'error' | 'resize' | `channel${number}`;
+
+export interface K8sDataEvent extends PayloadFields {
+  type: 'k8s.data';
+  dir: Direction;
+  offset: number;
+  channel: number;
+  stream: K8sStreamName;
+  /** The empty message a server sends right after the 101 (protocol.md A §1.3). */
+  initial?: boolean;
+}
+
+export interface K8sStatusEvent extends K8sStatusInfo {
+  type: 'k8s.status';
+  dir: 's2c';
+  offset: number;
+  format: 'json' | 'text';
+  /** Exit code: 0 for Success, N for NonZeroExitCode with an ExitCode cause in 0..255, else null. */
+  exitCode: number | null;
+  /** The status bytes as text (bounded). */
+  raw: string;
+}
+
+export interface K8sResizeEvent {
+  type: 'k8s.resize';
+  dir: 'c2s';
+  offset: number;
+  width: number;
+  height: number;
+}
+
+/** The v5 close signal `[0xFF, channel]`: the client ended that channel's input. */
+export interface K8sCloseEvent {
+  type: 'k8s.close';
+  dir: Direction;
+  offset: number;
+  channel: number;
+  stream: K8sStreamName;
+}
+
+export interface SpdyFrameEvent {
+  type: 'spdy.frame';
+  dir: Direction;
+  offset: number;
+  frame: 'DATA' | 'SYN_STREAM' | 'SYN_REPLY' | 'RST_STREAM' | 'SETTINGS' | 'PING' | 'GOAWAY' | 'HEADERS' | 'WINDOW_UPDATE' | 'CREDENTIAL' | 'UNKNOWN';
+  flags: number;
+  fin: boolean;
+  length: number;
+  version?: number;
+  streamId?: number;
+  /** The stream's role once known: streamtype header (stdin, stdout, error, data, …). */
+  streamType?: string | null;
+  assocStreamId?: number;
+  priority?: number;
+  slot?: number;
+  unidirectional?: boolean;
+  headers?: [name: string, values: string[]][];
+  statusCode?: number;
+  statusName?: string;
+  pingId?: number;
+  lastGoodStreamId?: number;
+  settings?: { id: number; flags: number; value: number }[];
+  deltaWindowSize?: number;
+  typeCode?: number;
+  tunnel?: boolean;
+}
+
+/** A SPDY stream opened (SYN_STREAM) or finished (both sides done, or reset). */
+export interface SpdyStreamEvent {
+  type: 'spdy.stream';
+  dir: Direction;
+  offset: number;
+  streamId: number;
+  state: 'open' | 'closed' | 'reset';
+  streamType: string | null;
+  port: number | null;
+  requestId: string | null;
+  tunnel?: boolean;
+}
+
+/** Port-forward bytes, over SPDY, the tunnel, or legacy WebSocket channels. */
+export interface PfDataEvent extends PayloadFields {
+  type: 'pf.data';
+  dir: Direction;
+  offset: number;
+  requestId: string | null;
+  port: number | null;
+  streamId?: number;
+  channel?: number;
+  tunnel?: boolean;
+}
+
+/** Text a server wrote on a port-forward error stream or channel. */
+export interface PfErrorEvent {
+  type: 'pf.error';
+  dir: Direction;
+  offset: number;
+  requestId: string | null;
+  port: number | null;
+  message: string;
+  tunnel?: boolean;
+}
+
+export interface DecodeAnomalyEvent {
+  type: 'decode.anomaly';
+  dir?: Direction;
+  offset?: number;
+  layer: 'http' | 'websocket' | 'channel' | 'spdy' | 'zlib' | 'portforward' | 'tunnel' | 'stack';
+  code: AnomalyCode;
+  message: string;
+  opaque: boolean;
+  tunnel?: boolean;
+}
+
+/** A direction ended (TCP FIN, or the end of a capture file). `offset` is its byte count. */
+export interface ConnEndEvent {
+  type: 'conn.end';
+  dir: Direction;
+  offset: number;
+  /** Set when the bytes stopped inside a head, frame or message: where, and inside what. */
+  cutOff?: { offset: number; layer: DecodeAnomalyEvent['layer']; message: string; tunnel?: boolean };
+}
+
+/** Per-connection summary: the exact object of `kubewire decode --summary`. */
+export interface ConnSummaryEvent {
+  type: 'conn.summary';
+  summary: ConnectionSummary;
+}
+
+export interface ByteDigest {
+  bytes: number;
+  sha256: string;
+}
+
+/** See `../shared/vectors/README.md`: every vector's `expectedSummary` has this shape. */
+export interface ConnectionSummary {
+  request: {
+    method: string | null;
+    path: string | null;
+    operation: K8sRequestInfo['operation'] | null;
+    upgrade: string | null;
+    offered: string[];
+    kubectlSession: string | null;
+  };
+  response: { status: number | null; protocol: string | null };
+  transport: Transport;
+  streams: Record<string, ByteDigest>;
+  exitCode: number | null;
+  status: string | null;
+  statusReason: string | null;
+  resizes: [number, number][];
+  stdinClosed: boolean;
+  pings: { c2s: number; s2c: number };
+  closeCodes: { c2s: number | null; s2c: number | null };
+  portForward: {
+    requestId: string;
+    port: number | null;
+    c2s: ByteDigest;
+    s2c: ByteDigest;
+    error: string | null;
+  }[];
+  anomalies: number;
+}
+
+export type EventBody =
+  | HttpRequestEvent
+  | HttpResponseEvent
+  | HttpBodyEvent
+  | DecodeStackEvent
+  | WsFrameEvent
+  | WsDataEvent
+  | K8sDataEvent
+  | K8sStatusEvent
+  | K8sResizeEvent
+  | K8sCloseEvent
+  | SpdyFrameEvent
+  | SpdyStreamEvent
+  | PfDataEvent
+  | PfErrorEvent
+  | DecodeAnomalyEvent
+  | ConnEndEvent
+  | ConnSummaryEvent;
+
+export type EventType = EventBody['type'];
+
+/** A body before the shell stamps it: `note` is filled in by the emitter. */
+export type UnstampedEvent = EventBody;
+
+export type KubewireEvent = Envelope & EventBody;
