@@ -11,7 +11,9 @@ import {
 } from '../../src/codec/http1-body.js';
 import { Http1HeadDecoder, type HttpHead } from '../../src/codec/http1-head.js';
 
-const VECTORS = process.env.KUBEWIRE_VECTORS ?? '/work/shared/vectors';
+import { VECTORS_DIR as VECTORS, vectorsAvailable } from '../support/vectors.js';
+
+const available = vectorsAvailable();
 const vector = (name: string): Buffer => readFileSync(join(VECTORS, name));
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -77,7 +79,7 @@ function expectSplitInvariant(framing: BodyFraming, bytes: Buffer, startOffset =
   return whole;
 }
 
-describe('body framing (RFC 9112 §6.3)', () => {
+describe.skipIf(!available)('body framing (RFC 9112 §6.3)', () => {
   it('reads the framing of real kubectl requests and answers', () => {
     const ws = decodeHead('request', vector('kubectl1.33-exec-ws-v5.c2s')).head;
     const spdy = decodeHead('request', vector('kubectl1.27-exec-spdy.c2s')).head;
@@ -124,8 +126,8 @@ describe('body framing (RFC 9112 §6.3)', () => {
 });
 
 describe('HttpBodyDecoder', () => {
-  it('decodes the body of every refusal in the vectors, whatever the split', () => {
-    const names = readdirSync(VECTORS).filter((f) => f.endsWith('.s2c'));
+  it.skipIf(!available)('decodes the body of every refusal in the vectors, whatever the split', () => {
+    const names = (available ? readdirSync(VECTORS) : []).filter((f) => f.endsWith('.s2c'));
     let refusals = 0;
     for (const name of names) {
       const bytes = vector(name);
@@ -147,7 +149,7 @@ describe('HttpBodyDecoder', () => {
     expect(fed.bytesDecoded).toBe(160);
   });
 
-  it('hands the bytes after a Content-Length: 0 upgrade request back at once', () => {
+  it.skipIf(!available)('hands the bytes after a Content-Length: 0 upgrade request back at once', () => {
     const { head, rest } = decodeHead('request', vector('kubectl1.27-exec-spdy.c2s'));
     const d = new HttpBodyDecoder(requestBodyFraming(head));
     expect(d.done).toBe(true);

@@ -14,7 +14,9 @@ import {
 } from '../../src/codec/http1-head.js';
 import { MAX_HTTP_HEAD_BYTES } from '../../src/codec/limits.js';
 
-const VECTORS = process.env.KUBEWIRE_VECTORS ?? '/work/shared/vectors';
+import { VECTORS_DIR as VECTORS, vectorsAvailable } from '../support/vectors.js';
+
+const available = vectorsAvailable();
 const vector = (name: string): Buffer => readFileSync(join(VECTORS, name));
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -100,11 +102,11 @@ function expectSplitInvariant(kind: Kind, bytes: Buffer, options?: Options): Fed
   return whole;
 }
 
-const vectorNames = readdirSync(VECTORS)
+const vectorNames = (available ? readdirSync(VECTORS) : [])
   .filter((f) => /\.(c2s|s2c)$/.test(f))
   .sort();
 
-describe('Http1HeadDecoder on real kubectl vectors', () => {
+describe.skipIf(!available)('Http1HeadDecoder on real kubectl vectors', () => {
   it('decodes the kubectl 1.33 WebSocket exec request with raw order and case', () => {
     const bytes = vector('kubectl1.33-exec-ws-v5.c2s');
     const fed = feed('request', [bytes]);
@@ -433,7 +435,7 @@ describe('Http1HeadDecoder bounds and non-HTTP input', () => {
     }
   });
 
-  it('reports input that ends mid-head as truncated', () => {
+  it.skipIf(!available)('reports input that ends mid-head as truncated', () => {
     const bytes = vector('kubectl1.33-exec-ws-v5.c2s');
     const d = new Http1HeadDecoder('request', { startOffset: 50 });
     expect(d.end()).toBeNull();

@@ -16,7 +16,9 @@ import {
   parseHeaderBlock,
 } from '../../src/codec/spdy-header-block.js';
 
-const VECTORS = '/work/shared/vectors';
+import { VECTORS_DIR as VECTORS, vectorsAvailable } from '../support/vectors.js';
+
+const available = vectorsAvailable();
 
 function adler32(data: Uint8Array): number {
   let a = 1;
@@ -276,7 +278,7 @@ describe('SpdyHeaderBlockInflater', () => {
   });
 });
 
-describe('SpdyHeaderBlockInflater on real kubectl captures', () => {
+describe.skipIf(!available)('SpdyHeaderBlockInflater on real kubectl captures', () => {
   interface Frame {
     dir: string;
     spdy?: string;
@@ -331,7 +333,7 @@ describe('SpdyHeaderBlockInflater on real kubectl captures', () => {
   });
 
   it('matches the headers listed in every SPDY vector', () => {
-    const names = readdirSync(VECTORS)
+    const names = (available ? readdirSync(VECTORS) : [])
       .filter((f) => f.endsWith('.json'))
       .map((f) => f.slice(0, -5));
     let checked = 0;
