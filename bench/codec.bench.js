@@ -74,7 +74,7 @@ function buildBlock(encodeFrame) {
     frames.push(frame);
     length += frame.length;
   }
-  return Buffer.concat(frames);
+  return { block: Buffer.concat(frames), frames: frames.length };
 }
 
 /**
@@ -138,12 +138,17 @@ function maskKey(i) {
   return Uint8Array.of(0x37 ^ i, 0xfa, 0x21 ^ (i >> 8), 0x3d);
 }
 
+/**
+ * dir: the direction the frames travel; channel: the k8s channel their payload is reported on;
+ * channelBytes: the per-frame channel prefix (WebSocket) that is not stream data.
+ */
 const streams = [
   {
     name: 'WS s2c, unmasked',
     dir: 's2c',
     channel: 1,
-    block: buildBlock((i) => encodeWsFrame({ opcode: 2, payload: wsFramePayload(1, i) })),
+    ...buildBlock((i) => encodeWsFrame({ opcode: 2, payload: wsFramePayload(1, i) })),
+    channelBytes: 1,
     rawDecoder: (h) => new WebSocketFrameDecoder(wsNoop(h), { expectMasked: false }),
     rawName: 'WebSocketFrameDecoder',
     // The handshake, pushed before the timed frames.
@@ -156,7 +161,8 @@ const streams = [
     name: 'WS c2s, masked',
     dir: 'c2s',
     channel: 0,
-    block: buildBlock((i) => encodeWsFrame({ opcode: 2, payload: wsFramePayload(0, i), mask: maskKey(i) })),
+    ...buildBlock((i) => encodeWsFrame({ opcode: 2, payload: wsFramePayload(0, i), mask: maskKey(i) })),
+    channelBytes: 1,
     rawDecoder: (h) => new WebSocketFrameDecoder(wsNoop(h), { expectMasked: true }),
     rawName: 'WebSocketFrameDecoder',
     preamble: (conn) => {
@@ -168,7 +174,8 @@ const streams = [
     name: 'SPDY s2c DATA',
     dir: 's2c',
     channel: 1,
-    block: buildBlock((i) => encodeDataFrame(SPDY_STDOUT_STREAM, payload(FRAME_PAYLOAD, i))),
+    ...buildBlock((i) => encodeDataFrame(SPDY_STDOUT_STREAM, payload(FRAME_PAYLOAD, i))),
+    channelBytes: 0, // the stream id says stdout
     rawDecoder: (h) => new SpdyFrameDecoder(spdyNoop(h)),
     rawName: 'SpdyFrameDecoder',
     // Upgrade, then the client opens the stdout stream the DATA frames belong to.
@@ -214,10 +221,8 @@ function connection(stream, mode, listener = () => {}) {
 
 function verify(stream) {
   const { chunks } = chunked(stream.block, 2 * stream.block.length);
-  const frames = stream.rawName === 'SpdyFrameDecoder' ? countSpdyFrames(stream.block) : countWsFrames(stream.block);
-  const wsChannelByte = stream.rawName === 'SpdyFrameDecoder' ? 0 : 1;
-  const expectedRaw = 2 * frames * (FRAME_PAYLOAD + wsChannelByte);
-  const expectedData = 2 * frames * FRAME_PAYLOAD;
+  const expectedRaw = 2 * stream.frames * (stream.channelBytes + FRAME_PAYLOAD);
+  const expectedData = 2 * stream.frames * FRAME_PAYLOAD;
 
   const h = { bytes: 0, anomalies: [] };
   const raw = stream.rawDecoder(h);
@@ -241,23 +246,6 @@ function check(stream, decoder, got, expected, anomalies) {
   if (got === expected && anomalies.length === 0) return;
   console.error(`verification failed: ${stream.name} / ${decoder}: ${got} of ${expected} payload bytes, anomalies: ${anomalies.join('; ') || 'none'}`);
   process.exit(1);
-}
-
-function countWsFrames(block) {
-  let n = 0;
-  for (let pos = 0; pos < block.length; n++) {
-    const len7 = block[pos + 1] & 0x7f;
-    const masked = (block[pos + 1] & 0x80) !== 0;
-    const [len, head] = len7 === 126 ? [block.readUInt16BE(pos + 2), 4] : len7 === 127 ? [Number(block.readBigUInt64BE(pos + 2)), 10] : [len7, 2];
-    pos += head + (masked ? 4 : 0) + len;
-  }
-  return n;
-}
-
-function countSpdyFrames(block) {
-  let n = 0;
-  for (let pos = 0; pos < block.length; n++) pos += 8 + block.readUIntBE(pos + 5, 3);
-  return n;
 }
 
 // -- timing ---------------------------------------------------------------------------------------

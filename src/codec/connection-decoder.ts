@@ -175,7 +175,8 @@ export class ConnectionDecoder {
 
   private onRequest(head: HttpHead, next: number): void {
     const d = this.dirs.c2s;
-    const upgrade = headerValue(head, 'upgrade');
+    // An empty Upgrade header asks for nothing.
+    const upgrade = headerValue(head, 'upgrade') || null;
     const { path } = splitTarget(head.target ?? '');
     const lowerUpgrade = upgrade?.toLowerCase() ?? '';
     const offered = lowerUpgrade === 'websocket'

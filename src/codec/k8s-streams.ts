@@ -33,7 +33,7 @@ export class StatusCollector {
   private offset = -1;
   private overflowReported = false;
 
-  constructor(private readonly ctx: DecodeContext, private readonly jsonExpected: boolean, private readonly tunnel = false) {}
+  constructor(private readonly ctx: DecodeContext, private readonly jsonExpected: boolean) {}
 
   get pending(): boolean {
     return this.bytes > 0;
@@ -71,7 +71,6 @@ export class StatusCollector {
     this.ctx.emit({
       type: 'k8s.status', dir: 's2c', offset: this.offset, format: parsed.format, status: parsed.status, reason: parsed.reason,
       message: parsed.message, code: parsed.code, exitCode: parsed.exitCode, raw: text,
-      ...(this.tunnel ? { tunnel: true } : {}),
     });
     this.chunks = [];
     this.bytes = 0;

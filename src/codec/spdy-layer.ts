@@ -162,7 +162,7 @@ export class SpdyLayer {
     const channel = channelOf(type);
     if (channel < 0) return;
     this.ctx.emit({ type: 'k8s.data', dir: d.dir, offset: s.offset, channel, stream: streamName(channel), ...this.ctx.payload(s.data) }, s.data);
-    if (channel === 3 && d.dir === 's2c') (state.status ??= new StatusCollector(this.ctx, this.jsonStatus, this.tunnel)).add(s.data, s.offset);
+    if (channel === 3 && d.dir === 's2c') (state.status ??= new StatusCollector(this.ctx, this.jsonStatus)).add(s.data, s.offset);
     else if (channel === 4 && d.dir === 'c2s') (state.resize ??= new ResizeReader(this.ctx, 'c2s')).push(s.data, s.offset);
   }
 
