@@ -2,6 +2,7 @@
  * The kubewire command line: parses, wires the parts together, maps failures to exit codes.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { gatewayHelp, runCluster } from './cluster-command.js';
 import { runDecode } from './decode-command.js';
 import { CliError, ExitCode } from './errors.js';
 import { StdoutOutput } from './output.js';
@@ -25,6 +26,17 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExamples:\n  kubewire decode --c2s exec.c2s --s2c exec.s2c\n  kubewire decode --c2s exec.c2s --s2c exec.s2c --summary\n  kubewire decode --c2s pf.c2s --s2c pf.s2c --text')
     .action(async (opts) => {
       process.exitCode = await runDecode(opts, new StdoutOutput());
+    });
+
+  program
+    .command('cluster')
+    .description('Run the demo cluster: an HTTPS API server on loopback that real kubectl accepts, with demo pods\n(web, worker, done, pending) whose commands run as local processes in per-pod sandbox directories.')
+    .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:0')
+    .option('--write-kubeconfig <file>', 'where to write the kubeconfig (default: under ~/.local/state/kubewire)')
+    .option('--gateway <profile...>', 'reproduce a gateway failure (repeatable; see below)', [])
+    .addHelpText('after', `\nGateway profiles:\n${gatewayHelp()}`)
+    .action(async (opts) => {
+      process.exitCode = await runCluster(opts, new StdoutOutput(), new StdoutOutput(process.stderr));
     });
 
   return program;

@@ -127,11 +127,16 @@ export function exitStatusJson(code: number): string {
 
 export const SUCCESS_JSON = '{"metadata":{},"status":"Success"}';
 
-export function ofType<T extends KubewireEvent['type']>(events: KubewireEvent[], type: T): Extract<KubewireEvent, { type: T }>[] {
-  return events.filter((e): e is Extract<KubewireEvent, { type: T }> => e.type === type);
+/** The events of one type (`http.request` included, which shares its shape with `upgrade.request`). */
+export type EventOf<T extends KubewireEvent['type']> = KubewireEvent extends infer E
+  ? E extends { type: infer U } ? (T extends U ? E & { type: T } : never) : never
+  : never;
+
+export function ofType<T extends KubewireEvent['type']>(events: KubewireEvent[], type: T): EventOf<T>[] {
+  return events.filter((e): e is EventOf<T> => e.type === type);
 }
 
-export function anomalies(events: KubewireEvent[], code?: string): Extract<KubewireEvent, { type: 'decode.anomaly' }>[] {
+export function anomalies(events: KubewireEvent[], code?: string): EventOf<'decode.anomaly'>[] {
   return ofType(events, 'decode.anomaly').filter((e) => code === undefined || e.code === code);
 }
 
@@ -144,6 +149,48 @@ export function sha256(buf: Uint8Array): string {
   return createHash('sha256').update(buf).digest('hex');
 }
 
-export function cat(...parts: Buffer[]): Buffer {
-  return Buffer.concat(parts);
+/**
+ * One short line per event, for asserting on the shape of a whole log:
+ * `ws.frame s2c binary`, `k8s.data s2c stdout 3`, `spdy.frame c2s SYN_STREAM 1`, ….
+ */
+export function outline(events: KubewireEvent[]): string[] {
+  return events.map((e) => {
+    switch (e.type) {
+      case 'ws.frame':
+        return `ws.frame ${e.dir} ${e.kind}`;
+      case 'k8s.data':
+        return `k8s.data ${e.dir} ${e.stream} ${e.size}${e.initial ? ' initial' : ''}`;
+      case 'spdy.frame':
+        return `spdy.frame ${e.dir} ${e.frame}${e.streamId !== undefined ? ` ${e.streamId}` : ''}${e.fin ? ' fin' : ''}`;
+      case 'spdy.stream':
+        return `spdy.stream ${e.dir} ${e.streamId} ${e.state}`;
+      case 'decode.anomaly':
+        return `decode.anomaly ${e.dir ?? ''} ${e.code}`;
+      case 'conn.summary':
+        return 'conn.summary';
+      case 'decode.stack':
+        return `decode.stack ${e.semantics}`;
+      default:
+        return `${e.type} ${'dir' in e ? e.dir : ''}`.trim();
+    }
+  });
+}
+
+/** One direction being written: `add` returns the offset its first byte lands at. */
+export class Wire {
+  private readonly parts: Buffer[] = [];
+  length = 0;
+
+  add(...bufs: Buffer[]): number {
+    const at = this.length;
+    for (const b of bufs) {
+      this.parts.push(b);
+      this.length += b.length;
+    }
+    return at;
+  }
+
+  get bytes(): Buffer {
+    return Buffer.concat(this.parts);
+  }
 }

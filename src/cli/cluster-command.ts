@@ -1,0 +1,77 @@
+/**
+ * `kubewire cluster`: the demo cluster on its own, for trying kubectl against it, reproducing
+ * gateway failures, and as the upstream of `kubewire proxy`.
+ */
+import { join } from 'node:path';
+import { DemoCluster } from '../demo/demo-cluster.js';
+import { GATEWAY_PROFILES, GatewayProfiles } from '../demo/gateway-profiles.js';
+import { CliError } from './errors.js';
+import { parseListen } from './listen-address.js';
+import type { Output } from './output.js';
+import { stateDir } from './state-dir.js';
+
+export interface ClusterOptions {
+  listen: string;
+  writeKubeconfig?: string;
+  gateway: string[];
+}
+
+export async function runCluster(opts: ClusterOptions, out: Output, err: Output): Promise<number> {
+  const listen = parseListen(opts.listen);
+  try {
+    new GatewayProfiles(opts.gateway);
+  } catch (e) {
+    throw new CliError('KW_ERR_BAD_GATEWAY_PROFILE', (e as Error).message);
+  }
+  if (!listen.loopback) {
+    err.line(`kubewire: warning: listening on ${listen.host}, not loopback: anyone who can reach it and has the token can run commands on this machine`);
+  }
+  let cluster: DemoCluster;
+  try {
+    cluster = await DemoCluster.start({ host: listen.host, port: listen.port, gateway: opts.gateway });
+  } catch (e) {
+    throw new CliError('KW_ERR_CLUSTER_START', `cannot start the demo cluster on ${opts.listen}: ${(e as Error).message}`, 1);
+  }
+  const kubeconfig = opts.writeKubeconfig ?? join(stateDir(), `cluster-${cluster.port}.kubeconfig`);
+  try {
+    await cluster.writeKubeconfig(kubeconfig);
+  } catch (e) {
+    await cluster.stop();
+    throw new CliError('KW_ERR_KUBECONFIG_WRITE', `cannot write the kubeconfig ${kubeconfig}: ${(e as Error).message}`, 1);
+  }
+  out.line(`kubewire demo cluster listening on ${cluster.url}`);
+  out.line(`kubeconfig written to ${kubeconfig} (mode 0600)`);
+  out.line(`gateway profiles: ${cluster.profiles.list().join(', ') || 'none'}`);
+  out.line('');
+  out.line(`  export KUBECONFIG=${kubeconfig}`);
+  for (const line of [
+    'kubectl get pods',
+    'kubectl exec web -- echo hello',
+    'kubectl exec -it web -c app -- sh',
+    'kubectl cp ./some-file web:/tmp/some-file',
+    'kubectl port-forward pod/web 8080:80',
+    'kubectl attach -it worker',
+    'kubectl logs -f web -c app',
+  ]) out.line(`  ${line}`);
+  out.line('');
+  out.line('Press Ctrl-C to stop.');
+  await waitForSignal();
+  await cluster.stop();
+  return 0;
+}
+
+export function gatewayHelp(): string {
+  return Object.entries(GATEWAY_PROFILES).map(([name, what]) => `  ${name.padEnd(18)} ${what}`).join('\n');
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}

@@ -1,0 +1,514 @@
+/**
+ * The demo cluster's API server: HTTPS on loopback, HTTP/1.1 only (ALPN), bearer-token auth,
+ * just enough of `/api/v1` for kubectl's discovery, `get`, `logs` and the pod GETs it makes
+ * before exec, attach and port-forward (protocol.md B §1-§2). Upgrades (WebSocket GET and
+ * SPDY POST alike) for exec/attach/portforward are checked here, then handed to `onUpgrade`.
+ *
+ * Replies copy a real API server's: Status bodies (k8s-errors.ts), Table when the Accept header
+ * asks `as=Table`, PodList items without kind/apiVersion, watch events as newline-separated
+ * JSON objects on a chunked response.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
+import type { DemoPod, K8sStatus } from './contracts.js';
+import { humanDuration, podJson, podListJson, podTableJson, type IncludeObject, type PodMeta } from './demo-pods.js';
+import { badRequest, internalError, methodNotAllowed, notFound, pathNotFound, unauthorized, writeStatus } from './k8s-errors.js';
+import { refuseUpgrade } from './raw-response.js';
+
+export interface UpgradeRoute {
+  kind: 'exec' | 'attach' | 'portforward';
+  pod: DemoPod;
+  query: URLSearchParams;
+  path: string;
+}
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, route: UpgradeRoute) => void;
+
+export interface LogOptions {
+  follow: boolean;
+  tailLines?: number;
+  timestamps: boolean;
+}
+
+export type LogSource = (pod: DemoPod, container: string, opts: LogOptions) => Readable;
+
+export interface ServerVersion {
+  major: string;
+  minor: string;
+  gitVersion: string;
+}
+
+export interface DemoApiServerOptions {
+  tls: { certPem: string; keyPem: string };
+  token: string;
+  pods: DemoPod[];
+  logs: LogSource;
+  onUpgrade: UpgradeHandler;
+  version?: ServerVersion;
+  /** How often a watch sees `worker` modified. Default 2000 ms. */
+  watchIntervalMs?: number;
+}
+
+const JSON_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' };
+const DEFAULT_VERSION: ServerVersion = { major: '1', minor: '33', gitVersion: 'v1.33.1' };
+const SYSTEM_NAMESPACES = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
+const HEARTBEAT_POD = 'worker';
+const HEARTBEAT_ANNOTATION = 'kubewire.dev/heartbeat';
+/** An answered upgrade socket whose client never closes is cut after this long. */
+const REFUSAL_LINGER_MS = 5000;
+
+type Route =
+  | { t: 'version' | 'api' | 'apis' | 'apiv1' | 'namespaces' | 'health' }
+  | { t: 'namespace'; ns: string }
+  | { t: 'pods'; ns: string | null }
+  | { t: 'pod' | 'log'; ns: string; name: string }
+  | { t: 'stream'; kind: UpgradeRoute['kind']; ns: string; name: string };
+
+interface TableRequest {
+  apiVersion: 'meta.k8s.io/v1' | 'meta.k8s.io/v1beta1';
+  includeObject: IncludeObject;
+}
+
+interface Watcher {
+  ns: string | null;
+  match: (pod: DemoPod) => boolean;
+  table: TableRequest | null;
+  res: ServerResponse;
+  sentColumns: boolean;
+}
+
+export class DemoApiServer {
+  private readonly server: Server;
+  private readonly sockets = new Set<Duplex>();
+  private readonly watchers = new Set<Watcher>();
+  private readonly meta = new Map<DemoPod, { resourceVersion: string; annotations: Record<string, string> }>();
+  private readonly tokenDigest: Buffer;
+  private resourceVersion = 41200;
+  private ticker: NodeJS.Timeout | null = null;
+  private address = '';
+
+  constructor(private readonly opts: DemoApiServerOptions) {
+    this.tokenDigest = sha256(`Bearer ${opts.token}`);
+    for (const pod of opts.pods) this.meta.set(pod, { resourceVersion: String(++this.resourceVersion), annotations: {} });
+    this.server = createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem, ALPNProtocols: ['http/1.1'], noDelay: true });
+    this.server.keepAliveTimeout = 65_000;
+    const track = (socket: Duplex): void => {
+      socket.on('error', () => socket.destroy());
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    };
+    this.server.on('connection', track);
+    this.server.on('secureConnection', track);
+    this.server.on('tlsClientError', (_err, socket) => socket.destroy());
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      try {
+        this.handle(req, res);
+      } catch (e) {
+        writeStatus(res, internalError(e instanceof Error ? e.message : String(e)));
+      }
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.handleUpgrade(req, socket, head);
+      } catch {
+        socket.destroy();
+      }
+    });
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number; url: string }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const a = this.server.address() as AddressInfo;
+        const h = a.family === 'IPv6' || a.address.includes(':') ? `[${a.address}]` : a.address;
+        this.address = `${h}:${a.port}`;
+        resolve({ host: a.address, port: a.port, url: `https://${this.address}` });
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.stopTicker();
+    for (const w of this.watchers) w.res.end();
+    this.watchers.clear();
+    return new Promise((resolve) => {
+      if (!this.server.listening) resolve();
+      else this.server.close(() => resolve());
+      for (const s of this.sockets) s.destroy();
+      this.sockets.clear();
+    });
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const h = req.headers.authorization;
+    if (typeof h !== 'string') return false;
+    // The scheme is case-insensitive (apiserver bearertoken authenticator).
+    const normalised = h.replace(/^bearer /i, 'Bearer ');
+    return timingSafeEqual(sha256(normalised), this.tokenDigest);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.authorized(req)) return writeStatus(res, unauthorized());
+    const { path, query } = splitUrl(req.url);
+    const route = parseRoute(path);
+    if (!route) return writeStatus(res, pathNotFound());
+    const method = req.method ?? 'GET';
+    if (route.t === 'stream') {
+      // upgradeaware.go: a streaming request that lost its Connection/Upgrade headers.
+      if (method === 'GET' || method === 'POST') return writeStatus(res, badRequest('Upgrade request required'));
+      return writeStatus(res, methodNotAllowed());
+    }
+    if (method !== 'GET' && method !== 'HEAD') return writeStatus(res, methodNotAllowed());
+    const table = tableRequest(req.headers.accept, query);
+    switch (route.t) {
+      case 'version':
+        return sendJson(res, this.versionInfo());
+      case 'api':
+        return sendJson(res, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.address }] });
+      case 'apis':
+        return sendJson(res, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
+      case 'apiv1':
+        return sendJson(res, API_V1_RESOURCES);
+      case 'health':
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+        return void res.end('ok');
+      case 'namespaces':
+        return sendJson(res, this.namespaces(this.namespaceNames(), table));
+      case 'namespace':
+        if (!this.namespaceNames().includes(route.ns)) return writeStatus(res, notFound('namespaces', route.ns));
+        return sendJson(res, this.namespaces([route.ns], table, true));
+      case 'pods':
+        return this.listPods(req, res, route.ns, query, table);
+      case 'pod': {
+        const pod = this.findPod(route.ns, route.name);
+        if (!pod) return writeStatus(res, notFound('pods', route.name));
+        if (table) return sendJson(res, podTableJson([pod], { ...table, resourceVersion: this.metaOf(pod).resourceVersion, metaOf: this.metaOf }));
+        return sendJson(res, podJson(pod, this.metaOf(pod)));
+      }
+      case 'log': {
+        const pod = this.findPod(route.ns, route.name);
+        if (!pod) return writeStatus(res, notFound('pods', route.name));
+        return this.serveLogs(req, res, pod, query);
+      }
+    }
+  }
+
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    if (!this.authorized(req)) return this.refuse(socket, unauthorized());
+    const { path, query } = splitUrl(req.url);
+    const route = parseRoute(path);
+    if (!route) return this.refuse(socket, pathNotFound());
+    if (route.t !== 'stream') return this.refuse(socket, badRequest(`unable to upgrade: ${path} does not support upgrades`));
+    if (req.method !== 'GET' && req.method !== 'POST') return this.refuse(socket, methodNotAllowed());
+    const pod = this.findPod(route.ns, route.name);
+    if (!pod) return this.refuse(socket, notFound('pods', route.name));
+    if (route.kind !== 'portforward') {
+      const container = query.get('container') || pod.containers[0]?.name || '';
+      if (!pod.containers.some((c) => c.name === container)) return this.refuse(socket, badRequest(`container ${container} is not valid for pod ${pod.name}`));
+      // What a real cluster answers for a pod whose container does not run yet (kubelet text).
+      if (pod.phase !== 'Running') return this.refuse(socket, badRequest(`unable to upgrade connection: container not found ("${container}")`));
+    }
+    this.opts.onUpgrade(req, socket, head, { kind: route.kind, pod, query, path });
+  }
+
+  private refuse(socket: Duplex, status: K8sStatus): void {
+    if (!socket.writable) return void socket.destroy();
+    refuseUpgrade(socket, status.code ?? 500, status, { 'Cache-Control': 'no-cache, private', Connection: 'close' });
+    setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+  }
+
+  private versionInfo(): Record<string, string> {
+    const v = this.opts.version ?? DEFAULT_VERSION;
+    return {
+      major: v.major,
+      minor: v.minor,
+      gitVersion: v.gitVersion,
+      gitCommit: createHash('sha1').update(v.gitVersion).digest('hex'),
+      gitTreeState: 'clean',
+      buildDate: '2025-05-15T08:19:22Z',
+      goVersion: 'go1.24.2',
+      compiler: 'gc',
+      platform: 'linux/amd64',
+    };
+  }
+
+  private readonly metaOf = (pod: DemoPod): PodMeta => {
+    const m = this.meta.get(pod);
+    return m ? { resourceVersion: m.resourceVersion, annotations: m.annotations } : {};
+  };
+
+  private findPod(ns: string, name: string): DemoPod | undefined {
+    return this.opts.pods.find((p) => p.namespace === ns && p.name === name);
+  }
+
+  private listPods(req: IncomingMessage, res: ServerResponse, ns: string | null, query: URLSearchParams, table: TableRequest | null): void {
+    let match: (pod: DemoPod) => boolean;
+    try {
+      match = podSelector(query);
+    } catch (e) {
+      return writeStatus(res, badRequest((e as Error).message));
+    }
+    const selected = (pod: DemoPod): boolean => (ns === null || pod.namespace === ns) && match(pod);
+    const rv = String(this.resourceVersion);
+    if (isTrue(query.get('watch'))) return this.watch(req, res, { ns, match: selected, table, res, sentColumns: false }, query);
+    const pods = this.opts.pods.filter(selected);
+    if (table) return sendJson(res, podTableJson(pods, { ...table, resourceVersion: rv, metaOf: this.metaOf }));
+    sendJson(res, podListJson(pods, rv, this.metaOf));
+  }
+
+  private watch(req: IncomingMessage, res: ServerResponse, w: Watcher, query: URLSearchParams): void {
+    res.writeHead(200, { ...JSON_HEADERS, 'Transfer-Encoding': 'chunked' });
+    if (req.method === 'HEAD') return void res.end();
+    res.flushHeaders();
+    res.on('error', () => res.destroy());
+    // Like the watch cache: no resourceVersion, or "0", starts with the current state; a
+    // newer one (kubectl get -w passes its list's) only sees what changes after it.
+    const from = query.get('resourceVersion');
+    if (!from || from === '0') for (const pod of this.opts.pods) if (w.match(pod)) this.send(w, 'ADDED', pod);
+    this.watchers.add(w);
+    this.startTicker();
+    const timeout = Number(query.get('timeoutSeconds'));
+    const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : null;
+    res.once('close', () => {
+      if (timer) clearTimeout(timer);
+      this.watchers.delete(w);
+      if (this.watchers.size === 0) this.stopTicker();
+    });
+  }
+
+  private send(w: Watcher, type: 'ADDED' | 'MODIFIED', pod: DemoPod): void {
+    const m = this.metaOf(pod);
+    const object = w.table
+      ? podTableJson([pod], { ...w.table, resourceVersion: m.resourceVersion, metaOf: this.metaOf, columnDefinitions: !w.sentColumns })
+      : podJson(pod, m);
+    w.sentColumns = w.table !== null;
+    w.res.write(JSON.stringify({ type, object }) + '\n');
+  }
+
+  private startTicker(): void {
+    if (this.ticker) return;
+    this.ticker = setInterval(() => this.heartbeat(), this.opts.watchIntervalMs ?? 2000);
+    this.ticker.unref();
+  }
+
+  private stopTicker(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+  }
+
+  /** `worker` changes on a timer so `kubectl get pods -w` has something to print. */
+  private heartbeat(): void {
+    const pod = this.opts.pods.find((p) => p.name === HEARTBEAT_POD && p.namespace === 'default');
+    const m = pod && this.meta.get(pod);
+    if (!pod || !m) return;
+    m.resourceVersion = String(++this.resourceVersion);
+    m.annotations = { ...m.annotations, [HEARTBEAT_ANNOTATION]: new Date().toISOString() };
+    for (const w of this.watchers) if (w.match(pod)) this.send(w, 'MODIFIED', pod);
+  }
+
+  private serveLogs(req: IncomingMessage, res: ServerResponse, pod: DemoPod, query: URLSearchParams): void {
+    const container = query.get('container') || pod.containers[0]?.name || '';
+    if (!pod.containers.some((c) => c.name === container)) return writeStatus(res, badRequest(`container ${container} is not valid for pod ${pod.name}`));
+    if (pod.phase === 'Pending') return writeStatus(res, badRequest(`container "${container}" in pod "${pod.name}" is waiting to start: ContainerCreating`));
+    const tail = query.get('tailLines');
+    const opts: LogOptions = { follow: isTrue(query.get('follow')), timestamps: isTrue(query.get('timestamps')) };
+    if (tail !== null) {
+      const n = Number(tail);
+      if (!/^\d+$/.test(tail) || !Number.isSafeInteger(n)) return writeStatus(res, badRequest(`invalid tailLines: ${JSON.stringify(tail)}`));
+      opts.tailLines = n;
+    }
+    const headers = { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' };
+    if (req.method === 'HEAD') return void res.writeHead(200, headers).end();
+    const source = this.opts.logs(pod, container, opts);
+    res.writeHead(200, headers);
+    res.flushHeaders();
+    // Each chunk is written (and sent) as it arrives; pipe() keeps the back-pressure.
+    source.on('error', () => res.destroy());
+    res.once('close', () => source.destroy());
+    source.pipe(res);
+  }
+
+  private namespaceNames(): string[] {
+    return [...new Set([...SYSTEM_NAMESPACES, ...this.opts.pods.map((p) => p.namespace)])].sort();
+  }
+
+  private namespaces(names: string[], table: TableRequest | null, single = false): Record<string, unknown> {
+    const created = new Date(Math.min(Date.now(), ...this.opts.pods.map((p) => p.createdAt.getTime())) - 3_600_000);
+    const ns = (name: string) => ({
+      metadata: { name, uid: createHash('sha256').update(name).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5'), resourceVersion: '12', creationTimestamp: created.toISOString().replace(/\.\d{3}Z$/, 'Z'), labels: { 'kubernetes.io/metadata.name': name } },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    });
+    if (table) {
+      return {
+        kind: 'Table',
+        apiVersion: table.apiVersion,
+        metadata: { resourceVersion: String(this.resourceVersion) },
+        columnDefinitions: [
+          { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0 },
+          { name: 'Status', type: 'string', format: '', description: 'The status of the namespace', priority: 0 },
+          { name: 'Age', type: 'string', format: '', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.', priority: 0 },
+        ],
+        rows: names.map((name) => {
+          const row: Record<string, unknown> = { cells: [name, 'Active', humanDuration(Date.now() - created.getTime())] };
+          if (table.includeObject === 'Metadata') row.object = { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: ns(name).metadata };
+          else if (table.includeObject === 'Object') row.object = { kind: 'Namespace', apiVersion: 'v1', ...ns(name) };
+          return row;
+        }),
+      };
+    }
+    if (single) return { kind: 'Namespace', apiVersion: 'v1', ...ns(names[0]!) };
+    return { kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: String(this.resourceVersion) }, items: names.map(ns) };
+  }
+}
+
+const subresource = (name: string, kind: string, verbs: string[]) => ({ name, singularName: '', namespaced: true, kind, verbs });
+
+const API_V1_RESOURCES = {
+  kind: 'APIResourceList',
+  groupVersion: 'v1',
+  resources: [
+    { name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace', verbs: ['get', 'list'], shortNames: ['ns'] },
+    { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list', 'watch'], shortNames: ['po'], categories: ['all'] },
+    subresource('pods/attach', 'PodAttachOptions', ['create', 'get']),
+    subresource('pods/exec', 'PodExecOptions', ['create', 'get']),
+    subresource('pods/log', 'Pod', ['get']),
+    subresource('pods/portforward', 'PodPortForwardOptions', ['create', 'get']),
+  ],
+};
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function isTrue(v: string | null): boolean {
+  return v === 'true' || v === '1';
+}
+
+function sendJson(res: ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(200, { ...JSON_HEADERS, 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Splits by hand: `new URL('//x', base)` would read a host out of the path. */
+function splitUrl(raw: string | undefined): { path: string; query: URLSearchParams } {
+  const url = raw ?? '/';
+  const q = url.indexOf('?');
+  return { path: q < 0 ? url : url.slice(0, q), query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) };
+}
+
+export function parseRoute(path: string): Route | null {
+  let segs: string[];
+  try {
+    segs = path.split('/').filter((s, i) => i > 0 || s !== '').map(decodeURIComponent);
+  } catch {
+    return null;
+  }
+  if (segs.length > 1 && segs[segs.length - 1] === '') segs.pop();
+  if (segs.some((s) => s === '')) return null;
+  const [a, b, c, d, e, f, g] = segs;
+  switch (segs.length) {
+    case 1:
+      if (a === 'version') return { t: 'version' };
+      if (a === 'api') return { t: 'api' };
+      if (a === 'apis') return { t: 'apis' };
+      if (a === 'healthz' || a === 'livez' || a === 'readyz') return { t: 'health' };
+      return null;
+    case 2:
+      return a === 'api' && b === 'v1' ? { t: 'apiv1' } : null;
+    case 3:
+      if (a !== 'api' || b !== 'v1') return null;
+      if (c === 'pods') return { t: 'pods', ns: null };
+      if (c === 'namespaces') return { t: 'namespaces' };
+      return null;
+  }
+  if (a !== 'api' || b !== 'v1' || c !== 'namespaces' || d === undefined) return null;
+  if (segs.length === 4) return { t: 'namespace', ns: d };
+  if (e !== 'pods') return null;
+  if (segs.length === 5) return { t: 'pods', ns: d };
+  if (f === undefined) return null;
+  if (segs.length === 6) return { t: 'pod', ns: d, name: f };
+  if (segs.length !== 7) return null;
+  if (g === 'log') return { t: 'log', ns: d, name: f };
+  if (g === 'exec' || g === 'attach' || g === 'portforward') return { t: 'stream', kind: g, ns: d, name: f };
+  return null;
+}
+
+/** `application/json;as=Table;v=v1;g=meta.k8s.io`: the first Table media type offered wins. */
+function tableRequest(accept: string | undefined, query: URLSearchParams): TableRequest | null {
+  if (!accept) return null;
+  for (const mediaType of accept.split(',')) {
+    const [type, ...params] = mediaType.split(';').map((s) => s.trim());
+    const p = new Map(params.map((kv) => kv.split('=', 2).map((s) => s.trim()) as [string, string]));
+    if (type !== 'application/json' || p.get('as') !== 'Table' || p.get('g') !== 'meta.k8s.io') continue;
+    const v = p.get('v');
+    if (v !== 'v1' && v !== 'v1beta1') continue;
+    const inc = query.get('includeObject');
+    return { apiVersion: `meta.k8s.io/${v}`, includeObject: inc === 'None' || inc === 'Object' ? inc : 'Metadata' };
+  }
+  return null;
+}
+
+/** labelSelector (equality and set based) and the pod fieldSelectors kubectl uses. */
+function podSelector(query: URLSearchParams): (pod: DemoPod) => boolean {
+  const tests: ((pod: DemoPod) => boolean)[] = [];
+  for (const term of splitTerms(query.get('labelSelector') ?? '')) {
+    let m: RegExpMatchArray | null;
+    if ((m = term.match(/^!\s*([\w./-]+)$/))) {
+      const k = m[1]!;
+      tests.push((p) => !(k in p.labels));
+    } else if ((m = term.match(/^([\w./-]+)$/))) {
+      const k = m[1]!;
+      tests.push((p) => k in p.labels);
+    } else if ((m = term.match(/^([\w./-]+)\s*(==|=|!=)\s*([\w.-]*)$/))) {
+      const [, k, op, v] = m as unknown as [string, string, string, string];
+      tests.push(op === '!=' ? (p) => p.labels[k] !== v : (p) => p.labels[k] === v);
+    } else if ((m = term.match(/^([\w./-]+)\s+(in|notin)\s*\(([^)]*)\)$/))) {
+      const [, k, op, list] = m as unknown as [string, string, string, string];
+      const values = list.split(',').map((s) => s.trim());
+      tests.push(op === 'in' ? (p) => values.includes(p.labels[k] ?? '\0') : (p) => !values.includes(p.labels[k] ?? '\0'));
+    } else {
+      throw new Error(`unable to parse requirement: ${term}`);
+    }
+  }
+  const fields: Record<string, (p: DemoPod) => string> = {
+    'metadata.name': (p) => p.name,
+    'metadata.namespace': (p) => p.namespace,
+    'spec.nodeName': (p) => p.nodeName,
+    'status.phase': (p) => p.phase,
+    'status.podIP': (p) => (p.phase === 'Pending' ? '' : p.podIP),
+  };
+  for (const term of splitTerms(query.get('fieldSelector') ?? '')) {
+    const m = term.match(/^([\w.]+)\s*(==|=|!=)\s*(.*)$/);
+    if (!m) throw new Error(`invalid selector: '${term}'; can't understand '${term}'`);
+    const [, field, op, v] = m as unknown as [string, string, string, string];
+    const get = fields[field];
+    if (!get) throw new Error(`field label not supported: ${field}`);
+    tests.push(op === '!=' ? (p) => get(p) !== v : (p) => get(p) === v);
+  }
+  return (pod) => tests.every((t) => t(pod));
+}
+
+/** Splits on commas outside parentheses: `a=b,c in (x,y)`. */
+function splitTerms(selector: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of selector) {
+    if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out.map((s) => s.trim()).filter(Boolean);
+}

@@ -1,0 +1,146 @@
+/**
+ * exec and attach over WebSocket, as the API server's stream translator (v5) and the
+ * kubelet (v4, v1 and the base64 variants) serve them (protocol.md A §1):
+ * - the first offered protocol the server knows wins; an offer with none it knows gets
+ *   `403 Forbidden` with no body (golang.org/x/net/websocket), which makes kubectl fall back;
+ * - right after the 101 one empty message on the lowest output channel;
+ * - channel 0 stdin, 4 resize (a JSON stream), 255 the v5 close signal;
+ * - at the end the status on channel 3 (JSON from v4, text on failure in v1), then close 1000.
+ */
+import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { JsonObjectStream, terminalSize } from '../codec/json-object-stream.js';
+import type { CommandRequest, K8sStatus, RunningCommand, StartCommand } from './contracts.js';
+import type { GatewayProfiles } from './gateway-profiles.js';
+import { refuseUpgrade } from './raw-response.js';
+import { WsSender } from './ws-messages.js';
+
+export const WS_REMOTE_COMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'] as const;
+
+/** The x/net per-frame limit the real servers apply. */
+const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+const CLOSE_SIGNAL = 255;
+
+export function offeredProtocols(req: IncomingMessage): string[] | null {
+  const raw = req.headers['sec-websocket-protocol'];
+  if (raw === undefined) return null;
+  return (Array.isArray(raw) ? raw.join(',') : raw).split(',').map((p) => p.trim()).filter(Boolean);
+}
+
+/** The server's choice among the client's offers, '' when nothing was offered, null on no match. */
+export function chooseProtocol(offered: string[] | null, supported: readonly string[]): string | null {
+  if (offered === null || offered.length === 0) return '';
+  return offered.find((p) => supported.includes(p)) ?? null;
+}
+
+/** Accepts a WebSocket upgrade with `protocol` (or none), honouring the no-pong profile. */
+export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string, profiles: GatewayProfiles, onOpen: (ws: WebSocket) => void): void {
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: MAX_MESSAGE_BYTES,
+    autoPong: !profiles.has('no-pong'),
+    handleProtocols: () => protocol || false,
+  });
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    wss.close();
+    // ws clears the socket timeout while it sets the socket up; arm the profile's again.
+    armIdleTimeout(socket, profiles);
+    ws.on('error', () => ws.terminate());
+    onOpen(ws);
+  });
+}
+
+/** idle-timeout=N: no bytes either way for N seconds cuts TCP, with no close frame or GOAWAY. */
+export function armIdleTimeout(socket: Duplex, profiles: GatewayProfiles): void {
+  const idle = profiles.idleTimeoutSeconds;
+  if (idle !== null && socket instanceof Socket) socket.setTimeout(idle * 1000, () => socket.destroy());
+}
+
+export function serveWsRemoteCommand(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  command: CommandRequest,
+  startCommand: StartCommand,
+  profiles: GatewayProfiles,
+): void {
+  const protocol = chooseProtocol(offeredProtocols(req), WS_REMOTE_COMMAND_PROTOCOLS);
+  if (protocol === null) {
+    refuseUpgrade(socket, 403, null);
+    return;
+  }
+  acceptWebSocket(req, socket, head, protocol, profiles, (ws) => runOverWebSocket(ws, protocol, command, startCommand, profiles));
+}
+
+function runOverWebSocket(ws: WebSocket, protocol: string, command: CommandRequest, startCommand: StartCommand, profiles: GatewayProfiles): void {
+  const base64 = protocol.includes('base64');
+  const jsonStatus = protocol.startsWith('v4.') || protocol.startsWith('v5.');
+  const v5 = protocol.startsWith('v5.');
+  const sender = new WsSender(ws);
+  const send = (channel: number, data: Buffer): boolean =>
+    base64 ? sender.send(String.fromCharCode(0x30 + channel) + data.toString('base64'), false) : sender.send(Buffer.concat([Buffer.of(channel), data]), true);
+
+  // One empty message on the lowest writable channel (kubelet and apiserver alike).
+  send(command.stdout ? 1 : command.stderr ? 2 : 3, Buffer.alloc(0));
+
+  let finished = false;
+  const resize = new JsonObjectStream(4096);
+  const running: RunningCommand = startCommand(command, {
+    stdout: (data) => send(1, data),
+    stderr: (data) => send(2, data),
+    onDrain: (listener) => sender.onDrain(listener),
+    finish: (status) => {
+      if (finished) return;
+      finished = true;
+      const text = statusText(status, jsonStatus);
+      if (text !== null && !profiles.has('drop-status')) {
+        send(3, Buffer.from(text));
+      }
+      if (profiles.has('no-close-frame')) {
+        // The status is queued ahead of this; end TCP once it is written, with no close frame.
+        sender.onDrain(() => setImmediate(() => ws.terminate()));
+      } else {
+        ws.close(1000);
+      }
+    },
+  });
+
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    let channel: number;
+    let payload: Buffer;
+    if (base64 || !isBinary) {
+      const text = data.toString('latin1');
+      if (text.length === 0) return;
+      channel = text.charCodeAt(0) - 0x30;
+      payload = Buffer.from(text.slice(1), 'base64');
+    } else {
+      if (data.length === 0) return;
+      channel = data[0]!;
+      payload = data.subarray(1);
+    }
+    if (channel === 0) running.stdin(payload);
+    else if (channel === 4) {
+      for (const item of resize.push(payload.toString('latin1'))) {
+        const size = item.ok ? terminalSize(item.value) : null;
+        if (size) running.resize(size.width, size.height);
+      }
+    } else if (channel === CLOSE_SIGNAL && v5 && payload.length === 1 && payload[0] === 0) {
+      running.stdinEnd();
+    }
+  });
+  ws.on('close', () => {
+    if (!finished) running.abort();
+  });
+}
+
+/** The status as the protocol carries it, or null when nothing is sent (v1 success). */
+function statusText(status: K8sStatus, json: boolean): string | null {
+  if (json) {
+    const { kind: _k, apiVersion: _a, ...wire } = status;
+    return JSON.stringify(wire);
+  }
+  return status.status === 'Success' ? null : status.message ?? 'error';
+}
