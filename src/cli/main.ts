@@ -30,7 +30,7 @@ export function buildProgram(): Command {
 
   program
     .command('cluster')
-    .description('Run the demo cluster: an HTTPS API server on loopback that real kubectl accepts, with demo pods\n(web, worker, done, pending) whose commands run as local processes in per-pod sandbox directories.')
+    .description('Run the demo cluster: an HTTPS API server on loopback that real kubectl accepts, with demo pods (web, worker, done, pending) whose commands run as local processes in per-pod sandbox directories.')
     .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:0')
     .option('--write-kubeconfig <file>', 'where to write the kubeconfig (default: under ~/.local/state/kubewire)')
     .option('--gateway <profile...>', 'reproduce a gateway failure (repeatable; see below)', [])

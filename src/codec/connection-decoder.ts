@@ -155,9 +155,8 @@ export class ConnectionDecoder {
           continue;
         }
         case 'await-answer':
-          if (this.pending.length === 0) this.pendingFrom = offset;
           if (this.pending.length + chunk.length > this.maxPending) {
-            this.anomaly(dir, offset, 'stack', AnomalyCode.PendingOverflow, `more than ${this.maxPending} client bytes before the upgrade was answered; the client direction is no longer decoded`, true);
+            this.anomaly(dir, this.pendingFrom + this.maxPending, 'stack', AnomalyCode.PendingOverflow, `more than ${this.maxPending} client bytes before the upgrade was answered; the client direction is no longer decoded`, true);
             this.pending.clear();
             d.phase = 'opaque';
             return;

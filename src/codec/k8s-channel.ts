@@ -21,6 +21,7 @@ export class K8sChannelHandler implements ChannelHandler {
   private readonly resize: ResizeReader;
   private hadPayload = false;
   private messageIndex = 0;
+  private messageOffset = 0;
   private closeBytes: number[] = [];
   private reportedChannels = new Set<number>();
 
@@ -36,6 +37,7 @@ export class K8sChannelHandler implements ChannelHandler {
   start(channel: number, offset: number, index: number): void {
     this.hadPayload = false;
     this.messageIndex = index;
+    this.messageOffset = offset;
     this.closeBytes = [];
     const closeSignal = channel === CLOSE_SIGNAL_CHANNEL && this.version === 5;
     if (channel > MAX_DEFINED_CHANNEL && !closeSignal && !this.reportedChannels.has(channel)) {
@@ -62,9 +64,9 @@ export class K8sChannelHandler implements ChannelHandler {
       // The close signal is exactly [0xFF, channel] (apimachinery wsstream conn.go handle).
       const target = this.closeBytes[0];
       if (this.closeBytes.length === 1 && target !== undefined) {
-        this.ctx.emit({ type: 'k8s.close', dir: this.dir, offset, channel: target, stream: streamName(target) });
+        this.ctx.emit({ type: 'k8s.close', dir: this.dir, offset: this.messageOffset, channel: target, stream: streamName(target) });
       } else {
-        this.ctx.emit({ type: 'decode.anomaly', dir: this.dir, offset, layer: 'channel', code: AnomalyCode.ChannelBadClose, message: `close signal with ${this.closeBytes.length} payload bytes; it must be exactly one (the channel)`, opaque: false });
+        this.ctx.emit({ type: 'decode.anomaly', dir: this.dir, offset: this.messageOffset, layer: 'channel', code: AnomalyCode.ChannelBadClose, message: `close signal with ${this.closeBytes.length} payload bytes; it must be exactly one (the channel)`, opaque: false });
       }
       return;
     }

@@ -25,6 +25,11 @@ import { headerLookup, SpdyHeaderBlockInflater, type SpdyHeaders } from './spdy-
 
 export type SpdyMode = 'exec' | 'portforward' | 'frames';
 
+/** Ended streams kept for late frames (a RST after both FINs); older ones are forgotten. */
+const MAX_ENDED_STREAMS = 1024;
+/** Distinct unknown stream ids reported before going quiet about them. */
+const MAX_UNKNOWN_REPORTS = 16;
+
 interface StreamState {
   id: number;
   streamType: string | null;
@@ -59,6 +64,7 @@ export class SpdyLayer {
   private readonly streams = new Map<number, StreamState>();
   private readonly dirs: Record<Direction, SpdyDirection>;
   private readonly reportedUnknown = new Set<number>();
+  private endedCount = 0;
 
   constructor(
     private readonly ctx: DecodeContext,
@@ -110,7 +116,7 @@ export class SpdyLayer {
         this.ctx.emit({ ...base, fin: false, streamId: f.streamId, streamType: state?.streamType ?? null, statusCode: f.statusCode, statusName: SPDY_RST_STATUS[f.statusCode] ?? `status ${f.statusCode}` });
         if (state && !state.ended) {
           if (d.dir === 's2c') this.finishErrorStream(state);
-          state.ended = true;
+          this.markEnded(state);
           this.ctx.emit({ type: 'spdy.stream', dir: d.dir, offset: f.offset, streamId: state.id, state: 'reset', streamType: state.streamType, port: state.port, requestId: state.requestId, ...this.tunnelFlag() });
         }
         return;
@@ -141,9 +147,12 @@ export class SpdyLayer {
     const state = this.streams.get(h.streamId);
     const ev: SpdyFrameEvent = { type: 'spdy.frame', dir: d.dir, offset: h.offset, frame: 'DATA', flags: h.flags, fin: h.fin, length: h.length, streamId: h.streamId, streamType: state?.streamType ?? null, ...this.tunnelFlag() };
     this.ctx.emit(ev);
-    if (!state && !this.reportedUnknown.has(h.streamId)) {
+    // Ids at or below the highest opened one may be ended streams that were forgotten.
+    const neverOpened = h.streamId > Math.max(this.dirs.c2s.lastStreamId, this.dirs.s2c.lastStreamId);
+    if (!state && neverOpened && !this.reportedUnknown.has(h.streamId) && this.reportedUnknown.size < MAX_UNKNOWN_REPORTS) {
       this.reportedUnknown.add(h.streamId);
-      this.anomaly(d.dir, h.offset, 'spdy', AnomalyCode.SpdyUnknownStream, `DATA for stream ${h.streamId}, which no SYN_STREAM opened`, false);
+      const more = this.reportedUnknown.size === MAX_UNKNOWN_REPORTS ? '; further unknown streams are not reported' : '';
+      this.anomaly(d.dir, h.offset, 'spdy', AnomalyCode.SpdyUnknownStream, `DATA for stream ${h.streamId}, which no SYN_STREAM opened${more}`, false);
     }
   }
 
@@ -210,9 +219,22 @@ export class SpdyLayer {
     state.fin[dir] = true;
     if (dir === 's2c') this.finishErrorStream(state);
     if (state.fin.c2s && state.fin.s2c && !state.ended) {
-      state.ended = true;
+      this.markEnded(state);
       state.resize?.finish(offset);
       this.ctx.emit({ type: 'spdy.stream', dir, offset, streamId: state.id, state: 'closed', streamType: state.streamType, port: state.port, requestId: state.requestId, ...this.tunnelFlag() });
+    }
+  }
+
+  private markEnded(state: StreamState): void {
+    state.ended = true;
+    if (++this.endedCount <= MAX_ENDED_STREAMS) return;
+    // Map order is opening order: forget the oldest ended stream.
+    for (const [id, s] of this.streams) {
+      if (s.ended) {
+        this.streams.delete(id);
+        this.endedCount--;
+        break;
+      }
     }
   }
 

@@ -12,6 +12,7 @@
 import type { DecodeStackEvent } from '../events/types.js';
 import { headerTokens, headerValue, type HttpHead } from './http1-head.js';
 import { k8sRequestInfo } from './k8s-request.js';
+import { redactProtocol } from '../events/redact.js';
 
 export type StackChoice = Omit<DecodeStackEvent, 'type'>;
 
@@ -21,7 +22,9 @@ export const TUNNEL_PROTOCOL_PREFIX = 'SPDY/3.1+';
 export function negotiatedProtocol(request: HttpHead | null, response: HttpHead): string | null {
   const upgrade = (request ? headerValue(request, 'upgrade') : null) ?? headerValue(response, 'upgrade');
   if (upgrade?.toLowerCase().startsWith('spdy/')) return headerValue(response, 'x-stream-protocol-version')?.trim() || null;
-  return headerTokens(response, 'sec-websocket-protocol')[0] ?? null;
+  const chosen = headerTokens(response, 'sec-websocket-protocol')[0];
+  // A server may echo the bearer-token subprotocol; the token never reaches an event.
+  return chosen === undefined ? null : redactProtocol(chosen);
 }
 
 export function selectStack(request: HttpHead | null, response: HttpHead): StackChoice {

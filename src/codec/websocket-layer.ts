@@ -29,9 +29,13 @@ export interface WsMessageConsumer {
 
 const isControl = (opcode: number): boolean => opcode >= 8;
 
+/** RFC 6455 §5.5: a control payload is at most 125 bytes; more is reported and not kept. */
+const MAX_CONTROL_PAYLOAD = 125;
+
 export class WebSocketDirection {
   private readonly decoder: WebSocketFrameDecoder;
   private control: Buffer[] = [];
+  private controlBytes = 0;
   private messageOpen = false;
 
   constructor(
@@ -67,6 +71,7 @@ export class WebSocketDirection {
   private onFrame(h: WsFrameHeader): void {
     if (isControl(h.opcode)) {
       this.control = [];
+      this.controlBytes = 0;
       return;
     }
     this.ctx.emit({
@@ -80,7 +85,14 @@ export class WebSocketDirection {
   }
 
   private onPayload(s: WsPayloadSegment): void {
-    if (isControl(s.frame.opcode)) this.control.push(s.data);
+    if (isControl(s.frame.opcode)) {
+      const room = MAX_CONTROL_PAYLOAD - this.controlBytes;
+      if (room > 0) {
+        const kept = s.data.length > room ? s.data.subarray(0, room) : s.data;
+        this.control.push(kept);
+        this.controlBytes += kept.length;
+      }
+    }
     else if (this.messageOpen && s.frame.messageOpcode !== WsOpcode.Continuation && s.frame.opcode <= WsOpcode.Binary) this.consumer.data(s);
   }
 

@@ -134,14 +134,14 @@ function createHttpServer(pod: DemoPod, port: number, portName: string): http.Se
   ].join('\n');
   return http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok\n');
-    } else if (path === '/' || path === '/index.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
-    }
+    if (path === '/healthz') send(res, 200, 'text/plain', 'ok\n');
+    else if (path === '/' || path === '/index.html') send(res, 200, 'text/html', page);
+    else send(res, 404, 'text/plain', 'not found\n');
   });
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(body) }).end(body);
 }
 
 function escapeHtml(s: string): string {

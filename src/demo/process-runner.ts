@@ -8,7 +8,7 @@
  * its output has been handed to the transport, with the Status a kubelet would send
  * (protocol.md A §1.4, B §5). After `abort` nothing more is written to `out`: the client is gone.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, openSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
@@ -153,12 +153,19 @@ function reapGroup(pgid: number): void {
 // exec with pipes
 
 function startWithPipes(req: CommandRequest, cmd: PodCommand, out: CommandOutput): RunningCommand {
-  const child = spawn(cmd.file, cmd.args, {
-    cwd: cmd.cwd,
-    env: cmd.env,
-    detached: true,
-    stdio: [req.stdin ? 'pipe' : 'ignore', req.stdout ? 'pipe' : 'ignore', req.stderr ? 'pipe' : 'ignore'],
-  });
+  let child: ChildProcess;
+  try {
+    child = spawn(cmd.file, cmd.args, {
+      cwd: cmd.cwd,
+      env: cmd.env,
+      // A group of its own, so abort reaches everything the command starts.
+      detached: true,
+      stdio: [req.stdin ? 'pipe' : 'ignore', req.stdout ? 'pipe' : 'ignore', req.stderr ? 'pipe' : 'ignore'],
+    });
+  } catch (err) {
+    // Arguments Node refuses outright, such as a NUL byte.
+    return finishLater(out, execFailureStatus(cmd.file, err as NodeJS.ErrnoException));
+  }
   const pgid = child.pid;
   if (pgid !== undefined) trackGroup(pgid);
   let done = false;
@@ -171,11 +178,11 @@ function startWithPipes(req: CommandRequest, cmd: PodCommand, out: CommandOutput
     while (stream && !paused) {
       const chunk = (stream.readableLength > MAX_CHUNK ? stream.read(MAX_CHUNK) : stream.read()) as Buffer | null;
       if (chunk === null) return;
-      if (!aborted && !write.call(out, chunk)) paused = true;
+      if (!aborted && !write(chunk)) paused = true;
     }
   };
-  const pumpStdout = pump(child.stdout, out.stdout);
-  const pumpStderr = pump(child.stderr, out.stderr);
+  const pumpStdout = pump(child.stdout, (data) => out.stdout(data));
+  const pumpStderr = pump(child.stderr, (data) => out.stderr(data));
   const resumeOutput = (): void => {
     if (!paused) return;
     paused = false;

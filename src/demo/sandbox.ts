@@ -99,7 +99,7 @@ export class PodSandbox {
 function populatePodDir(dir: string, pod: DemoPod): void {
   for (const sub of ['tmp', 'data', 'etc']) mkdirSync(path.join(dir, sub), { recursive: true });
   // /dev/null, /dev/zero and /proc exist in every real pod; scripts and kubectl users rely on them.
-  for (const sub of ['dev', 'proc', 'sys']) {
+  for (const sub of ['dev', 'proc']) {
     try {
       symlinkSync(`/${sub}`, path.join(dir, sub));
     } catch (err) {
