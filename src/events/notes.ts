@@ -75,6 +75,20 @@ export function noteFor(ev: EventBody, raw?: Uint8Array): string {
       return `${ev.code} ${ev.message}${ev.opaque ? ' (stopped decoding this direction)' : ''}`;
     case 'conn.end':
       return `${ev.dir} ended after ${formatBytes(ev.offset)}${ev.cutOff ? ` inside a ${ev.cutOff.layer} unit at ${ev.cutOff.offset}${ev.cutOff.tunnel ? ' (tunnel)' : ''}: ${ev.cutOff.message}` : ''}`;
+    case 'proxy.start':
+      return `listening on ${ev.listen}, forwarding to ${ev.upstream}${ev.context ? ` (context ${ev.context})` : ''}, payload ${ev.payloadMode}${ev.log ? `, log ${ev.log}` : ''}`;
+    case 'proxy.stop':
+      return `stopped (${ev.reason}) after ${ev.connections} connections${ev.dropped ? `, ${ev.dropped} events dropped` : ''}`;
+    case 'proxy.error':
+      return `${ev.code} ${ev.message}${ev.status !== null ? ` (answered ${ev.status})` : ''}`;
+    case 'conn.open':
+      return `${ev.kind} connection from ${ev.client} to ${ev.upstream}`;
+    case 'conn.close':
+      return `closed by ${ev.closedBy} after ${(ev.durationMs / 1000).toFixed(1)} s, ${formatBytes(ev.bytes.c2s)} up, ${formatBytes(ev.bytes.s2c)} down${ev.error ? `: ${ev.error}` : ''}`;
+    case 'sink.dropped':
+      return `${ev.sink} fell behind: ${ev.dropped} events dropped (${ev.total} in all); they are in no other sink either unless it kept up`;
+    case 'sink.backpressure':
+      return ev.state === 'paused' ? `${ev.sink} fell behind: relay paused until it catches up (nothing is dropped)` : `${ev.sink} caught up: relay resumed after ${ev.pausedMs ?? 0} ms`;
     case 'conn.summary': {
       const s = ev.summary;
       const parts = [s.request.operation ?? s.request.method ?? 'connection', s.transport];

@@ -313,6 +313,69 @@ export interface ConnectionSummary {
   anomalies: number;
 }
 
+/** The proxy started: where it listens, what it forwards to, where it logs. */
+export interface ProxyStartEvent {
+  type: 'proxy.start';
+  listen: string;
+  upstream: string;
+  context: string | null;
+  /** The kubeconfig kubewire wrote for clients. */
+  kubeconfig: string | null;
+  payloadMode: 'full' | 'head' | 'none';
+  log: string | null;
+  version: string;
+  pid: number;
+}
+
+export interface ProxyStopEvent {
+  type: 'proxy.stop';
+  reason: string;
+  connections: number;
+  dropped: number;
+}
+
+/** A fault of the proxy or the path to the upstream, with the answer kubectl got. */
+export interface ProxyErrorEvent {
+  type: 'proxy.error';
+  code: string;
+  message: string;
+  upstream: string | null;
+  /** The HTTP status kubewire answered with, if it answered. */
+  status: number | null;
+}
+
+/** A client connection (upgrade) or request (plain HTTP) began. */
+export interface ConnOpenEvent {
+  type: 'conn.open';
+  kind: 'http' | 'upgrade';
+  client: string;
+  upstream: string;
+}
+
+export interface ConnCloseEvent {
+  type: 'conn.close';
+  closedBy: 'client' | 'upstream' | 'error' | 'proxy';
+  bytes: { c2s: number; s2c: number };
+  durationMs: number;
+  error: string | null;
+}
+
+/** A sink fell behind and events were dropped (never with --payload full or --audit). */
+export interface SinkDroppedEvent {
+  type: 'sink.dropped';
+  sink: string;
+  dropped: number;
+  total: number;
+}
+
+/** A sink fell behind and the relay was paused to wait for it (--payload full, --audit). */
+export interface SinkBackpressureEvent {
+  type: 'sink.backpressure';
+  sink: string;
+  state: 'paused' | 'resumed';
+  pausedMs: number | null;
+}
+
 export type EventBody =
   | HttpRequestEvent
   | HttpResponseEvent
@@ -330,7 +393,14 @@ export type EventBody =
   | PfErrorEvent
   | DecodeAnomalyEvent
   | ConnEndEvent
-  | ConnSummaryEvent;
+  | ConnSummaryEvent
+  | ProxyStartEvent
+  | ProxyStopEvent
+  | ProxyErrorEvent
+  | ConnOpenEvent
+  | ConnCloseEvent
+  | SinkDroppedEvent
+  | SinkBackpressureEvent;
 
 export type EventType = EventBody['type'];
 
