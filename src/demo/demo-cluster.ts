@@ -9,11 +9,11 @@ import { DemoApiServer } from './api-server.js';
 import type { DemoPod } from './contracts.js';
 import { demoPods } from './demo-pods.js';
 import { GatewayProfiles } from './gateway-profiles.js';
-import { writeKubeconfig } from './kubeconfig.js';
+import { writeKubeconfig } from '../kubeconfig/write-kubeconfig.js';
 import { PodServices } from './pod-services.js';
 import { createStartCommand } from './process-runner.js';
 import { PodSandbox } from './sandbox.js';
-import { createDemoTls } from './tls.js';
+import { createDemoTls } from '../tls/local-ca.js';
 import { createUpgradeRouter } from './upgrade-router.js';
 
 export interface DemoClusterOptions {

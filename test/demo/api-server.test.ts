@@ -13,8 +13,8 @@ import { DemoApiServer, parseRoute, type UpgradeRoute } from '../../src/demo/api
 import type { DemoPod } from '../../src/demo/contracts.js';
 import { demoPods, humanDuration, podJson, podListJson, podTableJson } from '../../src/demo/demo-pods.js';
 import { badRequest, forbidden, internalError, methodNotAllowed, notFound, pathNotFound, unauthorized } from '../../src/demo/k8s-errors.js';
-import { kubeconfigText, writeKubeconfig, yamlQuote } from '../../src/demo/kubeconfig.js';
-import { createDemoTls, type DemoTls } from '../../src/demo/tls.js';
+import { kubeconfigText, writeKubeconfig, yamlQuote } from '../../src/kubeconfig/write-kubeconfig.js';
+import { createDemoTls, type DemoTls } from '../../src/tls/local-ca.js';
 
 const KUBECTL_DIR = '/usr/lib/google-cloud-sdk/bin';
 const KUBECTL_VERSIONS = ['1.33', '1.27'];
