@@ -8,6 +8,7 @@ import { GATEWAY_PROFILES, GatewayProfiles } from '../demo/gateway-profiles.js';
 import { CliError } from './errors.js';
 import { parseListen } from './listen-address.js';
 import type { Output } from './output.js';
+import { waitForSignal } from './signals.js';
 import { stateDir } from './state-dir.js';
 
 export interface ClusterOptions {
@@ -62,16 +63,4 @@ export async function runCluster(opts: ClusterOptions, out: Output, err: Output)
 
 export function gatewayHelp(): string {
   return Object.entries(GATEWAY_PROFILES).map(([name, what]) => `  ${name.padEnd(18)} ${what}`).join('\n');
-}
-
-function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-  });
 }

@@ -4,6 +4,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { gatewayHelp, runCluster } from './cluster-command.js';
 import { runDecode } from './decode-command.js';
+import { runProxy } from './proxy-command.js';
+import { runCommand } from './run-command.js';
+import { runSummary } from './summary-command.js';
 import { CliError, ExitCode } from './errors.js';
 import { StdoutOutput } from './output.js';
 import { VERSION } from '../version.js';
@@ -13,7 +16,8 @@ export function buildProgram(): Command {
     .description('A streaming-aware diagnostic proxy for kubectl exec, attach, cp and port-forward.\nDecodes WebSocket (v1-v5 channels), SPDY/3.1 and the port-forward tunnel byte-exactly.')
     .version(VERSION, '--version')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .enablePositionalOptions();
 
   program
     .command('decode')
@@ -26,6 +30,44 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExamples:\n  kubewire decode --c2s exec.c2s --s2c exec.s2c\n  kubewire decode --c2s exec.c2s --s2c exec.s2c --summary\n  kubewire decode --c2s pf.c2s --s2c pf.s2c --text')
     .action(async (opts) => {
       process.exitCode = await runDecode(opts, new StdoutOutput());
+    });
+
+  const proxyFlags = (cmd: Command): Command =>
+    cmd
+      .option('--kubeconfig <file>', 'kubeconfig to read (default: $KUBECONFIG, then ~/.kube/config)')
+      .option('--context <name>', 'kubeconfig context to use (default: the current context)')
+      .option('--log <file>', 'JSONL log to write (default: a new file under ~/.local/state/kubewire/logs)')
+      .addOption(new Option('--payload <mode>', 'payload recorded per message: full (every byte, never dropped), head (first 256 bytes), none (sizes)').choices(['full', 'head', 'none']).default('head'));
+
+  proxyFlags(
+    program
+      .command('proxy')
+      .description('Serve a proxy in front of the cluster of your kubeconfig: point kubectl at it and every exec, attach, cp and port-forward is decoded live and logged.')
+      .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:0')
+      .option('--write-kubeconfig <file>', 'where to write the kubeconfig for kubectl (default: under ~/.local/state/kubewire)')
+      .option('--no-tui', 'print one line per connection instead of the interactive view'),
+  ).action(async (opts) => {
+    process.exitCode = await runProxy(opts, new StdoutOutput(), new StdoutOutput(process.stderr));
+  });
+
+  proxyFlags(
+    program
+      .command('run')
+      .description('Run one command (usually kubectl) through a private kubewire proxy; its terminal, signals and exit code pass straight through, and a summary of each connection follows on stderr.')
+      .argument('<command...>', 'the command and its arguments, after --')
+      .passThroughOptions()
+      .addHelpText('after', '\nExamples:\n  kubewire run -- kubectl exec -it web -- sh\n  kubewire run --payload full --log cp.jsonl -- kubectl cp ./big.tar web:/tmp/big.tar'),
+  ).action(async (command: string[], opts) => {
+    process.exitCode = await runCommand({ ...opts, command }, new StdoutOutput(process.stderr));
+  });
+
+  program
+    .command('summary')
+    .description('Print one line per upgraded connection of a JSONL log: its connection summary as compact JSON (the object `kubewire decode --summary` prints). A broken or cut-off line is named on stderr and skipped.')
+    .argument('<log>', 'a JSONL log written by kubewire (one still being written is fine)')
+    .addHelpText('after', "\nExamples:\n  kubewire summary ~/.local/state/kubewire/logs/kubewire-20261121-105703-4242.jsonl\n  kubewire summary run.jsonl | jq -c 'select(.exitCode != 0)'")
+    .action(async (log: string) => {
+      process.exitCode = await runSummary({ file: log }, new StdoutOutput(), new StdoutOutput(process.stderr));
     });
 
   program

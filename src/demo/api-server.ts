@@ -16,7 +16,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { DemoPod, K8sStatus } from './contracts.js';
 import { humanDuration, podJson, podListJson, podTableJson, type IncludeObject, type PodMeta } from './demo-pods.js';
 import { badRequest, internalError, methodNotAllowed, notFound, pathNotFound, unauthorized, writeStatus } from './k8s-errors.js';
-import { refuseUpgrade } from './raw-response.js';
+import { refuseUpgrade } from '../http/raw-response.js';
 
 export interface UpgradeRoute {
   kind: 'exec' | 'attach' | 'portforward';

@@ -58,7 +58,10 @@ export interface CommandOutput {
   /** Returns false when the transport is full; the command then waits for `drain`. */
   stdout(data: Buffer): boolean;
   stderr(data: Buffer): boolean;
-  /** Called when the transport can take more after a false return. */
+  /**
+   * Registers a listener called every time the transport can take more after a false return
+   * (not once: a command registers it at its start and may be paused many times).
+   */
   onDrain(listener: () => void): void;
   /** The command ended (or could not start): the transport writes the status and closes. */
   finish(status: K8sStatus): void;

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { UpgradeRoute } from './api-server.js';
 import type { CommandRequest, DialPodPort, StartCommand } from './contracts.js';
 import type { GatewayProfiles } from './gateway-profiles.js';
-import { rawResponseHead, refuseUpgrade, upgradeRequiredStatus } from './raw-response.js';
+import { rawResponseHead, refuseUpgrade, upgradeRequiredStatus } from '../http/raw-response.js';
 import { SpdyServerConnection } from './spdy-server-connection.js';
 import { serveSpdyPortForward } from './spdy-portforward.js';
 import { negotiateSpdyProtocol, serveSpdyRemoteCommand, type SpdyNegotiation } from './spdy-remote-command.js';

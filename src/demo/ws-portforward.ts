@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { DemoPod, DialPodPort } from './contracts.js';
 import type { GatewayProfiles } from './gateway-profiles.js';
-import { refuseUpgrade } from './raw-response.js';
+import { refuseUpgrade } from '../http/raw-response.js';
 import { acceptWebSocket, chooseProtocol, offeredProtocols } from './ws-remote-command.js';
 import { WsSender } from './ws-messages.js';
 

@@ -14,7 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { JsonObjectStream, terminalSize } from '../codec/json-object-stream.js';
 import type { CommandRequest, K8sStatus, RunningCommand, StartCommand } from './contracts.js';
 import type { GatewayProfiles } from './gateway-profiles.js';
-import { refuseUpgrade } from './raw-response.js';
+import { refuseUpgrade } from '../http/raw-response.js';
 import { WsSender } from './ws-messages.js';
 
 export const WS_REMOTE_COMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'] as const;
@@ -88,10 +88,18 @@ function runOverWebSocket(ws: WebSocket, protocol: string, command: CommandReque
 
   let finished = false;
   const resize = new JsonObjectStream(4096);
+  // The command's drain listeners are persistent; the sender's are one-shot, so each full
+  // send arms one sender drain that calls them all.
+  const drainListeners = new Set<() => void>();
+  const output = (channel: number) => (data: Buffer): boolean => {
+    const ok = send(channel, data);
+    if (!ok) sender.onDrain(() => drainListeners.forEach((l) => l()));
+    return ok;
+  };
   const running: RunningCommand = startCommand(command, {
-    stdout: (data) => send(1, data),
-    stderr: (data) => send(2, data),
-    onDrain: (listener) => sender.onDrain(listener),
+    stdout: output(1),
+    stderr: output(2),
+    onDrain: (listener) => void drainListeners.add(listener),
     finish: (status) => {
       if (finished) return;
       finished = true;

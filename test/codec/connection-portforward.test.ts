@@ -34,13 +34,19 @@ const le16 = (port: number): number[] => [port & 0xff, port >> 8];
 const digest = (text: string | Buffer) => ({ bytes: Buffer.byteLength(text), sha256: sha256(Buffer.from(text)) });
 const EMPTY = digest('');
 
+/** A WebSocket port-forward connection (legacy channels or the tunnel): both heads written, frames added by the test. */
+function wsPortForward(offered: string, protocol: string | null = offered, target = PF_TARGET) {
+  const c = new Wire();
+  const s = new Wire();
+  c.add(wsRequest(target, [offered]));
+  s.add(wsResponse(protocol));
+  return { c, s };
+}
+
 describe('legacy WebSocket port-forward', () => {
   for (const protocol of [null, 'v4.channel.k8s.io']) {
     it(`reads channels 0/1 for 8080 and 2/3 for 9090 (${protocol ?? 'no subprotocol'})`, () => {
-      const c = new Wire();
-      const s = new Wire();
-      c.add(wsRequest(PF_TARGET, ['v4.channel.k8s.io']));
-      s.add(wsResponse(protocol));
+      const { c, s } = wsPortForward('v4.channel.k8s.io', protocol);
       // The server first names each channel's port, little-endian: 00 90 1F is data of 8080.
       const prefixAt = s.add(sframe(OP.binary, chan(0, le16(8080))));
       s.add(sframe(OP.binary, chan(1, le16(8080))));
@@ -84,10 +90,7 @@ describe('legacy WebSocket port-forward', () => {
   }
 
   it('reads the v4.base64 variant: text frames, base64 payload and prefixes', () => {
-    const c = new Wire();
-    const s = new Wire();
-    c.add(wsRequest(PF_TARGET, ['v4.base64.channel.k8s.io']));
-    s.add(wsResponse('v4.base64.channel.k8s.io'));
+    const { c, s } = wsPortForward('v4.base64.channel.k8s.io');
     s.add(sframe(OP.text, chan64(0, le16(8080))));
     s.add(sframe(OP.text, chan64(1, le16(8080))));
     c.add(cframe(OP.text, chan64(0, 'hello')));
@@ -105,20 +108,14 @@ describe('legacy WebSocket port-forward', () => {
   });
 
   it('reads data that arrives in the same message as the port prefix', () => {
-    const c = new Wire();
-    const s = new Wire();
-    c.add(wsRequest(PF_TARGET, ['v4.channel.k8s.io']));
-    s.add(wsResponse('v4.channel.k8s.io'));
+    const { c, s } = wsPortForward('v4.channel.k8s.io');
     const at = s.add(sframe(OP.binary, chan(0, [...le16(8080), ...Buffer.from('abc')])));
     const { events } = expectChunkingInvariant(c.bytes, s.bytes);
     expect(ofType(events, 'pf.data')).toEqual([expect.objectContaining({ offset: at + 2 + 3, size: 3, port: 8080 })]);
   });
 
   it('reports a wrong port prefix as KW_PF_BAD_PORT_PREFIX', () => {
-    const c = new Wire();
-    const s = new Wire();
-    c.add(wsRequest(PF_TARGET, ['v4.channel.k8s.io']));
-    s.add(wsResponse('v4.channel.k8s.io'));
+    const { c, s } = wsPortForward('v4.channel.k8s.io');
     s.add(sframe(OP.binary, chan(0, le16(8081))));
     s.add(sframe(OP.binary, chan(0, 'data')));
     const { events, summary } = expectChunkingInvariant(c.bytes, s.bytes);
@@ -133,10 +130,7 @@ describe('legacy WebSocket port-forward', () => {
   });
 
   it('reports a channel with no port in the request', () => {
-    const c = new Wire();
-    const s = new Wire();
-    c.add(wsRequest(`${POD}/portforward?ports=8080`, ['v4.channel.k8s.io']));
-    s.add(wsResponse('v4.channel.k8s.io'));
+    const { c, s } = wsPortForward('v4.channel.k8s.io', 'v4.channel.k8s.io', `${POD}/portforward?ports=8080`);
     c.add(cframe(OP.binary, chan(4, 'x')));
     const { events } = expectChunkingInvariant(c.bytes, s.bytes);
     expect(anomalies(events).map((a) => [a.dir, a.code, a.layer])).toEqual([['c2s', 'KW_CHANNEL_UNKNOWN', 'portforward']]);
@@ -153,13 +147,17 @@ function pfStreams(c: SpdyWriter, errorId: number, dataId: number, port: number,
 describe('SPDY portforward.k8s.io', () => {
   const PF_SPDY = `${POD}/portforward`;
 
-  it('pairs error and data streams by requestid; error text is pf.error', () => {
-    const cw = new SpdyWriter();
-    const sw = new SpdyWriter();
+  /** A SPDY port-forward connection: both heads written, frames added by the test. */
+  function spdyPortForward() {
     const c = new Wire();
     const s = new Wire();
     c.add(spdyRequest(PF_SPDY, ['portforward.k8s.io']));
     s.add(spdyResponse('portforward.k8s.io'));
+    return { c, s, cw: new SpdyWriter(), sw: new SpdyWriter() };
+  }
+
+  it('pairs error and data streams by requestid; error text is pf.error', () => {
+    const { c, s, cw, sw } = spdyPortForward();
     c.add(...pfStreams(cw, 1, 3, 8080, '0'));
     s.add(sw.reply(1), sw.reply(3));
     const getAt = c.add(cw.data(3, 'GET / HTTP/1.1\r\n\r\n'));
@@ -208,12 +206,7 @@ describe('SPDY portforward.k8s.io', () => {
   });
 
   it('reports the error text when the server resets the error stream instead of ending it', () => {
-    const cw = new SpdyWriter();
-    const sw = new SpdyWriter();
-    const c = new Wire();
-    const s = new Wire();
-    c.add(spdyRequest(PF_SPDY, ['portforward.k8s.io']));
-    s.add(spdyResponse('portforward.k8s.io'));
+    const { c, s, cw, sw } = spdyPortForward();
     c.add(...pfStreams(cw, 1, 3, 80, '0'));
     s.add(sw.reply(1), sw.reply(3), sw.data(1, 'lost connection to pod'), encodeRstStream(1, 5));
     const { events, summary } = expectChunkingInvariant(c.bytes, s.bytes);
@@ -222,12 +215,7 @@ describe('SPDY portforward.k8s.io', () => {
   });
 
   it('without requestid, pairs by stream id (the error stream id, or data id - 2)', () => {
-    const cw = new SpdyWriter();
-    const sw = new SpdyWriter();
-    const c = new Wire();
-    const s = new Wire();
-    c.add(spdyRequest(PF_SPDY, ['portforward.k8s.io']));
-    s.add(spdyResponse('portforward.k8s.io'));
+    const { c, s, cw, sw } = spdyPortForward();
     c.add(...pfStreams(cw, 1, 3, 80, null));
     c.add(cw.data(3, 'req'));
     s.add(sw.reply(1), sw.reply(3), sw.data(3, 'resp'), sw.data(1, 'oops', true));
@@ -267,10 +255,7 @@ describe('the SPDY/3.1+portforward.k8s.io tunnel', () => {
   function tunnelConnection() {
     const cw = new SpdyWriter();
     const sw = new SpdyWriter();
-    const c = new Wire();
-    const s = new Wire();
-    c.add(wsRequest(`${POD}/portforward`, [TUNNEL]));
-    s.add(wsResponse(TUNNEL));
+    const { c, s } = wsPortForward(TUNNEL, TUNNEL, `${POD}/portforward`);
     const client = (frame: Buffer) => c.add(...kubectlPieces(frame).map((p) => cframe(OP.binary, p)));
     // The server's messages arrive fragmented: a binary frame and continuations.
     const server = (frame: Buffer, cuts: number[]) => {

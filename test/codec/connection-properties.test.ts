@@ -20,7 +20,8 @@ import {
 } from '../../src/codec/spdy-encode.js';
 import { encodeWsFrame } from '../../src/codec/websocket-encode.js';
 import type { KubewireEvent } from '../../src/events/types.js';
-import { decodeAll, prng, splitAt } from '../support/decode.js';
+import { decodeAll } from '../support/decode.js';
+import { prng, splitAt } from '../support/split.js';
 import { loadVector, vectorNames, vectorsAvailable } from '../support/vectors.js';
 import {
   EXEC_TARGET,

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { PAYLOAD_SEGMENT_BYTES } from '../../src/codec/limits.js';
 import { expectChunkingInvariant } from '../support/chunking.js';
-import { decodeAll, randomChunks } from '../support/decode.js';
+import { decodeAll } from '../support/decode.js';
+import { randomChunks } from '../support/split.js';
 import {
   EXEC_TARGET,
   OP,

@@ -10,7 +10,7 @@ import {
   type BodyFraming,
 } from '../../src/codec/http1-body.js';
 import { Http1HeadDecoder, type HttpHead } from '../../src/codec/http1-head.js';
-
+import { oneByteAtATime, splitBySizes } from '../support/split.js';
 import { VECTORS_DIR as VECTORS, vectorsAvailable } from '../support/vectors.js';
 
 const available = vectorsAvailable();
@@ -59,8 +59,6 @@ function feed(framing: BodyFraming, pieces: Uint8Array[], startOffset = 0): Fed 
   return { data: Buffer.concat(data), done, rest: Buffer.concat(rest), anomalies, end: d.end(), bytesDecoded };
 }
 
-const bytewise = (b: Buffer): Buffer[] => Array.from({ length: b.length }, (_, i) => b.subarray(i, i + 1));
-
 /** Buffers as hex: comparing them byte by byte through toEqual is slow. */
 const comparable = (fed: Fed): unknown => ({ ...fed, data: fed.data.toString('hex'), rest: fed.rest.toString('hex') });
 
@@ -75,7 +73,7 @@ function expectSplitInvariant(framing: BodyFraming, bytes: Buffer, startOffset =
       expect(comparable(three), `split at ${k}, ${j}`).toEqual(expected);
     }
   }
-  expect(comparable(feed(framing, bytewise(bytes), startOffset)), 'one byte at a time').toEqual(expected);
+  expect(comparable(feed(framing, oneByteAtATime(bytes), startOffset)), 'one byte at a time').toEqual(expected);
   return whole;
 }
 
@@ -270,15 +268,6 @@ describe('HttpBodyDecoder', () => {
 
 describe('HttpBodyDecoder properties', () => {
   const arbSizes = fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 });
-  const splitBy = (b: Uint8Array, sizes: number[]): Uint8Array[] => {
-    const out: Uint8Array[] = [];
-    for (let i = 0, k = 0; i < b.length; k++) {
-      const n = sizes[k % sizes.length]!;
-      out.push(b.subarray(i, i + n));
-      i += n;
-    }
-    return out;
-  };
 
   it('never throws on random bytes and never decodes more than it was given', () => {
     fc.assert(
@@ -289,7 +278,7 @@ describe('HttpBodyDecoder properties', () => {
         arbSizes,
         (framing, prefix, tail, sizes) => {
           const bytes = Buffer.concat([latin1(prefix), tail]);
-          const split = feed(framing, splitBy(bytes, sizes));
+          const split = feed(framing, splitBySizes(bytes, sizes));
           expect(split.data.length).toBeLessThanOrEqual(bytes.length);
           expect(comparable(split)).toEqual(comparable(feed(framing, [bytes])));
         },
@@ -318,7 +307,7 @@ describe('HttpBodyDecoder properties', () => {
             parts.push(latin1(`${upper ? size.toUpperCase() : size}${ext}${eol}`), Buffer.from(data), latin1(eol));
           }
           parts.push(latin1(`0\r\n${trailers.map((t) => `${t}\r\n`).join('')}\r\n`), Buffer.from(tail));
-          const fed = feed({ kind: 'chunked' }, splitBy(Buffer.concat(parts), sizes));
+          const fed = feed({ kind: 'chunked' }, splitBySizes(Buffer.concat(parts), sizes));
           expect(fed.data).toEqual(Buffer.concat(chunks.map(([data]) => Buffer.from(data))));
           expect(fed).toMatchObject({ done: true, rest: Buffer.from(tail), anomalies: [], end: null });
         },

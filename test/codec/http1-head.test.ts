@@ -13,7 +13,7 @@ import {
   type HttpHead,
 } from '../../src/codec/http1-head.js';
 import { MAX_HTTP_HEAD_BYTES } from '../../src/codec/limits.js';
-
+import { oneByteAtATime, prng, splitBySizes } from '../support/split.js';
 import { VECTORS_DIR as VECTORS, vectorsAvailable } from '../support/vectors.js';
 
 const available = vectorsAvailable();
@@ -64,20 +64,8 @@ function headOf(fed: Fed): HttpHead {
   return fed.outcome.head;
 }
 
-const bytewise = (b: Buffer): Buffer[] => Array.from({ length: b.length }, (_, i) => b.subarray(i, i + 1));
-const splitAt = (b: Buffer, k: number): Buffer[] => [b.subarray(0, k), b.subarray(k)];
-
-/** mulberry32: seeded so random splits are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** `b` cut in two at `k`, keeping the empty piece at k = 0 and k = b.length. */
+const splitInTwo = (b: Buffer, k: number): Buffer[] => [b.subarray(0, k), b.subarray(k)];
 
 function randomSplit(b: Buffer, random: () => number, maxPiece = 64): Buffer[] {
   const out: Buffer[] = [];
@@ -94,10 +82,10 @@ function expectSplitInvariant(kind: Kind, bytes: Buffer, options?: Options): Fed
   const whole = feed(kind, [bytes], options);
   const expected = observed(whole);
   for (let k = 0; k <= bytes.length; k++) {
-    const fed = feed(kind, splitAt(bytes, k), options);
+    const fed = feed(kind, splitInTwo(bytes, k), options);
     expect(observed(fed), `split at ${k}`).toEqual(expected);
   }
-  const one = feed(kind, bytewise(bytes), options);
+  const one = feed(kind, oneByteAtATime(bytes), options);
   expect(observed(one), 'one byte at a time').toEqual(expected);
   return whole;
 }
@@ -211,7 +199,7 @@ describe.skipIf(!available)('Http1HeadDecoder on real kubectl vectors', () => {
   });
 
   it('decodes the head of every vector the same way at seeded random splits', () => {
-    const random = rng(0x6b77);
+    const random = prng(0x6b77);
     let decoded = 0;
     for (const name of vectorNames) {
       const bytes = vector(name);
@@ -416,18 +404,18 @@ describe('Http1HeadDecoder bounds and non-HTTP input', () => {
       kind: 'error',
       anomaly: expect.objectContaining({ code: AnomalyCode.HttpNotHttp, offset: 100 + offset, opaque: true }),
     });
-    const one = feed(kind, bytewise(bytes), { startOffset: 100 });
+    const one = feed(kind, oneByteAtATime(bytes), { startOffset: 100 });
     expect(one.outcome).toEqual(whole.outcome);
     expect(one.at).toBe(offset);
     expect(one.decoder.end()).toBeNull();
   });
 
   it('reports random binary within its first bytes', () => {
-    const random = rng(42);
+    const random = prng(42);
     for (let round = 0; round < 200; round++) {
       const bytes = Buffer.from(Array.from({ length: 1024 }, () => Math.floor(random() * 256)));
       for (const kind of ['request', 'response'] as const) {
-        const fed = feed(kind, bytewise(bytes));
+        const fed = feed(kind, oneByteAtATime(bytes));
         expect(fed.outcome.kind).toBe('error');
         expect(fed.at).toBeLessThan(kind === 'request' ? 40 : 8);
         expect(fed.maxBuffered).toBeLessThanOrEqual(fed.at);
@@ -453,16 +441,6 @@ describe('Http1HeadDecoder bounds and non-HTTP input', () => {
 
 describe('Http1HeadDecoder properties', () => {
   const arbSplits = fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 40 });
-  const splitBy = (b: Uint8Array, sizes: number[]): Uint8Array[] => {
-    const out: Uint8Array[] = [];
-    let i = 0;
-    for (let k = 0; i < b.length; k++) {
-      const n = sizes[k % sizes.length]!;
-      out.push(b.subarray(i, i + n));
-      i += n;
-    }
-    return out;
-  };
 
   it('never throws on random bytes and never holds more than maxHeadBytes', () => {
     fc.assert(
@@ -475,13 +453,13 @@ describe('Http1HeadDecoder properties', () => {
         (kind, prefix, tail, maxHeadBytes, sizes) => {
           const bytes = Buffer.concat([latin1(prefix), tail]);
           const d = new Http1HeadDecoder(kind, { maxHeadBytes });
-          for (const piece of splitBy(bytes, sizes)) {
+          for (const piece of splitBySizes(bytes, sizes)) {
             d.push(piece);
             expect(d.bufferedBytes).toBeLessThanOrEqual(maxHeadBytes);
           }
           d.end();
           const whole = feed(kind, [bytes], { maxHeadBytes });
-          const split = feed(kind, splitBy(bytes, sizes), { maxHeadBytes });
+          const split = feed(kind, splitBySizes(bytes, sizes), { maxHeadBytes });
           expect(observed(split)).toEqual(observed(whole));
         },
       ),
@@ -509,7 +487,7 @@ describe('Http1HeadDecoder properties', () => {
             'HTTP/1.1 200 OK\r\n' + fields.map(([n, v, eol, ows]) => `${n}:${ows}${v}${ows}${eol}`).join('') + blank;
           const head = latin1(text);
           const bytes = Buffer.concat([head, tail]);
-          const fed = feed('response', splitBy(bytes, sizes));
+          const fed = feed('response', splitBySizes(bytes, sizes));
           expect(headOf(fed).headers).toEqual(fields.map(([n, v]) => [n, v]));
           expect(headOf(fed).length).toBe(head.length);
           expect(fed.rest).toEqual(Buffer.from(tail));

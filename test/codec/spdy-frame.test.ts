@@ -26,7 +26,7 @@ import {
   SpdyFrameType,
   spdyFrameTypeName,
 } from '../../src/codec/spdy-frame.js';
-
+import { prng } from '../support/split.js';
 import { VECTORS_DIR as VECTORS, vectorsAvailable } from '../support/vectors.js';
 
 const available = vectorsAvailable();
@@ -75,19 +75,8 @@ function decode(input: Buffer, cuts: number[] = [], options: { startOffset?: num
   return log;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomCuts(length: number, seed: number): number[] {
-  const rnd = mulberry32(seed);
+  const rnd = prng(seed);
   const cuts: number[] = [];
   let at = 0;
   const maxStep = Math.max(2, Math.floor(rnd() * 70_000));

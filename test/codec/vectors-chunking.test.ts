@@ -4,18 +4,13 @@
  * chunkings. Full event lists are compared, not only summaries.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeAll, randomChunks, splitAt } from '../support/decode.js';
+import { decodeAll } from '../support/decode.js';
+import { oneByteAtATime, randomChunks, splitAt } from '../support/split.js';
 import { loadVector, vectorNames, vectorsAvailable } from '../support/vectors.js';
 
 const available = vectorsAvailable();
 /** Each direction at most this long gets every split point. */
 const EVERY_SPLIT_MAX_BYTES = 1500;
-
-function oneByteAtATime(buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; i++) out.push(buf.subarray(i, i + 1));
-  return out;
-}
 
 describe.skipIf(!available)('vector events do not depend on chunking', () => {
   const names = available ? vectorNames() : [];

@@ -14,6 +14,7 @@ import {
   type WsFrameHeader,
   type WsPayloadSegment,
 } from '../../src/codec/websocket-frame.js';
+import { oneByteAtATime, prng, splitAt } from '../support/split.js';
 
 const SEG = PAYLOAD_SEGMENT_BYTES;
 const MAX_BUFFERED = SEG + 14;
@@ -90,29 +91,6 @@ function decode(chunks: readonly Uint8Array[], options?: WebSocketFrameDecoderOp
   return recorder.log;
 }
 
-/** mulberry32: small, seeded, good enough to pick chunk sizes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function splitAt(input: Buffer, points: number[]): Buffer[] {
-  const sorted = [...new Set(points)].filter((p) => p > 0 && p < input.length).sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const p of [...sorted, input.length]) {
-    out.push(input.subarray(from, p));
-    from = p;
-  }
-  return out;
-}
-
 /**
  * Small inputs: cut in two at every offset, and one byte at a time. Large inputs: cut around
  * segment edges and at sampled offsets. Both: seeded random chunkings, some as plain
@@ -123,7 +101,7 @@ function chunkings(input: Buffer, seed = 1): Uint8Array[][] {
   const random = prng(seed);
   if (input.length <= 1024) {
     for (let i = 0; i <= input.length; i++) out.push(splitAt(input, [i]));
-    out.push(Array.from({ length: input.length }, (_, i) => input.subarray(i, i + 1)));
+    out.push(oneByteAtATime(input));
   } else {
     const points = [1, 2, 3, 7, 11, 15, input.length - 1];
     for (let edge = SEG; edge < input.length + SEG; edge += SEG) for (let d = -16; d <= 16; d += 3) points.push(edge + d);

@@ -1,141 +1,21 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SpdyHeaderBlockDeflater, encodeDataFrame, encodeGoaway, encodeRstStream, encodeSynStream } from '../../src/codec/spdy-encode.js';
-import { SpdyFrameDecoder } from '../../src/codec/spdy-frame.js';
-import { SpdyHeaderBlockInflater, type SpdyHeaders } from '../../src/codec/spdy-header-block.js';
-import type { DemoPod, DialPodPort } from '../../src/demo/contracts.js';
+import { encodeGoaway, encodeRstStream } from '../../src/codec/spdy-encode.js';
+import type { DialPodPort } from '../../src/demo/contracts.js';
 import { parsePortHeader, serveSpdyPortForward } from '../../src/demo/spdy-portforward.js';
 import { SpdyServerConnection } from '../../src/demo/spdy-server-connection.js';
+import { spdySocketPair, type SpdyTestClient } from '../support/spdy-client.js';
+import { fakePod } from './fixtures.js';
 
-// ---- a hand-written SPDY client: the codec's encoders out, its decoder and inflater in ----
-
-type Frame =
-  | { type: 'SYN_REPLY'; streamId: number; fin: boolean; headers: SpdyHeaders; block: Buffer }
-  | { type: 'DATA'; streamId: number; data: Buffer; fin: boolean }
-  | { type: 'RST_STREAM'; streamId: number; status: number }
-  | { type: 'GOAWAY'; lastGood: number; status: number }
-  | { type: 'PING'; id: number }
-  | { type: 'OTHER'; name: string };
-
-class TestClient {
-  readonly frames: Frame[] = [];
-  tcpEnded = false;
-  private readonly deflater = new SpdyHeaderBlockDeflater();
-  private readonly inflater = new SpdyHeaderBlockInflater();
-  private readonly decoder: SpdyFrameDecoder;
-  private parts: Buffer[] = [];
-  private nextId = 1;
-
-  constructor(readonly socket: net.Socket) {
-    socket.setNoDelay(true); // as Go's client: no Nagle delay between small frames
-    this.decoder = new SpdyFrameDecoder({
-      control: (f) => {
-        if (f.type === 'SYN_REPLY') {
-          const r = this.inflater.inflate(f.headerBlock);
-          if (!r.ok) throw new Error(r.message);
-          this.frames.push({ type: 'SYN_REPLY', streamId: f.streamId, fin: f.fin, headers: r.headers, block: Buffer.from(f.headerBlock) });
-        } else if (f.type === 'RST_STREAM') this.frames.push({ type: 'RST_STREAM', streamId: f.streamId, status: f.statusCode });
-        else if (f.type === 'GOAWAY') this.frames.push({ type: 'GOAWAY', lastGood: f.lastGoodStreamId, status: f.statusCode });
-        else if (f.type === 'PING') this.frames.push({ type: 'PING', id: f.pingId });
-        else this.frames.push({ type: 'OTHER', name: f.type });
-      },
-      dataFrame: () => {
-        this.parts = [];
-      },
-      data: (s) => this.parts.push(Buffer.from(s.data)),
-      dataEnd: (h) => this.frames.push({ type: 'DATA', streamId: h.streamId, data: Buffer.concat(this.parts), fin: h.fin }),
-      anomaly: (a) => {
-        throw new Error(`server sent bad SPDY: ${a.message}`);
-      },
-    });
-    socket.on('data', (c: Buffer) => this.decoder.push(c));
-    socket.on('end', () => {
-      this.tcpEnded = true;
-    });
-    socket.on('error', () => {});
-  }
-
-  open(headers: Record<string, string>, streamId = this.nextId): number {
-    this.nextId = streamId + 2;
-    const block = this.deflater.deflate(Object.entries(headers));
-    this.socket.write(encodeSynStream({ streamId, headerBlock: block }));
-    return streamId;
-  }
-
-  data(streamId: number, payload: string | Buffer, fin = false): void {
-    this.socket.write(encodeDataFrame(streamId, Buffer.from(payload), fin));
-  }
-
-  send(frame: Buffer): void {
-    this.socket.write(frame);
-  }
-
-  async until(what: string, done: () => boolean, ms = 3000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!done()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames: ${this.summary().join(' | ')}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-
-  has(pred: (f: Frame) => boolean): boolean {
-    return this.frames.some(pred);
-  }
-
-  summary(): string[] {
-    return this.frames.map((f) => {
-      switch (f.type) {
-        case 'SYN_REPLY':
-          return `SYN_REPLY ${f.streamId}${f.fin ? ' FIN' : ''}`;
-        case 'DATA':
-          return `DATA ${f.streamId}${f.data.length > 0 ? ` ${f.data.length > 256 ? `<${f.data.length}>` : JSON.stringify(f.data.toString())}` : ''}${f.fin ? ' FIN' : ''}`;
-        case 'RST_STREAM':
-          return `RST ${f.streamId} ${f.status}`;
-        case 'GOAWAY':
-          return `GOAWAY ${f.lastGood} ${f.status}`;
-        case 'PING':
-          return `PING ${f.id}`;
-        default:
-          return f.name;
-      }
-    });
-  }
-}
-
+/** Pod sockets and servers a test opened, closed after it. */
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-async function socketPair(): Promise<{ client: TestClient; server: net.Socket }> {
-  const listener = net.createServer({ allowHalfOpen: true });
-  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const { port } = listener.address() as net.AddressInfo;
-  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  const server = await accepted;
-  cleanups.push(() => {
-    socket.destroy();
-    server.destroy();
-    listener.close();
-  });
-  return { client: new TestClient(socket), server };
-}
-
 // ---- fake pod ports and a served session ----
 
-const POD: DemoPod = {
-  namespace: 'default',
-  name: 'p1',
-  uid: 'uid-1',
-  phase: 'Running',
-  containers: [{ name: 'c1', image: 'demo' }],
-  ports: [],
-  labels: {},
-  createdAt: new Date(0),
-  nodeName: 'node-1',
-  podIP: '10.0.0.1',
-};
+const POD = fakePod({ name: 'p1', uid: 'uid-1' });
 
 interface PodPorts {
   dial: DialPodPort;
@@ -182,32 +62,20 @@ async function podPorts(): Promise<PodPorts> {
 
 async function serve(options: { streamTimeoutMs?: number } = {}) {
   const pod = await podPorts();
-  const { client, server } = await socketPair();
+  const { client, server } = await spdySocketPair();
   const conn = new SpdyServerConnection(server);
   serveSpdyPortForward(conn, POD, pod.dial, options);
   return { client, conn, pod };
 }
 
-function streamText(client: TestClient, id: number): string {
-  return Buffer.concat(client.frames.flatMap((f) => (f.type === 'DATA' && f.streamId === id ? [f.data] : []))).toString();
-}
-
-function finned(client: TestClient, id: number): boolean {
-  return client.has((f) => f.type === 'DATA' && f.streamId === id && f.fin);
-}
-
-async function reply(client: TestClient, id: number): Promise<void> {
-  await client.until(`reply ${id}`, () => client.has((f) => f.type === 'SYN_REPLY' && f.streamId === id));
-}
-
 /** kubectl's sequence for one local connection: error stream (FIN'd at once), then data. */
-async function openPair(client: TestClient, port: string, requestId: string | null): Promise<{ error: number; data: number }> {
+async function openPair(client: SpdyTestClient, port: string, requestId: string | null): Promise<{ error: number; data: number }> {
   const extra: Record<string, string> = requestId === null ? {} : { requestid: requestId };
   const error = client.open({ streamtype: 'error', port, ...extra });
-  await reply(client, error);
+  await client.replied(error);
   client.data(error, '', true);
   const data = client.open({ port, streamtype: 'data', ...extra });
-  await reply(client, data);
+  await client.replied(data);
   return { error, data };
 }
 
@@ -233,12 +101,12 @@ describe('serveSpdyPortForward', () => {
     const { error, data } = await openPair(client, '80', '0');
     client.data(data, 'hello ');
     client.data(data, 'pod');
-    await client.until('echo', () => streamText(client, data) === 'P80|hello pod');
-    expect(finned(client, data)).toBe(false); // the client has not half-closed yet
+    await client.until('echo', () => client.received(data).toString() === 'P80|hello pod');
+    expect(client.finned(data)).toBe(false); // the client has not half-closed yet
     client.data(data, '', true);
-    await client.until('FINs', () => finned(client, data) && finned(client, error));
+    await client.until('FINs', () => client.finned(data) && client.finned(error));
     expect(pod.dialed).toEqual([80]);
-    expect(streamText(client, error)).toBe('');
+    expect(client.received(error).toString()).toBe('');
     expect(client.summary().filter((s) => s.endsWith('FIN'))).toEqual([`DATA ${error} FIN`, `DATA ${data} FIN`]);
   });
 
@@ -248,12 +116,12 @@ describe('serveSpdyPortForward', () => {
     const e1 = client.open({ streamtype: 'error', port: '81', requestid: '1' });
     const d1 = client.open({ streamtype: 'data', port: '81', requestid: '1' });
     const d0 = client.open({ streamtype: 'data', port: '80', requestid: '0' });
-    await reply(client, d0);
+    await client.replied(d0);
     client.data(d1, 'one', true);
     client.data(d0, 'zero', true);
-    await client.until('all FINs', () => [e0, e1, d0, d1].every((id) => finned(client, id)));
-    expect(streamText(client, d0)).toBe('P80|zero');
-    expect(streamText(client, d1)).toBe('P81|one');
+    await client.until('all FINs', () => [e0, e1, d0, d1].every((id) => client.finned(id)));
+    expect(client.received(d0).toString()).toBe('P80|zero');
+    expect(client.received(d1).toString()).toBe('P81|one');
     expect(pod.dialed.sort()).toEqual([80, 81]);
   });
 
@@ -267,9 +135,9 @@ describe('serveSpdyPortForward', () => {
     ]);
     client.data(a.data, 'a', true);
     client.data(b.data, 'b', true);
-    await client.until('all FINs', () => [1, 3, 5, 7].every((id) => finned(client, id)));
-    expect(streamText(client, 3)).toBe('P80|a');
-    expect(streamText(client, 7)).toBe('P81|b');
+    await client.until('all FINs', () => [1, 3, 5, 7].every((id) => client.finned(id)));
+    expect(client.received(3).toString()).toBe('P80|a');
+    expect(client.received(7).toString()).toBe('P81|b');
   });
 
   it('client bytes sent before the pod port answers are kept and delivered in order', async () => {
@@ -277,14 +145,14 @@ describe('serveSpdyPortForward', () => {
     const error = client.open({ streamtype: 'error', port: '80', requestid: '0' });
     const data = client.open({ streamtype: 'data', port: '80', requestid: '0' });
     client.data(data, 'early', true);
-    await client.until('FINs', () => finned(client, data) && finned(client, error));
-    expect(streamText(client, data)).toBe('P80|early');
+    await client.until('FINs', () => client.finned(data) && client.finned(error));
+    expect(client.received(data).toString()).toBe('P80|early');
   });
 
   it('a refused dial writes the rejection text on the error stream, then FINs error and data', async () => {
     const { client, pod } = await serve();
     const { error, data } = await openPair(client, '82', '0');
-    await client.until('FINs', () => finned(client, data) && finned(client, error));
+    await client.until('FINs', () => client.finned(data) && client.finned(error));
     expect(pod.dialed).toEqual([82]);
     expect(client.summary().slice(-3)).toEqual([
       `DATA ${error} "error forwarding port 82 to pod p1, uid uid-1: connection refused"`,
@@ -296,30 +164,30 @@ describe('serveSpdyPortForward', () => {
   it('a bad port header is answered with the kubelet text on the error stream', async () => {
     const { client, pod } = await serve();
     const { error, data } = await openPair(client, 'x', '0');
-    await client.until('FINs', () => finned(client, data) && finned(client, error));
-    expect(streamText(client, error)).toBe('unable to parse "x" as a port: strconv.ParseUint: parsing "x": invalid syntax');
+    await client.until('FINs', () => client.finned(data) && client.finned(error));
+    expect(client.received(error).toString()).toBe('unable to parse "x" as a port: strconv.ParseUint: parsing "x": invalid syntax');
     expect(pod.dialed).toEqual([]);
   });
 
   it('a pair whose data stream never comes times out with a message on its error stream', async () => {
     const { client } = await serve({ streamTimeoutMs: 60 });
     const error = client.open({ streamtype: 'error', port: '80', requestid: '7' });
-    await client.until('FIN', () => finned(client, error));
-    expect(streamText(client, error)).toBe('(request=7) timed out waiting for streams');
+    await client.until('FIN', () => client.finned(error));
+    expect(client.received(error).toString()).toBe('(request=7) timed out waiting for streams');
   });
 
   it('a second stream of the same type for a request is reported on that request\'s error stream', async () => {
     const { client } = await serve({ streamTimeoutMs: 200 });
     const error = client.open({ streamtype: 'error', port: '80', requestid: '3' });
     client.open({ streamtype: 'error', port: '80', requestid: '3' });
-    await client.until('message', () => streamText(client, error).includes('already assigned'));
-    expect(streamText(client, error)).toBe('error processing stream for request 3: error stream already assigned');
+    await client.until('message', () => client.received(error).toString().includes('already assigned'));
+    expect(client.received(error).toString()).toBe('error processing stream for request 3: error stream already assigned');
   });
 
   it('a client RST on the data stream drops the pod connection', async () => {
     const { client, pod } = await serve();
     const { data } = await openPair(client, '80', '0');
-    await client.until('greeting', () => streamText(client, data) === 'P80|');
+    await client.until('greeting', () => client.received(data).toString() === 'P80|');
     const podSide = pod.sockets[0]!;
     const closed = new Promise<void>((r) => podSide.once('close', () => r()));
     client.send(encodeRstStream(data, 5));
@@ -329,7 +197,7 @@ describe('serveSpdyPortForward', () => {
   it('a client GOAWAY drops every pod connection and closes the session', async () => {
     const { client, pod } = await serve();
     const { data } = await openPair(client, '80', '0');
-    await client.until('greeting', () => streamText(client, data) === 'P80|');
+    await client.until('greeting', () => client.received(data).toString() === 'P80|');
     const closed = new Promise<void>((r) => pod.sockets[0]!.once('close', () => r()));
     client.send(encodeGoaway(0, 0));
     await closed;
@@ -344,8 +212,8 @@ describe('serveSpdyPortForward', () => {
     for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff;
     for (let at = 0; at < payload.length; at += 32 * 1024) client.data(data, payload.subarray(at, at + 32 * 1024));
     client.data(data, '', true);
-    await client.until('FINs', () => finned(client, data) && finned(client, error), 8000);
-    const got = Buffer.concat(client.frames.flatMap((f) => (f.type === 'DATA' && f.streamId === data ? [f.data] : [])));
+    await client.until('FINs', () => client.finned(data) && client.finned(error), 8000);
+    const got = client.received(data);
     expect(got.subarray(0, 4).toString()).toBe('P81|');
     expect(got.subarray(4).equals(payload)).toBe(true);
   });

@@ -1,15 +1,6 @@
-import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  SpdyHeaderBlockDeflater,
-  encodeDataFrame,
-  encodeGoaway,
-  encodeRstStream,
-  encodeSynStream,
-} from '../../src/codec/spdy-encode.js';
-import { SpdyFrameDecoder } from '../../src/codec/spdy-frame.js';
-import { SpdyHeaderBlockInflater, type SpdyHeaders } from '../../src/codec/spdy-header-block.js';
-import type { CommandOutput, CommandRequest, DemoPod, K8sStatus, RunningCommand, StartCommand } from '../../src/demo/contracts.js';
+import { describe, expect, it } from 'vitest';
+import { encodeGoaway, encodeRstStream } from '../../src/codec/spdy-encode.js';
+import type { CommandOutput, CommandRequest, K8sStatus, RunningCommand, StartCommand } from '../../src/demo/contracts.js';
 import {
   SPDY_REMOTE_COMMAND_PROTOCOLS,
   negotiateSpdyProtocol,
@@ -17,136 +8,12 @@ import {
   type SpdyRemoteCommandOptions,
 } from '../../src/demo/spdy-remote-command.js';
 import { SpdyServerConnection } from '../../src/demo/spdy-server-connection.js';
-
-// ---- a hand-written SPDY client: the codec's encoders out, its decoder and inflater in ----
-
-type Frame =
-  | { type: 'SYN_REPLY'; streamId: number; fin: boolean; headers: SpdyHeaders; block: Buffer }
-  | { type: 'DATA'; streamId: number; data: Buffer; fin: boolean }
-  | { type: 'RST_STREAM'; streamId: number; status: number }
-  | { type: 'GOAWAY'; lastGood: number; status: number }
-  | { type: 'PING'; id: number }
-  | { type: 'OTHER'; name: string };
-
-class TestClient {
-  readonly frames: Frame[] = [];
-  tcpEnded = false;
-  private readonly deflater = new SpdyHeaderBlockDeflater();
-  private readonly inflater = new SpdyHeaderBlockInflater();
-  private readonly decoder: SpdyFrameDecoder;
-  private parts: Buffer[] = [];
-  private nextId = 1;
-
-  constructor(readonly socket: net.Socket) {
-    socket.setNoDelay(true); // as Go's client: no Nagle delay between small frames
-    this.decoder = new SpdyFrameDecoder({
-      control: (f) => {
-        if (f.type === 'SYN_REPLY') {
-          const r = this.inflater.inflate(f.headerBlock);
-          if (!r.ok) throw new Error(r.message);
-          this.frames.push({ type: 'SYN_REPLY', streamId: f.streamId, fin: f.fin, headers: r.headers, block: Buffer.from(f.headerBlock) });
-        } else if (f.type === 'RST_STREAM') this.frames.push({ type: 'RST_STREAM', streamId: f.streamId, status: f.statusCode });
-        else if (f.type === 'GOAWAY') this.frames.push({ type: 'GOAWAY', lastGood: f.lastGoodStreamId, status: f.statusCode });
-        else if (f.type === 'PING') this.frames.push({ type: 'PING', id: f.pingId });
-        else this.frames.push({ type: 'OTHER', name: f.type });
-      },
-      dataFrame: () => {
-        this.parts = [];
-      },
-      data: (s) => this.parts.push(Buffer.from(s.data)),
-      dataEnd: (h) => this.frames.push({ type: 'DATA', streamId: h.streamId, data: Buffer.concat(this.parts), fin: h.fin }),
-      anomaly: (a) => {
-        throw new Error(`server sent bad SPDY: ${a.message}`);
-      },
-    });
-    socket.on('data', (c: Buffer) => this.decoder.push(c));
-    socket.on('end', () => {
-      this.tcpEnded = true;
-    });
-    socket.on('error', () => {});
-  }
-
-  open(headers: Record<string, string>, streamId = this.nextId): number {
-    this.nextId = streamId + 2;
-    const block = this.deflater.deflate(Object.entries(headers));
-    this.socket.write(encodeSynStream({ streamId, headerBlock: block }));
-    return streamId;
-  }
-
-  data(streamId: number, payload: string | Buffer, fin = false): void {
-    this.socket.write(encodeDataFrame(streamId, Buffer.from(payload), fin));
-  }
-
-  send(frame: Buffer): void {
-    this.socket.write(frame);
-  }
-
-  async until(what: string, done: () => boolean, ms = 3000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!done()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames: ${this.summary().join(' | ')}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-
-  has(pred: (f: Frame) => boolean): boolean {
-    return this.frames.some(pred);
-  }
-
-  summary(): string[] {
-    return this.frames.map((f) => {
-      switch (f.type) {
-        case 'SYN_REPLY':
-          return `SYN_REPLY ${f.streamId}${f.fin ? ' FIN' : ''}`;
-        case 'DATA':
-          return `DATA ${f.streamId}${f.data.length > 0 ? ` ${f.data.length > 256 ? `<${f.data.length}>` : JSON.stringify(f.data.toString())}` : ''}${f.fin ? ' FIN' : ''}`;
-        case 'RST_STREAM':
-          return `RST ${f.streamId} ${f.status}`;
-        case 'GOAWAY':
-          return `GOAWAY ${f.lastGood} ${f.status}`;
-        case 'PING':
-          return `PING ${f.id}`;
-        default:
-          return f.name;
-      }
-    });
-  }
-}
-
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-
-async function socketPair(): Promise<{ client: TestClient; server: net.Socket }> {
-  const listener = net.createServer({ allowHalfOpen: true });
-  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const { port } = listener.address() as net.AddressInfo;
-  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  const server = await accepted;
-  cleanups.push(() => {
-    socket.destroy();
-    server.destroy();
-    listener.close();
-  });
-  return { client: new TestClient(socket), server };
-}
+import { spdySocketPair, type SpdyTestClient } from '../support/spdy-client.js';
+import { fakePod } from './fixtures.js';
 
 // ---- a fake command and a served session ----
 
-const POD: DemoPod = {
-  namespace: 'default',
-  name: 'p1',
-  uid: 'uid-1',
-  phase: 'Running',
-  containers: [{ name: 'c1', image: 'demo' }],
-  ports: [],
-  labels: {},
-  createdAt: new Date(0),
-  nodeName: 'node-1',
-  podIP: '10.0.0.1',
-};
+const POD = fakePod({ name: 'p1', uid: 'uid-1' });
 
 interface Recorder {
   started: CommandRequest[];
@@ -190,18 +57,18 @@ async function serve(
   protocol = 'v4.channel.k8s.io',
   options: Partial<SpdyRemoteCommandOptions> = {},
 ) {
-  const { client, server } = await socketPair();
+  const { client, server } = await spdySocketPair();
   const conn = new SpdyServerConnection(server);
   serveSpdyRemoteCommand(conn, protocol, req, start, { dropStatus: () => false, ...options });
   return { client, conn };
 }
 
 /** Opens streams one by one, each after the previous SYN_REPLY, as kubectl does. */
-async function openStreams(client: TestClient, types: string[]): Promise<number[]> {
+async function openStreams(client: SpdyTestClient, types: string[]): Promise<number[]> {
   const ids: number[] = [];
   for (const type of types) {
     const id = client.open({ streamtype: type });
-    await client.until(`reply ${id}`, () => client.has((f) => f.type === 'SYN_REPLY' && f.streamId === id));
+    await client.replied(id);
     ids.push(id);
   }
   return ids;
@@ -210,10 +77,6 @@ async function openStreams(client: TestClient, types: string[]): Promise<number[
 const SUCCESS: K8sStatus = { metadata: {}, status: 'Success' };
 const NON_ZERO_JSON =
   '{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}';
-
-function errorStreamBytes(client: TestClient, id = 1): Buffer {
-  return Buffer.concat(client.frames.flatMap((f) => (f.type === 'DATA' && f.streamId === id ? [f.data] : [])));
-}
 
 // ---- tests ----
 
@@ -271,7 +134,7 @@ describe('serveSpdyRemoteCommand', () => {
       'DATA 1 FIN',
       'GOAWAY 5 0',
     ]);
-    expect(errorStreamBytes(client).toString()).toBe('{"metadata":{},"status":"Success"}');
+    expect(client.received(1).toString()).toBe('{"metadata":{},"status":"Success"}');
     expect(rec.started).toHaveLength(1);
     expect(rec.aborts).toBe(0);
   });
@@ -288,7 +151,7 @@ describe('serveSpdyRemoteCommand', () => {
     const { client } = await serve(request({ stdout: true }), start);
     await openStreams(client, ['error', 'stdout']);
     await client.until('tcp end', () => client.tcpEnded);
-    expect(errorStreamBytes(client).toString()).toBe(NON_ZERO_JSON);
+    expect(client.received(1).toString()).toBe(NON_ZERO_JSON);
   });
 
   it('v1 (channel.k8s.io): the message as plain text on failure, nothing on success', async () => {
@@ -381,7 +244,7 @@ describe('serveSpdyRemoteCommand', () => {
       'DATA 1 FIN',
       'GOAWAY 1 0',
     ]);
-    expect(errorStreamBytes(client).toString()).toBe(
+    expect(client.received(1).toString()).toBe(
       '{"metadata":{},"status":"Failure","message":"timed out waiting for client to create streams"}',
     );
     expect(rec.started).toEqual([]);
@@ -450,9 +313,9 @@ describe('serveSpdyRemoteCommand', () => {
     client.socket.resume();
     await client.until('tcp end', () => client.tcpEnded, 5000);
     expect(drained).toBeGreaterThanOrEqual(1);
-    const stdout = client.frames.filter((f) => f.type === 'DATA' && f.streamId === 3).reduce((n, f) => n + (f.type === 'DATA' ? f.data.length : 0), 0);
+    const stdout = client.received(3).length;
     expect(stdout).toBe(written);
-    expect(errorStreamBytes(client).toString()).toBe('{"metadata":{},"status":"Success"}');
+    expect(client.received(1).toString()).toBe('{"metadata":{},"status":"Success"}');
   });
 
   it('a command that throws at start ends with an InternalError status', async () => {
@@ -462,7 +325,7 @@ describe('serveSpdyRemoteCommand', () => {
     const { client } = await serve(request({}), start);
     await openStreams(client, ['error', 'stdout']);
     await client.until('tcp end', () => client.tcpEnded);
-    expect(errorStreamBytes(client).toString()).toBe(
+    expect(client.received(1).toString()).toBe(
       '{"metadata":{},"status":"Failure","message":"Internal error occurred: no such container","reason":"InternalError","code":500}',
     );
   });

@@ -1,6 +1,5 @@
-import net from 'node:net';
 import { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   SpdyHeaderBlockDeflater,
   encodeDataFrame,
@@ -11,127 +10,11 @@ import {
   encodeSynStream,
   encodeWindowUpdate,
 } from '../../src/codec/spdy-encode.js';
-import { SpdyFrameDecoder } from '../../src/codec/spdy-frame.js';
-import { SpdyHeaderBlockInflater, type SpdyHeaders } from '../../src/codec/spdy-header-block.js';
 import { SpdyServerConnection, type SpdyServerError, type SpdyServerStream } from '../../src/demo/spdy-server-connection.js';
-
-// ---- a hand-written SPDY client: the codec's encoders out, its decoder and inflater in ----
-
-type Frame =
-  | { type: 'SYN_REPLY'; streamId: number; fin: boolean; headers: SpdyHeaders; block: Buffer }
-  | { type: 'DATA'; streamId: number; data: Buffer; fin: boolean }
-  | { type: 'RST_STREAM'; streamId: number; status: number }
-  | { type: 'GOAWAY'; lastGood: number; status: number }
-  | { type: 'PING'; id: number }
-  | { type: 'OTHER'; name: string };
-
-class TestClient {
-  readonly frames: Frame[] = [];
-  tcpEnded = false;
-  private readonly deflater = new SpdyHeaderBlockDeflater();
-  private readonly inflater = new SpdyHeaderBlockInflater();
-  private readonly decoder: SpdyFrameDecoder;
-  private parts: Buffer[] = [];
-  private nextId = 1;
-
-  constructor(readonly socket: net.Socket) {
-    socket.setNoDelay(true); // as Go's client: no Nagle delay between small frames
-    this.decoder = new SpdyFrameDecoder({
-      control: (f) => {
-        if (f.type === 'SYN_REPLY') {
-          const r = this.inflater.inflate(f.headerBlock);
-          if (!r.ok) throw new Error(r.message);
-          this.frames.push({ type: 'SYN_REPLY', streamId: f.streamId, fin: f.fin, headers: r.headers, block: Buffer.from(f.headerBlock) });
-        } else if (f.type === 'RST_STREAM') this.frames.push({ type: 'RST_STREAM', streamId: f.streamId, status: f.statusCode });
-        else if (f.type === 'GOAWAY') this.frames.push({ type: 'GOAWAY', lastGood: f.lastGoodStreamId, status: f.statusCode });
-        else if (f.type === 'PING') this.frames.push({ type: 'PING', id: f.pingId });
-        else this.frames.push({ type: 'OTHER', name: f.type });
-      },
-      dataFrame: () => {
-        this.parts = [];
-      },
-      data: (s) => this.parts.push(Buffer.from(s.data)),
-      dataEnd: (h) => this.frames.push({ type: 'DATA', streamId: h.streamId, data: Buffer.concat(this.parts), fin: h.fin }),
-      anomaly: (a) => {
-        throw new Error(`server sent bad SPDY: ${a.message}`);
-      },
-    });
-    socket.on('data', (c: Buffer) => this.decoder.push(c));
-    socket.on('end', () => {
-      this.tcpEnded = true;
-    });
-    socket.on('error', () => {});
-  }
-
-  open(headers: Record<string, string>, streamId = this.nextId): number {
-    this.nextId = streamId + 2;
-    const block = this.deflater.deflate(Object.entries(headers));
-    this.socket.write(encodeSynStream({ streamId, headerBlock: block }));
-    return streamId;
-  }
-
-  data(streamId: number, payload: string | Buffer, fin = false): void {
-    this.socket.write(encodeDataFrame(streamId, Buffer.from(payload), fin));
-  }
-
-  send(frame: Buffer): void {
-    this.socket.write(frame);
-  }
-
-  async until(what: string, done: () => boolean, ms = 3000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!done()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames: ${this.summary().join(' | ')}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-
-  has(pred: (f: Frame) => boolean): boolean {
-    return this.frames.some(pred);
-  }
-
-  summary(): string[] {
-    return this.frames.map((f) => {
-      switch (f.type) {
-        case 'SYN_REPLY':
-          return `SYN_REPLY ${f.streamId}${f.fin ? ' FIN' : ''}`;
-        case 'DATA':
-          return `DATA ${f.streamId}${f.data.length > 0 ? ` ${f.data.length > 256 ? `<${f.data.length}>` : JSON.stringify(f.data.toString())}` : ''}${f.fin ? ' FIN' : ''}`;
-        case 'RST_STREAM':
-          return `RST ${f.streamId} ${f.status}`;
-        case 'GOAWAY':
-          return `GOAWAY ${f.lastGood} ${f.status}`;
-        case 'PING':
-          return `PING ${f.id}`;
-        default:
-          return f.name;
-      }
-    });
-  }
-}
-
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-
-async function socketPair(): Promise<{ client: TestClient; server: net.Socket }> {
-  const listener = net.createServer({ allowHalfOpen: true });
-  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const { port } = listener.address() as net.AddressInfo;
-  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  const server = await accepted;
-  cleanups.push(() => {
-    socket.destroy();
-    server.destroy();
-    listener.close();
-  });
-  return { client: new TestClient(socket), server };
-}
+import { spdySocketPair, type ReceivedFrame } from '../support/spdy-client.js';
 
 async function connected(options: ConstructorParameters<typeof SpdyServerConnection>[1] = {}) {
-  const { client, server } = await socketPair();
+  const { client, server } = await spdySocketPair();
   const conn = new SpdyServerConnection(server, options);
   const streams: SpdyServerStream[] = [];
   const errors: SpdyServerError[] = [];
@@ -153,7 +36,7 @@ describe('SpdyServerConnection', () => {
     await client.until('second reply', () => client.frames.length === 2);
 
     expect(client.summary()).toEqual(['SYN_REPLY 1', 'SYN_REPLY 3']);
-    const [first, second] = client.frames as Extract<Frame, { type: 'SYN_REPLY' }>[];
+    const [first, second] = client.frames as Extract<ReceivedFrame, { type: 'SYN_REPLY' }>[];
     // The first block of the s2c zlib stream names the SPDY/3 dictionary; the second continues it.
     expect(first!.block.subarray(0, 6).toString('hex')).toBe('78f9e3c6a7c2');
     expect(first!.block.toString('hex')).toBe('78f9e3c6a7c262000200000000ffff'); // count 0, sync-flushed
@@ -214,7 +97,7 @@ describe('SpdyServerConnection', () => {
     streams[0]!.end();
     streams[0]!.end();
     await client.until('fin', () => client.has((f) => f.type === 'DATA' && f.fin));
-    const data = client.frames.filter((f): f is Extract<Frame, { type: 'DATA' }> => f.type === 'DATA');
+    const data = client.frames.filter((f): f is Extract<ReceivedFrame, { type: 'DATA' }> => f.type === 'DATA');
     expect(data.map((f) => [f.data.length, f.fin])).toEqual([
       [32768, false],
       [32768, false],
@@ -269,7 +152,7 @@ describe('SpdyServerConnection', () => {
   });
 
   it('never throws on socket errors; reports them only to an error listener', async () => {
-    const { server } = await socketPair();
+    const { server } = await spdySocketPair();
     const conn = new SpdyServerConnection(server);
     let closed = 0;
     conn.on('close', () => closed++);

@@ -92,9 +92,13 @@ describe.skipIf(versions.length === 0)('kubectl against the demo cluster', () =>
           const up = await run(v, ['cp', '-c', 'app', src, `web:/tmp/${name}`], mode.env, { timeoutMs: 60_000 });
           expect(up.stderr.replace(/tar: Removing leading .*\n/g, '')).toBe('');
           expect(up.code).toBe(0);
-          const down = await run(v, ['cp', '-c', 'app', `web:/tmp/${name}`, back], mode.env, { timeoutMs: 60_000 });
-          expect(down.code).toBe(0);
-          expect(readFileSync(back).equals(data)).toBe(true);
+          // Several times: output larger than the transport's window pauses the command more than
+          // once, and every pause must be resumed.
+          for (let i = 0; i < 4; i++) {
+            const down = await run(v, ['cp', '-c', 'app', `web:/tmp/${name}`, back], mode.env, { timeoutMs: 20_000 });
+            expect(down.code).toBe(0);
+            expect(readFileSync(back).equals(data)).toBe(true);
+          }
         });
 
         it('port-forward, then an HTTP fetch through it', async () => {

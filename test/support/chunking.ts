@@ -11,7 +11,8 @@
 import { expect } from 'vitest';
 import type { ConnectionDecoderOptions } from '../../src/codec/connection-decoder.js';
 import type { ConnectionSummary, KubewireEvent } from '../../src/events/types.js';
-import { decodeAll, prng, randomChunks, splitAt } from './decode.js';
+import { decodeAll } from './decode.js';
+import { oneByteAtATime, prng, randomChunks, splitAt } from './split.js';
 
 export interface ChunkingOptions {
   decoder?: ConnectionDecoderOptions;
@@ -49,12 +50,6 @@ export function cutPoints(length: number, o: ChunkingOptions = {}): number[] {
   const rnd = prng(length);
   for (let k = 0; k < 64; k++) set.add(1 + Math.floor(rnd() * (length - 1)));
   return [...set].sort((a, b) => a - b);
-}
-
-function oneByteAtATime(buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; i++) out.push(buf.subarray(i, i + 1));
-  return out;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import type { K8sStatus } from './contracts.js';
+import type { K8sStatus } from '../demo/contracts.js';
 
 export function rawResponseHead(status: number, headers: Record<string, string>): string {
   const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`, `Date: ${new Date().toUTCString()}`];

@@ -1,0 +1,34 @@
+/**
+ * `kubewire proxy`: serves until SIGINT or SIGTERM, prints the `export KUBECONFIG=…` line, and
+ * one line per kubectl connection (the TUI takes this place when there is a terminal).
+ */
+import { join } from 'node:path';
+import { ConsoleSink } from '../sinks/console-sink.js';
+import { parseListen } from './listen-address.js';
+import type { Output } from './output.js';
+import { startProxy, type ProxyFlags } from './proxy-setup.js';
+import { stateDir } from './state-dir.js';
+import { waitForSignal } from './signals.js';
+
+export interface ProxyOptions extends ProxyFlags {
+  listen: string;
+  writeKubeconfig?: string;
+  tui: boolean;
+}
+
+export async function runProxy(opts: ProxyOptions, out: Output, err: Output): Promise<number> {
+  const listen = parseListen(opts.listen);
+  if (!listen.loopback) err.line(`kubewire: warning: listening on ${listen.host}, not loopback: anyone who can reach it and has the token uses your cluster credentials`);
+  const kubeconfig = opts.writeKubeconfig ?? join(stateDir(), `proxy-${process.pid}.kubeconfig`);
+  const running = await startProxy(opts, listen, kubeconfig, err);
+  const console = new ConsoleSink(out).attach(running.bus);
+  out.line(`kubewire proxy listening on ${running.proxy.url}, forwarding to ${running.upstream.describe()}`);
+  out.line(`log: ${running.log.path} (payload ${opts.payload})`);
+  out.line('');
+  out.line(`  export KUBECONFIG=${kubeconfig}`);
+  out.line('');
+  const signal = await waitForSignal();
+  await running.shutdown(signal);
+  console.close();
+  return 0;
+}

@@ -1,0 +1,73 @@
+/**
+ * What `proxy` and `run` share: the upstream from the kubeconfig, the JSONL log, the event bus
+ * and the proxy itself, started in that order so that a bad kubeconfig or an unwritable log is
+ * reported before anything listens.
+ */
+import type { PayloadMode } from '../codec/decode-context.js';
+import { EventBus } from '../events/event-bus.js';
+import { noteFor } from '../events/notes.js';
+import type { EventBody } from '../events/types.js';
+import { KubewireProxy } from '../proxy/proxy-server.js';
+import { loadUpstream, type Upstream } from '../proxy/upstream.js';
+import { defaultLogPath, JsonlSink } from '../sinks/jsonl-sink.js';
+import { VERSION } from '../version.js';
+import { CliError } from './errors.js';
+import type { ListenAddress } from './listen-address.js';
+import type { Output } from './output.js';
+import { stateDir } from './state-dir.js';
+
+export interface ProxyFlags {
+  kubeconfig?: string;
+  context?: string;
+  log?: string;
+  payload: PayloadMode;
+}
+
+export interface RunningProxy {
+  upstream: Upstream;
+  proxy: KubewireProxy;
+  bus: EventBus;
+  log: JsonlSink;
+  emit(body: EventBody): void;
+  /** Stops listening, ends open tunnels, flushes and closes the log. */
+  shutdown(reason: string): Promise<void>;
+}
+
+export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubeconfigOut: string | null, errors: Output): Promise<RunningProxy> {
+  const upstream = await loadUpstream({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
+  const logPath = flags.log ?? defaultLogPath(stateDir(), new Date());
+  const log = await JsonlSink.open(logPath);
+  log.onError((e) => errors.line(`kubewire: ${e.message} [${e.code}]`));
+  const bus = new EventBus({ lossless: flags.payload === 'full' });
+  bus.addSink(log);
+  const emit = (body: EventBody): void => void bus.publish(body, noteFor(body));
+  let proxy: KubewireProxy;
+  try {
+    proxy = await KubewireProxy.start({ upstream, bus, payload: flags.payload, host: listen.host, port: listen.port });
+  } catch (e) {
+    await bus.close();
+    throw new CliError('KW_ERR_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}`, 1);
+  }
+  if (kubeconfigOut) {
+    try {
+      await proxy.writeKubeconfig(kubeconfigOut);
+    } catch (e) {
+      await proxy.stop();
+      await bus.close();
+      throw new CliError('KW_ERR_KUBECONFIG_WRITE', `cannot write the kubeconfig ${kubeconfigOut}: ${(e as Error).message}`, 1);
+    }
+  }
+  emit({ type: 'proxy.start', listen: proxy.url, upstream: upstream.describe(), context: upstream.contextName, kubeconfig: kubeconfigOut, payloadMode: flags.payload, log: log.path, version: VERSION, pid: process.pid });
+  return {
+    upstream,
+    proxy,
+    bus,
+    log,
+    emit,
+    shutdown: async (reason) => {
+      await proxy.stop();
+      emit({ type: 'proxy.stop', reason, connections: proxy.connections, dropped: bus.dropped });
+      await bus.close();
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * Plain HTTP (discovery, get, watch, logs -f) through http-proxy, streamed with no buffering.
+ * The client's Authorization (kubewire's own token) is replaced by the upstream's credentials;
+ * every request is reported as conn.open, http.request, http.response and conn.close.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import httpProxy from 'http-proxy';
+import type { EventBus } from '../events/event-bus.js';
+import { noteFor } from '../events/notes.js';
+import { redactHeaders } from '../events/redact.js';
+import type { EventBody } from '../events/types.js';
+import { k8sRequestInfo, splitTarget } from '../codec/k8s-request.js';
+import { upstreamFailure } from './upstream-failure.js';
+import type { Upstream } from './upstream.js';
+
+export interface ForwardContext {
+  conn: string;
+  session: string;
+}
+
+export class HttpForwarder {
+  private readonly proxy = httpProxy.createProxyServer({ changeOrigin: true, xfwd: false, ws: false, secure: true });
+  private readonly responses = new WeakMap<IncomingMessage, (res: IncomingMessage) => void>();
+
+  constructor(private readonly upstream: Upstream, private readonly bus: EventBus) {
+    // http-proxy emits 'error' on itself when no callback takes it; never let that crash us.
+    this.proxy.on('error', () => {});
+    this.proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => this.responses.get(req)?.(proxyRes));
+  }
+
+  async forward(req: IncomingMessage, res: ServerResponse, ctx: ForwardContext): Promise<void> {
+    const ids = { conn: ctx.conn, session: ctx.session };
+    const emit = (body: EventBody): void => void this.bus.publish(body, noteFor(body), ids);
+    const started = Date.now();
+    const target = req.url ?? '/';
+    emit({ type: 'conn.open', kind: 'http', client: `${req.socket.remoteAddress}:${req.socket.remotePort}`, upstream: this.upstream.describe() });
+    emit({
+      type: 'http.request', dir: 'c2s', offset: 0, method: req.method ?? 'GET', target, path: splitTarget(target).path,
+      version: req.httpVersion, headers: redactHeaders(pairs(req.rawHeaders)), upgrade: null, offered: [],
+      kubectlSession: header(req, 'kubectl-session'), kubectlCommand: header(req, 'kubectl-command'), userAgent: header(req, 'user-agent'),
+      k8s: k8sRequestInfo(target),
+    });
+    const bytes = { c2s: 0, s2c: 0 };
+    let finished = false;
+    const finish = (closedBy: 'client' | 'upstream' | 'error', error: string | null): void => {
+      if (finished) return;
+      finished = true;
+      emit({ type: 'conn.close', closedBy, bytes: { ...bytes }, durationMs: Date.now() - started, error });
+    };
+    res.on('finish', () => finish('upstream', null));
+    res.on('close', () => finish('client', null));
+
+    let options;
+    try {
+      options = await this.upstream.connectionOptions();
+    } catch (e) {
+      this.fail(res, e, emit);
+      finish('error', (e as Error).message);
+      return;
+    }
+    delete req.headers['authorization'];
+    delete req.headers['proxy-authorization'];
+    this.responses.set(req, (proxyRes) => {
+      proxyRes.on('data', (d: Buffer) => (bytes.s2c += d.length));
+      emit({
+        type: 'http.response', dir: 's2c', offset: 0, status: proxyRes.statusCode ?? 0, reason: proxyRes.statusMessage ?? '',
+        version: proxyRes.httpVersion, headers: redactHeaders(pairs(proxyRes.rawHeaders)), protocol: null,
+        auditId: header(proxyRes, 'audit-id'), server: header(proxyRes, 'server'), contentType: header(proxyRes, 'content-type'),
+      });
+    });
+    const agent = await this.upstream.agent();
+    this.proxy.web(req, res, {
+      target: this.upstream.server.href,
+      agent,
+      headers: options.headers,
+      // Upstream TLS is verified by the agent, with the kubeconfig's CA.
+      secure: options.tls.rejectUnauthorized !== false,
+    }, (err: Error) => {
+      this.fail(res, err, emit);
+      finish('error', err.message);
+    });
+    // Counted once http-proxy has piped the body, so counting never starts the flow early.
+    req.on('data', (d: Buffer) => (bytes.c2s += d.length));
+  }
+
+  close(): void {
+    this.proxy.close();
+  }
+
+  private fail(res: ServerResponse, e: unknown, emit: (b: EventBody) => void): void {
+    const failure = upstreamFailure(this.upstream, e);
+    emit({ type: 'proxy.error', code: failure.code, message: failure.message, upstream: this.upstream.describe(), status: res.headersSent ? null : 502 });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = failure.statusBody();
+    res.writeHead(502, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+}
+
+function pairs(raw: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
+}
+
+function header(msg: IncomingMessage, name: string): string | null {
+  const v = msg.headers[name];
+  return Array.isArray(v) ? v[0] ?? null : v ?? null;
+}

@@ -1,0 +1,136 @@
+/**
+ * The proxy: an HTTPS listener on loopback for kubectl, with a CA and a bearer token of its
+ * own (kubectl only sends tokens over TLS), in front of the upstream from the user's
+ * kubeconfig. Requests without the token get 401; the token is never forwarded, and the
+ * upstream credentials are applied instead, so no other local user can borrow them.
+ */
+import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { PayloadMode } from '../codec/decode-context.js';
+import type { EventBus } from '../events/event-bus.js';
+import { rawResponseHead } from '../http/raw-response.js';
+import { writeKubeconfig } from '../kubeconfig/write-kubeconfig.js';
+import { KubectlSessionTracker } from '../session/connection-ids.js';
+import { createDemoTls } from '../tls/local-ca.js';
+import { HttpForwarder } from './http-forwarder.js';
+import { tunnelUpgrade } from './upgrade-tunnel.js';
+import type { Upstream } from './upstream.js';
+
+export interface ProxyOptions {
+  upstream: Upstream;
+  bus: EventBus;
+  payload: PayloadMode;
+  host: string;
+  port: number;
+}
+
+const UNAUTHORIZED = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+
+export class KubewireProxy {
+  readonly token = randomBytes(32).toString('base64url');
+  url = '';
+  caCertPem = '';
+  connections = 0;
+  private server: Server | null = null;
+  private forwarder: HttpForwarder | null = null;
+  private readonly sockets = new Set<Duplex>();
+  private readonly tracker = new KubectlSessionTracker();
+  private readonly tokenDigest = digest(`Bearer ${this.token}`);
+
+  private constructor(private readonly opts: ProxyOptions) {}
+
+  static async start(opts: ProxyOptions): Promise<KubewireProxy> {
+    const proxy = new KubewireProxy(opts);
+    await proxy.listen();
+    return proxy;
+  }
+
+  private async listen(): Promise<void> {
+    const tls = await createDemoTls();
+    this.caCertPem = tls.caCertPem;
+    this.forwarder = new HttpForwarder(this.opts.upstream, this.opts.bus);
+    // HTTP/1.1 only: upgrades need it, and kubectl falls back to it for REST.
+    const server = createServer({ cert: tls.certPem, key: tls.keyPem, ALPNProtocols: ['http/1.1'] });
+    server.on('request', (req, res) => this.onRequest(req, res));
+    server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    server.on('connection', (s: Duplex) => this.track(s));
+    server.on('secureConnection', (s: Duplex) => this.track(s));
+    server.on('tlsClientError', () => {});
+    server.on('clientError', (_e, socket: Duplex) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    this.server = server;
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('no listen address');
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.url = `https://${host}:${addr.port}`;
+  }
+
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  /** A kubeconfig for clients: the original context name and namespace, pointing at the proxy. */
+  async writeKubeconfig(path: string): Promise<void> {
+    const up = this.opts.upstream;
+    await writeKubeconfig(path, { server: this.url, caCertPem: this.caCertPem, token: this.token, name: up.contextName, ...(up.namespace ? { namespace: up.namespace } : {}) });
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    this.forwarder?.close();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Open tunnels end cleanly: each side gets a FIN, then the sockets close.
+    for (const s of this.sockets) s.end();
+    await new Promise((r) => setTimeout(r, this.sockets.size ? 200 : 0));
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private track(s: Duplex): void {
+    this.sockets.add(s);
+    s.on('error', () => {});
+    s.once('close', () => this.sockets.delete(s));
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const got = req.headers.authorization;
+    return typeof got === 'string' && timingSafeEqual(digest(got), this.tokenDigest);
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.authorized(req)) {
+      res.writeHead(401, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(UNAUTHORIZED) });
+      res.end(UNAUTHORIZED);
+      return;
+    }
+    const conn = this.tracker.requestId();
+    this.connections++;
+    void this.forwarder!.forward(req, res, { conn, session: this.tracker.sessionOf(req, conn) });
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {});
+    if (!this.authorized(req)) {
+      socket.end(rawResponseHead(401, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(UNAUTHORIZED)), Connection: 'close' }) + UNAUTHORIZED);
+      return;
+    }
+    const conn = this.tracker.connId();
+    this.connections++;
+    void tunnelUpgrade(req, socket, head, {
+      upstream: this.opts.upstream,
+      bus: this.opts.bus,
+      payload: this.opts.payload,
+      conn,
+      session: this.tracker.sessionOf(req, conn),
+    });
+  }
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}

@@ -1,0 +1,156 @@
+/**
+ * kubewire's own tunnel for upgrades (WebSocket GET, SPDY POST), byte-exact both ways. It is
+ * not http-proxy's: that rebuilds the 101 and breaks SPDY and POST upgrades. Like the API
+ * server's upgradeaware proxy, it writes the request upstream, then copies bytes both ways:
+ * the upstream's response head comes back verbatim, bytes that arrive with either head are
+ * passed on, half-close is passed on, and a full receiver pauses the sender.
+ *
+ * Decoding runs on a tee of each direction, after the write, so it never delays a byte; a
+ * decoder failure is reported and decoding stops, the relay goes on.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ConnectionDecoder } from '../codec/connection-decoder.js';
+import type { PayloadMode } from '../codec/decode-context.js';
+import type { Direction } from '../events/types.js';
+import type { EventBus } from '../events/event-bus.js';
+import { noteFor } from '../events/notes.js';
+import type { EventBody } from '../events/types.js';
+import { upstreamRequestHead } from './request-head.js';
+import { upstreamFailure } from './upstream-failure.js';
+import type { Upstream } from './upstream.js';
+
+export interface TunnelContext {
+  upstream: Upstream;
+  bus: EventBus;
+  payload: PayloadMode;
+  conn: string;
+  session: string;
+  /** Called when the tunnel is fully closed. */
+  onClose?: () => void;
+}
+
+export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, ctx: TunnelContext): Promise<void> {
+  const { bus, upstream, conn, session } = ctx;
+  const ids = { conn, session };
+  const emit = (body: EventBody): void => void bus.publish(body, noteFor(body), ids);
+  const started = Date.now();
+  client.on('error', () => {});
+  emit({ type: 'conn.open', kind: 'upgrade', client: remoteOf(client), upstream: upstream.describe() });
+
+  let server: Duplex;
+  let headBytes: Buffer;
+  try {
+    const opts = await upstream.connectionOptions();
+    headBytes = upstreamRequestHead(req, upstream.server.host, upstream.server.pathname, opts.headers);
+    server = await upstream.connect(opts);
+  } catch (e) {
+    const failure = upstreamFailure(upstream, e);
+    emit({ type: 'proxy.error', code: failure.code, message: failure.message, upstream: upstream.describe(), status: 502 });
+    client.end(failure.rawResponse());
+    emit({ type: 'conn.close', closedBy: 'error', bytes: { c2s: 0, s2c: 0 }, durationMs: Date.now() - started, error: failure.message });
+    ctx.onClose?.();
+    return;
+  }
+  server.on('error', () => {});
+  halfOpen(client);
+  halfOpen(server);
+
+  let decoder: ConnectionDecoder | null = new ConnectionDecoder((e) => bus.publish(e.body, e.note, ids), { payload: ctx.payload });
+  const decode = (dir: Direction, chunk: Buffer): void => {
+    if (!decoder) return;
+    try {
+      decoder.push(dir, chunk);
+    } catch (e) {
+      // Never let an observer's fault touch the relay: report it and stop observing.
+      decoder = null;
+      emit({ type: 'proxy.error', code: 'KW_ERR_DECODER', message: `decoder failed and was stopped; bytes still flow: ${(e as Error).message}`, upstream: null, status: null });
+    }
+  };
+
+  const bytes = { c2s: 0, s2c: 0 };
+  let closedBy: 'client' | 'upstream' | 'error' | 'proxy' | null = null;
+  let error: string | null = null;
+
+  server.write(headBytes);
+  decode('c2s', headBytes);
+  bytes.c2s += headBytes.length;
+  if (head.length) {
+    server.write(head);
+    decode('c2s', head);
+    bytes.c2s += head.length;
+  }
+
+  const relay = (from: Duplex, to: Duplex, dir: Direction, side: 'client' | 'upstream'): void => {
+    from.on('data', (chunk: Buffer) => {
+      const ok = to.write(chunk);
+      bytes[dir] += chunk.length;
+      decode(dir, chunk);
+      if (!ok) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+      if (!bus.writable) {
+        // Lossless logging (--payload full): the log is behind, so the relay waits for it.
+        from.pause();
+        bus.onWritable(() => from.resume());
+      }
+    });
+    from.on('end', () => {
+      closedBy ??= side;
+      decoderEnd(dir);
+      to.end();
+    });
+    from.on('error', (e: Error) => {
+      closedBy ??= 'error';
+      error ??= `${side} socket: ${e.message}`;
+      to.destroy();
+    });
+  };
+  const ended = new Set<Direction>();
+  const decoderEnd = (dir: Direction): void => {
+    if (ended.has(dir)) return;
+    ended.add(dir);
+    try {
+      decoder?.end(dir);
+    } catch {
+      decoder = null;
+    }
+  };
+  relay(client, server, 'c2s', 'client');
+  relay(server, client, 's2c', 'upstream');
+
+  let open = 2;
+  const onClosed = (): void => {
+    if (--open > 0) return;
+    decoderEnd('c2s');
+    decoderEnd('s2c');
+    emit({ type: 'conn.close', closedBy: closedBy ?? 'proxy', bytes: { ...bytes }, durationMs: Date.now() - started, error });
+    ctx.onClose?.();
+  };
+  // One side fully closed: nothing more can reach it, so finish the other side's writes and
+  // close it too; after an error, at once.
+  const closeOther = (other: Duplex) => (hadError: boolean): void => {
+    if (other.destroyed) return;
+    if (hadError) other.destroy();
+    else other.end(() => other.destroy());
+  };
+  client.once('close', (hadError: boolean) => {
+    closeOther(server)(hadError);
+    onClosed();
+  });
+  server.once('close', (hadError: boolean) => {
+    closeOther(client)(hadError);
+    onClosed();
+  });
+}
+
+function halfOpen(socket: Duplex): void {
+  // Pass half-close on instead of ending both ways when one side sends FIN.
+  (socket as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
+}
+
+function remoteOf(socket: Duplex): string {
+  const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
+  return s.remoteAddress ? `${s.remoteAddress.includes(':') ? `[${s.remoteAddress}]` : s.remoteAddress}:${s.remotePort}` : 'unknown';
+}

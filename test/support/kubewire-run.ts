@@ -1,0 +1,47 @@
+/** Running kubectl through `kubewire run`, as a user would. */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { ConnectionSummary } from '../../src/events/types.js';
+import { runCli } from './cli.js';
+import { kubectlEnv, kubectlPath, type KubectlResult } from './kubectl.js';
+import { REPO_ROOT } from './vectors.js';
+
+export const KUBEWIRE_BIN = join(REPO_ROOT, 'bin', 'kubewire.js');
+
+export function runThroughKubewire(
+  version: string,
+  args: string[],
+  opts: { kubeconfig: string; home: string; log: string; env?: Record<string, string>; input?: string | Buffer; timeoutMs?: number; payload?: string },
+): Promise<KubectlResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', opts.kubeconfig, '--log', opts.log, ...(opts.payload ? ['--payload', opts.payload] : []), '--', kubectlPath(version), ...args], {
+      env: kubectlEnv(opts),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.stdin.on('error', () => {});
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ code, signal, stdout: stdoutBytes.toString(), stderr: Buffer.concat(err).toString(), stdoutBytes });
+    });
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+/** The stderr kubectl wrote, without kubewire's end-of-run lines (each starts `kubewire: `). */
+export function kubectlPart(stderr: string): string {
+  return stderr.split(/(?<=\n)/).filter((l) => !l.startsWith('kubewire: ')).join('');
+}
+
+export function summaries(log: string): ConnectionSummary[] {
+  const r = runCli(['summary', log]);
+  if (r.status !== 0) throw new Error(`kubewire summary failed: ${r.stderr}`);
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ConnectionSummary);
+}
