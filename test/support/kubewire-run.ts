@@ -45,3 +45,46 @@ export function summaries(log: string): ConnectionSummary[] {
   if (r.status !== 0) throw new Error(`kubewire summary failed: ${r.stderr}`);
   return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ConnectionSummary);
 }
+
+/**
+ * Starts `kubewire run -- kubectl …` in its own process group and leaves it running; `stop`
+ * sends SIGINT to the whole group, as a terminal's ^C does, and resolves with the exit code.
+ */
+export function startThroughKubewire(version: string, args: string[], opts: { kubeconfig: string; home: string; log: string; env?: Record<string, string> }) {
+  const child = spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', opts.kubeconfig, '--log', opts.log, '--', kubectlPath(version), ...args], {
+    env: kubectlEnv(opts),
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.on('error', () => {});
+  const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+  const killer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 60_000);
+  void exited.then(() => clearTimeout(killer));
+  return {
+    child,
+    output: () => stdout,
+    errors: () => stderr,
+    waitFor: (re: RegExp, ms = 15_000): Promise<RegExpMatchArray> =>
+      new Promise((resolve, reject) => {
+        const deadline = Date.now() + ms;
+        const poll = (): void => {
+          const m = (stdout + '\n' + stderr).match(re);
+          if (m) return resolve(m);
+          if (Date.now() > deadline || child.exitCode !== null) return reject(new Error(`timed out waiting for ${re}; stdout: ${stdout.slice(-400)} stderr: ${stderr.slice(-400)}`));
+          setTimeout(poll, 50);
+        };
+        poll();
+      }),
+    stop: async (): Promise<number | null> => {
+      if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGINT');
+      const t = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 8000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Long-running and interactive kubectl commands through `kubewire run`: a tty session with a
+ * resize, port-forward with an HTTP fetch, attach, logs -f and get -w. kubectl keeps the
+ * terminal; ^C reaches it as it would in a shell.
+ */
+import { join } from 'node:path';
+import pty from 'node-pty';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { availableKubectls, kubectlEnv, kubectlPath } from '../support/kubectl.js';
+import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
+import { KUBEWIRE_BIN, startThroughKubewire, summaries } from '../support/kubewire-run.js';
+
+const versions = availableKubectls(['1.27', '1.30', '1.31', '1.33']);
+
+let t: TestCluster;
+let n = 0;
+beforeAll(async () => {
+  t = await startTestCluster({ tickMs: 200 });
+});
+afterAll(async () => {
+  await t?.stop();
+});
+const logFile = (): string => join(t.dir, `live-${++n}.jsonl`);
+
+describe.skipIf(versions.length === 0)('interactive and long-running kubectl through kubewire run', () => {
+  for (const v of versions) {
+    describe(`kubectl ${v}`, () => {
+      it('exec -it with a resize: the exit code passes through, the summary has the resizes', async () => {
+        const log = logFile();
+        const p = pty.spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', t.kubeconfig, '--log', log, '--', kubectlPath(v), 'exec', '-it', 'web', '-c', 'app', '--', 'sh'], {
+          cols: 80, rows: 24, env: kubectlEnv({ kubeconfig: t.kubeconfig, home: t.home }) as Record<string, string>,
+        });
+        let out = '';
+        p.onData((d) => (out += d));
+        const exited = new Promise<number>((res) => p.onExit((e) => res(e.exitCode)));
+        const waitFor = async (re: RegExp): Promise<void> => {
+          for (let i = 0; i < 300 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+          expect(out).toMatch(re);
+        };
+        try {
+          p.write('stty size\r');
+          await waitFor(/24 80/);
+          p.resize(100, 30);
+          await new Promise((r) => setTimeout(r, 300));
+          p.write('stty size\r');
+          await waitFor(/30 100/);
+          p.write('exit 5\r');
+          expect(await exited).toBe(5);
+        } finally {
+          p.kill('SIGKILL');
+        }
+        const [s] = summaries(log).filter((x) => x.response.status === 101);
+        expect(s).toMatchObject({ exitCode: 5 });
+        expect(s!.resizes[0]).toEqual([80, 24]);
+        expect(s!.resizes).toContainEqual([100, 30]);
+      });
+
+      it('port-forward, then an HTTP fetch through it', async () => {
+        const log = logFile();
+        const k = startThroughKubewire(v, ['port-forward', 'pod/web', ':80'], { kubeconfig: t.kubeconfig, home: t.home, log });
+        try {
+          const m = await k.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 80/);
+          const res = await fetch(`http://127.0.0.1:${m[1]}/`);
+          expect(await res.text()).toContain('kubewire demo: web');
+        } finally {
+          expect(await k.stop()).toBe(0);
+        }
+        const pf = summaries(log).filter((x) => x.request.operation === 'portforward' && x.response.status === 101);
+        expect(pf.at(-1)!.portForward.some((e) => e.port === 80 && e.s2c.bytes > 0)).toBe(true);
+      });
+
+      it('attach -i', async () => {
+        const k = startThroughKubewire(v, ['attach', '-i', 'worker'], { kubeconfig: t.kubeconfig, home: t.home, log: logFile() });
+        try {
+          await k.waitFor(/tick/);
+          k.child.stdin.write('hello through kubewire\n');
+          await k.waitFor(/echo: hello through kubewire/);
+        } finally {
+          await k.stop();
+        }
+      });
+
+      it('logs -f', async () => {
+        const k = startThroughKubewire(v, ['logs', '-f', 'web', '-c', 'app'], { kubeconfig: t.kubeconfig, home: t.home, log: logFile() });
+        try {
+          const first = await k.waitFor(/tick (\d+)/);
+          await k.waitFor(new RegExp(`tick ${Number(first[1]) + 2}\\b`));
+        } finally {
+          await k.stop();
+        }
+      });
+
+      it('get pods -w shows a few events', async () => {
+        const k = startThroughKubewire(v, ['get', 'pods', '-w'], { kubeconfig: t.kubeconfig, home: t.home, log: logFile() });
+        try {
+          await k.waitFor(/(worker[^\n]*\n[\s\S]*){3}/, 20_000);
+        } finally {
+          await k.stop();
+        }
+      });
+    });
+  }
+});
