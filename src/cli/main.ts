@@ -4,6 +4,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { gatewayHelp, runCluster } from './cluster-command.js';
 import { runDecode } from './decode-command.js';
+import { runDemo } from './demo-command.js';
+import { runView } from './view-command.js';
 import { runProxy } from './proxy-command.js';
 import { runCommand } from './run-command.js';
 import { runSummary } from './summary-command.js';
@@ -47,7 +49,7 @@ export function buildProgram(): Command {
       .option('--write-kubeconfig <file>', 'where to write the kubeconfig for kubectl (default: under ~/.local/state/kubewire)')
       .option('--no-tui', 'print one line per connection instead of the interactive view'),
   ).action(async (opts) => {
-    process.exitCode = await runProxy(opts, new StdoutOutput(), new StdoutOutput(process.stderr));
+    await exitWhenFlushed(await runProxy(opts, new StdoutOutput(), new StdoutOutput(process.stderr)));
   });
 
   proxyFlags(
@@ -71,6 +73,30 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('view')
+    .description('Open the interactive view over a JSONL log written by kubewire; a log that is still being written is followed as tail -f follows it. Without a terminal, prints one line per connection.')
+    .argument('<log>', 'a JSONL log written by kubewire')
+    .option('--no-follow', 'read the log to its end and stop following it')
+    .option('--no-tui', 'print one line per connection instead of the interactive view')
+    .option('--ring <n>', 'messages kept per stream lane in memory (older ones stay in the log)', (v) => Number(v))
+    .action(async (log: string, opts) => {
+      process.exitCode = await runView({ file: log, follow: opts.follow, tui: opts.tui, ...(opts.ring ? { ringSize: opts.ring } : {}) }, new StdoutOutput(), new StdoutOutput(process.stderr));
+    });
+
+  program
+    .command('demo')
+    .description('Start the demo cluster with kubewire in front of it and the interactive view, and print the kubectl lines to try.')
+    .option('--script', 'also run a short tour with the installed kubectl (exec, a tty session, cp, port-forward, a forced SPDY fallback)')
+    .option('--kubectl <path>', 'kubectl to use for --script (default: kubectl on PATH)')
+    .option('--no-tui', 'print one line per connection instead of the interactive view')
+    .option('--log <file>', 'JSONL log to write (default: a new file under ~/.local/state/kubewire/logs)')
+    .addOption(new Option('--payload <mode>', 'payload recorded per message').choices(['full', 'head', 'none']).default('head'))
+    .option('--gateway <profile...>', 'start the demo cluster with these gateway profiles (see kubewire cluster --help)', [])
+    .action(async (opts) => {
+      await exitWhenFlushed(await runDemo(opts, new StdoutOutput(), new StdoutOutput(process.stderr)));
+    });
+
+  program
     .command('cluster')
     .description('Run the demo cluster: an HTTPS API server on loopback that real kubectl accepts, with demo pods (web, worker, done, pending) whose commands run as local processes in per-pod sandbox directories.')
     .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:0')
@@ -78,10 +104,20 @@ export function buildProgram(): Command {
     .option('--gateway <profile...>', 'reproduce a gateway failure (repeatable; see below)', [])
     .addHelpText('after', `\nGateway profiles:\n${gatewayHelp()}`)
     .action(async (opts) => {
-      process.exitCode = await runCluster(opts, new StdoutOutput(), new StdoutOutput(process.stderr));
+      await exitWhenFlushed(await runCluster(opts, new StdoutOutput(), new StdoutOutput(process.stderr)));
     });
 
   return program;
+}
+
+/**
+ * Serving commands end once their work is flushed: a dial still waiting on an unresponsive
+ * upstream, or an idle keep-alive socket, must not keep kubewire alive after a stop.
+ */
+async function exitWhenFlushed(code: number): Promise<never> {
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+  process.exit(code);
 }
 
 export async function main(argv: string[]): Promise<void> {

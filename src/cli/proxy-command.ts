@@ -9,6 +9,7 @@ import type { Output } from './output.js';
 import { startProxy, type ProxyFlags } from './proxy-setup.js';
 import { stateDir } from './state-dir.js';
 import { waitForSignal } from './signals.js';
+import { canShowTui, launchTui } from './tui-launch.js';
 
 export interface ProxyOptions extends ProxyFlags {
   listen: string;
@@ -21,12 +22,22 @@ export async function runProxy(opts: ProxyOptions, out: Output, err: Output): Pr
   if (!listen.loopback) err.line(`kubewire: warning: listening on ${listen.host}, not loopback: anyone who can reach it and has the token uses your cluster credentials`);
   const kubeconfig = opts.writeKubeconfig ?? join(stateDir(), `proxy-${process.pid}.kubeconfig`);
   const running = await startProxy(opts, listen, kubeconfig, err);
-  const console = new ConsoleSink(out).attach(running.bus);
   out.line(`kubewire proxy listening on ${running.proxy.url}, forwarding to ${running.upstream.describe()}`);
   out.line(`log: ${running.log.path} (payload ${opts.payload})`);
   out.line('');
   out.line(`  export KUBECONFIG=${kubeconfig}`);
   out.line('');
+  if (opts.tui && canShowTui()) {
+    const tui = await launchTui({ listen: running.proxy.url, kubeconfig, log: running.log.path, upstream: running.upstream.describe(), source: 'live' });
+    const unsubscribe = running.bus.subscribe((e) => tui.ingest(e));
+    const reason = await Promise.race([tui.waitUntilExit().then(() => 'quit'), waitForSignal()]);
+    unsubscribe();
+    tui.close();
+    await running.shutdown(reason);
+    out.line(`kubewire proxy stopped; log: ${running.log.path}`);
+    return 0;
+  }
+  const console = new ConsoleSink(out).attach(running.bus);
   const signal = await waitForSignal();
   await running.shutdown(signal);
   console.close();

@@ -11,7 +11,11 @@ import { redactHeaders } from '../events/redact.js';
 import type { EventBody } from '../events/types.js';
 import { k8sRequestInfo, splitTarget } from '../codec/k8s-request.js';
 import { upstreamFailure } from './upstream-failure.js';
-import type { Upstream } from './upstream.js';
+import { UpstreamError, type Upstream } from './upstream.js';
+
+const RECENT_TIMEOUT_MS = 10_000;
+/** Discovery endpoints: /version, /api, /apis, /apis/GROUP[/VERSION], /api/v1, /openapi/…. */
+const DISCOVERY_PATH = /^\/(version|api(\/v1)?|apis(\/[^/]+){0,2}|openapi(\/.*)?)\/?$/;
 
 export interface ForwardContext {
   conn: string;
@@ -21,6 +25,8 @@ export interface ForwardContext {
 export class HttpForwarder {
   private readonly proxy = httpProxy.createProxyServer({ changeOrigin: true, xfwd: false, ws: false, secure: true });
   private readonly responses = new WeakMap<IncomingMessage, (res: IncomingMessage) => void>();
+  /** The last upstream timeout, answered at once for a while instead of waiting again. */
+  private recentTimeout: { at: number; error: unknown } | null = null;
 
   constructor(private readonly upstream: Upstream, private readonly bus: EventBus) {
     // http-proxy emits 'error' on itself when no callback takes it; never let that crash us.
@@ -50,11 +56,19 @@ export class HttpForwarder {
     res.on('finish', () => finish('upstream', null));
     res.on('close', () => finish('client', null));
 
+    // kubectl retries discovery several times, each waiting for the dial timeout; while the
+    // upstream was just found unresponsive, answer at once so the user hears it promptly.
+    const recent = this.recentTimeout;
+    if (recent && Date.now() - recent.at < RECENT_TIMEOUT_MS) {
+      this.fail(req, res, recent.error, emit);
+      finish('error', 'upstream timed out recently');
+      return;
+    }
     let options;
     try {
       options = await this.upstream.connectionOptions();
     } catch (e) {
-      this.fail(res, e, emit);
+      this.fail(req, res, e, emit);
       finish('error', (e as Error).message);
       return;
     }
@@ -76,7 +90,8 @@ export class HttpForwarder {
       // Upstream TLS is verified by the agent, with the kubeconfig's CA.
       secure: options.tls.rejectUnauthorized !== false,
     }, (err: Error) => {
-      this.fail(res, err, emit);
+      if (err instanceof UpstreamError && err.code === 'KW_ERR_UPSTREAM_TIMEOUT') this.recentTimeout = { at: Date.now(), error: err };
+      this.fail(req, res, err, emit);
       finish('error', err.message);
     });
     // Counted once http-proxy has piped the body, so counting never starts the flow early.
@@ -87,15 +102,18 @@ export class HttpForwarder {
     this.proxy.close();
   }
 
-  private fail(res: ServerResponse, e: unknown, emit: (b: EventBody) => void): void {
+  private fail(req: IncomingMessage, res: ServerResponse, e: unknown, emit: (b: EventBody) => void): void {
     const failure = upstreamFailure(this.upstream, e);
     emit({ type: 'proxy.error', code: failure.code, message: failure.message, upstream: this.upstream.describe(), status: res.headersSent ? null : 502 });
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    const body = failure.statusBody();
-    res.writeHead(502, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    // kubectl's discovery client quotes a plain-text body ("an error on the server (…)") but
+    // shows "unknown" for a Status it does not decode; everything else decodes the Status.
+    const discovery = DISCOVERY_PATH.test(splitTarget(req.url ?? '/').path);
+    const body = discovery ? `kubewire: ${failure.message}` : failure.statusBody();
+    res.writeHead(502, { 'Content-Type': discovery ? 'text/plain; charset=utf-8' : 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }
 }

@@ -84,11 +84,13 @@ export class KubewireProxy {
     const server = this.server;
     this.server = null;
     this.forwarder?.close();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    // Open tunnels end cleanly: each side gets a FIN, then the sockets close.
+    // close() stops accepting but waits for open connections, so end those first: each side
+    // gets a FIN, and whatever has not closed a moment later is destroyed.
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     for (const s of this.sockets) s.end();
     await new Promise((r) => setTimeout(r, this.sockets.size ? 200 : 0));
     for (const s of this.sockets) s.destroy();
+    await closed;
   }
 
   private track(s: Duplex): void {

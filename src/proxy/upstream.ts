@@ -139,7 +139,10 @@ function loadFile(lib: ClientNode, file: string): LoadedFile {
   } catch (e) {
     // loadYaml refuses an empty document; kubectl reads it as an empty config.
     if ((e as Error).name === 'YAMLException') {
-      throw new CliError('KW_ERR_KUBECONFIG_PARSE', `kubeconfig ${file} is not valid YAML: ${(e as Error).message}`);
+      // js-yaml's message carries a multi-line excerpt; one line is enough to find the spot.
+      const y = e as Error & { reason?: string; mark?: { line: number; column: number } };
+      const where = y.mark ? ` at line ${y.mark.line + 1}, column ${y.mark.column + 1}` : '';
+      throw new CliError('KW_ERR_KUBECONFIG_PARSE', `kubeconfig ${file} is not valid YAML: ${y.reason ?? y.message.split('\n')[0]}${where}`);
     }
     return { path: file, kc, raw: {} };
   }
@@ -542,9 +545,14 @@ function dial(plan: DialPlan): Promise<Duplex> {
       raw.destroy();
       rejectPromise(err);
     };
+    // A dial in progress must not keep a stopping kubewire alive: unref until it succeeds.
     const timer = setTimeout(() => fail(timeoutError(plan, phase)), plan.timeoutMs);
+    timer.unref();
 
     const raw = plan.proxy ? net.connect({ host: bareHost(plan.proxy), port: Number(plan.proxy.port) || 80 }) : net.connect({ host: plan.host, port: plan.port });
+    raw.unref();
+    // kubectl's SPDY writes are small frames; Nagle would hold them for the peer's delayed ACK.
+    raw.setNoDelay(true);
     const onRawError = (e: Error): void => fail(phase === 'tls' ? tlsError(plan, e) : tcpError(plan, e));
     const onSecureError = (e: Error): void => fail(tlsError(plan, e));
     raw.on('error', onRawError);
@@ -559,6 +567,7 @@ function dial(plan: DialPlan): Promise<Duplex> {
       if (!plan.tls) return finish(raw);
       phase = 'tls';
       secure = tls.connect({ ...plan.tls, socket: raw, host: plan.host });
+      secure.unref();
       secure.on('error', onSecureError);
       secure.once('secureConnect', () => finish(secure!));
     };
@@ -567,6 +576,8 @@ function dial(plan: DialPlan): Promise<Duplex> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      raw.ref();
+      s.ref();
       raw.removeListener('error', onRawError);
       if (s !== raw) {
         s.removeListener('error', onSecureError);

@@ -1,0 +1,48 @@
+/**
+ * `kubewire view FILE`: the TUI over a recorded log, or one that is still being written,
+ * followed as `tail -f` follows it. Without a terminal it prints one line per session.
+ */
+import { access, constants, stat } from 'node:fs/promises';
+import { EventBus } from '../events/event-bus.js';
+import { ConsoleSink } from '../sinks/console-sink.js';
+import { followJsonl } from '../sinks/jsonl-follow.js';
+import { CliError, describeFsError } from './errors.js';
+import type { Output } from './output.js';
+import { canShowTui, launchTui } from './tui-launch.js';
+
+export interface ViewOptions {
+  file: string;
+  follow: boolean;
+  tui: boolean;
+  ringSize?: number;
+}
+
+export async function runView(opts: ViewOptions, out: Output, err: Output): Promise<number> {
+  try {
+    await access(opts.file, constants.R_OK);
+    if ((await stat(opts.file)).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+  } catch (e) {
+    throw new CliError('KW_ERR_LOG_UNREADABLE', `cannot read ${opts.file}: ${describeFsError(e)}`);
+  }
+  let bad = 0;
+  const onBadLine = (n: number): void => {
+    if (++bad <= 3) err.line(`kubewire: ${opts.file}:${n}: not an event, skipped`);
+  };
+  if (opts.tui && canShowTui()) {
+    const tui = await launchTui({ log: opts.file, source: opts.file }, opts.ringSize);
+    const follower = followJsonl(opts.file, (e) => tui.ingest(e), { follow: opts.follow, onBadLine: () => bad++ });
+    follower.done.catch(() => {});
+    await tui.waitUntilExit();
+    follower.stop();
+    tui.close();
+    return 0;
+  }
+  // No terminal: replay the log through the console lines a proxy would have printed.
+  const bus = new EventBus({ lossless: false });
+  const console = new ConsoleSink(out).attach(bus);
+  const follower = followJsonl(opts.file, (e) => console.handle(e), { follow: opts.follow, onBadLine });
+  await follower.done;
+  console.close();
+  await bus.close();
+  return 0;
+}

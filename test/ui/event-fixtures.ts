@@ -1,0 +1,100 @@
+/**
+ * Events for the TUI tests: real vectors decoded as the proxy would decode them, then given the
+ * session, connection and clock the proxy's bus adds; and small hand-made events for what no
+ * vector holds (plain REST, findings, unknown types).
+ */
+import type { PayloadMode } from '../../src/codec/decode-context.js';
+import { noteFor } from '../../src/events/notes.js';
+import type { EventBody, KubewireEvent } from '../../src/events/types.js';
+import { decodeAll } from '../support/decode.js';
+import { loadVector } from '../support/vectors.js';
+
+export const T0 = Date.UTC(2026, 10, 21, 10, 35, 43);
+
+/** Gives events their place in one log: increasing `seq` and `ts` across every call. */
+export class Clock {
+  seq = 0;
+  constructor(public ms = T0) {}
+
+  stamp(e: KubewireEvent | EventBody, fields: { session?: string; conn?: string }, stepMs = 1): KubewireEvent {
+    this.ms += stepMs;
+    const base = e as Partial<KubewireEvent>;
+    return {
+      ...(e as object),
+      v: 1,
+      seq: ++this.seq,
+      ts: new Date(this.ms).toISOString().replace('Z', '000Z'),
+      ...(fields.session !== undefined ? { session: fields.session } : {}),
+      ...(fields.conn !== undefined ? { conn: fields.conn } : {}),
+      note: base.note ?? noteFor(e as EventBody),
+    } as KubewireEvent;
+  }
+}
+
+export interface VectorEventOptions {
+  session: string;
+  conn: string;
+  clock: Clock;
+  payload?: PayloadMode;
+  /** Milliseconds between two events. */
+  stepMs?: number;
+  /** Add conn.open before and conn.close after, as the live proxy does. */
+  live?: boolean;
+}
+
+/** One vector's connection, as the proxy's bus would publish it. */
+export function vectorEvents(name: string, o: VectorEventOptions): KubewireEvent[] {
+  const v = loadVector(name);
+  const { events } = decodeAll([v.c2s], [v.s2c], { payload: o.payload ?? 'full' });
+  const ids = { session: o.session, conn: o.conn };
+  const out: KubewireEvent[] = [];
+  const started = o.clock.ms;
+  if (o.live) out.push(o.clock.stamp({ type: 'conn.open', kind: 'upgrade', client: '127.0.0.1:50000', upstream: 'https://127.0.0.1:6443' }, ids));
+  for (const e of events) out.push(o.clock.stamp(e, ids, o.stepMs ?? 1));
+  if (o.live) {
+    out.push(o.clock.stamp({
+      type: 'conn.close', closedBy: 'client', bytes: { c2s: v.c2s.length, s2c: v.s2c.length }, durationMs: o.clock.ms - started, error: null,
+    }, ids));
+  }
+  return out;
+}
+
+/** A plain REST request as http-forwarder.ts reports it. */
+export function restEvents(
+  clock: Clock,
+  ids: { session: string; conn: string },
+  req: { method?: string; path: string; kubectlCommand?: string | null; status?: number; reason?: string; bytes?: number },
+): KubewireEvent[] {
+  const path = req.path;
+  const podPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/?]+)(?:\/([^/?]+))?/.exec(path);
+  const sub = podPath?.[3];
+  const operation = sub === 'log' || sub === 'exec' || sub === 'attach' || sub === 'portforward' ? sub : 'other';
+  const query = new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?') + 1) : '');
+  return [
+    clock.stamp({ type: 'conn.open', kind: 'http', client: '127.0.0.1:50001', upstream: 'https://127.0.0.1:6443' }, ids),
+    clock.stamp({
+      type: 'http.request', dir: 'c2s', offset: 0, method: req.method ?? 'GET', target: path, path: path.split('?')[0]!, version: '1.1', headers: [],
+      upgrade: null, offered: [], kubectlSession: ids.session, kubectlCommand: req.kubectlCommand ?? null, userAgent: 'kubectl/v1.33.1',
+      k8s: podPath
+        ? {
+          operation, namespace: podPath[1]!, pod: podPath[2]!, container: query.get('container'), command: [], stdin: false, stdout: false,
+          stderr: false, tty: false, ports: [],
+        }
+        : null,
+    }, ids),
+    clock.stamp({
+      type: 'http.response', dir: 's2c', offset: 0, status: req.status ?? 200, reason: req.reason ?? 'OK', version: '1.1', headers: [],
+      protocol: null, auditId: null, server: null, contentType: 'application/json',
+    }, ids, 3),
+    clock.stamp({ type: 'conn.close', closedBy: 'upstream', bytes: { c2s: 0, s2c: req.bytes ?? 1234 }, durationMs: 4, error: null }, ids, 1),
+  ];
+}
+
+/** A stdout (or other stream) message, with its bytes recorded in full. */
+export function dataEvent(clock: Clock, ids: { session: string; conn: string }, text: string | Uint8Array, stream: 'stdout' | 'stdin' | 'stderr' = 'stdout', offset = 0): KubewireEvent {
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text);
+  return clock.stamp({
+    type: 'k8s.data', dir: stream === 'stdin' ? 'c2s' : 's2c', offset, channel: stream === 'stdin' ? 0 : stream === 'stdout' ? 1 : 2, stream,
+    size: bytes.length, payload: bytes.toString('base64'),
+  }, ids, 0);
+}

@@ -1,0 +1,178 @@
+/**
+ * The kubewire TUI: the sessions list, a session's detail, its rebuilt terminal, help, and the
+ * status bar. Live data comes from a SessionStore outside React (store/session-store.ts) through
+ * snapshots published at most 20 times a second; this component only lays them out and maps
+ * keys to view state (state/key-bindings.ts). Everything drawn fits in the terminal's height,
+ * and `startTui` draws it on the alternate screen, so the user's scrollback is left alone.
+ */
+import { useCallback, useMemo, useState } from 'react';
+import { Box, render, Text, useApp } from 'ink';
+import { FilterLine } from './components/filter-line.js';
+import { HelpView } from './components/help-view.js';
+import { SessionDetailView } from './components/session-detail.js';
+import { SessionList } from './components/session-list.js';
+import { StatusBar, statusBarHeight } from './components/status-bar.js';
+import { TerminalView, terminalLinesHeight } from './components/terminal-view.js';
+import { TitleBar } from './components/title-bar.js';
+import { useSessionDetail } from './hooks/use-session-detail.js';
+import { useStoreSnapshot } from './hooks/use-store-snapshot.js';
+import { useTerminalScreen } from './hooks/use-terminal-screen.js';
+import { useTerminalSize } from './hooks/use-terminal-size.js';
+import { useViewKeys } from './hooks/use-view-keys.js';
+import type { KeyContext } from './state/key-bindings.js';
+import {
+  activeFilter, initialViewState, selectedLaneIndex, selectedMessageIndex, selectedRowIndex, type ViewState,
+} from './state/view-state.js';
+import type { SessionStore } from './store/session-store.js';
+
+/** The title line, and one spare so Ink never fills the screen (it would clear it on every frame). */
+const TITLE_AND_SPARE = 2;
+
+export interface AppProps {
+  store: SessionStore;
+  /** Called when the user asks to quit (q, ctrl-c); the app then exits. */
+  onQuit?: () => void;
+  /** View state to start from (tests). */
+  initialView?: Partial<ViewState>;
+}
+
+export function App({ store, onQuit, initialView }: AppProps) {
+  const { exit } = useApp();
+  const { columns, rows: terminalRows } = useTerminalSize();
+  const [view, setView] = useState<ViewState>(() => ({ ...initialViewState, ...initialView }));
+  const snapshot = useStoreSnapshot(store, view.paused);
+  const filter = activeFilter(view);
+  const rows = useMemo(() => store.filterRows(filter, view.showRest, snapshot), [store, filter, view.showRest, snapshot]);
+  const selected = selectedRowIndex(view, rows);
+  const detailId = view.screen === 'list' ? null : view.detailId;
+  const detail = useSessionDetail(store, detailId, snapshot);
+  const laneIndex = detail ? selectedLaneIndex(view, detail.lanes) : -1;
+  const lane = detail && laneIndex >= 0 ? detail.lanes[laneIndex] ?? null : null;
+  const messageSeqs = useMemo(() => lane?.messages.map((m) => m.seq) ?? [], [lane]);
+  const messageIndex = selectedMessageIndex(view, messageSeqs);
+  const screen = useTerminalScreen(view.screen === 'terminal' && detail ? detail.terminal : null);
+
+  const width = columns;
+  const bodyHeight = Math.max(6, terminalRows - TITLE_AND_SPARE - statusBarHeight(snapshot.meta, width));
+  const listHeight = bodyHeight - (view.editingFilter ? 1 : 0);
+  const terminalVisible = terminalLinesHeight(bodyHeight, screen);
+
+  const ctx: KeyContext = {
+    rowIds: rows.map((r) => r.id),
+    laneKeys: detail?.lanes.map((l) => l.key) ?? [],
+    messageSeqs,
+    page: Math.max(1, bodyHeight - 4),
+    terminalScrollMax: Math.max(0, (screen?.lines.length ?? 0) - terminalVisible),
+  };
+  const quit = useCallback(() => {
+    onQuit?.();
+    exit();
+  }, [onQuit, exit]);
+  useViewKeys(view, setView, ctx, quit);
+
+  const hiddenRest = view.showRest ? 0 : snapshot.restCount;
+  let body;
+  if (view.help) {
+    body = <HelpView height={bodyHeight} ringSize={snapshot.ringSize} log={snapshot.meta.log} />;
+  } else if (view.screen === 'list') {
+    body = (
+      <>
+        {view.editingFilter ? <FilterLine draft={view.filterDraft} /> : null}
+        <SessionList rows={rows} selected={selected} width={width} height={listHeight} emptyHint={emptyHint(snapshot.rows.length, hiddenRest, filter, snapshot.meta.source)} />
+      </>
+    );
+  } else if (!detail) {
+    body = (
+      <Box height={bodyHeight} flexDirection="column">
+        <Text color="yellow">This session is no longer in memory (more than the store keeps); it is in the log{snapshot.meta.log ? `: ${snapshot.meta.log}` : ''}.</Text>
+        <Text dimColor>esc goes back</Text>
+      </Box>
+    );
+  } else if (view.screen === 'detail') {
+    body = <SessionDetailView detail={detail} laneIndex={laneIndex} messageIndex={messageIndex} format={view.format} width={width} height={bodyHeight} />;
+  } else {
+    body = <TerminalView row={detail.row} screen={screen} scroll={view.terminalScroll} width={width} height={bodyHeight} />;
+  }
+
+  return (
+    <Box flexDirection="column" width={width}>
+      <TitleBar
+        screen={view.help ? 'help' : view.screen === 'list' ? 'sessions' : view.screen === 'detail' ? 'session' : 'terminal'}
+        shown={rows.length}
+        total={snapshot.rows.length - hiddenRest}
+        restHidden={hiddenRest}
+        filter={filter}
+        follow={view.follow}
+        paused={view.paused}
+        width={width}
+      />
+      {body}
+      <StatusBar store={store} pausedAt={view.paused ? snapshot.stats.eventsTotal : null} width={width} />
+    </Box>
+  );
+}
+
+function emptyHint(total: number, hiddenRest: number, filter: string, source: string): string {
+  if (total === 0) {
+    return source === 'live'
+      ? 'No kubectl commands yet. Run kubectl with the KUBECONFIG below; each command shows up here as it starts.'
+      : 'No kubectl commands in this log (yet).';
+  }
+  if (filter) return `Nothing matches "${filter}" (esc clears the filter).`;
+  if (hiddenRest > 0) return `Only plain REST requests so far (${hiddenRest}); r shows them.`;
+  return 'Nothing to show.';
+}
+
+export interface TuiHandle {
+  waitUntilExit(): Promise<void>;
+  unmount(): void;
+}
+
+const ENTER_ALT_SCREEN = '\x1b[?1049h';
+const LEAVE_ALT_SCREEN = '\x1b[?1049l';
+
+/**
+ * Draws the TUI until the user quits (then `onQuit` is called, after the screen was given
+ * back) or `unmount` is called. Ctrl-C is a key here, not a signal: the terminal is in raw mode.
+ */
+export function startTui(options: { store: SessionStore; stdin?: NodeJS.ReadStream; stdout?: NodeJS.WriteStream; onQuit?: () => void }): TuiHandle {
+  const stdout = options.stdout ?? process.stdout;
+  const stdin = options.stdin ?? process.stdin;
+  const alternate = Boolean(stdout.isTTY);
+  let restored = !alternate;
+  const restore = (): void => {
+    if (restored) return;
+    restored = true;
+    stdout.write(LEAVE_ALT_SCREEN);
+  };
+  if (alternate) stdout.write(ENTER_ALT_SCREEN);
+  // Whatever ends the process, the user gets their screen back.
+  process.once('exit', restore);
+  let quitRequested = false;
+  const instance = render(<App store={options.store} onQuit={() => (quitRequested = true)} />, {
+    stdout,
+    stdin,
+    exitOnCtrlC: false,
+    // kubewire writes through its own outputs, never console.*; and patching breaks under test runners.
+    patchConsole: false,
+  });
+  const finish = (): void => {
+    restore();
+    process.off('exit', restore);
+    if (quitRequested) options.onQuit?.();
+  };
+  const exited = instance.waitUntilExit().then(
+    () => finish(),
+    (e: unknown) => {
+      finish();
+      throw e;
+    },
+  );
+  return {
+    waitUntilExit: () => exited,
+    unmount: () => {
+      instance.unmount();
+      restore();
+    },
+  };
+}

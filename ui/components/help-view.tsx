@@ -1,0 +1,21 @@
+/** `?`: every key, from the same table the bindings use. */
+import { Box, Text } from 'ink';
+import { HELP } from '../state/key-bindings.js';
+
+export function HelpView({ height, ringSize, log }: { height: number; ringSize: number; log: string | null }) {
+  const lines: { section: string; keys: string; text: string }[] = [];
+  for (const section of HELP) {
+    section.keys.forEach(([keys, text], i) => lines.push({ section: i === 0 ? section.section : '', keys, text }));
+  }
+  lines.push({ section: 'memory', keys: `${ringSize} per lane`, text: `older messages are only in the log${log ? `: ${log}` : ''}` });
+  return (
+    <Box flexDirection="column" height={height} overflow="hidden">
+      {lines.slice(0, height).map((l, i) => (
+        <Text key={i} wrap="truncate">
+          <Text bold color="cyan">{l.section.padEnd(10)}</Text>
+          <Text bold>{l.keys.padEnd(24)}</Text> {l.text}
+        </Text>
+      ))}
+    </Box>
+  );
+}

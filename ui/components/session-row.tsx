@@ -1,0 +1,38 @@
+/** One line of the session list. Memoised on primitive props: a row re-renders only when one of its cells changed. */
+import { memo } from 'react';
+import { Text } from 'ink';
+import type { SessionState } from '../store/types.js';
+
+export interface SessionRowProps {
+  selected: boolean;
+  time: string;
+  verb: string;
+  target: string;
+  command: string;
+  transport: string;
+  fallback: string;
+  state: string;
+  status: SessionState | 'header';
+  duration: string;
+  bytes: string;
+  exit: string;
+  exitCode: number | null;
+  findings: string;
+}
+
+const STATE_COLOUR: Record<SessionState, string> = { live: 'cyan', done: 'green', failed: 'red' };
+
+export const SessionRow = memo(function SessionRow(p: SessionRowProps) {
+  const header = p.status === 'header';
+  // Cells are already padded to their widths; an empty cell is a column the width left out.
+  const gap = (cell: string): string => (cell ? ' ' : '');
+  return (
+    <Text wrap="truncate" inverse={p.selected} bold={header} dimColor={header}>
+      {p.selected ? '> ' : '  '}
+      {p.time ? <Text dimColor={!header}>{p.time} </Text> : null}
+      <Text bold>{p.verb}</Text> {p.target} {p.command} {p.transport}
+      <Text color="yellow">{p.fallback}</Text> <Text color={header ? undefined : STATE_COLOUR[p.status as SessionState]}>{p.state}</Text>
+      {gap(p.duration)}{p.duration} {p.bytes} <Text color={p.exitCode ? 'red' : undefined}>{p.exit}</Text> <Text color="magenta">{p.findings}</Text>
+    </Text>
+  );
+});

@@ -1,0 +1,28 @@
+/**
+ * Keyboard input to view state. The handler is registered once and reads the latest state from
+ * a ref, so keys that arrive together are applied one after the other, each to the state the
+ * previous one left.
+ */
+import { useCallback, useRef } from 'react';
+import { useInput } from 'ink';
+import { handleKey, type KeyContext } from '../state/key-bindings.js';
+import type { ViewState } from '../state/view-state.js';
+
+export function useViewKeys(view: ViewState, setView: (v: ViewState) => void, ctx: KeyContext, onQuit: () => void): void {
+  const latest = useRef({ view, ctx, onQuit });
+  latest.current.view = view;
+  latest.current.ctx = ctx;
+  latest.current.onQuit = onQuit;
+  const handler = useCallback((input: string, key: Parameters<Parameters<typeof useInput>[0]>[1]) => {
+    const r = latest.current;
+    const next = handleKey(r.view, input, key, r.ctx);
+    if (next === 'quit') {
+      r.onQuit();
+      return;
+    }
+    if (next === r.view) return;
+    r.view = next;
+    setView(next);
+  }, [setView]);
+  useInput(handler);
+}
