@@ -31,8 +31,8 @@ export async function runTour(o: TourOptions): Promise<void> {
       child.stdin.end(input);
     });
 
-  o.say('exec: kubectl exec web -c app -- sh -c "echo hello from web; ls /data"');
-  await kubectl(['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'echo hello from web; ls /data']);
+  o.say('exec: kubectl exec web -c app -- sh -c "echo hello from web; cat etc/hostname"');
+  await kubectl(['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'echo hello from web; cat etc/hostname']);
 
   o.say('an -it-like session: kubectl exec -it web -c app -- sh, with a resize');
   await ttySession(o.kubectl, env);

@@ -35,6 +35,8 @@ export class DemoCluster {
   kubeconfigPath: string | null = null;
   caCertPem = '';
   readonly token = randomBytes(32).toString('base64url');
+  /** How many upgrades became what (`tunnel`, `spdy v4.channel.k8s.io`, `refused 403`, …). */
+  readonly served = new Map<string, number>();
   private sandbox: PodSandbox | null = null;
   private hub: AttachHub | null = null;
   private services: PodServices | null = null;
@@ -74,6 +76,7 @@ export class DemoCluster {
         profiles: this.profiles,
         startCommand: createStartCommand(this.sandbox, hub),
         dial: this.services.dial,
+        onServed: (what) => this.served.set(what, (this.served.get(what) ?? 0) + 1),
       }),
     });
     const addr = await this.api.listen(options.host ?? '127.0.0.1', options.port ?? 0);

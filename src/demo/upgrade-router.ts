@@ -24,21 +24,29 @@ export interface UpgradeRouterDeps {
   profiles: GatewayProfiles;
   startCommand: StartCommand;
   dial: DialPodPort;
+  /** Told what each upgrade became (`websocket v5.channel.k8s.io`, `tunnel`, `refused 403`, …). */
+  onServed?: (what: string) => void;
 }
 
 export function createUpgradeRouter(deps: UpgradeRouterDeps) {
   const { profiles } = deps;
+  const served = (what: string): void => deps.onServed?.(what);
+  // Refusals are counted where they are written, by status.
+  const refuse = (socket: Duplex, status: number, body: Parameters<typeof refuseUpgrade>[2], headers?: Record<string, string>): void => {
+    served(`refused ${status}`);
+    refuseUpgrade(socket, status, body, headers);
+  };
   return (req: IncomingMessage, socket: Duplex, head: Buffer, route: UpgradeRoute): void => {
     socket.on('error', () => socket.destroy());
     armIdleTimeout(socket, profiles);
     const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
     if (profiles.has('strip-upgrade')) {
-      refuseUpgrade(socket, 400, upgradeRequiredStatus());
+      refuse(socket, 400, upgradeRequiredStatus());
       return;
     }
     if (upgrade === 'websocket') webSocket(req, socket, head, route);
     else if (upgrade === 'spdy/3.1') spdy(req, socket, head, route);
-    else refuseUpgrade(socket, 400, upgradeRequiredStatus());
+    else refuse(socket, 400, upgradeRequiredStatus());
   };
 
   function webSocket(req: IncomingMessage, socket: Duplex, head: Buffer, route: UpgradeRoute): void {
@@ -47,45 +55,49 @@ export function createUpgradeRouter(deps: UpgradeRouterDeps) {
       if (offered.some((p) => p.startsWith('SPDY/3.1+'))) {
         if (profiles.has('no-pf-websocket')) {
           // The kubelet's answer when the API server passes the tunnel request through untranslated.
-          refuseUpgrade(socket, 400, 'query parameter "port" is required\n');
+          refuse(socket, 400, 'query parameter "port" is required\n');
           return;
         }
         if (!offered.includes(TUNNEL_PROTOCOL)) {
-          refuseUpgrade(socket, 400, `unable to upgrade: no tunneling spdy protocols provided\n`);
+          refuse(socket, 400, `unable to upgrade: no tunneling spdy protocols provided\n`);
           return;
         }
+        served('tunnel');
         acceptWebSocket(req, socket, head, TUNNEL_PROTOCOL, profiles, (ws) => {
           const conn = new SpdyServerConnection(new WsByteStream(ws));
           serveSpdyPortForward(conn, route.pod, deps.dial);
         });
         return;
       }
+      served('websocket portforward');
       servePortsOverWebSocket(req, socket, head, route.pod, route.query, deps.dial, profiles);
       return;
     }
     if (profiles.has('no-websocket')) {
       // An API server without the stream translator passes the v5 request to the kubelet,
       // whose x/net server knows no v5 and answers 403 with no body.
-      refuseUpgrade(socket, 403, null);
+      refuse(socket, 403, null);
       return;
     }
+    served(`websocket ${route.kind}`);
     serveWsRemoteCommand(req, socket, head, commandRequest(route), deps.startCommand, profiles);
   }
 
   function spdy(req: IncomingMessage, socket: Duplex, head: Buffer, route: UpgradeRoute): void {
     if (profiles.has('no-spdy')) {
-      refuseUpgrade(socket, 400, upgradeRequiredStatus());
+      refuse(socket, 400, upgradeRequiredStatus());
       return;
     }
     const offered = headerList(req, 'x-stream-protocol-version');
     const n = route.kind === 'portforward' ? negotiatePortForward(offered) : negotiateSpdyProtocol(offered);
     if (!n.ok) {
-      refuseUpgrade(socket, n.status, n.body, n.headers);
+      refuse(socket, n.status, n.body, n.headers);
       return;
     }
     const protocol = n.protocol;
     const headers: Record<string, string> = { Connection: 'Upgrade', Upgrade: 'SPDY/3.1' };
     if (!profiles.has('no-stream-version')) headers['X-Stream-Protocol-Version'] = protocol;
+    served(`spdy ${protocol}`);
     socket.write(rawResponseHead(101, headers));
     const conn = new SpdyServerConnection(socket, { head });
     if (route.kind === 'portforward') serveSpdyPortForward(conn, route.pod, deps.dial);

@@ -42,8 +42,12 @@ export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buff
     perMessageDeflate: false,
     maxPayload: MAX_MESSAGE_BYTES,
     autoPong: !profiles.has('no-pong'),
-    handleProtocols: () => protocol || false,
   });
+  // ws insists that offered subprotocols are RFC 7230 tokens and answers 400 otherwise, but
+  // `SPDY/3.1+portforward.k8s.io` has a '/'. The protocol is already chosen here, so ws does
+  // not see the offer, and the answer names the choice (none for the '' of no offer).
+  delete req.headers['sec-websocket-protocol'];
+  if (protocol) wss.on('headers', (headers) => headers.push(`Sec-WebSocket-Protocol: ${protocol}`));
   wss.handleUpgrade(req, socket, head, (ws) => {
     wss.close();
     // ws clears the socket timeout while it sets the socket up; arm the profile's again.

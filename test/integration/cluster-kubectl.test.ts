@@ -24,6 +24,19 @@ afterAll(async () => {
   await t?.stop();
 });
 
+/** kubectl's own choice of transport, per protocol.md B §1 (WebSocket forced where it can). */
+const wsExec = (v: string, mode: string): boolean => mode === 'websocket' && v !== '1.27';
+const tunnel = (v: string, mode: string): boolean => mode === 'websocket' && (v === '1.30' || v === '1.31' || v === '1.33');
+
+/** What the cluster served while `fn` ran. */
+async function servedDuring(fn: () => Promise<void>): Promise<Map<string, number>> {
+  const before = new Map(t.cluster.served);
+  await fn();
+  const delta = new Map<string, number>();
+  for (const [k, n] of t.cluster.served) if (n !== (before.get(k) ?? 0)) delta.set(k, n - (before.get(k) ?? 0));
+  return delta;
+}
+
 const run = (v: string, args: string[], env: Record<string, string>, extra: { input?: string | Buffer; timeoutMs?: number } = {}) =>
   runKubectl(v, args, { kubeconfig: t.kubeconfig, home: t.home, env, ...extra });
 
@@ -46,10 +59,13 @@ describe.skipIf(versions.length === 0)('kubectl against the demo cluster', () =>
     for (const mode of modes) {
       describe(`kubectl ${v} over ${mode.name}`, () => {
         it('exec echo', async () => {
-          const r = await run(v, ['exec', 'web', '-c', 'app', '--', 'echo', 'hello', 'world'], mode.env);
-          expect(r.stderr).toBe('');
-          expect(r.stdout).toBe('hello world\n');
-          expect(r.code).toBe(0);
+          const served = await servedDuring(async () => {
+            const r = await run(v, ['exec', 'web', '-c', 'app', '--', 'echo', 'hello', 'world'], mode.env);
+            expect(r.stderr).toBe('');
+            expect(r.stdout).toBe('hello world\n');
+            expect(r.code).toBe(0);
+          });
+          expect([...served.keys()]).toEqual([wsExec(v, mode.name) ? 'websocket exec' : 'spdy v4.channel.k8s.io']);
         });
 
         it('exit code 3', async () => {
@@ -102,17 +118,21 @@ describe.skipIf(versions.length === 0)('kubectl against the demo cluster', () =>
         });
 
         it('port-forward, then an HTTP fetch through it', async () => {
-          const k = startKubectl(v, ['port-forward', 'pod/web', ':80'], { kubeconfig: t.kubeconfig, home: t.home, env: mode.env });
-          try {
-            const m = await k.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 80/);
-            for (let i = 0; i < 2; i++) {
-              const res = await fetch(`http://127.0.0.1:${m[1]}/`);
-              expect(res.status).toBe(200);
-              expect(await res.text()).toContain('kubewire demo: web');
+          const served = await servedDuring(async () => {
+            const k = startKubectl(v, ['port-forward', 'pod/web', ':80'], { kubeconfig: t.kubeconfig, home: t.home, env: mode.env });
+            try {
+              const m = await k.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 80/);
+              for (let i = 0; i < 2; i++) {
+                const res = await fetch(`http://127.0.0.1:${m[1]}/`);
+                expect(res.status).toBe(200);
+                expect(await res.text()).toContain('kubewire demo: web');
+              }
+            } finally {
+              await k.stop();
             }
-          } finally {
-            await k.stop();
-          }
+          });
+          // Served as asked, not through kubectl's silent fallback.
+          expect([...served.keys()]).toEqual([tunnel(v, mode.name) ? 'tunnel' : 'spdy portforward.k8s.io']);
         });
 
         it('attach', async () => {

@@ -4,7 +4,7 @@ import { columnWidths, rowCells } from '../../ui/format/row-format.js';
 import { filterRows, parseFilter } from '../../ui/store/row-filter.js';
 import { SessionStore } from '../../ui/store/session-store.js';
 import { TerminalReplay } from '../../ui/terminal/terminal-replay.js';
-import { vectorsAvailable } from '../support/vectors.js';
+import { vectorNames, vectorsAvailable } from '../support/vectors.js';
 import { Clock, dataEvent, restEvents, T0, vectorEvents } from './event-fixtures.js';
 
 const haveVectors = vectorsAvailable();
@@ -141,6 +141,25 @@ describe.skipIf(!haveVectors)('SessionStore rows from real kubectl vectors', () 
     expect(detail.terminal.recordedBytes).toBeLessThan(detail.terminal.bytes);
   });
 
+  it('every vector makes one row with a detail, whatever its outcome', () => {
+    const clock = new Clock();
+    const store = new SessionStore({ ringSize: 50 });
+    const names = vectorNames();
+    for (const name of names) for (const e of vectorEvents(name, { session: name, conn: 'c1', clock, payload: 'head' })) store.ingest(e);
+    store.flush();
+    const rows = store.getSnapshot().rows;
+    expect(rows).toHaveLength(names.length);
+    for (const row of rows) {
+      const detail = store.getDetail(row.id)!;
+      expect(detail.connections).toHaveLength(1);
+      expect(row.state).not.toBe('live');
+      expect(['exec', 'cp', 'attach', 'port-forward']).toContain(row.verb);
+      // A refused upgrade fails the row, an accepted one carries its transport.
+      if (detail.connections[0]!.status === 101 && detail.connections[0]!.outcome === 'ok') expect(row.transport).not.toBeNull();
+      else expect(row.state).toBe('failed');
+    }
+  });
+
   it('replays a tty session into a headless terminal at the recorded sizes', async () => {
     const clock = new Clock();
     const store = storeWith(vectorEvents('kubectl1.33-exec-tty-ws-v5', { session: 'tty', conn: 'c1', clock }));
@@ -154,6 +173,24 @@ describe.skipIf(!haveVectors)('SessionStore rows from real kubectl vectors', () 
   });
 });
 
+describe('TerminalReplay', () => {
+  it('shows stdout without a tty as the user\'s terminal did (\\n as \\r\\n), and binary without console noise', async () => {
+    const clock = new Clock();
+    const ids = { session: 's', conn: 'c1' };
+    const errors = vi.spyOn(console, 'error');
+    const logs = vi.spyOn(console, 'log');
+    const store = storeWith([dataEvent(clock, ids, 'one\ntwo\n'), dataEvent(clock, ids, Buffer.from([0x1b, 0x5b, 0x7f, 0x00, 0x9b, 0xff]))]);
+    const replay = new TerminalReplay();
+    const screen = await replay.update(store.getDetail('s')!.terminal);
+    replay.dispose();
+    expect(screen.plain.slice(0, 2)).toEqual(['one', 'two']);
+    expect(screen.notices).toEqual(['not a tty session: stdout shown as a terminal would show it']);
+    expect(errors).not.toHaveBeenCalled();
+    expect(logs).not.toHaveBeenCalled();
+    vi.restoreAllMocks();
+  });
+});
+
 describe('SessionStore sessions and state', () => {
   it('plain REST sessions are flagged; logs are not REST', () => {
     const clock = new Clock();
@@ -162,19 +199,23 @@ describe('SessionStore sessions and state', () => {
       ...restEvents(clock, { session: 'get', conn: 'r2' }, { path: '/api/v1/namespaces/default/pods', kubectlCommand: 'kubectl get' }),
       ...restEvents(clock, { session: 'logs', conn: 'r3' }, { path: '/api/v1/namespaces/default/pods/web/log?container=app&follow=true', kubectlCommand: 'kubectl logs' }),
       ...restEvents(clock, { session: 'missing', conn: 'r4' }, { path: '/api/v1/namespaces/default/pods/nope', status: 404, reason: 'Not Found' }),
+      // kubectl exec into a pod that does not exist: it stops after the pod GET, still an exec.
+      ...restEvents(clock, { session: 'no-pod', conn: 'r5' }, { path: '/api/v1/namespaces/default/pods/gone', kubectlCommand: 'kubectl exec', status: 404, reason: 'Not Found' }),
     ]);
     const rows = store.getSnapshot().rows;
     expect(rows.map((r) => [r.id, r.verb, r.rest, r.state])).toEqual([
       ['get', 'http', true, 'done'],
       ['logs', 'logs', false, 'done'],
       ['missing', 'http', true, 'failed'],
+      ['no-pod', 'exec', false, 'failed'],
     ]);
-    expect(rows[0]!.command).toBe('GET /api/v1/namespaces/default/pods (+1)');
+    expect(rows[0]!).toMatchObject({ target: 'default/pods', command: 'GET /api/v1/namespaces/default/pods (+1)' });
     expect(rows[1]!).toMatchObject({ target: 'default/web/app', command: 'container=app&follow=true' });
     expect(rows[2]!.failure).toBe('404 Not Found');
+    expect(rows[3]!).toMatchObject({ target: 'default/gone', failure: '404 Not Found' });
     expect(store.getSnapshot().restCount).toBe(2);
-    expect(store.filterRows('', false).map((r) => r.id)).toEqual(['logs']);
-    expect(store.filterRows('', true).map((r) => r.id)).toEqual(['get', 'logs', 'missing']);
+    expect(store.filterRows('', false).map((r) => r.id)).toEqual(['logs', 'no-pod']);
+    expect(store.filterRows('', true).map((r) => r.id)).toEqual(['get', 'logs', 'missing', 'no-pod']);
   });
 
   it('a request stays live until it closed', () => {

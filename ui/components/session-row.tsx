@@ -1,7 +1,7 @@
 /** One line of the session list. Memoised on primitive props: a row re-renders only when one of its cells changed. */
 import { memo } from 'react';
 import { Text } from 'ink';
-import type { SessionState } from '../store/types.js';
+import type { RowState } from '../store/types.js';
 
 export interface SessionRowProps {
   selected: boolean;
@@ -12,7 +12,7 @@ export interface SessionRowProps {
   transport: string;
   fallback: string;
   state: string;
-  status: SessionState | 'header';
+  status: RowState | 'header';
   duration: string;
   bytes: string;
   exit: string;
@@ -20,7 +20,7 @@ export interface SessionRowProps {
   findings: string;
 }
 
-const STATE_COLOUR: Record<SessionState, string> = { live: 'cyan', done: 'green', failed: 'red' };
+const STATE_COLOUR: Record<RowState, string> = { live: 'cyan', done: 'green', failed: 'red' };
 
 export const SessionRow = memo(function SessionRow(p: SessionRowProps) {
   const header = p.status === 'header';
@@ -31,7 +31,7 @@ export const SessionRow = memo(function SessionRow(p: SessionRowProps) {
       {p.selected ? '> ' : '  '}
       {p.time ? <Text dimColor={!header}>{p.time} </Text> : null}
       <Text bold>{p.verb}</Text> {p.target} {p.command} {p.transport}
-      <Text color="yellow">{p.fallback}</Text> <Text color={header ? undefined : STATE_COLOUR[p.status as SessionState]}>{p.state}</Text>
+      <Text color="yellow">{p.fallback}</Text> <Text color={header ? undefined : STATE_COLOUR[p.status as RowState]}>{p.state}</Text>
       {gap(p.duration)}{p.duration} {p.bytes} <Text color={p.exitCode ? 'red' : undefined}>{p.exit}</Text> <Text color="magenta">{p.findings}</Text>
     </Text>
   );

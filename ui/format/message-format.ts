@@ -53,6 +53,7 @@ export function messageBlock(m: LaneMessage, format: MessageFormat, width: numbe
   if (m.payload === undefined) {
     return [m.size > 0 ? `${m.size} B sent, none recorded (--payload none); the sizes are in the JSONL log` : m.note];
   }
+  if (bytes.length === 0) return [m.tag === 'initial' ? '(empty: the message a server sends right after the 101)' : '(empty message)'];
   if (m.truncated) notes.push(`recorded ${bytes.length} of ${m.size} B (--payload head); the rest was not kept anywhere`);
   let lines: string[];
   switch (format) {

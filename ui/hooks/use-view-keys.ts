@@ -4,7 +4,7 @@
  * previous one left.
  */
 import { useCallback, useRef } from 'react';
-import { useInput } from 'ink';
+import { useInput, type Key } from 'ink';
 import { handleKey, type KeyContext } from '../state/key-bindings.js';
 import type { ViewState } from '../state/view-state.js';
 
@@ -13,7 +13,7 @@ export function useViewKeys(view: ViewState, setView: (v: ViewState) => void, ct
   latest.current.view = view;
   latest.current.ctx = ctx;
   latest.current.onQuit = onQuit;
-  const handler = useCallback((input: string, key: Parameters<Parameters<typeof useInput>[0]>[1]) => {
+  const handler = useCallback((input: string, key: Key) => {
     const r = latest.current;
     const next = handleKey(r.view, input, key, r.ctx);
     if (next === 'quit') {

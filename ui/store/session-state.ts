@@ -10,7 +10,7 @@
  */
 import type { KubewireEvent } from '../../src/events/types.js';
 import {
-  connectionBytes, connectionView, describeAnswer, fallbackOf, isDone, isUpgrade, newConnection, parseTs, rolesOf, upgradeKind,
+  connectionBytes, connectionView, describeAnswer, fallbackOf, isDone, isFailedWebSocket, isUpgrade, newConnection, parseTs, rolesOf, upgradeKind,
   type ConnectionState,
 } from './connection-state.js';
 import { Lane, type LaneEvent, type LaneLimits } from './lane.js';
@@ -173,15 +173,16 @@ export class SessionState {
   buildRow(ctx: RowContext): SessionRow {
     const conns = [...this.conns.values()];
     const upgrades = conns.filter(isUpgrade);
-    const accepted = upgrades.filter((c) => c.status === 101);
+    // A WebSocket 101 without a subprotocol is no stream to kubectl: it gives up on it.
+    const accepted = upgrades.filter((c) => c.status === 101 && !isFailedWebSocket(c));
     const logs = conns.filter((c) => c.k8s?.operation === 'log');
     const primary = last(accepted) ?? last(upgrades) ?? last(logs) ?? last(conns.filter((c) => c.k8s !== null)) ?? last(conns) ?? null;
     const k8s = primary?.k8s ?? conns.find((c) => c.k8s !== null)?.k8s ?? null;
     const verb = this.verbOf(upgrades.length > 0, logs.length > 0, primary);
-    const rest = upgrades.length === 0 && logs.length === 0;
+    const rest = verb === 'http' && upgrades.length === 0;
     const fallback = fallbackOf(conns);
     const live = conns.some((c) => !isDone(c));
-    const failure = live ? null : this.failureOf(rest || verb === 'logs', upgrades, accepted, conns);
+    const failure = live ? null : this.failureOf(upgrades.length === 0, upgrades, accepted, conns);
     const startedAt = parseTs(this.firstTs);
     const lastAt = parseTs(this.lastTs);
     const endedAt = live ? null : lastAt;
@@ -268,7 +269,9 @@ export class SessionState {
         default: return 'http';
       }
     }
-    return logs ? 'logs' : 'http';
+    if (logs) return 'logs';
+    // No stream yet (or never: the pod GET failed): kubectl still says what it was doing.
+    return VERB_OF_COMMAND[this.kubectlCommand?.trim().split(/\s+/)[1] ?? ''] ?? 'http';
   }
 
   /**
@@ -361,6 +364,8 @@ interface FindingLike {
   severity?: unknown;
   title?: unknown;
 }
+
+const VERB_OF_COMMAND: Record<string, SessionVerb> = { exec: 'exec', attach: 'attach', cp: 'cp', 'port-forward': 'port-forward', logs: 'logs' };
 
 const KNOWN_LANES = new Set<LaneKind>(['stdin', 'stdout', 'stderr', 'resize', 'close', 'ping', 'data']);
 

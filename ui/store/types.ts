@@ -8,7 +8,7 @@ import type { Direction, K8sStatusInfo, Transport } from '../../src/events/types
 /** What the kubectl command did: one word per row. */
 export type SessionVerb = 'exec' | 'attach' | 'cp' | 'port-forward' | 'logs' | 'http';
 
-export type SessionState = 'live' | 'done' | 'failed';
+export type RowState = 'live' | 'done' | 'failed';
 
 /** One row per kubectl command (`Kubectl-Session`), or per request when kubectl sent none. */
 export interface SessionRow {
@@ -43,7 +43,7 @@ export interface SessionRow {
   fallbackReason: string | null;
   /** When no upgrade was accepted: what was tried and the answer (`websocket 403 Forbidden`). */
   refused: string | null;
-  state: SessionState;
+  state: RowState;
   /** Why the session failed, in a few words, when `state` is `failed`. */
   failure: string | null;
   exitCode: number | null;

@@ -55,7 +55,7 @@ export class TerminalReplay {
 
   private async apply(source: TerminalSource): Promise<TerminalScreen> {
     const first = source.stdout[0]?.seq ?? null;
-    if (this.term === null || this.sessionId !== source.sessionId || this.firstSeq !== first) this.reset(source.sessionId, first);
+    if (this.term === null || this.sessionId !== source.sessionId || this.firstSeq !== first) this.reset(source, first);
     const term = this.term!;
     const items = mergeItems(source.stdout, source.resizes, this.lastSeq);
     let pending: Uint8Array[] = [];
@@ -82,10 +82,19 @@ export class TerminalReplay {
     return this.screen(source);
   }
 
-  private reset(sessionId: string, firstSeq: number | null): void {
+  private reset(source: TerminalSource, firstSeq: number | null): void {
     this.term?.dispose();
-    this.term = new xterm.Terminal({ cols: DEFAULT_SIZE[0], rows: DEFAULT_SIZE[1], scrollback: SCROLLBACK, allowProposedApi: true });
-    this.sessionId = sessionId;
+    this.term = new xterm.Terminal({
+      cols: DEFAULT_SIZE[0],
+      rows: DEFAULT_SIZE[1],
+      scrollback: SCROLLBACK,
+      allowProposedApi: true,
+      // Binary stdout is full of what a parser calls errors; xterm would print each on the console.
+      logLevel: 'off',
+      // Without a tty in the pod, kubectl's own terminal turned each \n into \r\n (onlcr).
+      convertEol: !source.tty,
+    });
+    this.sessionId = source.sessionId;
     this.firstSeq = firstSeq;
     this.lastSeq = -1;
     this.messages = 0;
