@@ -5,6 +5,7 @@
  * keys to view state (state/key-bindings.ts). Everything drawn fits in the terminal's height,
  * and `startTui` draws it on the alternate screen, so the user's scrollback is left alone.
  */
+import './ink-env/hide-ci.js';
 import { useCallback, useMemo, useState } from 'react';
 import { Box, render, Text, useApp } from 'ink';
 import { FilterLine } from './components/filter-line.js';
@@ -24,6 +25,7 @@ import {
   activeFilter, initialViewState, selectedLaneIndex, selectedMessageIndex, selectedRowIndex, type ViewState,
 } from './state/view-state.js';
 import type { SessionStore } from './store/session-store.js';
+import './ink-env/restore-ci.js';
 
 /** The title line, and one spare so Ink never fills the screen (it would clear it on every frame). */
 const TITLE_AND_SPARE = 2;

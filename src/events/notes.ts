@@ -89,6 +89,8 @@ export function noteFor(ev: EventBody, raw?: Uint8Array): string {
       return `${ev.sink} fell behind: ${ev.dropped} events dropped (${ev.total} in all); they are in no other sink either unless it kept up`;
     case 'sink.backpressure':
       return ev.state === 'paused' ? `${ev.sink} fell behind: relay paused until it catches up (nothing is dropped)` : `${ev.sink} caught up: relay resumed after ${ev.pausedMs ?? 0} ms`;
+    case 'finding':
+      return `${ev.severity} ${ev.rule}: ${ev.title}`;
     case 'conn.summary': {
       const s = ev.summary;
       const parts = [s.request.operation ?? s.request.method ?? 'connection', s.transport];

@@ -376,6 +376,27 @@ export interface SinkBackpressureEvent {
   pausedMs: number | null;
 }
 
+/** Where a failure happened and who answered there. */
+export interface FindingHop {
+  where: 'client↔kubewire' | 'kubewire↔upstream';
+  /** Who answered on that hop, as far as the answer tells (Audit-Id, Server, body type, …). */
+  answeredBy: 'api-server' | 'kubelet' | 'intermediary' | 'kubewire' | 'unknown';
+  why: string;
+}
+
+/** A diagnosis: why a stream failed or is at risk, on which hop, and what to change. */
+export interface FindingEvent {
+  type: 'finding';
+  /** Stable rule id (`websocket-fallback`, `status-missing`, …); part of the interface. */
+  rule: string;
+  severity: 'error' | 'warn' | 'info';
+  title: string;
+  explanation: string;
+  evidence: { facts: string[]; seqs: number[] };
+  hop: FindingHop;
+  fix: string;
+}
+
 export type EventBody =
   | HttpRequestEvent
   | HttpResponseEvent
@@ -400,7 +421,8 @@ export type EventBody =
   | ConnOpenEvent
   | ConnCloseEvent
   | SinkDroppedEvent
-  | SinkBackpressureEvent;
+  | SinkBackpressureEvent
+  | FindingEvent;
 
 export type EventType = EventBody['type'];
 

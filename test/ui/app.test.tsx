@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
+// ui/app first: it loads Ink the way kubewire does (not in CI mode: there is a screen to draw on).
+import { App, startTui } from '../../ui/app.js';
 import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { KubewireEvent } from '../../src/events/types.js';
-import { App, startTui } from '../../ui/app.js';
 import { SessionStore } from '../../ui/store/session-store.js';
 import { vectorsAvailable } from '../support/vectors.js';
 import { Clock, dataEvent, restEvents, vectorEvents } from './event-fixtures.js';

@@ -1,0 +1,23 @@
+/**
+ * Configuration snippets the findings recommend, written once so every rule says them alike.
+ */
+import type { ConnView } from './types.js';
+import { operationOf } from './answer.js';
+
+export const NGINX_UPGRADE = 'nginx: `proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade";` in the location that proxies to the API server';
+export const ENVOY_UPGRADE = 'Envoy/Istio: `upgrade_configs: [{upgrade_type: websocket}, {upgrade_type: spdy/3.1}]` on the route, HTTP/1.1 to the API server';
+export const ALB_TO_NLB = 'AWS: an ALB terminates HTTP and cannot carry SPDY; put the API server behind an NLB (TCP/TLS passthrough) instead';
+export const HAPROXY_TUNNEL = 'HAProxy: `timeout tunnel 1h` (it governs upgraded connections; `timeout client`/`timeout server` stop applying once the 101 passed)';
+export const NGINX_TIMEOUTS = 'nginx: `proxy_read_timeout 3600s; proxy_send_timeout 3600s;`';
+export const ENV_EXEC = 'KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false';
+export const ENV_PORT_FORWARD = 'KUBECTL_PORT_FORWARD_WEBSOCKETS=false';
+
+/** The environment variable that makes kubectl skip the WebSocket attempt for this operation. */
+export function webSocketSwitch(c: ConnView): string {
+  return operationOf(c) === 'portforward' ? ENV_PORT_FORWARD : ENV_EXEC;
+}
+
+export function kubectlCommandFor(c: ConnView): string {
+  const op = operationOf(c);
+  return op === 'portforward' ? 'kubectl port-forward' : op === 'attach' ? 'kubectl attach' : 'kubectl exec/cp';
+}
