@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitForText } from './wait.js';
 
 export const KUBECTL_DIR = process.env['KUBEWIRE_KUBECTL_DIR'] ?? '/usr/lib/google-cloud-sdk/bin';
 
@@ -89,17 +90,7 @@ export function startKubectl(version: string, args: string[], opts: KubectlRunOp
     child,
     output: () => stdout,
     errors: () => stderr,
-    waitFor: (re, ms = 15_000) =>
-      new Promise((resolve, reject) => {
-        const deadline = Date.now() + ms;
-        const poll = (): void => {
-          const m = (stdout + '\n' + stderr).match(re);
-          if (m) return resolve(m);
-          if (Date.now() > deadline || child.exitCode !== null) return reject(new Error(`timed out waiting for ${re}; stdout: ${stdout.slice(-500)} stderr: ${stderr.slice(-500)}`));
-          setTimeout(poll, 50);
-        };
-        poll();
-      }),
+    waitFor: (re, ms = 15_000) => waitForText(() => stdout + '\n' + stderr, re, ms, () => child.exitCode === null),
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGINT');
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);

@@ -5,6 +5,7 @@ import type { ConnectionSummary } from '../../src/events/types.js';
 import { runCli } from './cli.js';
 import { kubectlEnv, kubectlPath, type KubectlResult } from './kubectl.js';
 import { REPO_ROOT } from './vectors.js';
+import { waitForText } from './wait.js';
 
 export const KUBEWIRE_BIN = join(REPO_ROOT, 'bin', 'kubewire.js');
 
@@ -68,17 +69,7 @@ export function startThroughKubewire(version: string, args: string[], opts: { ku
     child,
     output: () => stdout,
     errors: () => stderr,
-    waitFor: (re: RegExp, ms = 15_000): Promise<RegExpMatchArray> =>
-      new Promise((resolve, reject) => {
-        const deadline = Date.now() + ms;
-        const poll = (): void => {
-          const m = (stdout + '\n' + stderr).match(re);
-          if (m) return resolve(m);
-          if (Date.now() > deadline || child.exitCode !== null) return reject(new Error(`timed out waiting for ${re}; stdout: ${stdout.slice(-400)} stderr: ${stderr.slice(-400)}`));
-          setTimeout(poll, 50);
-        };
-        poll();
-      }),
+    waitFor: (re: RegExp, ms = 15_000): Promise<RegExpMatchArray> => waitForText(() => stdout + '\n' + stderr, re, ms, () => child.exitCode === null),
     stop: async (): Promise<number | null> => {
       if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGINT');
       const t = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 8000);

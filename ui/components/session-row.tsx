@@ -1,23 +1,14 @@
 /** One line of the session list. Memoised on primitive props: a row re-renders only when one of its cells changed. */
 import { memo } from 'react';
 import { Text } from 'ink';
+import type { RowCells } from '../format/row-format.js';
 import type { RowState } from '../store/types.js';
 
-export interface SessionRowProps {
+/** The padded cells, plus what decides the row's look. */
+export interface SessionRowProps extends RowCells {
   selected: boolean;
-  time: string;
-  verb: string;
-  target: string;
-  command: string;
-  transport: string;
-  fallback: string;
-  state: string;
   status: RowState | 'header';
-  duration: string;
-  bytes: string;
-  exit: string;
   exitCode: number | null;
-  findings: string;
 }
 
 const STATE_COLOUR: Record<RowState, string> = { live: 'cyan', done: 'green', failed: 'red' };
