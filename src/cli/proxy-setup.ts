@@ -4,6 +4,7 @@
  * reported before anything listens.
  */
 import type { PayloadMode } from '../codec/decode-context.js';
+import { DiagnosisEngine, findingBody, type SessionFinding } from '../diagnose/engine.js';
 import { EventBus } from '../events/event-bus.js';
 import { noteFor } from '../events/notes.js';
 import type { EventBody } from '../events/types.js';
@@ -58,6 +59,7 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
     }
   }
   emit({ type: 'proxy.start', listen: proxy.url, upstream: upstream.describe(), context: upstream.contextName, kubeconfig: kubeconfigOut, payloadMode: flags.payload, log: log.path, version: VERSION, pid: process.pid });
+  const diagnosis = diagnose(bus);
   return {
     upstream,
     proxy,
@@ -66,8 +68,35 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
     emit,
     shutdown: async (reason) => {
       await proxy.stop();
+      diagnosis.finish();
       emit({ type: 'proxy.stop', reason, connections: proxy.connections, dropped: bus.dropped });
       await bus.close();
+    },
+  };
+}
+
+/**
+ * Findings as live events: the engine reads every event from the bus, its findings go back on
+ * the bus (log, console, view); time-based rules (a silent 101, missing pongs) run every second.
+ */
+function diagnose(bus: EventBus): { finish(): void } {
+  const engine = new DiagnosisEngine();
+  const publish = (findings: SessionFinding[]): void => {
+    for (const f of findings) {
+      const body = findingBody(f);
+      bus.publish(body, noteFor(body), { ...(f.session ? { session: f.session } : {}), ...(f.conn ? { conn: f.conn } : {}) });
+    }
+  };
+  const unsubscribe = bus.subscribe((e) => {
+    if (e.type !== 'finding') publish(engine.ingest(e));
+  });
+  const ticker = setInterval(() => publish(engine.tick(Date.now())), 1000);
+  ticker.unref();
+  return {
+    finish: () => {
+      clearInterval(ticker);
+      unsubscribe();
+      publish(engine.finish(Date.now()));
     },
   };
 }

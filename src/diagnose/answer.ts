@@ -108,6 +108,8 @@ export function answerComplete(c: ConnView): boolean {
   const r = c.response;
   if (!r) return false;
   if (r.status === 101 || c.body !== null || connEnded(c)) return true;
+  // The proxy relays plain requests without recording their bodies: the head is all there will be.
+  if (c.open?.kind === 'http') return true;
   const length = header(r.headers, 'content-length');
   return length !== null && Number(length) === 0;
 }
@@ -171,7 +173,14 @@ export function describeAnswer(c: ConnView): string {
   const text = bodyText(c).trim();
   if (text) return `${head} with the text "${clip(text, 200)}"`;
   if (c.body) return `${head} with a ${c.body.size}-byte ${c.body.contentType ?? 'binary'} body`;
+  // Plain requests go through http-proxy, whose bodies kubewire does not record.
+  if (isPlain(c)) return `${head}${r.contentType ? ` (${r.contentType})` : ''}`;
   return `${head} with an empty body`;
+}
+
+/** A plain HTTP request (not an upgrade): kubewire records its head, not its body. */
+export function isPlain(c: ConnView): boolean {
+  return c.request?.type === 'http.request' || c.response?.type === 'http.response';
 }
 
 /** `c3: GET /api/v1/…/exec (WebSocket, offers v5.channel.k8s.io)` */
@@ -222,6 +231,7 @@ export function attribute(c: ConnView): { answeredBy: FindingHop['answeredBy']; 
   if (viaProxy) return { answeredBy: 'intermediary', why: `the answer has ${viaProxy}` };
   const gw = GATEWAY_TEXT.exec(text);
   if (gw && /text\/plain/i.test(c.body?.contentType ?? r.contentType ?? 'text/plain')) return { answeredBy: 'intermediary', why: `"${gw[0]}" is a gateway's message` };
+  if (isPlain(c) && !c.body) return { answeredBy: 'unknown', why: `the answer (${r.status}${r.contentType ? `, ${r.contentType}` : ''}) has no Audit-Id or proxy header, and kubewire does not record the bodies of plain requests` };
   return { answeredBy: 'unknown', why: `nothing in the answer (${r.status}, no Audit-Id, no Status body, no proxy header) names its writer` };
 }
 

@@ -4,12 +4,11 @@
  * are never kept (the rules read sizes, statuses and texts, not data), so a session costs at
  * most its bound in small objects whatever flows through it.
  */
-import type { KubewireEvent } from '../events/types.js';
-import type { ConnView, Ev, SessionView } from './types.js';
 import type {
   ConnCloseEvent, ConnEndEvent, ConnOpenEvent, DecodeAnomalyEvent, DecodeStackEvent, HttpBodyEvent, HttpRequestEvent,
-  HttpResponseEvent, K8sDataEvent, K8sStatusEvent, PfErrorEvent, ProxyErrorEvent, SpdyFrameEvent, WsFrameEvent,
+  HttpResponseEvent, K8sDataEvent, K8sStatusEvent, KubewireEvent, PfErrorEvent, ProxyErrorEvent, SpdyFrameEvent, WsFrameEvent,
 } from '../events/types.js';
+import type { ConnView, Ev, SessionView } from './types.js';
 
 /** The per-frame limit of the x/net WebSocket servers Kubernetes runs (DefaultMaxPayloadBytes). */
 export const MAX_SERVER_FRAME_BYTES = 32 * 1024 * 1024;
@@ -75,6 +74,8 @@ export class ConnTracker implements ConnView {
   readonly spdyPings = { c2s: 0, s2c: 0 };
   readonly unansweredPings: { count: number; first: Ev<WsFrameEvent> | null; last: Ev<WsFrameEvent> | null } = { count: 0, first: null, last: null };
   lastPong: Ev<WsFrameEvent> | null = null;
+  lastClientPing: Ev<WsFrameEvent | SpdyFrameEvent> | null = null;
+  lastPingAnswer: Ev<WsFrameEvent | SpdyFrameEvent> | null = null;
   readonly afterStatus: { frames: number; keepalive: number; first: KubewireEvent | null } = { frames: 0, keepalive: 0, first: null };
   readonly unrepliedStreams = new Map<number, Ev<SpdyFrameEvent>>();
   spdyStreamsOpened = 0;
@@ -171,6 +172,7 @@ export class ConnTracker implements ConnView {
       case 'ping':
         this.wsPings[e.dir]++;
         if (e.dir === 'c2s') {
+          this.lastClientPing = e;
           this.unansweredPings.count++;
           this.unansweredPings.first ??= e;
           this.unansweredPings.last = e;
@@ -180,6 +182,7 @@ export class ConnTracker implements ConnView {
         this.wsPongs[e.dir]++;
         if (e.dir === 's2c') {
           this.lastPong = e;
+          this.lastPingAnswer = e;
           this.unansweredPings.count = 0;
           this.unansweredPings.first = null;
           this.unansweredPings.last = null;
@@ -220,6 +223,9 @@ export class ConnTracker implements ConnView {
         break;
       case 'PING':
         this.spdyPings[e.dir]++;
+        // Only clients ping (odd ids); the server echoes them (protocol.md A §2.4).
+        if (e.dir === 'c2s') this.lastClientPing = e;
+        else this.lastPingAnswer = e;
         break;
       case 'DATA':
         if (e.length > 0) this.lastData = e;
@@ -243,7 +249,8 @@ export class SessionTracker {
   readonly conns = new Map<string, ConnTracker>();
   readonly upgrades: ConnTracker[] = [];
   omitted = 0;
-  lastActivity = Number.NaN;
+  /** The last event's `ts`, parsed only when asked (a busy stream makes many). */
+  private lastTs: string | undefined;
   /** rule|conn keys already reported. */
   readonly fired = new Set<string>();
 
@@ -264,8 +271,12 @@ export class SessionTracker {
     const hadRequest = c.request !== null;
     c.add(stored, store);
     if (!hadRequest && c.request?.type === 'upgrade.request') this.upgrades.push(c);
-    const t = tsOf(e);
-    if (t !== null) this.lastActivity = t;
+    if (e.ts !== undefined) this.lastTs = e.ts;
+  }
+
+  /** Milliseconds of the last event with a clock; NaN without one. */
+  get lastActivity(): number {
+    return tsOf({ ts: this.lastTs }) ?? Number.NaN;
   }
 
   /** True when every connection of the session has ended. */
@@ -293,7 +304,11 @@ export function tsOf(e: { ts?: string } | null | undefined): number | null {
   return Number.isNaN(ms) ? null : ms;
 }
 
-/** A connection is over: the proxy closed it, or both directions of a capture ended. */
+/**
+ * A connection is over: the proxy reported its close (a live connection, which began with
+ * conn.open, always ends with conn.close, after both directions' conn.end), or both directions
+ * of a capture ended.
+ */
 export function connEnded(c: ConnView): boolean {
-  return c.close !== null || (c.ends.c2s !== null && c.ends.s2c !== null);
+  return c.close !== null || (c.open === null && c.ends.c2s !== null && c.ends.s2c !== null);
 }

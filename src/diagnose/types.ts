@@ -10,7 +10,7 @@
  * still sees them when bulk events were left out to bound memory.
  */
 import type {
-  ConnCloseEvent, ConnEndEvent, ConnOpenEvent, DecodeAnomalyEvent, DecodeStackEvent, Direction, Envelope, EventBody, FindingEvent,
+  ConnCloseEvent, ConnEndEvent, ConnOpenEvent, DecodeAnomalyEvent, DecodeStackEvent, Envelope, EventBody, FindingEvent,
   HttpBodyEvent, HttpRequestEvent, HttpResponseEvent, K8sDataEvent, K8sStatusEvent, KubewireEvent, PfErrorEvent, ProxyErrorEvent,
   SpdyFrameEvent, WsFrameEvent,
 } from '../events/types.js';
@@ -61,6 +61,9 @@ export interface ConnView {
   /** Client WebSocket pings since the server's last pong. */
   readonly unansweredPings: { readonly count: number; readonly first: Ev<WsFrameEvent> | null; readonly last: Ev<WsFrameEvent> | null };
   readonly lastPong: Ev<WsFrameEvent> | null;
+  /** The client's last keepalive (WebSocket ping or SPDY PING, tunnel included) and the server's last answer to one. */
+  readonly lastClientPing: Ev<WsFrameEvent | SpdyFrameEvent> | null;
+  readonly lastPingAnswer: Ev<WsFrameEvent | SpdyFrameEvent> | null;
   /** Server frames after the last status payload, and how many of them were pings or pongs. */
   readonly afterStatus: { readonly frames: number; readonly keepalive: number; readonly first: KubewireEvent | null };
   /** Client SYN_STREAMs with no SYN_REPLY (or RST_STREAM) from the server yet, by stream id. */
@@ -98,4 +101,3 @@ export interface Rule {
   evaluate(view: SessionView): FindingDraft[];
 }
 
-export type { Direction };

@@ -35,6 +35,12 @@ export interface SessionLine {
   fellBackFrom: string | null;
 }
 
+/** `! warn websocket-fallback: title (fix: …)`: one finding as one line; pure, for tests. */
+export function formatFindingLine(severity: string, rule: string, title: string, fix: string): string {
+  const firstFix = fix.split('\n')[0]!.trim();
+  return `! ${severity} ${rule}: ${title}${firstFix ? ` (fix: ${firstFix})` : ''}`;
+}
+
 /** One connection as one line; pure, for tests. */
 export function formatSessionLine(s: SessionLine): string {
   const { summary, request } = s;
@@ -143,6 +149,10 @@ export class ConsoleSink {
     switch (e.type) {
       case 'proxy.error':
         this.out.line(formatErrorLine(e.code, e.message, e.status));
+        return;
+      case 'finding':
+        // The fallback's line already carries its mark; the finding adds the why and the fix.
+        this.out.line(formatFindingLine(e.severity, e.rule, e.title, e.fix));
         return;
       case 'sink.dropped':
         this.out.line(`! ${e.note}`);

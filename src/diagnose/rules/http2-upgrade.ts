@@ -6,7 +6,7 @@
  * HTTP/2 here means a hop switched protocols.
  */
 import { describeAnswer, describeRequest, header, isHttp2, seqsOf, upstreamHop } from '../answer.js';
-import { ALB_TO_NLB, ENVOY_UPGRADE } from '../fixes.js';
+import { ALB_TO_NLB } from '../fixes.js';
 import type { FindingDraft, Rule } from '../types.js';
 
 const STREAMING = new Set(['exec', 'attach', 'portforward']);
@@ -37,7 +37,8 @@ export const http2Upgrade: Rule = {
           + 'kubectl always opens upgrades on a new HTTP/1.1 connection, so a hop in between switched to HTTP/2.',
         evidence: { facts: [describeRequest(c), ...evidence, ...(res ? [`${c.conn}: ${describeAnswer(c)}`] : [])], seqs: seqsOf(req, res, c.body) },
         hop: upstreamHop(c),
-        fix: `Make that hop speak HTTP/1.1 to the API server for these requests: nginx \`proxy_http_version 1.1\`; Envoy: HTTP/1.1 on the upstream cluster (no http2_protocol_options) with ${ENVOY_UPGRADE.replace('Envoy/Istio: ', '')}; ${ALB_TO_NLB}.`,
+        fix: 'Make that hop speak HTTP/1.1 to the API server for these requests: nginx `proxy_http_version 1.1`; Envoy/Istio: HTTP/1.1 on the upstream cluster (no http2_protocol_options) '
+          + `and \`upgrade_configs\` for websocket and spdy/3.1 on the route; ${ALB_TO_NLB}.`,
       });
     }
     return out;

@@ -22,7 +22,6 @@ export const websocketFallback: Rule = {
       const cause = causeOf(ws);
       const problem = handshake(ws).problem;
       const refused = ws.response === null ? 'got no answer' : ws.response.status === 101 ? `got a 101 that kubectl rejected: ${problem}` : `was refused: ${describeAnswer(ws)}`;
-      const spdyAnswer = spdy.response ? describeAnswer(spdy) : 'no answer yet';
       out.push({
         rule: 'websocket-fallback',
         conn: ws.conn,
@@ -36,7 +35,7 @@ export const websocketFallback: Rule = {
             describeRequest(ws),
             `${ws.conn}: ${describeAnswer(ws)}${problem && ws.response?.status === 101 ? ` — ${problem}` : ''}`,
             `${ws.conn}: answered by ${attribute(ws).answeredBy}: ${attribute(ws).why}`,
-            `${describeRequest(spdy)} — the fallback, answered ${spdyAnswer}`,
+            `${describeRequest(spdy)} — the fallback${spdy.response ? `, answered ${describeAnswer(spdy)}` : ''}`,
           ],
           seqs: seqsOf(ws.request, ws.response, ws.body, spdy.request, spdy.response),
         },
@@ -113,7 +112,7 @@ function causeOf(ws: ConnView): { why: string; fix: string } {
       };
     }
     return {
-      why: `The API server refused it${message ? ` ("${message}")` : ''}; kubectl logs that message only at -v=4.`,
+      why: 'The API server itself wrote this refusal; kubectl shows its message only at -v=4.',
       fix: `Find why the API server refuses WebSocket ${portForward ? 'port-forward' : 'exec'} requests (its audit log has the request, by Audit-Id when present).`,
     };
   }

@@ -1,0 +1,55 @@
+/**
+ * Every diagnosis rule, in the order their findings are reported: how the upgrade was answered
+ * first, then what happened on the stream.
+ */
+import type { Rule } from '../types.js';
+import { backendDial } from './backend-dial.js';
+import { buffering } from './buffering.js';
+import { corruptFrames } from './corrupt-frames.js';
+import { forbidden } from './forbidden.js';
+import { forwardProxy } from './forward-proxy.js';
+import { frameTooLarge } from './frame-too-large.js';
+import { http2Upgrade } from './http2-upgrade.js';
+import { idleTimeout } from './idle-timeout.js';
+import { noCloseFrame } from './no-close-frame.js';
+import { noFramesAfter101 } from './no-frames-after-101.js';
+import { noResponse } from './no-response.js';
+import { notFound } from './not-found.js';
+import { pfError } from './pf-error.js';
+import { pongMissing } from './pong-missing.js';
+import { spdyUnsupported } from './spdy-unsupported.js';
+import { statusMissing } from './status-missing.js';
+import { streamVersionMissing } from './stream-version-missing.js';
+import { subprotocolMismatch } from './subprotocol-mismatch.js';
+import { unexpectedProtocol } from './unexpected-protocol.js';
+import { upgradeStripped } from './upgrade-stripped.js';
+import { websocketFallback } from './websocket-fallback.js';
+
+export const RULES: Rule[] = [
+  websocketFallback,
+  upgradeStripped,
+  http2Upgrade,
+  forwardProxy,
+  noResponse,
+  spdyUnsupported,
+  subprotocolMismatch,
+  streamVersionMissing,
+  unexpectedProtocol,
+  forbidden,
+  notFound,
+  backendDial,
+  noFramesAfter101,
+  pongMissing,
+  idleTimeout,
+  noCloseFrame,
+  statusMissing,
+  corruptFrames,
+  frameTooLarge,
+  pfError,
+  buffering,
+];
+
+export {
+  backendDial, buffering, corruptFrames, forbidden, forwardProxy, frameTooLarge, http2Upgrade, idleTimeout, noCloseFrame, noFramesAfter101, noResponse,
+  notFound, pfError, pongMissing, spdyUnsupported, statusMissing, streamVersionMissing, subprotocolMismatch, unexpectedProtocol, upgradeStripped, websocketFallback,
+};

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { websocketFallback } from '../../../src/diagnose/rules/websocket-fallback.js';
+import { LogBuilder, body, connEnd, ends, healthySpdyExec, healthyWsExec, response, spdy101, spdyRequest, wsRequest } from '../events.js';
+
+describe('websocket-fallback', () => {
+  it('fires for an empty 403 (an API server that passed v5 to the kubelet) followed by SPDY', () => {
+    const log = new LogBuilder()
+      .add('c1', wsRequest(), response(403, { headers: [['Content-Length', '0']] }), ...ends())
+      .after(50).add('c2', spdyRequest(), spdy101());
+    const [f, ...rest] = websocketFallback.evaluate(log.view());
+    expect(rest).toEqual([]);
+    expect(f).toMatchObject({ rule: 'websocket-fallback', conn: 'c1', severity: 'warn', hop: { where: 'kubewire↔upstream', answeredBy: 'kubelet' } });
+    expect(f!.explanation).toMatch(/TranslateStreamCloseWebsocketRequests/);
+    expect(f!.fix).toMatch(/1\.30/);
+    expect(f!.fix).toMatch(/KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false/);
+    expect(f!.evidence.seqs).toEqual([1, 2, 5, 6]);
+  });
+
+  it('explains the port-forward tunnel refused by a kubelet (PortForwardWebsockets off)', () => {
+    const log = new LogBuilder()
+      .add('c1', wsRequest({ op: 'portforward' }), response(400, { auditId: 'a1' }), body('query parameter "port" is required\n', 'text/plain'), ...ends())
+      .add('c2', spdyRequest({ op: 'portforward' }), spdy101('portforward.k8s.io'));
+    const [f] = websocketFallback.evaluate(log.view());
+    expect(f?.hop.answeredBy).toBe('kubelet');
+    expect(f?.explanation).toMatch(/PortForwardWebsockets/);
+    expect(f?.fix).toMatch(/KUBECTL_PORT_FORWARD_WEBSOCKETS=false/);
+  });
+
+  it('names a gateway that refused the upgrade with an HTML page', () => {
+    const log = new LogBuilder()
+      .add('c1', wsRequest(), response(404, { headers: [['Server', 'nginx/1.25.3'], ['Content-Type', 'text/html']] }), body('<html><head><title>404 Not Found</title></head></html>', 'text/html'), ...ends())
+      .add('c2', spdyRequest(), spdy101());
+    const [f] = websocketFallback.evaluate(log.view());
+    expect(f?.hop.answeredBy).toBe('intermediary');
+    expect(f?.fix).toContain('proxy_set_header Upgrade $http_upgrade');
+  });
+
+  it('is silent for a healthy WebSocket exec, a healthy SPDY exec, and a refusal with no SPDY retry', () => {
+    expect(websocketFallback.evaluate(healthyWsExec(new LogBuilder()).view())).toEqual([]);
+    expect(websocketFallback.evaluate(healthySpdyExec(new LogBuilder()).view())).toEqual([]);
+    const alone = new LogBuilder().add('c1', wsRequest(), response(403), connEnd('c2s'), connEnd('s2c'));
+    expect(websocketFallback.evaluate(alone.view())).toEqual([]);
+  });
+});
