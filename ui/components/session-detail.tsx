@@ -7,7 +7,7 @@ import { fallbackLine, outcomeLine, statusLine, summaryLine } from '../format/de
 import type { MessageFormat } from '../format/message-format.js';
 import type { SessionDetail } from '../store/types.js';
 import { ConnectionTimeline } from './connection-timeline.js';
-import { FindingsPane } from './findings-pane.js';
+import { FindingsPane, findingsPaneHeight } from './findings-pane.js';
 import { LaneTabs } from './lane-tabs.js';
 import { MessageList, MessagePreview } from './message-list.js';
 
@@ -46,7 +46,9 @@ export function SessionDetailView({ detail, laneIndex, messageIndex, format, wid
   const evicted = lane && lane.evicted > 0
     ? `${lane.evicted} older ${lane.label} messages fell out of the ring (keeps ${detail.ringSize}); all are in the log${detail.log ? ` ${detail.log}` : ''}`
     : null;
-  const layout = detailLayout(height, detail.connections.length, (fallback ? 1 : 0) + (evicted ? 1 : 0), lane?.messages.length ?? 0);
+  // detailLayout counts the findings pane's two lines of the empty case; more findings take more.
+  const findingLines = findingsPaneHeight(detail.findings.length) - findingsPaneHeight(0);
+  const layout = detailLayout(height, detail.connections.length, (fallback ? 1 : 0) + (evicted ? 1 : 0) + findingLines, lane?.messages.length ?? 0);
   const stateColour = row.state === 'failed' ? 'red' : row.state === 'live' ? 'cyan' : 'green';
   return (
     <Box flexDirection="column" height={height} overflow="hidden">

@@ -353,6 +353,8 @@ export class SessionState {
       rule: typeof f.rule === 'string' ? f.rule : '?',
       severity: typeof f.severity === 'string' ? f.severity : '?',
       title: typeof f.title === 'string' ? f.title : f.note ?? '',
+      fix: typeof f.fix === 'string' ? f.fix : '',
+      hop: f.hop && typeof f.hop === 'object' ? `${String(f.hop.where ?? '')}, ${String(f.hop.answeredBy ?? '')}` : '',
     });
   }
 }
@@ -363,6 +365,8 @@ interface FindingLike {
   rule?: unknown;
   severity?: unknown;
   title?: unknown;
+  fix?: unknown;
+  hop?: { where?: unknown; answeredBy?: unknown };
 }
 
 const VERB_OF_COMMAND: Record<string, SessionVerb> = { exec: 'exec', attach: 'attach', cp: 'cp', 'port-forward': 'port-forward', logs: 'logs' };

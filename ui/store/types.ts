@@ -205,6 +205,10 @@ export interface FindingView {
   rule: string;
   severity: string;
   title: string;
+  /** What to change; empty for findings of an older log without one. */
+  fix: string;
+  /** `kubewire↔upstream, intermediary`: the hop and who answered there. */
+  hop: string;
 }
 
 export interface SessionDetail {
