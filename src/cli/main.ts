@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { gatewayHelp, runCluster } from './cluster-command.js';
 import { runDecode } from './decode-command.js';
 import { runDemo } from './demo-command.js';
+import { runDoctorCommand } from './doctor-command.js';
 import { runView } from './view-command.js';
 import { runProxy } from './proxy-command.js';
 import { runCommand } from './run-command.js';
@@ -81,6 +82,19 @@ export function buildProgram(): Command {
     .option('--ring <n>', 'messages kept per stream lane in memory (older ones stay in the log)', (v) => Number(v))
     .action(async (log: string, opts) => {
       process.exitCode = await runView({ file: log, follow: opts.follow, tui: opts.tui, ...(opts.ring ? { ringSize: opts.ring } : {}) }, new StdoutOutput(), new StdoutOutput(process.stderr));
+    });
+
+  program
+    .command('doctor')
+    .description('Probe the path to the cluster of your kubeconfig: REST, the WebSocket and SPDY exec upgrades, both port-forward upgrades (for a pod that does not exist, so no pod is needed), and with --pod a real exec; one row per check, then the findings.')
+    .option('--kubeconfig <file>', 'kubeconfig to read (default: $KUBECONFIG, then ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context to use (default: the current context)')
+    .option('--pod <ns/name>', 'also run exec checks in this pod (echo, 1 MiB output, ping/pong, resize)')
+    .option('--container <name>', 'the container for --pod')
+    .option('--idle <seconds>', 'with --pod: hold a session idle this long (plus 5 s) and report when the path cuts it')
+    .option('--json', 'print one JSON object {checks, findings}')
+    .action(async (opts) => {
+      process.exitCode = await runDoctorCommand(opts, new StdoutOutput());
     });
 
   program

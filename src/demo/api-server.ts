@@ -47,6 +47,11 @@ export interface DemoApiServerOptions {
   pods: DemoPod[];
   logs: LogSource;
   onUpgrade: UpgradeHandler;
+  /**
+   * A gateway in front of the API server: it sees every upgrade first, before authentication
+   * and the pod lookup, and returns true when it answered the request itself.
+   */
+  gateway?: (req: IncomingMessage, socket: Duplex) => boolean;
   version?: ServerVersion;
   /** How often a watch sees `worker` modified. Default 2000 ms. */
   watchIntervalMs?: number;
@@ -200,6 +205,7 @@ export class DemoApiServer {
 
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    if (this.opts.gateway?.(req, socket)) return;
     if (!this.authorized(req)) return this.refuse(socket, unauthorized());
     const { path, query } = splitUrl(req.url);
     const route = parseRoute(path);

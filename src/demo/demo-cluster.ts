@@ -14,7 +14,7 @@ import { PodServices } from './pod-services.js';
 import { createStartCommand } from './process-runner.js';
 import { PodSandbox } from './sandbox.js';
 import { createDemoTls } from '../tls/local-ca.js';
-import { createUpgradeRouter } from './upgrade-router.js';
+import { createGatewayFront, createUpgradeRouter } from './upgrade-router.js';
 
 export interface DemoClusterOptions {
   host?: string;
@@ -76,14 +76,19 @@ export class DemoCluster {
         profiles: this.profiles,
         startCommand: createStartCommand(this.sandbox, hub),
         dial: this.services.dial,
-        onServed: (what) => this.served.set(what, (this.served.get(what) ?? 0) + 1),
+        onServed: (what) => this.count(what),
       }),
+      gateway: createGatewayFront(this.profiles, (what) => this.count(what)),
     });
     const addr = await this.api.listen(options.host ?? '127.0.0.1', options.port ?? 0);
     this.url = addr.url;
     this.host = addr.host;
     this.port = addr.port;
     if (options.kubeconfigPath) await this.writeKubeconfig(options.kubeconfigPath);
+  }
+
+  private count(what: string): void {
+    this.served.set(what, (this.served.get(what) ?? 0) + 1);
   }
 
   /** Writes a kubeconfig (mode 0600) that points kubectl at this cluster with its token. */

@@ -40,10 +40,6 @@ export function createUpgradeRouter(deps: UpgradeRouterDeps) {
     socket.on('error', () => socket.destroy());
     armIdleTimeout(socket, profiles);
     const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
-    if (profiles.has('strip-upgrade')) {
-      refuse(socket, 400, upgradeRequiredStatus());
-      return;
-    }
     if (upgrade === 'websocket') webSocket(req, socket, head, route);
     else if (upgrade === 'spdy/3.1') spdy(req, socket, head, route);
     else refuse(socket, 400, upgradeRequiredStatus());
@@ -84,10 +80,6 @@ export function createUpgradeRouter(deps: UpgradeRouterDeps) {
   }
 
   function spdy(req: IncomingMessage, socket: Duplex, head: Buffer, route: UpgradeRoute): void {
-    if (profiles.has('no-spdy')) {
-      refuse(socket, 400, upgradeRequiredStatus());
-      return;
-    }
     const offered = headerList(req, 'x-stream-protocol-version');
     const n = route.kind === 'portforward' ? negotiatePortForward(offered) : negotiateSpdyProtocol(offered);
     if (!n.ok) {
@@ -103,6 +95,24 @@ export function createUpgradeRouter(deps: UpgradeRouterDeps) {
     if (route.kind === 'portforward') serveSpdyPortForward(conn, route.pod, deps.dial);
     else serveSpdyRemoteCommand(conn, protocol, commandRequest(route), deps.startCommand, { dropStatus: () => profiles.has('drop-status') });
   }
+}
+
+/**
+ * The profiles of a gateway in front of the API server: they act on every upgrade before the
+ * API server sees it (so also for pods that do not exist, which is what `kubewire doctor`
+ * probes). strip-upgrade: the Upgrade header is removed, and the API server answers as it does
+ * then; no-spdy: an AWS ALB, which knows only WebSocket upgrades.
+ */
+export function createGatewayFront(profiles: GatewayProfiles, onServed?: (what: string) => void) {
+  return (req: IncomingMessage, socket: Duplex): boolean => {
+    const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
+    if (profiles.has('strip-upgrade') || (profiles.has('no-spdy') && upgrade.startsWith('spdy/'))) {
+      onServed?.('refused 400');
+      refuseUpgrade(socket, 400, upgradeRequiredStatus());
+      return true;
+    }
+    return false;
+  };
 }
 
 /** The kubelet's port-forward handshake accepts only portforward.k8s.io (httpstream.Handshake). */
