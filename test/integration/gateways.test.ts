@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availableKubectls } from '../support/kubectl.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { kubectlPart, runThroughKubewire, startThroughKubewire } from '../support/kubewire-run.js';
+import { runDoctorCommand } from '../../src/cli/doctor-command.js';
 import { gatewayBinary, startApache, startHaproxy, startNginx, startSquid, writeUpstreamKubeconfig, type Gateway } from '../support/gateways.js';
 
 const [v] = availableKubectls(['1.33']);
@@ -57,6 +58,14 @@ function gatewayKubeconfig(gw: Gateway & { tls: { caCertPem: string } }): string
   return file;
 }
 
+/** `kubewire doctor --json` on a kubeconfig: its exit code, the verdict per check, the rules found. */
+async function doctor(kubeconfig: string): Promise<{ code: number; verdicts: Record<string, string>; rules: string[] }> {
+  const lines: string[] = [];
+  const code = await runDoctorCommand({ kubeconfig, json: true }, { line: (text: string) => void lines.push(text) });
+  const report = JSON.parse(lines[0]!) as { checks: { id: string; verdict: string }[]; findings: { rule: string }[] };
+  return { code, verdicts: Object.fromEntries(report.checks.map((c) => [c.id, c.verdict])), rules: [...new Set(report.findings.map((f) => f.rule))].sort() };
+}
+
 async function run(kubeconfig: string, args: string[], env: Record<string, string>, timeoutMs = 30_000) {
   const log = join(t.dir, `gw-${++n}.jsonl`);
   const r = await runThroughKubewire(v!, args, { kubeconfig, home: t.home, log, env, timeoutMs });
@@ -95,6 +104,12 @@ describe.skipIf(!v || !nginx)('nginx in front of the API server', () => {
       // nginx passed both attempts on, and the API server answered each with 400.
       expect(gw.output()).toMatch(/"GET \/api\/v1\/namespaces\/default\/pods\/web\/exec\?[^"]* HTTP\/1\.1" 400 /);
       expect(gw.output()).toMatch(/"POST \/api\/v1\/namespaces\/default\/pods\/web\/exec\?[^"]* HTTP\/1\.1" 400 /);
+      // kubewire doctor sees it without a pod: every upgrade path fails the same way.
+      const d = await doctor(kc);
+      expect(d.code).toBe(1);
+      expect(d.verdicts['ws-exec']).toBe('fail');
+      expect(d.verdicts['spdy-exec']).toBe('fail');
+      expect(d.rules).toContain('upgrade-stripped');
     } finally {
       await gw.stop();
     }
@@ -116,6 +131,9 @@ describe.skipIf(!v || !nginx)('nginx in front of the API server', () => {
       expect(gw.output()).toMatch(/"GET \/api\/v1\/namespaces\/default\/pods\/web\/exec\?[^"]*" 101 /);
       expect(gw.output()).toMatch(/"POST \/api\/v1\/namespaces\/default\/pods\/web\/exec\?[^"]*" 101 /);
       expect(gw.output()).toMatch(/"GET \/api\/v1\/namespaces\/default\/pods\/web\/portforward[^"]*" 101 /);
+      const d = await doctor(kc);
+      expect(d.code, JSON.stringify(d)).toBe(0);
+      expect(d.rules).toEqual([]);
     } finally {
       await gw.stop();
     }
@@ -176,6 +194,11 @@ describe.skipIf(!v || !apache)('Apache mod_proxy in front of the API server', ()
       expect(spdy.kubectlErr).toMatch(/Upgrade request required/i);
       expect(gw.output()).toMatch(/"GET \/api\/v1\/namespaces\/default\/pods\/web\/exec\?[^"]*" 101 /);
       expect(gw.output()).toMatch(/"POST \/api\/v1\/namespaces\/default\/pods\/web\/exec\?[^"]*" 400 /);
+      // doctor: the WebSocket paths pass, the SPDY ones fail.
+      const d = await doctor(kc);
+      expect(d.code).toBe(1);
+      expect(d.verdicts['ws-exec']).toBe('pass');
+      expect(d.verdicts['spdy-exec']).toBe('fail');
     } finally {
       await gw.stop();
     }
@@ -192,6 +215,8 @@ describe.skipIf(!v || !apache)('Apache mod_proxy in front of the API server', ()
         expect(r.rules, r.stderr).toEqual([]);
       }
       expect(gw.output()).toMatch(/"POST \/api\/v1\/namespaces\/default\/pods\/web\/exec\?[^"]*" 101 /);
+      const d = await doctor(kc);
+      expect(d.code, JSON.stringify(d)).toBe(0);
     } finally {
       await gw.stop();
     }
@@ -217,6 +242,8 @@ describe.skipIf(!v || !squid)('Squid as the kubeconfig proxy-url', () => {
         expect(r.rules, r.stderr).toEqual([]);
       }
       expect(gw.output()).toMatch(/TCP_TUNNEL\/200 \d+ CONNECT 127\.0\.0\.1:\d+/);
+      const d = await doctor(kc);
+      expect(d.code, JSON.stringify(d)).toBe(0);
     } finally {
       await gw.stop();
     }
@@ -225,12 +252,17 @@ describe.skipIf(!v || !squid)('Squid as the kubeconfig proxy-url', () => {
   it('CONNECT denied: forward-proxy, and kubectl says why', async () => {
     const gw = await startSquid(squid!, { connectPort: null });
     try {
-      const r = await run(squidKubeconfig(gw), EXEC, WS);
+      const kc = squidKubeconfig(gw);
+      const r = await run(kc, EXEC, WS);
       expect(r.code).not.toBe(0);
       expect(r.rules, r.stderr).toEqual(['forward-proxy']);
       expect(r.findings[0]!.title).toMatch(/proxy/i);
       expect(r.kubectlErr).toMatch(/the proxy http:\/\/127\.0\.0\.1:\d+ refused to tunnel to 127\.0\.0\.1:\d+ .*403 Forbidden/);
       expect(gw.output()).toMatch(/TCP_DENIED\/403 \d+ CONNECT 127\.0\.0\.1:\d+/);
+      // doctor cannot get through the proxy either, and says so.
+      const d = await doctor(kc);
+      expect(d.code).toBe(1);
+      expect(d.verdicts['rest']).toBe('fail');
     } finally {
       await gw.stop();
     }
