@@ -158,6 +158,14 @@ describe.skipIf(!v || !haproxy)('HAProxy in front of the API server', () => {
       expect(r.stderr).toMatch(/kubewire: ! \w+ idle-timeout: /);
       // HAProxy's log: the 101 upgrade ended by a client-side timeout in the data phase (cD).
       expect(gw.output()).toMatch(/ 101 \d+ - - cD-- .*"POST \/api\/v1\/namespaces\/default\/pods\/web\/exec/);
+      // doctor --idle holds a session quiet and measures where the path cuts it.
+      const lines: string[] = [];
+      const code = await runDoctorCommand({ kubeconfig: gatewayKubeconfig(gw), pod: 'default/web', container: 'app', idle: 4, json: true }, { line: (text: string) => void lines.push(text) });
+      const report = JSON.parse(lines[0]!) as { checks: { id: string; verdict: string; detail: string }[] };
+      const idle = report.checks.find((c) => c.id === 'pod-idle')!;
+      expect(idle.verdict, idle.detail).toBe('fail');
+      expect(idle.detail).toMatch(/ended after [23]\.\d s .*cuts idle connections at about [23] s/);
+      expect(code).toBe(1);
     } finally {
       await gw.stop();
     }
