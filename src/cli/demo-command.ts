@@ -18,7 +18,7 @@ import type { Output } from './output.js';
 import { startProxy } from './proxy-setup.js';
 import { waitForSignal } from './signals.js';
 import { stateDir } from './state-dir.js';
-import { canShowTui, launchTui } from './tui-launch.js';
+import { canShowTui, showLiveTui } from './tui-launch.js';
 
 export interface DemoOptions {
   script: boolean;
@@ -63,12 +63,9 @@ export async function runDemo(opts: DemoOptions, out: Output, err: Output): Prom
   const useTui = opts.tui && canShowTui();
   try {
     if (useTui) {
-      const tui = await launchTui({ listen: running.proxy.url, kubeconfig, log: running.log.path, upstream: running.upstream.describe(), source: 'live' });
-      const unsubscribe = running.bus.subscribe((e) => tui.ingest(e));
-      if (kubectl) void runTour({ kubectl, kubeconfig, cluster, say: () => {} }).catch(() => {});
-      await Promise.race([tui.waitUntilExit(), waitForSignal()]);
-      unsubscribe();
-      tui.close();
+      await showLiveTui(running, kubeconfig, () => {
+        if (kubectl) void runTour({ kubectl, kubeconfig, cluster, say: () => {} }).catch(() => {});
+      });
       for (const line of intro.slice(0, 2)) out.line(line);
     } else {
       const console = new ConsoleSink(out).attach(running.bus);

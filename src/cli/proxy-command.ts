@@ -9,7 +9,7 @@ import type { Output } from './output.js';
 import { startProxy, type ProxyFlags } from './proxy-setup.js';
 import { stateDir } from './state-dir.js';
 import { waitForSignal } from './signals.js';
-import { canShowTui, launchTui } from './tui-launch.js';
+import { canShowTui, showLiveTui } from './tui-launch.js';
 
 export interface ProxyOptions extends ProxyFlags {
   listen: string;
@@ -28,12 +28,7 @@ export async function runProxy(opts: ProxyOptions, out: Output, err: Output): Pr
   out.line(`  export KUBECONFIG=${kubeconfig}`);
   out.line('');
   if (opts.tui && canShowTui()) {
-    const tui = await launchTui({ listen: running.proxy.url, kubeconfig, log: running.log.path, upstream: running.upstream.describe(), source: 'live' });
-    const unsubscribe = running.bus.subscribe((e) => tui.ingest(e));
-    const reason = await Promise.race([tui.waitUntilExit().then(() => 'quit'), waitForSignal()]);
-    unsubscribe();
-    tui.close();
-    await running.shutdown(reason);
+    await running.shutdown(await showLiveTui(running, kubeconfig));
     out.line(`kubewire proxy stopped; log: ${running.log.path}`);
     return 0;
   }

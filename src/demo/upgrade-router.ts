@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 import type { UpgradeRoute } from './api-server.js';
 import type { CommandRequest, DialPodPort, StartCommand } from './contracts.js';
 import type { GatewayProfiles } from './gateway-profiles.js';
-import { rawResponseHead, refuseUpgrade, upgradeRequiredStatus } from '../http/raw-response.js';
+import { rawResponseHead, refuseUpgrade } from '../http/raw-response.js';
+import { badRequest } from './k8s-errors.js';
 import { SpdyServerConnection } from './spdy-server-connection.js';
 import { serveSpdyPortForward } from './spdy-portforward.js';
 import { negotiateSpdyProtocol, serveSpdyRemoteCommand, type SpdyNegotiation } from './spdy-remote-command.js';
@@ -42,7 +43,7 @@ export function createUpgradeRouter(deps: UpgradeRouterDeps) {
     const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
     if (upgrade === 'websocket') webSocket(req, socket, head, route);
     else if (upgrade === 'spdy/3.1') spdy(req, socket, head, route);
-    else refuse(socket, 400, upgradeRequiredStatus());
+    else refuse(socket, 400, upgradeRequired());
   };
 
   function webSocket(req: IncomingMessage, socket: Duplex, head: Buffer, route: UpgradeRoute): void {
@@ -108,12 +109,15 @@ export function createGatewayFront(profiles: GatewayProfiles, onServed?: (what: 
     const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
     if (profiles.has('strip-upgrade') || (profiles.has('no-spdy') && upgrade.startsWith('spdy/'))) {
       onServed?.('refused 400');
-      refuseUpgrade(socket, 400, upgradeRequiredStatus());
+      refuseUpgrade(socket, 400, upgradeRequired());
       return true;
     }
     return false;
   };
 }
+
+/** The API server's answer when the Upgrade/Connection headers did not arrive (upgradeaware.go). */
+const upgradeRequired = () => badRequest('Upgrade request required');
 
 /** The kubelet's port-forward handshake accepts only portforward.k8s.io (httpstream.Handshake). */
 function negotiatePortForward(offered: string[]): SpdyNegotiation {

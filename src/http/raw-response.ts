@@ -4,7 +4,6 @@
  */
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import type { K8sStatus } from '../demo/contracts.js';
 
 export function rawResponseHead(status: number, headers: Record<string, string>): string {
   const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`, `Date: ${new Date().toUTCString()}`];
@@ -13,7 +12,7 @@ export function rawResponseHead(status: number, headers: Record<string, string>)
 }
 
 /** Writes a complete refusal and ends the socket. */
-export function refuseUpgrade(socket: Duplex, status: number, body: string | K8sStatus | null, headers: Record<string, string> = {}): void {
+export function refuseUpgrade(socket: Duplex, status: number, body: string | object | null, headers: Record<string, string> = {}): void {
   const text = body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body);
   const h: Record<string, string> = { ...headers };
   if (body !== null) {
@@ -23,9 +22,4 @@ export function refuseUpgrade(socket: Duplex, status: number, body: string | K8s
     h['Content-Length'] = '0';
   }
   socket.end(rawResponseHead(status, h) + text);
-}
-
-/** The apiserver's answer when the Upgrade/Connection headers did not arrive (upgradeaware.go). */
-export function upgradeRequiredStatus(): K8sStatus {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Upgrade request required', reason: 'BadRequest', code: 400 };
 }
