@@ -10,6 +10,10 @@ import { runView } from './view-command.js';
 import { runProxy } from './proxy-command.js';
 import { runCommand } from './run-command.js';
 import { runSummary } from './summary-command.js';
+import { runVerify } from './verify-command.js';
+import { runReplay } from './replay-command.js';
+import { runExport } from './export-command.js';
+import { auditSettings, type AuditFlags, type AuditSettings } from './audit-setup.js';
 import { CliError, ExitCode } from './errors.js';
 import { StdoutOutput } from './output.js';
 import { VERSION } from '../version.js';
@@ -40,7 +44,12 @@ export function buildProgram(): Command {
       .option('--kubeconfig <file>', 'kubeconfig to read (default: $KUBECONFIG, then ~/.kube/config)')
       .option('--context <name>', 'kubeconfig context to use (default: the current context)')
       .option('--log <file>', 'JSONL log to write (default: a new file under ~/.local/state/kubewire/logs)')
-      .addOption(new Option('--payload <mode>', 'payload recorded per message: full (every byte, never dropped), head (first 256 bytes), none (sizes)').choices(['full', 'head', 'none']).default('head'));
+      .addOption(new Option('--payload <mode>', 'payload recorded per message: full (every byte, never dropped), head (first 256 bytes), none (sizes)').choices(['full', 'head', 'none']).default('head'))
+      .option('--audit', 'write an audit log: every byte (implies --payload full, never drops: a slow disk slows the session), hash-chained, with who, which pod, which command and the exit code of each session')
+      .addOption(new Option('--audit-fail <mode>', 'when the audit log cannot be written: closed (refuse new sessions with 503, end open ones) or open (keep serving, record the gap)').choices(['closed', 'open']))
+      .option('--audit-key-file <file>', 'make the chain an HMAC-SHA256 under this key (at least 16 bytes), so it cannot be recomputed without it')
+      .addOption(new Option('--redact-stdin <mode>', 'stdin kept in the audit log: none (all of it), echo-off (replace tty input that never came back as echo, such as passwords, by its length), all (lengths only)').choices(['none', 'echo-off', 'all']))
+      .option('--max-size <size>', 'rotate the audit log at this size (e.g. 100M); the chain goes on across files named <log>-0001.jsonl, <log>-0002.jsonl, …');
 
   proxyFlags(
     program
@@ -49,8 +58,8 @@ export function buildProgram(): Command {
       .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:0')
       .option('--write-kubeconfig <file>', 'where to write the kubeconfig for kubectl (default: under ~/.local/state/kubewire)')
       .option('--no-tui', 'print one line per connection instead of the interactive view'),
-  ).action(async (opts) => {
-    await exitWhenFlushed(await runProxy(opts, new StdoutOutput(), new StdoutOutput(process.stderr)));
+  ).action(async (opts, cmd: Command) => {
+    await exitWhenFlushed(await runProxy({ ...opts, audit: auditFrom(opts, cmd) }, new StdoutOutput(), new StdoutOutput(process.stderr)));
   });
 
   proxyFlags(
@@ -60,8 +69,8 @@ export function buildProgram(): Command {
       .argument('<command...>', 'the command and its arguments, after --')
       .passThroughOptions()
       .addHelpText('after', '\nExamples:\n  kubewire run -- kubectl exec -it web -- sh\n  kubewire run --payload full --log cp.jsonl -- kubectl cp ./big.tar web:/tmp/big.tar'),
-  ).action(async (command: string[], opts) => {
-    process.exitCode = await runCommand({ ...opts, command }, new StdoutOutput(process.stderr));
+  ).action(async (command: string[], opts, cmd: Command) => {
+    process.exitCode = await runCommand({ ...opts, audit: auditFrom(opts, cmd), command }, new StdoutOutput(process.stderr));
   });
 
   program
@@ -82,6 +91,46 @@ export function buildProgram(): Command {
     .option('--ring <n>', 'messages kept per stream lane in memory (older ones stay in the log)', (v) => Number(v))
     .action(async (log: string, opts) => {
       process.exitCode = await runView({ file: log, follow: opts.follow, tui: opts.tui, ...(opts.ring ? { ringSize: opts.ring } : {}) }, new StdoutOutput(), new StdoutOutput(process.stderr));
+    });
+
+  program
+    .command('verify')
+    .description('Check an audit log written with --audit: the hash chain, the seq continuity and the seals of every session and file. Names the first bad record (file, line, what is wrong). Exit 0 intact, 1 tampered, 2 unreadable.')
+    .argument('<file...>', 'the audit log, or all parts of a rotated one in order (audit-0001.jsonl audit-0002.jsonl …)')
+    .option('--key-file <file>', 'the --audit-key-file the log was written with (needed for an HMAC chain)')
+    .option('--json', 'print the result as one JSON object')
+    .addHelpText('after', '\nExamples:\n  kubewire verify audit.jsonl\n  kubewire verify audit-*.jsonl --key-file /etc/kubewire/audit.key')
+    .action(async (files: string[], opts) => {
+      process.exitCode = await runVerify({ files, ...(opts.keyFile ? { keyFile: opts.keyFile } : {}), json: opts.json === true }, new StdoutOutput(), new StdoutOutput(process.stderr));
+    });
+
+  program
+    .command('replay')
+    .description('Play an exec or attach session of a log back in the terminal, with its original timing and output sizes; ends with the session\'s exit code, as kubectl exec did.')
+    .argument('<file...>', 'a log written with --audit or --payload full (all parts of a rotated log, in order)')
+    .option('--session <id>', 'the session to play (its Kubectl-Session id, or a unique prefix); needed when the log holds several')
+    .option('--speed <n>', 'play n times faster', (v) => Number(v))
+    .option('--max-idle <seconds>', 'shorten every pause to at most this long', (v) => Number(v))
+    .addHelpText('after', '\nExamples:\n  kubewire replay audit.jsonl\n  kubewire replay audit.jsonl --session 3f2a --speed 4 --max-idle 2')
+    .action(async (files: string[], opts) => {
+      process.exitCode = await runReplay({ files, ...(opts.session ? { session: opts.session } : {}), ...(opts.speed !== undefined ? { speed: opts.speed } : {}), ...(opts.maxIdle !== undefined ? { maxIdle: opts.maxIdle } : {}) }, process.stdout, process.stderr, new StdoutOutput(process.stderr));
+    });
+
+  program
+    .command('export')
+    .description('Export from a log: a terminal session as an asciicast for asciinema, or every request, upgrade and WebSocket message as a HAR 1.2 file for HAR viewers.')
+    .argument('<file...>', 'a log written by kubewire (all parts of a rotated log, in order)')
+    .addOption(new Option('--format <format>', 'what to write').choices(['asciicast', 'har']).makeOptionMandatory())
+    .option('--session <id>', 'the session to export (asciicast: needed when the log holds several terminal sessions; har: only this session)')
+    .option('--include-input', 'asciicast: also write what was typed, as "i" events (redacted stdin stays out)')
+    .addOption(new Option('--asciicast-version <n>', 'asciicast format version; 3 adds the exit status').choices(['2', '3']).default('2'))
+    .option('-o, --output <file>', 'write here instead of stdout')
+    .addHelpText('after', '\nExamples:\n  kubewire export audit.jsonl --format asciicast -o session.cast && asciinema play session.cast\n  kubewire export audit.jsonl --format har -o kubectl.har')
+    .action(async (files: string[], opts) => {
+      process.exitCode = await runExport({
+        files, format: opts.format, ...(opts.session ? { session: opts.session } : {}), includeInput: opts.includeInput === true,
+        asciicastVersion: Number(opts.asciicastVersion) as 2 | 3, ...(opts.output ? { output: opts.output } : {}),
+      }, new StdoutOutput(), new StdoutOutput(process.stderr));
     });
 
   program
@@ -122,6 +171,11 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+/** The audit settings of `proxy`/`run`, checked against `--payload` as the user gave it. */
+function auditFrom(opts: AuditFlags & { payload?: string }, cmd: Command): AuditSettings | null {
+  return auditSettings(opts, cmd.getOptionValueSource('payload') === 'cli');
 }
 
 /**

@@ -23,7 +23,9 @@ export async function runProxy(opts: ProxyOptions, out: Output, err: Output): Pr
   const kubeconfig = opts.writeKubeconfig ?? join(stateDir(), `proxy-${process.pid}.kubeconfig`);
   const running = await startProxy(opts, listen, kubeconfig, err);
   out.line(`kubewire proxy listening on ${running.proxy.url}, forwarding to ${running.upstream.describe()}`);
-  out.line(`log: ${running.log.path} (payload ${opts.payload})`);
+  out.line(opts.audit
+    ? `audit log: ${running.log.path} (every byte, hash-chained${opts.audit.keyFile ? ' with HMAC' : ''}${opts.audit.maxSize ? ', rotating' : ''}; --audit-fail ${opts.audit.failMode})`
+    : `log: ${running.log.path} (payload ${opts.payload})`);
   out.line('');
   out.line(`  export KUBECONFIG=${kubeconfig}`);
   out.line('');

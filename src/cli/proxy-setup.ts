@@ -12,6 +12,7 @@ import { KubewireProxy } from '../proxy/proxy-server.js';
 import { loadUpstream, type Upstream } from '../proxy/upstream.js';
 import { defaultLogPath, JsonlSink } from '../sinks/jsonl-sink.js';
 import { VERSION } from '../version.js';
+import { startAudit, type AuditRecording, type AuditSettings } from './audit-setup.js';
 import { CliError } from './errors.js';
 import type { ListenAddress } from './listen-address.js';
 import type { Output } from './output.js';
@@ -22,13 +23,20 @@ export interface ProxyFlags {
   context?: string;
   log?: string;
   payload: PayloadMode;
+  /** Set by `--audit` (see auditSettings): the log is a hash chain and nothing is dropped. */
+  audit?: AuditSettings | null;
+}
+
+/** The log being written: the JSONL log, or the audit log's first file. */
+export interface LogInfo {
+  readonly path: string;
 }
 
 export interface RunningProxy {
   upstream: Upstream;
   proxy: KubewireProxy;
   bus: EventBus;
-  log: JsonlSink;
+  log: LogInfo;
   emit(body: EventBody): void;
   /** Stops listening, ends open tunnels, flushes and closes the log. */
   shutdown(reason: string): Promise<void>;
@@ -37,28 +45,47 @@ export interface RunningProxy {
 export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubeconfigOut: string | null, errors: Output): Promise<RunningProxy> {
   const upstream = await loadUpstream({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
   const logPath = flags.log ?? defaultLogPath(stateDir(), new Date());
-  const log = await JsonlSink.open(logPath);
-  log.onError((e) => errors.line(`kubewire: ${e.message} [${e.code}]`));
-  const bus = new EventBus({ lossless: flags.payload === 'full' });
-  bus.addSink(log);
+  const auditing = flags.audit ?? null;
+  const bus = new EventBus({ lossless: auditing !== null || flags.payload === 'full' });
+  let log: LogInfo;
+  let audit: AuditRecording | null = null;
+  if (auditing) {
+    audit = await startAudit(auditing, logPath, upstream, errors);
+    try {
+      await audit.attach(bus);
+    } catch (e) {
+      await bus.close();
+      throw e;
+    }
+    log = audit.sink;
+  } else {
+    const jsonl = await JsonlSink.open(logPath);
+    jsonl.onError((e) => errors.line(`kubewire: ${e.message} [${e.code}]`));
+    bus.addSink(jsonl);
+    log = jsonl;
+  }
+  const payload: PayloadMode = auditing ? 'full' : flags.payload;
   const emit = (body: EventBody): void => void bus.publish(body, noteFor(body));
   let proxy: KubewireProxy;
   try {
-    proxy = await KubewireProxy.start({ upstream, bus, payload: flags.payload, host: listen.host, port: listen.port });
+    proxy = await KubewireProxy.start({ upstream, bus, payload, host: listen.host, port: listen.port, ...(audit ? { refusal: audit.refusal } : {}) });
   } catch (e) {
+    audit?.finish();
     await bus.close();
     throw new CliError('KW_ERR_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}`, 1);
   }
+  if (auditing?.failMode === 'closed') audit!.onFailure(() => proxy.endOpenConnections());
   if (kubeconfigOut) {
     try {
       await proxy.writeKubeconfig(kubeconfigOut);
     } catch (e) {
       await proxy.stop();
+      audit?.finish();
       await bus.close();
       throw new CliError('KW_ERR_KUBECONFIG_WRITE', `cannot write the kubeconfig ${kubeconfigOut}: ${(e as Error).message}`, 1);
     }
   }
-  emit({ type: 'proxy.start', listen: proxy.url, upstream: upstream.describe(), context: upstream.contextName, kubeconfig: kubeconfigOut, payloadMode: flags.payload, log: log.path, version: VERSION, pid: process.pid });
+  emit({ type: 'proxy.start', listen: proxy.url, upstream: upstream.describe(), context: upstream.contextName, kubeconfig: kubeconfigOut, payloadMode: payload, log: log.path, version: VERSION, pid: process.pid });
   const diagnosis = diagnose(bus);
   return {
     upstream,
@@ -70,7 +97,10 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
       await proxy.stop();
       diagnosis.finish();
       emit({ type: 'proxy.stop', reason, connections: proxy.connections, dropped: bus.dropped });
+      audit?.finish();
       await bus.close();
+      const gap = audit?.unrecordedGap();
+      if (gap) errors.line(`kubewire: ${gap}`);
     },
   };
 }

@@ -49,7 +49,7 @@ export async function runCommand(opts: RunOptions, err: Output): Promise<number>
     await rm(dir, { recursive: true, force: true });
   }
   for (const line of held.lines) err.line(`kubewire: ${line}`);
-  err.line(`kubewire: log ${running.log.path}`);
+  err.line(`kubewire: ${opts.audit ? 'audit log' : 'log'} ${running.log.path}${opts.audit ? ` (check it with: kubewire verify ${opts.audit.maxSize ? running.log.path.replace(/-0001(\.[^./]*)$/, '-*$1') : running.log.path}${opts.audit.keyFile ? ` --key-file ${opts.audit.keyFile}` : ''})` : ''}`);
   return code;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The demo cluster's API server: HTTPS on loopback, HTTP/1.1 only (ALPN), bearer-token auth,
  * just enough of `/api/v1` for kubectl's discovery, `get`, `logs` and the pod GETs it makes
- * before exec, attach and port-forward (protocol.md B §1-§2). Upgrades (WebSocket GET and
+ * before exec, attach and port-forward (protocol.md B §1-§2), and the SelfSubjectReview behind
+ * `kubectl auth whoami` and kubewire's audit identity. Upgrades (WebSocket GET and
  * SPDY POST alike) for exec/attach/portforward are checked here, then handed to `onUpgrade`.
  *
  * Replies copy a real API server's: Status bodies (k8s-errors.ts), Table when the Accept header
@@ -15,7 +16,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import type { DemoPod, K8sStatus } from './contracts.js';
 import { humanDuration, podJson, podListJson, podTableJson, type IncludeObject, type PodMeta } from './demo-pods.js';
-import { badRequest, internalError, methodNotAllowed, notFound, pathNotFound, unauthorized, writeStatus } from './k8s-errors.js';
+import { badRequest, internalError, methodNotAllowed, notFound, pathNotFound, requestEntityTooLarge, unauthorized, writeStatus } from './k8s-errors.js';
 import { refuseUpgrade } from '../http/raw-response.js';
 
 export interface UpgradeRoute {
@@ -64,9 +65,19 @@ const HEARTBEAT_POD = 'worker';
 const HEARTBEAT_ANNOTATION = 'kubewire.dev/heartbeat';
 /** An answered upgrade socket whose client never closes is cut after this long. */
 const REFUSAL_LINGER_MS = 5000;
+/** A SelfSubjectReview body is a few dozen bytes; the apiserver's own limit is 3 MiB. */
+const MAX_REVIEW_BODY = 64 * 1024;
+const AUTHENTICATION_V1 = 'authentication.k8s.io/v1';
+
+/** Who the demo's bearer token authenticates as: a cluster admin, as with a kubeadm admin.conf. */
+export const DEMO_USER_INFO = {
+  username: 'kubewire-demo-admin',
+  uid: '856f4895-e030-4e7c-9eb7-8a6b9b3fd43d',
+  groups: ['system:masters', 'system:authenticated'],
+} as const;
 
 type Route =
-  | { t: 'version' | 'api' | 'apis' | 'apiv1' | 'namespaces' | 'health' }
+  | { t: 'version' | 'api' | 'apis' | 'apiv1' | 'namespaces' | 'health' | 'selfsubjectreview' }
   | { t: 'namespace'; ns: string }
   | { t: 'pods'; ns: string | null }
   | { t: 'pod' | 'log'; ns: string; name: string }
@@ -168,6 +179,11 @@ export class DemoApiServer {
       if (method === 'GET' || method === 'POST') return writeStatus(res, badRequest('Upgrade request required'));
       return writeStatus(res, methodNotAllowed());
     }
+    if (route.t === 'selfsubjectreview') {
+      // A create-only resource: the apiserver installs POST and nothing else for it.
+      if (method !== 'POST') return writeStatus(res, methodNotAllowed());
+      return void this.selfSubjectReview(req, res).catch((e: unknown) => writeStatus(res, internalError(e instanceof Error ? e.message : String(e))));
+    }
     if (method !== 'GET' && method !== 'HEAD') return writeStatus(res, methodNotAllowed());
     const table = tableRequest(req.headers.accept, query);
     switch (route.t) {
@@ -227,6 +243,32 @@ export class DemoApiServer {
     if (!socket.writable) return void socket.destroy();
     refuseUpgrade(socket, status.code ?? 500, status, { 'Cache-Control': 'no-cache, private', Connection: 'close' });
     setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+  }
+
+  /**
+   * SelfSubjectReview (pkg/registry/authentication/selfsubjectreview): the posted object comes
+   * back, 201 Created, with status.userInfo of the authenticated user. Every request that gets
+   * here carries the demo's token, so that user is always DEMO_USER_INFO. The body is decoded as
+   * the create handler decodes it: apiVersion and kind default to the path's and must match it.
+   */
+  private async selfSubjectReview(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, MAX_REVIEW_BODY);
+    if (body === null) return writeStatus(res, requestEntityTooLarge(MAX_REVIEW_BODY));
+    const unrecognized = (why: string) => badRequest(`the object provided is unrecognized (must be of type SelfSubjectReview): ${why}`);
+    let posted: unknown;
+    try {
+      posted = JSON.parse(body.toString('utf8'));
+    } catch (e) {
+      return writeStatus(res, unrecognized(`couldn't get version/kind; json parse error: ${(e as Error).message}`));
+    }
+    if (typeof posted !== 'object' || posted === null || Array.isArray(posted)) return writeStatus(res, unrecognized("couldn't get version/kind; json parse error: not an object"));
+    const { apiVersion = AUTHENTICATION_V1, kind = 'SelfSubjectReview' } = posted as { apiVersion?: unknown; kind?: unknown };
+    if (apiVersion !== AUTHENTICATION_V1) return writeStatus(res, badRequest(`the API version in the data (${String(apiVersion)}) does not match the expected API version (${AUTHENTICATION_V1})`));
+    if (kind !== 'SelfSubjectReview') return writeStatus(res, unrecognized(`no kind "${String(kind)}" is registered for version "${AUTHENTICATION_V1}"`));
+    // metadata.creationTimestamp is a struct Go's encoding/json does not omit: it is sent as null.
+    const text = JSON.stringify({ kind, apiVersion, metadata: { creationTimestamp: null }, status: { userInfo: DEMO_USER_INFO } }) + '\n';
+    res.writeHead(201, { ...JSON_HEADERS, 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
   }
 
   private versionInfo(): Record<string, string> {
@@ -397,6 +439,25 @@ function isTrue(v: string | null): boolean {
   return v === 'true' || v === '1';
 }
 
+/** The whole request body, or null when it is longer than `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      // Stop keeping bytes; the server discards the rest before reusing the connection.
+      req.off('data', onData);
+      req.resume();
+      resolve(null);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
 function sendJson(res: ServerResponse, body: unknown): void {
   const text = JSON.stringify(body) + '\n';
   res.writeHead(200, { ...JSON_HEADERS, 'Content-Length': Buffer.byteLength(text) });
@@ -435,6 +496,7 @@ export function parseRoute(path: string): Route | null {
       if (c === 'namespaces') return { t: 'namespaces' };
       return null;
   }
+  if (segs.length === 4 && a === 'apis' && b === 'authentication.k8s.io' && c === 'v1' && d === 'selfsubjectreviews') return { t: 'selfsubjectreview' };
   if (a !== 'api' || b !== 'v1' || c !== 'namespaces' || d === undefined) return null;
   if (segs.length === 4) return { t: 'namespace', ns: d };
   if (e !== 'pods') return null;

@@ -49,6 +49,11 @@ export function methodNotAllowed(): FailureStatus {
   return failure(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {});
 }
 
+/** NewRequestEntityTooLargeError, as the apiserver answers a body over its limit. */
+export function requestEntityTooLarge(limit: number): FailureStatus {
+  return failure(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`);
+}
+
 /** NewInternalError: the cause is repeated in details.causes. */
 export function internalError(message: string): FailureStatus {
   // The real cause has no reason (omitempty), which K8sStatus cannot express.

@@ -34,6 +34,7 @@ export function noteFor(ev: EventBody, raw?: Uint8Array): string {
       return `${ev.messageType} ${formatBytes(ev.size)}${data}`;
     case 'k8s.data':
       if (ev.initial) return `${ev.stream} initial empty message`;
+      if (ev.redacted) return `${ev.stream} ${formatBytes(ev.size)} redacted (${ev.redacted === 'all' ? '--redact-stdin all' : 'never echoed'})`;
       return `${ev.stream} ${formatBytes(ev.size)}${data}`;
     case 'k8s.status':
       return ev.exitCode !== null && ev.exitCode !== 0
@@ -76,7 +77,7 @@ export function noteFor(ev: EventBody, raw?: Uint8Array): string {
     case 'conn.end':
       return `${ev.dir} ended after ${formatBytes(ev.offset)}${ev.cutOff ? ` inside a ${ev.cutOff.layer} unit at ${ev.cutOff.offset}${ev.cutOff.tunnel ? ' (tunnel)' : ''}: ${ev.cutOff.message}` : ''}`;
     case 'proxy.start':
-      return `listening on ${ev.listen}, forwarding to ${ev.upstream}${ev.context ? ` (context ${ev.context})` : ''}, payload ${ev.payloadMode}${ev.log ? `, log ${ev.log}` : ''}`;
+      return `listening on ${ev.listen}, forwarding to ${ev.upstream}${ev.context && !ev.upstream.includes(`(context ${ev.context})`) ? ` (context ${ev.context})` : ''}, payload ${ev.payloadMode}${ev.log ? `, log ${ev.log}` : ''}`;
     case 'proxy.stop':
       return `stopped (${ev.reason}) after ${ev.connections} connections${ev.dropped ? `, ${ev.dropped} events dropped` : ''}`;
     case 'proxy.error':
@@ -91,6 +92,19 @@ export function noteFor(ev: EventBody, raw?: Uint8Array): string {
       return ev.state === 'paused' ? `${ev.sink} fell behind: relay paused until it catches up (nothing is dropped)` : `${ev.sink} caught up: relay resumed after ${ev.pausedMs ?? 0} ms`;
     case 'finding':
       return `${ev.severity} ${ev.rule}: ${ev.title}`;
+    case 'audit.start':
+      return `audit chain (${ev.chain.algorithm}) as ${ev.identity.username ?? ev.identity.kubeconfigUser ?? 'unknown user'} (${ev.identity.source}) on ${ev.cluster.server}, by ${ev.os.user}@${ev.os.host}`;
+    case 'audit.file':
+      return `audit log part ${ev.part}, continuing ${ev.previousFile}`;
+    case 'audit.session': {
+      const where = [ev.namespace, ev.pod, ev.container].filter(Boolean).join('/');
+      const what = ev.operation === 'rest' ? (ev.kubectlCommand ?? 'requests') : `${ev.operation}${where ? ` ${where}` : ''}${ev.command.length ? ` [${ev.command.join(' ')}]` : ''}${ev.tty ? ' tty' : ''}`;
+      return `session ${what}${ev.exitCode !== null ? ` exit ${ev.exitCode}` : ''}, ${formatBytes(ev.bytes.c2s)} up, ${formatBytes(ev.bytes.s2c)} down${ev.findings.length ? `, findings ${ev.findings.join(',')}` : ''}`;
+    }
+    case 'audit.seal':
+      return ev.scope === 'file' ? `seal of part ${ev.part ?? '?'}${ev.final ? ' (end of chain)' : ''}` : 'seal of the session';
+    case 'audit.gap':
+      return `audit log could not be written (${ev.reason}); records were lost (--audit-fail ${ev.failMode})`;
     case 'conn.summary': {
       const s = ev.summary;
       const parts = [s.request.operation ?? s.request.method ?? 'connection', s.transport];

@@ -27,6 +27,10 @@ export interface Envelope {
   session?: string;
   conn?: string;
   note: string;
+  /** Audit logs only (`--audit`): the previous record's `hash` (64 zeros for the first). */
+  prev?: string;
+  /** Audit logs only: SHA-256 (or HMAC-SHA256 with a key) of the record's canonical JSON without `hash`. */
+  hash?: string;
 }
 
 /** Raw header lines as they crossed the wire: name case and order kept; secrets redacted. */
@@ -159,6 +163,11 @@ export interface K8sDataEvent extends PayloadFields {
   stream: K8sStreamName;
   /** The empty message a server sends right after the 101 (protocol.md A §1.3). */
   initial?: boolean;
+  /**
+   * Audit logs with `--redact-stdin`: the payload was removed (`size` is still the real
+   * length); `all` for every stdin byte, `echo-off` for input that never came back on stdout.
+   */
+  redacted?: 'all' | 'echo-off';
 }
 
 export interface K8sStatusEvent extends K8sStatusInfo {
@@ -397,6 +406,112 @@ export interface FindingEvent {
   fix: string;
 }
 
+export type ChainAlgorithm = 'sha256' | 'hmac-sha256';
+
+/** How an audit chain's hashes are made; `keyId` names the HMAC key without revealing it. */
+export interface ChainInfo {
+  algorithm: ChainAlgorithm;
+  keyId: string | null;
+}
+
+/** Who the proxy acts as in the cluster, as far as the cluster or the kubeconfig tells. */
+export interface AuditIdentity {
+  /** `SelfSubjectReview` when the cluster answered; `kubeconfig` when it did not. */
+  source: 'SelfSubjectReview' | 'kubeconfig';
+  username: string | null;
+  uid: string | null;
+  groups: string[];
+  extra: Record<string, string[]>;
+  /** The kubeconfig user entry's name. */
+  kubeconfigUser: string | null;
+  /** The client certificate the upstream presents, if any. */
+  clientCertificate: { subject: string; issuer: string; serialNumber: string; notAfter: string } | null;
+  /** Why the SelfSubjectReview gave no answer, when it did not. */
+  reviewError: string | null;
+}
+
+/** The first record of an audit chain: who, where, with what, and how the chain is made. */
+export interface AuditStartEvent {
+  type: 'audit.start';
+  chain: ChainInfo;
+  identity: AuditIdentity;
+  os: { user: string; uid: number; host: string; platform: string };
+  kubewire: { version: string; pid: number };
+  cluster: { server: string; context: string | null; via: string };
+  redactStdin: 'none' | 'echo-off' | 'all';
+  failMode: 'closed' | 'open';
+  /** Bytes per file before rotation, or null. */
+  maxSize: number | null;
+}
+
+/** The first record of every rotated file after the first: links it to the file before. */
+export interface AuditFileEvent {
+  type: 'audit.file';
+  part: number;
+  chain: ChainInfo;
+  previousFile: string;
+  previousHash: string;
+}
+
+/** What one kubectl command did, written when its connections are done. */
+export interface AuditSessionEvent {
+  type: 'audit.session';
+  kubectlVersion: string | null;
+  userAgent: string | null;
+  /** The `Kubectl-Command` header (`kubectl exec`), or null for other clients. */
+  kubectlCommand: string | null;
+  /** What the session's upgrade asked for, or `rest` when it made only plain requests. */
+  operation: K8sRequestInfo['operation'] | 'rest';
+  namespace: string | null;
+  pod: string | null;
+  container: string | null;
+  command: string[];
+  tty: boolean;
+  stdin: boolean;
+  start: string;
+  end: string;
+  durationMs: number;
+  connections: string[];
+  requests: number;
+  transport: Transport | null;
+  protocol: string | null;
+  bytes: { c2s: number; s2c: number };
+  streams: { stdin: number; stdout: number; stderr: number };
+  exitCode: number | null;
+  status: string | null;
+  /** Rule ids of the findings about this session. */
+  findings: string[];
+  /** `idle`: its connections were done; `proxy-stop`: kubewire stopped first; `audit-failure`: ended because the log failed. */
+  endedBy: 'idle' | 'proxy-stop' | 'audit-failure';
+}
+
+/**
+ * Ends a session's records or a file: `count` records of that scope came before it, the last
+ * of them with hash `last`. The chain fills both as it writes (null on the bus).
+ */
+export interface AuditSealEvent {
+  type: 'audit.seal';
+  scope: 'session' | 'file';
+  count: number | null;
+  last: string | null;
+  /** Files: this file's part number (1, 2, …) and whether the chain ends here. */
+  part?: number;
+  final?: boolean;
+}
+
+/** Records the log could not take (`--audit-fail open`, or while refusing in closed mode). */
+export interface AuditGapEvent {
+  type: 'audit.gap';
+  reason: string;
+  code: string | null;
+  /** The seqs not written (filled in by the chain as it writes). */
+  fromSeq: number | null;
+  toSeq: number | null;
+  records: number | null;
+  since: string;
+  failMode: 'closed' | 'open';
+}
+
 export type EventBody =
   | HttpRequestEvent
   | HttpResponseEvent
@@ -422,7 +537,12 @@ export type EventBody =
   | ConnCloseEvent
   | SinkDroppedEvent
   | SinkBackpressureEvent
-  | FindingEvent;
+  | FindingEvent
+  | AuditStartEvent
+  | AuditFileEvent
+  | AuditSessionEvent
+  | AuditSealEvent
+  | AuditGapEvent;
 
 export type EventType = EventBody['type'];
 

@@ -10,6 +10,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { PayloadMode } from '../codec/decode-context.js';
 import type { EventBus } from '../events/event-bus.js';
+import { noteFor } from '../events/notes.js';
+import type { EventBody } from '../events/types.js';
 import { rawResponseHead } from '../http/raw-response.js';
 import { writeKubeconfig } from '../kubeconfig/write-kubeconfig.js';
 import { KubectlSessionTracker } from '../session/connection-ids.js';
@@ -24,6 +26,19 @@ export interface ProxyOptions {
   payload: PayloadMode;
   host: string;
   port: number;
+  /**
+   * Asked before each new request or upgrade: a reason to refuse it (the audit log cannot be
+   * written and `--audit-fail closed`), answered with a Status 503, or null to serve it.
+   */
+  refusal?: () => string | null;
+}
+
+/**
+ * A Status 503 as the API server writes one; kubectl prints its message. No Retry-After:
+ * client-go would retry the request silently, for up to ten times that long.
+ */
+function unavailable(message: string): string {
+  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'ServiceUnavailable', code: 503 });
 }
 
 const UNAUTHORIZED = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
@@ -93,6 +108,21 @@ export class KubewireProxy {
     await closed;
   }
 
+  /** Ends every open connection at once (both directions), as when the audit log fails closed. */
+  endOpenConnections(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  /** The reason to refuse `req`, reported as an event, or null. */
+  private refused(req: IncomingMessage): string | null {
+    const reason = this.opts.refusal?.() ?? null;
+    if (reason) {
+      const body: EventBody = { type: 'proxy.error', code: 'KW_ERR_AUDIT_REFUSED', message: `refused ${req.method} ${req.url}: ${reason}`, upstream: null, status: 503 };
+      this.opts.bus.publish(body, noteFor(body), { session: this.tracker.sessionOf(req, 'refused') });
+    }
+    return reason;
+  }
+
   private track(s: Duplex): void {
     this.sockets.add(s);
     s.on('error', () => {});
@@ -110,6 +140,13 @@ export class KubewireProxy {
       res.end(UNAUTHORIZED);
       return;
     }
+    const refusal = this.refused(req);
+    if (refusal) {
+      const body = unavailable(refusal);
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
     const conn = this.tracker.requestId();
     this.connections++;
     void this.forwarder!.forward(req, res, { conn, session: this.tracker.sessionOf(req, conn) });
@@ -119,6 +156,12 @@ export class KubewireProxy {
     socket.on('error', () => {});
     if (!this.authorized(req)) {
       socket.end(rawResponseHead(401, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(UNAUTHORIZED)), Connection: 'close' }) + UNAUTHORIZED);
+      return;
+    }
+    const refusal = this.refused(req);
+    if (refusal) {
+      const body = unavailable(refusal);
+      socket.end(rawResponseHead(503, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }) + body);
       return;
     }
     const conn = this.tracker.connId();

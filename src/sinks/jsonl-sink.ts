@@ -9,13 +9,14 @@
  * fails the command before any traffic flows. A write that fails later (disk full) is reported
  * once through `onError`; the sink then discards events and never blocks the relay.
  */
-import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { CliError } from '../cli/errors.js';
 import type { EventSink } from '../events/event-bus.js';
 import type { KubewireEvent } from '../events/types.js';
+import { describeLogError, LOG_FILE_MODE, makeParents } from './log-files.js';
 
 export interface JsonlSinkOptions {
   /** The sink's name in `sink.dropped` / `sink.backpressure` events. */
@@ -29,8 +30,6 @@ export interface JsonlSinkOptions {
 export const JSONL_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 export const JSONL_MAX_QUEUE_LINES = 10_000;
 const STREAM_HIGH_WATER_MARK = 256 * 1024;
-const LOG_FILE_MODE = 0o600;
-const LOG_DIR_MODE = 0o700;
 
 export class JsonlSink implements EventSink {
   readonly name: string;
@@ -220,52 +219,8 @@ export function defaultLogPath(stateDir: string, now: Date, pid: number = proces
   return join(stateDir, 'logs', `kubewire-${date}-${time}-${pid}.jsonl`);
 }
 
-/**
- * `mkdir -p` with mode 0700 for the directories it creates. Not `mkdir({ recursive: true })`:
- * under /proc, where mkdir fails with ENOENT below a directory that exists, Node's recursive
- * mkdir loops forever.
- */
-async function makeParents(dir: string): Promise<void> {
-  const missing: string[] = [];
-  for (let d = dir; ; d = dirname(d)) {
-    try {
-      if (!(await stat(d)).isDirectory()) throw Object.assign(new Error(`${d} is not a directory`), { code: 'ENOTDIR' });
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) throw e;
-      missing.push(d);
-    }
-  }
-  for (const d of missing.reverse()) {
-    try {
-      await mkdir(d, { mode: LOG_DIR_MODE });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-  }
-}
-
 function unwritable(path: string, e: unknown, later = false): CliError {
   return new CliError('KW_ERR_LOG_UNWRITABLE', later
     ? `stopped writing the log ${path}: ${describeLogError(e)}; later events are not logged`
     : `cannot write the log ${path}: ${describeLogError(e)}; pass --log with a file you can write`);
-}
-
-function describeLogError(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  const cause = ((): string => {
-    switch (err.code) {
-      case 'ENOENT': return 'no such file or directory';
-      case 'EACCES':
-      case 'EPERM': return 'permission denied';
-      case 'EISDIR': return 'is a directory, not a file';
-      case 'ENOTDIR':
-      case 'EEXIST': return 'a part of the path is a file, not a directory';
-      case 'EROFS': return 'read-only file system';
-      case 'ENOSPC': return 'disk full';
-      case 'EDQUOT': return 'disk quota exceeded';
-      default: return err.message ?? String(e);
-    }
-  })();
-  return err.code ? `${cause} (${err.code})` : cause;
 }

@@ -16,6 +16,10 @@ export interface ProxyProcessOptions {
   context?: string;
   /** How long to wait for the `export KUBECONFIG=` line. */
   readyMs?: number;
+  /** More flags for `kubewire proxy` (e.g. --audit). */
+  extraArgs?: string[];
+  /** A command that runs node with the proxy's arguments, by exec (keeps the PID): e.g. unshare. */
+  wrap?: string[];
 }
 
 export interface Exit {
@@ -46,11 +50,14 @@ export function proxyArgs(o: ProxyProcessOptions): string[] {
     ...(o.payload ? ['--payload', o.payload] : []),
     ...(o.listen ? ['--listen', o.listen] : []),
     ...(o.context ? ['--context', o.context] : []),
+    ...(o.extraArgs ?? []),
   ];
 }
 
 export function startProxyProcess(o: ProxyProcessOptions): Promise<ProxyProcess> {
-  const child = spawn(process.execPath, proxyArgs(o), {
+  const [file, ...prefix] = o.wrap ?? [process.execPath];
+  const args = o.wrap ? [...prefix, process.execPath, ...proxyArgs(o)] : proxyArgs(o);
+  const child = spawn(file!, args, {
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: o.home, XDG_STATE_HOME: `${o.home}/.local/state` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -12,10 +12,10 @@ export const KUBEWIRE_BIN = join(REPO_ROOT, 'bin', 'kubewire.js');
 export function runThroughKubewire(
   version: string,
   args: string[],
-  opts: { kubeconfig: string; home: string; log: string; env?: Record<string, string>; input?: string | Buffer; timeoutMs?: number; payload?: string },
+  opts: { kubeconfig: string; home: string; log: string; env?: Record<string, string>; input?: string | Buffer; timeoutMs?: number; payload?: string; flags?: string[] },
 ): Promise<KubectlResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', opts.kubeconfig, '--log', opts.log, ...(opts.payload ? ['--payload', opts.payload] : []), '--', kubectlPath(version), ...args], {
+    const child = spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', opts.kubeconfig, '--log', opts.log, ...(opts.payload ? ['--payload', opts.payload] : []), ...(opts.flags ?? []), '--', kubectlPath(version), ...args], {
       env: kubectlEnv(opts),
       stdio: ['pipe', 'pipe', 'pipe'],
     });

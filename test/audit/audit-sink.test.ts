@@ -1,0 +1,127 @@
+/**
+ * The audit sink on a real bus and real files: every event becomes one chained record in seq
+ * order, seals carry the counts and hashes only the chain knows, rotation continues the chain,
+ * and the result is what `verify` accepts.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuditSink } from '../../src/audit/audit-sink.js';
+import { GENESIS, recordHash } from '../../src/audit/chain.js';
+import { SessionRecorder } from '../../src/audit/session-recorder.js';
+import { verifyFiles } from '../../src/audit/verify.js';
+import { EventBus } from '../../src/events/event-bus.js';
+import { noteFor } from '../../src/events/notes.js';
+import type { EventBody, KubewireEvent } from '../../src/events/types.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function openSink(opts: { maxSize?: number; key?: Buffer; redact?: 'none' | 'echo-off' | 'all' } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'kubewire-auditsink-'));
+  dirs.push(dir);
+  const bus = new EventBus({ lossless: true });
+  const publish = (body: EventBody, fields: { session?: string } = {}): void => void bus.publish(body, noteFor(body), fields);
+  const sink = await AuditSink.open({ path: join(dir, 'audit.jsonl'), maxSize: opts.maxSize ?? null, key: opts.key ?? null, failMode: 'closed', redactStdin: opts.redact ?? 'none', publish });
+  bus.addSink(sink);
+  publish({
+    type: 'audit.start', chain: sink.chain,
+    identity: { source: 'kubeconfig', username: null, uid: null, groups: [], extra: {}, kubeconfigUser: 'jane', clientCertificate: null, reviewError: 'test' },
+    os: { user: 'jane', uid: 1000, host: 'laptop', platform: 'linux/x64' }, kubewire: { version: '0.1.0', pid: 1 },
+    cluster: { server: 'https://127.0.0.1:6443/', context: 'test', via: 'https://127.0.0.1:6443' }, redactStdin: opts.redact ?? 'none', failMode: 'closed', maxSize: opts.maxSize ?? null,
+  });
+  return { dir, bus, sink, publish };
+}
+
+function stdout(conn: string, text: string): EventBody {
+  const b = Buffer.from(text);
+  return { type: 'k8s.data', dir: 's2c', offset: 0, channel: 1, stream: 'stdout', size: b.length, payload: b.toString('base64') };
+}
+
+function lines(path: string): KubewireEvent[] {
+  return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as KubewireEvent);
+}
+
+describe('AuditSink', () => {
+  it('chains every event in seq order and ends with a final seal that counts them', async () => {
+    const { bus, sink, publish } = await openSink();
+    for (let i = 0; i < 50; i++) bus.publish(stdout('c1', `line ${i}\n`), 'x', { session: 's1', conn: 'c1' });
+    publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 's1' });
+    publish({ type: 'audit.seal', scope: 'file', count: null, last: null, final: true });
+    await bus.close();
+    const recs = lines(sink.path);
+    expect(recs).toHaveLength(53);
+    expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: 53 }, (_, i) => i + 1));
+    expect(recs[0]!.prev).toBe(GENESIS);
+    for (let i = 0; i < recs.length; i++) {
+      const { hash, ...rest } = recs[i]!;
+      expect(recordHash(rest, null)).toBe(hash);
+      if (i > 0) expect(recs[i]!.prev).toBe(recs[i - 1]!.hash);
+    }
+    expect(recs[51]).toMatchObject({ type: 'audit.seal', scope: 'session', session: 's1', count: 50, last: recs[50]!.hash });
+    expect(recs[52]).toMatchObject({ type: 'audit.seal', scope: 'file', part: 1, final: true, count: 52, last: recs[51]!.hash });
+    expect((await verifyFiles([sink.path], { key: null })).status).toBe('intact');
+  });
+
+  it('rotates at maxSize into numbered parts, each linked to the one before, and verify accepts the set', async () => {
+    const key = Buffer.from('0123456789abcdef0123456789abcdef');
+    const { dir, bus, sink, publish } = await openSink({ maxSize: 4096, key });
+    for (let i = 0; i < 200; i++) bus.publish(stdout('c1', `${'x'.repeat(100)} ${i}\n`), 'x', { session: `s${i % 3}`, conn: 'c1' });
+    for (const s of ['s0', 's1', 's2']) publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: s });
+    publish({ type: 'audit.seal', scope: 'file', count: null, last: null, final: true });
+    await bus.close();
+    const parts = readdirSync(dir).sort().map((f) => join(dir, f));
+    expect(parts.length).toBeGreaterThan(3);
+    expect(sink.path).toBe(join(dir, 'audit-0001.jsonl'));
+    const second = lines(parts[1]!);
+    const first = lines(parts[0]!);
+    expect(first.at(-1)).toMatchObject({ type: 'audit.seal', scope: 'file', part: 1, final: false });
+    expect(second[0]).toMatchObject({ type: 'audit.file', part: 2, previousFile: 'audit-0001.jsonl', previousHash: first.at(-1)!.hash, prev: first.at(-1)!.hash });
+    expect((await verifyFiles(parts, { key })).status).toBe('intact');
+    expect((await verifyFiles(parts, { key: null })).status).toBe('unreadable');
+  });
+
+  it('refuses to start a chain in a file that exists', async () => {
+    const { sink, bus } = await openSink();
+    await bus.close();
+    await expect(AuditSink.open({ path: sink.path, maxSize: null, key: null, failMode: 'closed', redactStdin: 'none', publish: () => {} })).rejects.toThrow(/audit\.jsonl: the file already exists; an audit chain starts in a new file/);
+  });
+
+  it('--redact-stdin all keeps the length of stdin and nothing else', async () => {
+    const { bus, sink, publish } = await openSink({ redact: 'all' });
+    const secret = Buffer.from('hunter2\n');
+    bus.publish({ type: 'k8s.data', dir: 'c2s', offset: 0, channel: 0, stream: 'stdin', size: secret.length, payload: secret.toString('base64') }, 'x', { session: 's1', conn: 'c1' });
+    publish({ type: 'audit.seal', scope: 'file', count: null, last: null, final: true });
+    await bus.close();
+    const text = readFileSync(sink.path, 'utf8');
+    expect(text).not.toContain(secret.toString('base64'));
+    expect(lines(sink.path)[1]).toMatchObject({ type: 'k8s.data', stream: 'stdin', size: 8, redacted: 'all' });
+    const v = await verifyFiles([sink.path], { key: null });
+    expect(v.problem).toMatchObject({ message: expect.stringMatching(/session s1/) });
+  });
+});
+
+describe('SessionRecorder', () => {
+  const ev = (seq: number, body: EventBody, session = 's1', conn = 'c1'): KubewireEvent => ({ v: 1, seq, ts: `2026-11-21T10:00:0${Math.min(seq, 9)}.000000Z`, session, conn, note: '', ...body }) as KubewireEvent;
+  it('summarizes a session once its connections are closed and it stayed quiet, then only seals late records', () => {
+    const r = new SessionRecorder(2000);
+    r.ingest(ev(1, { type: 'conn.open', kind: 'upgrade', client: '127.0.0.1:1', upstream: 'u' }), 0);
+    r.ingest(ev(2, {
+      type: 'upgrade.request', dir: 'c2s', offset: 0, method: 'GET', target: '/x', path: '/x', version: 'HTTP/1.1', headers: [], upgrade: 'websocket', offered: ['v5.channel.k8s.io'],
+      kubectlSession: 's1', kubectlCommand: 'kubectl exec', userAgent: 'kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0',
+      k8s: { operation: 'exec', namespace: 'default', pod: 'web', container: null, command: ['sh'], stdin: true, stdout: true, stderr: false, tty: true, ports: [] },
+    }), 0);
+    r.ingest(ev(3, stdout('c1', 'hi\n')), 10);
+    r.ingest(ev(4, { type: 'k8s.status', dir: 's2c', offset: 0, format: 'json', status: 'Failure', reason: 'NonZeroExitCode', message: 'exit 2', code: 500, exitCode: 2, raw: '' }), 20);
+    expect(r.tick(5000)).toEqual([]);
+    r.ingest(ev(5, { type: 'conn.close', closedBy: 'client', bytes: { c2s: 10, s2c: 20 }, durationMs: 5, error: null }), 30);
+    expect(r.tick(1000)).toEqual([]);
+    const [closing] = r.tick(2030);
+    expect(closing!.summary).toMatchObject({ type: 'audit.session', kubectlVersion: 'v1.33.1', operation: 'exec', pod: 'web', command: ['sh'], tty: true, exitCode: 2, streams: { stdout: 3 }, bytes: { c2s: 10, s2c: 20 }, endedBy: 'idle' });
+    r.ingest(ev(6, { type: 'finding', rule: 'x', severity: 'info', title: '', explanation: '', evidence: { facts: [], seqs: [] }, hop: { where: 'client↔kubewire', answeredBy: 'unknown', why: '' }, fix: '' }), 3000);
+    expect(r.finish(3001)).toEqual([{ session: 's1', summary: null }]);
+  });
+});
