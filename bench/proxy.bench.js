@@ -4,11 +4,12 @@
  * commands run as local processes).
  *
  * A file of KUBEWIRE_BENCH_MB MiB (default 256) from /dev/urandom is written into the `web`
- * pod's sandbox, then streamed out along four paths:
+ * pod's sandbox, then streamed out along five paths:
  *   - direct: the client talks to the demo API server;
- *   - kubewire head / kubewire full: through `node bin/kubewire.js proxy --no-tui --payload head`
- *     (resp. `full`), spawned as its own process, as a user runs it, so its CPU and memory are
- *     its own; both decode every byte and write the JSONL log (to a temp file);
+ *   - kubewire head / kubewire full / kubewire audit: through `node bin/kubewire.js proxy
+ *     --no-tui --payload head` (resp. `full`, or `--audit`: every byte, as records of a SHA-256
+ *     hash chain), spawned as its own process, as a user runs it, so its CPU and memory are its
+ *     own; all decode every byte and write their log (to a temp file);
  *   - kubectl proxy: `kubectl proxy --disable-filter=true --port=0` (plain http on 127.0.0.1,
  *     no auth for the client; without --disable-filter it refuses exec), the reference relay.
  *     It serves its client plain http, so it has one TLS leg where kubewire has two (kubectl
@@ -380,13 +381,15 @@ async function main() {
 
     const kubewire = {};
     const profStamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-    for (const mode of ['head', 'full']) {
+    for (const mode of ['head', 'full', 'audit']) {
       const log = path.join(tmp, `kubewire-${mode}.jsonl`);
       const kubeconfig = path.join(tmp, `kubewire-${mode}.kubeconfig`);
       const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=kubewire-${mode}-${profStamp}.cpuprofile`] : [];
       const env = { ...process.env, HOME: home };
       delete env.KUBECONFIG;
-      const child = start(process.execPath, [...nodeArgs, kubewireBin, 'proxy', '--no-tui', '--listen', '127.0.0.1:0', '--payload', mode, '--log', log, '--kubeconfig', clusterKubeconfig, '--write-kubeconfig', kubeconfig], env);
+      // --audit: every byte as with full, plus the hash chain (SHA-256 of each record's canonical JSON).
+      const modeArgs = mode === 'audit' ? ['--audit'] : ['--payload', mode];
+      const child = start(process.execPath, [...nodeArgs, kubewireBin, 'proxy', '--no-tui', '--listen', '127.0.0.1:0', ...modeArgs, '--log', log, '--kubeconfig', clusterKubeconfig, '--write-kubeconfig', kubeconfig], env);
       await waitFor(child, /export KUBECONFIG=/, 'kubeconfig line');
       child.startRss = procStatus(child.pid, 'VmRSS');
       const text = await readFile(kubeconfig, 'utf8');
@@ -395,6 +398,8 @@ async function main() {
         name: `kubewire ${mode}`,
         kubeconfig,
         log,
+        audit: mode === 'audit',
+        logSize: 0,
         process: child,
         target: { server: field('server'), token: field('token'), ca: Buffer.from(field('certificate-authority-data'), 'base64').toString() },
       };
@@ -416,6 +421,7 @@ async function main() {
       { name: 'direct', kubeconfig: clusterKubeconfig, process: null, target: { server: cluster.url, token: cluster.token, ca: cluster.caCertPem } },
       kubewire.head,
       kubewire.full,
+      kubewire.audit,
       { name: 'kubectl proxy', kubeconfig: kproxyKubeconfig, process: kproxy, target: { server: kproxyServer, token: null, ca: null } },
     ];
 
@@ -423,6 +429,13 @@ async function main() {
     async function takeLog(p) {
       if (!p.log) return NaN;
       const size = (await stat(p.log)).size;
+      if (p.audit) {
+        // A chain cannot be emptied under the writer: count what this transfer added, and
+        // remove the (unlinked) file's space only when the proxy stops.
+        const added = size - p.logSize;
+        p.logSize = size;
+        return added;
+      }
       await truncate(p.log, 0);
       return size;
     }
@@ -511,11 +524,16 @@ async function main() {
     // -- memory, logs, stop -----------------------------------------------------------------------
 
     const memory = [];
-    for (const p of [kubewire.head, kubewire.full, paths[3]]) {
+    for (const p of [kubewire.head, kubewire.full, kubewire.audit, paths[4]]) {
       memory.push({ path: p.name, start: p.process.startRss, hwm: procStatus(p.process.pid, 'VmHWM') });
     }
-    for (const p of [kubewire.head, kubewire.full]) {
+    for (const p of [kubewire.head, kubewire.full, kubewire.audit]) {
       await stopProcess(p.process);
+      if (p.audit) {
+        // Lossless by construction; the log is GiBs by now and is not read back.
+        p.dropped = 0;
+        continue;
+      }
       const lines = (await readFile(p.log, 'utf8')).trim().split('\n');
       const stop = lines.map((l) => { try { return JSON.parse(l); } catch { return null; } }).find((e) => e?.type === 'proxy.stop');
       p.dropped = stop?.dropped ?? NaN;
@@ -559,7 +577,7 @@ async function main() {
     console.log('');
     const mib = (b) => (Number.isFinite(b) ? `${(b / MiB).toFixed(1)} MiB` : 'n/a');
     console.log(`Peak RSS (VmHWM, read at the end): ${memory.map((m) => `${m.path} ${mib(m.hwm)}`).join(', ')}; RSS once started, before any traffic: ${memory.map((m) => `${m.path} ${mib(m.start)}`).join(', ')}.`);
-    console.log(`Events the JSONL log dropped (lossy with --payload head, lossless with full): ${[kubewire.head, kubewire.full].map((p) => `${p.name} ${fmt(p.dropped)}`).join(', ')}.`);
+    console.log(`Events the JSONL log dropped (lossy with --payload head, lossless with full): ${[kubewire.head, kubewire.full, kubewire.audit].map((p) => `${p.name} ${fmt(p.dropped)}`).join(', ')}.`);
     console.log('÷ direct, ÷ kubectl proxy: this MiB/s over theirs in the same table. MiB/s counts from the first stdout byte to the end of the stream.');
     console.log('kubectl proxy serves its client plain http: one TLS leg, where kubewire (TLS to kubectl, TLS upstream) has two.');
     console.log('proxy CPU: the proxy process\'s user+system time over the timed runs, per MiB streamed and as a share of their wall time (100% = one core).');

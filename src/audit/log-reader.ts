@@ -9,14 +9,12 @@
  * line that is not a JSON event (most often a last line cut short) is reported through
  * `onBadLine` with its file and line number, then skipped; it never ends the read.
  */
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { KubewireEvent } from '../events/types.js';
+import { readFileLines } from '../sinks/jsonl-lines.js';
 
 /** Longer lines are not events kubewire wrote (a 64 MiB line would be a 48 MiB payload). */
 export const MAX_LOG_LINE_BYTES = 64 * 1024 * 1024;
-const READ_CHUNK_BYTES = 256 * 1024;
-const NEWLINE = 0x0a;
 
 export type BadLineReason = 'not-json' | 'not-event' | 'cut-short' | 'too-long';
 
@@ -70,50 +68,12 @@ export async function checkReadable(files: readonly string[]): Promise<{ file: s
 }
 
 async function* readOneFile(file: string, options: LogReadOptions): AsyncGenerator<KubewireEvent> {
-  const maxLine = options.maxLineBytes ?? MAX_LOG_LINE_BYTES;
-  let parts: Buffer[] = [];
-  let size = 0;
-  let oversized = false;
-  let lineNo = 0;
-
-  const take = (last: boolean): KubewireEvent | null => {
-    lineNo++;
-    const line = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
-    const wasOversized = oversized;
-    parts = [];
-    size = 0;
-    oversized = false;
-    if (wasOversized) {
-      options.onBadLine?.({ file, line: lineNo, reason: 'too-long' });
-      return null;
+  for await (const l of readFileLines(file, options.maxLineBytes ?? MAX_LOG_LINE_BYTES)) {
+    if (l.bytes === null) {
+      options.onBadLine?.({ file, line: l.lineNo, reason: 'too-long' });
+      continue;
     }
-    return parseLine(line, file, lineNo, last, options);
-  };
-  const add = (piece: Buffer): void => {
-    if (oversized || piece.length === 0) return;
-    if (size + piece.length > maxLine) {
-      oversized = true;
-      parts = [];
-      size = 0;
-      return;
-    }
-    parts.push(piece);
-    size += piece.length;
-  };
-
-  for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }) as AsyncIterable<Buffer>) {
-    let start = 0;
-    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
-      add(chunk.subarray(start, nl));
-      start = nl + 1;
-      const event = take(false);
-      if (event) yield event;
-    }
-    // Copied, so that a held tail does not pin the whole chunk.
-    if (start < chunk.length) add(Buffer.from(chunk.subarray(start)));
-  }
-  if (size > 0 || oversized) {
-    const event = take(true);
+    const event = parseLine(l.bytes, file, l.lineNo, !l.newline, options);
     if (event) yield event;
   }
 }

@@ -14,11 +14,11 @@
  * shell (`verifyFiles`) reads the files, looks ahead in a file when a seq jump needs telling
  * apart (a record moved vs. removed), and assembles the result.
  */
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ChainInfo } from '../events/types.js';
 import { GENESIS, keyIdOf, recordHash } from './chain.js';
+import { readFileLines } from '../sinks/jsonl-lines.js';
 
 export type ProblemKind = 'changed' | 'missing' | 'reordered' | 'truncated' | 'file-order' | 'seal' | 'key';
 
@@ -76,8 +76,6 @@ export interface VerifyOptions {
 
 /** Longer lines are not read: no record kubewire writes comes near this. */
 export const MAX_AUDIT_LINE_BYTES = 64 * 1024 * 1024;
-const READ_CHUNK_BYTES = 256 * 1024;
-const NEWLINE = 0x0a;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 // ---------------------------------------------------------------------------------------------
@@ -207,44 +205,7 @@ interface Line {
 
 /** The file's lines, 1-based, read chunk by chunk; a line is never held beyond the bound. */
 async function* readLines(path: string): AsyncGenerator<Line, void, undefined> {
-  const stream = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
-  let parts: Buffer[] = [];
-  let size = 0;
-  let oversized = false;
-  let lineNo = 1;
-  const take = (newline: boolean): Line => {
-    const text = oversized ? null : (parts.length === 1 ? parts[0]! : Buffer.concat(parts, size)).toString('utf8');
-    parts = [];
-    size = 0;
-    oversized = false;
-    return { text, lineNo: lineNo++, newline };
-  };
-  const add = (piece: Buffer): void => {
-    if (oversized || piece.length === 0) return;
-    if (size + piece.length > MAX_AUDIT_LINE_BYTES) {
-      oversized = true;
-      parts = [];
-      size = 0;
-      return;
-    }
-    parts.push(piece);
-    size += piece.length;
-  };
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let start = 0;
-      for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
-        add(chunk.subarray(start, nl));
-        start = nl + 1;
-        yield take(true);
-      }
-      // Copied, so that a held tail does not pin the whole chunk.
-      if (start < chunk.length) add(Buffer.from(chunk.subarray(start)));
-    }
-    if (size > 0 || oversized) yield take(false);
-  } finally {
-    stream.destroy();
-  }
+  for await (const l of readFileLines(path, MAX_AUDIT_LINE_BYTES)) yield { text: l.bytes === null ? null : l.bytes.toString('utf8'), lineNo: l.lineNo, newline: l.newline };
 }
 
 /**

@@ -6,7 +6,7 @@
  * read while they grow and after crashes, so a line that is not JSON (most often a last line
  * cut short) is named on stderr with its number and skipped.
  */
-import { createReadStream } from 'node:fs';
+import { readFileLines } from '../sinks/jsonl-lines.js';
 import { open } from 'node:fs/promises';
 import { CliError, describeFsError, ExitCode } from './errors.js';
 import { StdoutOutput, type Output } from './output.js';
@@ -15,10 +15,8 @@ export interface SummaryOptions {
   file: string;
 }
 
-const READ_CHUNK_BYTES = 64 * 1024;
 /** Longer lines are skipped unread; a summary line is a few KiB. */
 export const MAX_LOG_LINE_BYTES = 64 * 1024 * 1024;
-const NEWLINE = 0x0a;
 
 export async function runSummary(opts: SummaryOptions, out: Output, err: Output = new StdoutOutput(process.stderr)): Promise<number> {
   await assertReadable(opts.file);
@@ -38,7 +36,10 @@ export async function runSummary(opts: SummaryOptions, out: Output, err: Output 
   const tooLong = (lineNo: number): void =>
     err.line(`kubewire: ${opts.file}:${lineNo}: line longer than ${MAX_LOG_LINE_BYTES / 1024 / 1024} MiB, skipped`);
   try {
-    await readLines(opts.file, onLine, tooLong);
+    for await (const l of readFileLines(opts.file, MAX_LOG_LINE_BYTES)) {
+      if (l.bytes === null) tooLong(l.lineNo);
+      else onLine(l.bytes, l.lineNo, !l.newline);
+    }
   } catch (e) {
     if (typeof (e as NodeJS.ErrnoException).code === 'string') throw unreadable(opts.file, e);
     throw e;
@@ -57,51 +58,6 @@ function upgradedSummary(event: unknown): Record<string, unknown> | null {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * Calls `onLine` for every line (1-based numbers, without the newline; `last` for a final line
- * with no newline after it) and `onTooLong` instead for lines over the bound.
- */
-async function readLines(
-  path: string,
-  onLine: (line: Buffer, lineNo: number, last: boolean) => void,
-  onTooLong: (lineNo: number) => void,
-): Promise<void> {
-  let parts: Buffer[] = [];
-  let size = 0;
-  let oversized = false;
-  let lineNo = 1;
-  const endLine = (last: boolean): void => {
-    if (oversized) onTooLong(lineNo);
-    else onLine(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size), lineNo, last);
-    parts = [];
-    size = 0;
-    oversized = false;
-    lineNo++;
-  };
-  const add = (piece: Buffer): void => {
-    if (oversized || piece.length === 0) return;
-    if (size + piece.length > MAX_LOG_LINE_BYTES) {
-      oversized = true;
-      parts = [];
-      size = 0;
-      return;
-    }
-    parts.push(piece);
-    size += piece.length;
-  };
-  for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }) as AsyncIterable<Buffer>) {
-    let start = 0;
-    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
-      add(chunk.subarray(start, nl));
-      endLine(false);
-      start = nl + 1;
-    }
-    // Copied, so that a held tail does not pin the whole chunk.
-    if (start < chunk.length) add(Buffer.from(chunk.subarray(start)));
-  }
-  if (size > 0 || oversized) endLine(true);
 }
 
 async function assertReadable(path: string): Promise<void> {

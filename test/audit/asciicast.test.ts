@@ -13,24 +13,17 @@ import { AsciicastBuilder } from '../../src/audit/asciicast.js';
 import { SessionScanner, TerminalChunker, parseTsMicros } from '../../src/audit/terminal-session.js';
 import { CliError } from '../../src/cli/errors.js';
 import { runExport, type ExportOptions } from '../../src/cli/export-command.js';
-import type { Output } from '../../src/cli/output.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { EventBody, K8sRequestInfo, KubewireEvent } from '../../src/events/types.js';
 import { writeRecordedLog } from '../support/recorded-log.js';
 import { vectorsAvailable } from '../support/vectors.js';
+import { Lines } from '../support/lines-output.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kubewire-asciicast-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (name: string): string => join(root, `${++n}-${name}`);
 const START_MS = Date.UTC(2026, 10, 21, 10, 0, 0);
-
-class Lines implements Output {
-  readonly lines: string[] = [];
-  line(text: string): void {
-    this.lines.push(text);
-  }
-}
 
 async function exportCast(files: string[], extra: Partial<ExportOptions> = {}): Promise<{ header: Record<string, unknown>; events: [number, string, string][]; err: string[] }> {
   const out = new Lines();

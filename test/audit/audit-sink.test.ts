@@ -11,6 +11,7 @@ import { AuditSink } from '../../src/audit/audit-sink.js';
 import { GENESIS, recordHash } from '../../src/audit/chain.js';
 import { SessionRecorder } from '../../src/audit/session-recorder.js';
 import { verifyFiles } from '../../src/audit/verify.js';
+import { expectValidLog } from '../support/event-log.js';
 import { EventBus } from '../../src/events/event-bus.js';
 import { noteFor } from '../../src/events/notes.js';
 import type { EventBody, KubewireEvent } from '../../src/events/types.js';
@@ -52,7 +53,7 @@ describe('AuditSink', () => {
     publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 's1' });
     publish({ type: 'audit.seal', scope: 'file', count: null, last: null, final: true });
     await bus.close();
-    const recs = lines(sink.path);
+    const recs = expectValidLog(sink.path);
     expect(recs).toHaveLength(53);
     expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: 53 }, (_, i) => i + 1));
     expect(recs[0]!.prev).toBe(GENESIS);

@@ -13,11 +13,11 @@ import draft6 from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json'
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Har, HarEntry } from '../../src/audit/har.js';
 import { runExport } from '../../src/cli/export-command.js';
-import type { Output } from '../../src/cli/output.js';
 import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { EventBody, K8sRequestInfo } from '../../src/events/types.js';
 import { loadVector, vectorsAvailable } from '../support/vectors.js';
+import { Lines } from '../support/lines-output.js';
 
 const require = createRequire(import.meta.url);
 const harSchemas = require('har-schema') as Record<string, Record<string, unknown>>;
@@ -39,13 +39,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (name: string): string => join(root, `${++n}-${name}`);
 const START_MS = Date.UTC(2026, 10, 21, 10, 0, 0);
-
-class Lines implements Output {
-  readonly lines: string[] = [];
-  line(text: string): void {
-    this.lines.push(text);
-  }
-}
 
 /** Builds a log: events stamped 5 ms apart, the way the proxy stamps them. */
 class LogWriter {

@@ -14,7 +14,6 @@ import { chainInfo, ChainLinker } from '../../src/audit/chain.js';
 import { replaySchedule } from '../../src/audit/replay-schedule.js';
 import type { TerminalChunk } from '../../src/audit/terminal-session.js';
 import { CliError } from '../../src/cli/errors.js';
-import type { Output } from '../../src/cli/output.js';
 import { runReplay } from '../../src/cli/replay-command.js';
 import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
 import type { PayloadMode } from '../../src/codec/decode-context.js';
@@ -22,19 +21,13 @@ import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { EventBody, KubewireEvent } from '../../src/events/types.js';
 import { writeRecordedLog } from '../support/recorded-log.js';
 import { loadVector, vectorsAvailable } from '../support/vectors.js';
+import { Lines } from '../support/lines-output.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kubewire-replay-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (name: string): string => join(root, `${++n}-${name}`);
 const START_MS = Date.UTC(2026, 10, 21, 10, 0, 0);
-
-class Lines implements Output {
-  readonly lines: string[] = [];
-  line(text: string): void {
-    this.lines.push(text);
-  }
-}
 
 /** A writable that keeps every write as it came, optionally slow to take them. */
 class Recorder extends Writable {

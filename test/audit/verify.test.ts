@@ -10,16 +10,9 @@ import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../../src/audit/chain.js';
 import { verifyFiles, type VerifyResult } from '../../src/audit/verify.js';
-import type { Output } from '../../src/cli/output.js';
 import { runVerify } from '../../src/cli/verify-command.js';
 import { rechainAuditLog, writeAuditLog, type AuditLogSpec } from '../support/audit-log.js';
-
-class Lines implements Output {
-  readonly lines: string[] = [];
-  line(text: string): void {
-    this.lines.push(text);
-  }
-}
+import { Lines } from '../support/lines-output.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kubewire-verify-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

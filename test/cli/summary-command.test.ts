@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliError } from '../../src/cli/errors.js';
-import type { Output } from '../../src/cli/output.js';
 import { runSummary } from '../../src/cli/summary-command.js';
 import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
 import { EventBus } from '../../src/events/event-bus.js';
@@ -12,13 +11,7 @@ import type { EventBody } from '../../src/events/types.js';
 import { JsonlSink } from '../../src/sinks/jsonl-sink.js';
 import { canonical, decodeAll } from '../support/decode.js';
 import { loadVector, vectorsAvailable } from '../support/vectors.js';
-
-class Lines implements Output {
-  readonly lines: string[] = [];
-  line(text: string): void {
-    this.lines.push(text);
-  }
-}
+import { Lines } from '../support/lines-output.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kubewire-summary-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -5,20 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDoctorCommand, type DoctorOptions } from '../../src/cli/doctor-command.js';
 import { CliError } from '../../src/cli/errors.js';
-import type { Output } from '../../src/cli/output.js';
 import type { DoctorReport } from '../../src/doctor/doctor.js';
 import { judgeUpgrade } from '../../src/doctor/checks.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
-
-class Lines implements Output {
-  readonly lines: string[] = [];
-  line(text: string): void {
-    this.lines.push(text);
-  }
-  get text(): string {
-    return this.lines.join('\n');
-  }
-}
+import { Lines } from '../support/lines-output.js';
 
 let tc: TestCluster;
 beforeAll(async () => {

@@ -63,8 +63,8 @@ describe.skipIf(skipReason !== null)('audit log failure modes (full disk, read-o
     return { p, dir, log: join(out, 'audit.jsonl') };
   };
 
-  /** A session that prints `start`, waits while the test fills the disk, then prints 200 KB. */
-  const SCRIPT = 'echo start; sleep 2; head -c 200000 /dev/zero; echo; echo end';
+  /** A session that prints `start`, waits for a line (the test fills the disk meanwhile), then prints 200 KB. */
+  const SCRIPT = 'echo start; read go; head -c 200000 /dev/zero; echo; echo end';
 
   const fillDisk = (pid: number, dir: string): void => {
     // Fails once the disk is full, which is the point.
@@ -79,9 +79,10 @@ describe.skipIf(skipReason !== null)('audit log failure modes (full disk, read-o
 
   it('fail closed: a full disk ends the open session, new sessions get a 503 that says why, and after space is freed the gap is recorded', async () => {
     const { p, dir, log } = await start('closed', 'closed');
-    const open = startKubectl(kubectl!, ['exec', 'web', '--', 'sh', '-c', SCRIPT], { kubeconfig: p.kubeconfig, home: t.home });
+    const open = startKubectl(kubectl!, ['exec', '-i', 'web', '--', 'sh', '-c', SCRIPT], { kubeconfig: p.kubeconfig, home: t.home });
     await open.waitFor(/start/);
     fillDisk(p.pid, dir);
+    open.child.stdin!.end('go\n');
     const code = await exitOf(open.child);
     expect(code).not.toBe(0);
     expect(open.output()).not.toMatch(/end/);
@@ -109,9 +110,10 @@ describe.skipIf(skipReason !== null)('audit log failure modes (full disk, read-o
 
   it('fail open: a full disk does not stop the session; the gap is recorded once the disk takes writes again, and verify accepts it', async () => {
     const { p, dir, log } = await start('open', 'open');
-    const open = startKubectl(kubectl!, ['exec', 'web', '--', 'sh', '-c', SCRIPT], { kubeconfig: p.kubeconfig, home: t.home });
+    const open = startKubectl(kubectl!, ['exec', '-i', 'web', '--', 'sh', '-c', SCRIPT], { kubeconfig: p.kubeconfig, home: t.home });
     await open.waitFor(/start/);
     fillDisk(p.pid, dir);
+    open.child.stdin!.end('go\n');
     expect(await exitOf(open.child)).toBe(0);
     expect(open.output()).toBe(`start\n${'\0'.repeat(200000)}\nend\n`);
     await waitForText(() => p.stderr(), /sessions go on unrecorded and the gap will be noted/, 10_000);

@@ -9,8 +9,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditSessionEvent, AuditStartEvent, KubewireEvent } from '../../src/events/types.js';
-import { logParts, readRecords, stdoutDigests } from '../support/audit-records.js';
+import { logParts, stdoutDigests } from '../support/audit-records.js';
 import { runCli } from '../support/cli.js';
+import { expectValidLog } from '../support/event-log.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { availableKubectls, kubectlEnv, kubectlPath, runKubectl } from '../support/kubectl.js';
 import { KUBEWIRE_BIN, runThroughKubewire } from '../support/kubewire-run.js';
@@ -24,8 +25,6 @@ if (missing) {
   if (process.env['CI'] === 'true') throw new Error(msg);
   console.warn(msg);
 }
-
-const records = (log: string): Promise<KubewireEvent[]> => readRecords([log]);
 
 describe.skipIf(missing)('kubewire --audit with real kubectl', () => {
   let t: TestCluster;
@@ -44,7 +43,7 @@ describe.skipIf(missing)('kubewire --audit with real kubectl', () => {
     expect(r.stdout).toBe('hello\n');
     expect(r.stderr).toMatch(/kubewire: audit log .*exec-.*\.jsonl \(check it with: kubewire verify /);
 
-    const evs = await records(log);
+    const evs = expectValidLog(log);
     expect(evs.every((e) => typeof e.hash === 'string' && typeof e.prev === 'string')).toBe(true);
     const start = evs[0] as KubewireEvent & AuditStartEvent;
     expect(start).toMatchObject({ type: 'audit.start', chain: { algorithm: 'sha256', keyId: null }, failMode: 'closed', redactStdin: 'none' });
@@ -91,7 +90,7 @@ describe.skipIf(missing)('kubewire --audit with real kubectl', () => {
     const screen = k.output();
     await p.stop('SIGTERM');
 
-    const evs = await records(log);
+    const evs = expectValidLog(log);
     const stdin = evs.filter((e) => e.type === 'k8s.data' && e.stream === 'stdin' && e.size > 0);
     const kept = stdin.filter((e) => e.type === 'k8s.data' && !e.redacted).map((e) => Buffer.from((e as { payload?: string }).payload ?? '', 'base64').toString()).join('');
     const redacted = stdin.filter((e) => e.type === 'k8s.data' && e.redacted === 'echo-off');

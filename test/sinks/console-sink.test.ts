@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Output } from '../../src/cli/output.js';
 import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
 import { encodeWsFrame } from '../../src/codec/websocket-encode.js';
 import { EventBus } from '../../src/events/event-bus.js';
@@ -8,13 +7,7 @@ import { formatBytes } from '../../src/events/preview.js';
 import type { ConnectionSummary, EventBody } from '../../src/events/types.js';
 import { ConsoleSink, formatDuration, formatErrorLine, formatSessionLine } from '../../src/sinks/console-sink.js';
 import { loadVector, vectorsAvailable } from '../support/vectors.js';
-
-class Lines implements Output {
-  readonly lines: string[] = [];
-  line(text: string): void {
-    this.lines.push(text);
-  }
-}
+import { Lines } from '../support/lines-output.js';
 
 const START = new Date(2026, 10, 21, 11, 2, 3).getTime();
 

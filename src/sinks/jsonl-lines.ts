@@ -1,0 +1,58 @@
+/**
+ * The lines of a JSONL file, read as a stream with a bound per line: logs of many GiB pass
+ * through a fixed amount of memory, and a line longer than the bound (a corrupt file without
+ * newlines) is reported instead of held.
+ */
+import { createReadStream } from 'node:fs';
+
+export interface FileLine {
+  /** 1-based. */
+  lineNo: number;
+  /** The line without its newline, or null when it was longer than the bound. */
+  bytes: Buffer | null;
+  /** False for a last line with no newline after it (cut short, or still being written). */
+  newline: boolean;
+}
+
+const READ_CHUNK_BYTES = 256 * 1024;
+const NEWLINE = 0x0a;
+
+/**
+ * Yields every line of `path`; a stream error (unreadable file) is thrown from the iteration.
+ * Empty lines are yielded too, so line numbers match an editor's.
+ */
+export async function* readFileLines(path: string, maxLineBytes: number): AsyncGenerator<FileLine> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let oversized = false;
+  let lineNo = 0;
+  const take = (newline: boolean): FileLine => {
+    const bytes = oversized ? null : parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+    parts = [];
+    size = 0;
+    oversized = false;
+    return { lineNo: ++lineNo, bytes, newline };
+  };
+  const add = (piece: Buffer): void => {
+    if (oversized || piece.length === 0) return;
+    if (size + piece.length > maxLineBytes) {
+      oversized = true;
+      parts = [];
+      size = 0;
+      return;
+    }
+    parts.push(piece);
+    size += piece.length;
+  };
+  for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
+      add(chunk.subarray(start, nl));
+      start = nl + 1;
+      yield take(true);
+    }
+    // Copied, so that a held tail does not pin the whole chunk.
+    if (start < chunk.length) add(Buffer.from(chunk.subarray(start)));
+  }
+  if (size > 0 || oversized) yield take(false);
+}
