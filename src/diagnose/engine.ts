@@ -68,7 +68,8 @@ export class DiagnosisEngine {
    * (so a log replays with its clock), else the last known time.
    */
   ingest(event: KubewireEvent, now?: number): SessionFinding[] {
-    if (GLOBAL_TYPES.has(event.type)) return [];
+    // The audit chain's own records (audit.*) say nothing about a stream.
+    if (GLOBAL_TYPES.has(event.type) || event.type.startsWith('audit.')) return [];
     const key = event.session ?? (event.conn !== undefined ? `conn:${event.conn}` : ANONYMOUS);
     let s = this.sessions.get(key);
     if (s) {

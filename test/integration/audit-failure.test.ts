@@ -63,8 +63,12 @@ describe.skipIf(skipReason !== null)('audit log failure modes (full disk, read-o
     return { p, dir, log: join(out, 'audit.jsonl') };
   };
 
-  /** A session that prints `start`, waits for a line (the test fills the disk meanwhile), then prints 200 KB. */
-  const SCRIPT = 'echo start; read go; head -c 200000 /dev/zero; echo; echo end';
+  /**
+   * A session that prints `start`, waits for a line (the test fills the disk meanwhile), then
+   * prints `bytes`. Closed mode gets more than the log's queue holds (8 MiB), so the session
+   * cannot finish before the first failed write is seen, however the machine is loaded.
+   */
+  const script = (bytes: number): string => `echo start; read go; head -c ${bytes} /dev/zero; echo; echo end`;
 
   const fillDisk = (pid: number, dir: string): void => {
     // Fails once the disk is full, which is the point.
@@ -79,7 +83,7 @@ describe.skipIf(skipReason !== null)('audit log failure modes (full disk, read-o
 
   it('fail closed: a full disk ends the open session, new sessions get a 503 that says why, and after space is freed the gap is recorded', async () => {
     const { p, dir, log } = await start('closed', 'closed');
-    const open = startKubectl(kubectl!, ['exec', '-i', 'web', '--', 'sh', '-c', SCRIPT], { kubeconfig: p.kubeconfig, home: t.home });
+    const open = startKubectl(kubectl!, ['exec', '-i', 'web', '--', 'sh', '-c', script(32 * 1024 * 1024)], { kubeconfig: p.kubeconfig, home: t.home });
     await open.waitFor(/start/);
     fillDisk(p.pid, dir);
     open.child.stdin!.end('go\n');
@@ -110,7 +114,7 @@ describe.skipIf(skipReason !== null)('audit log failure modes (full disk, read-o
 
   it('fail open: a full disk does not stop the session; the gap is recorded once the disk takes writes again, and verify accepts it', async () => {
     const { p, dir, log } = await start('open', 'open');
-    const open = startKubectl(kubectl!, ['exec', '-i', 'web', '--', 'sh', '-c', SCRIPT], { kubeconfig: p.kubeconfig, home: t.home });
+    const open = startKubectl(kubectl!, ['exec', '-i', 'web', '--', 'sh', '-c', script(200_000)], { kubeconfig: p.kubeconfig, home: t.home });
     await open.waitFor(/start/);
     fillDisk(p.pid, dir);
     open.child.stdin!.end('go\n');

@@ -27,6 +27,20 @@ function fallbackSession(clock: Clock, session = SESSION): KubewireEvent[] {
 }
 
 describe.skipIf(!haveVectors)('SessionStore rows from real kubectl vectors', () => {
+  it('leaves the audit chain\'s own records (session summary, seals) out of the rows', () => {
+    const clock = new Clock();
+    const events = fallbackSession(clock);
+    const last = events.at(-1)!;
+    const audit = [
+      { v: 1, seq: last.seq + 1, ts: last.ts, session: SESSION, type: 'audit.seal', scope: 'session', count: 10, last: 'a'.repeat(64), note: 'seal of the session', prev: 'b'.repeat(64), hash: 'a'.repeat(64) },
+      { v: 1, seq: last.seq + 2, ts: last.ts, type: 'audit.seal', scope: 'file', count: 11, last: 'a'.repeat(64), part: 1, final: true, note: 'seal', prev: 'a'.repeat(64), hash: 'c'.repeat(64) },
+    ] as KubewireEvent[];
+    const plain = storeWith(events).getSnapshot();
+    const audited = storeWith([...events, ...audit]).getSnapshot();
+    expect(audited.rows).toHaveLength(plain.rows.length);
+    expect(audited.rows.map((r) => r.id)).toEqual(plain.rows.map((r) => r.id));
+  });
+
   it('folds a WebSocket attempt refused with 403 and its SPDY retry into one row marked as fallen back', () => {
     const store = storeWith(fallbackSession(new Clock()));
     const { rows, restCount } = store.getSnapshot();
@@ -255,7 +269,8 @@ describe('SessionStore sessions and state', () => {
     const snap = store.getSnapshot();
     expect(snap.rows).toHaveLength(1);
     expect(snap.rows[0]!.findings).toBe(2);
-    expect(snap.stats.unknownEvents).toBe(2);
+    // audit.seal is known and left out of the rows; only something.new is unknown.
+    expect(snap.stats.unknownEvents).toBe(1);
     expect(snap.stats.eventsTotal).toBe(8);
     expect(store.getDetail('s')!.findings.map((f) => [f.rule, f.severity, f.title])).toEqual([
       ['ws-refused', 'warning', 'WebSocket refused by the gateway'],

@@ -82,6 +82,8 @@ export class SessionStore {
     this.dirty = true;
     if (this.timer === undefined) this.schedule();
     const type = (event as { type: string }).type;
+    // The audit chain's own records (session summaries, seals) belong to no connection row.
+    if (type.startsWith('audit.')) return;
     switch (type) {
       case 'proxy.start': {
         const e = event as Extract<KubewireEvent, { type: 'proxy.start' }>;
