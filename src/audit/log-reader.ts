@@ -9,9 +9,8 @@
  * line that is not a JSON event (most often a last line cut short) is reported through
  * `onBadLine` with its file and line number, then skipped; it never ends the read.
  */
-import { open } from 'node:fs/promises';
 import type { KubewireEvent } from '../events/types.js';
-import { readFileLines } from '../sinks/jsonl-lines.js';
+import { assertReadableFile, readFileLines } from '../sinks/jsonl-lines.js';
 
 /** Longer lines are not events kubewire wrote (a 64 MiB line would be a 48 MiB payload). */
 export const MAX_LOG_LINE_BYTES = 64 * 1024 * 1024;
@@ -54,12 +53,7 @@ export async function* readLogEvents(files: readonly string[], options: LogReadO
 export async function checkReadable(files: readonly string[]): Promise<{ file: string; error: unknown } | null> {
   for (const file of files) {
     try {
-      const fh = await open(file, 'r');
-      try {
-        if ((await fh.stat()).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      } finally {
-        await fh.close();
-      }
+      await assertReadableFile(file);
     } catch (error) {
       return { file, error };
     }

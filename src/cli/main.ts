@@ -57,7 +57,8 @@ export function buildProgram(): Command {
       .description('Serve a proxy in front of the cluster of your kubeconfig: point kubectl at it and every exec, attach, cp and port-forward is decoded live and logged.')
       .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:0')
       .option('--write-kubeconfig <file>', 'where to write the kubeconfig for kubectl (default: under ~/.local/state/kubewire)')
-      .option('--no-tui', 'print one line per connection instead of the interactive view'),
+      .option('--no-tui', 'print one line per connection instead of the interactive view')
+      .addHelpText('after', '\nExamples:\n  kubewire proxy\n  kubewire proxy --context prod --audit --audit-key-file /etc/kubewire/audit.key --max-size 100M --log /var/log/kubewire/audit.jsonl --no-tui'),
   ).action(async (opts, cmd: Command) => {
     await exitWhenFlushed(await runProxy({ ...opts, audit: auditFrom(opts, cmd) }, new StdoutOutput(), new StdoutOutput(process.stderr)));
   });
@@ -68,7 +69,7 @@ export function buildProgram(): Command {
       .description('Run one command (usually kubectl) through a private kubewire proxy; its terminal, signals and exit code pass straight through, and a summary of each connection follows on stderr.')
       .argument('<command...>', 'the command and its arguments, after --')
       .passThroughOptions()
-      .addHelpText('after', '\nExamples:\n  kubewire run -- kubectl exec -it web -- sh\n  kubewire run --payload full --log cp.jsonl -- kubectl cp ./big.tar web:/tmp/big.tar'),
+      .addHelpText('after', '\nExamples:\n  kubewire run -- kubectl exec -it web -- sh\n  kubewire run --payload full --log cp.jsonl -- kubectl cp ./big.tar web:/tmp/big.tar\n  kubewire run --audit --audit-key-file audit.key --redact-stdin echo-off -- kubectl exec -it web -- sh'),
   ).action(async (command: string[], opts, cmd: Command) => {
     process.exitCode = await runCommand({ ...opts, audit: auditFrom(opts, cmd), command }, new StdoutOutput(process.stderr));
   });

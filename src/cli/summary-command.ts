@@ -6,8 +6,7 @@
  * read while they grow and after crashes, so a line that is not JSON (most often a last line
  * cut short) is named on stderr with its number and skipped.
  */
-import { readFileLines } from '../sinks/jsonl-lines.js';
-import { open } from 'node:fs/promises';
+import { assertReadableFile, readFileLines } from '../sinks/jsonl-lines.js';
 import { CliError, describeFsError, ExitCode } from './errors.js';
 import { StdoutOutput, type Output } from './output.js';
 
@@ -62,12 +61,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 async function assertReadable(path: string): Promise<void> {
   try {
-    const fh = await open(path, 'r');
-    try {
-      if ((await fh.stat()).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-    } finally {
-      await fh.close();
-    }
+    await assertReadableFile(path);
   } catch (e) {
     throw unreadable(path, e);
   }

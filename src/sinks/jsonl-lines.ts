@@ -4,6 +4,7 @@
  * newlines) is reported instead of held.
  */
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 export interface FileLine {
   /** 1-based. */
@@ -55,4 +56,17 @@ export async function* readFileLines(path: string, maxLineBytes: number): AsyncG
     if (start < chunk.length) add(Buffer.from(chunk.subarray(start)));
   }
   if (size > 0 || oversized) yield take(false);
+}
+
+/**
+ * Throws the file-system error (EISDIR for a directory) when `path` cannot be read, so a
+ * command names a bad file before it writes anything.
+ */
+export async function assertReadableFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    if ((await fh.stat()).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  } finally {
+    await fh.close();
+  }
 }
