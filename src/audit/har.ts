@@ -1,7 +1,18 @@
 /**
  * A kubewire log as a HAR 1.2 archive (http://www.softwareishard.com/blog/har-12-spec/), so the
  * API traffic of a kubectl command opens in browser devtools, Charles, Fiddler or any HAR viewer.
- * Sans-IO: fed events one at a time, it returns the archive's lines.
+ * Sans-IO: fed events one at a time, it hands back each entry as soon as it is finished, and
+ * `HarLines` turns head, entries and tail into the lines of one JSON document, so an archive of
+ * a log of many GiB is written as the log is read.
+ *
+ * Streaming: an entry is finished when its connection's `conn.close` arrives (the proxy logs it
+ * as a connection's last event), when a new kubewire run starts (`audit.start` / `proxy.start`:
+ * conn ids restart, so an earlier run's connection can get no more events), or at the end of
+ * the log for connections that never closed. It is then forgotten, so memory is bounded by the
+ * connections open at one time and their WebSocket messages, not by the log; an event logged
+ * for a connection after its `conn.close` is not in its entry. Entries therefore come in the
+ * order their connections finished, not the order they started; HAR 1.2 does not require an
+ * order and viewers sort by `startedDateTime`.
  *
  * - One entry per plain request (`http.request` / `http.response` / `http.body` sharing a conn
  *   id like `r12`) and per upgrade (`upgrade.request` / `upgrade.response`, conn `c3`).
@@ -148,36 +159,51 @@ export class HarBuilder {
 
   constructor(private readonly options: HarOptions) {}
 
-  push(e: KubewireEvent): void {
+  /** Connections started and not yet finished: what the builder holds in memory. */
+  get openConnections(): number {
+    return this.conns.size;
+  }
+
+  /**
+   * Takes one event; returns the entries it finished (usually none; one at a `conn.close`; at a
+   * new run's start, the earlier run's connections that never closed). The builder keeps
+   * nothing of a returned entry.
+   */
+  push(e: KubewireEvent): HarEntry[] {
     // Conn ids restart with every kubewire run; an audit run logs audit.start, then proxy.start.
     if (e.type === 'audit.start') {
+      const done = this.finish();
       this.run++;
       this.server = e.cluster.server.replace(/\/$/, '');
       this.lastStart = 'audit';
-      return;
+      return done;
     }
     if (e.type === 'proxy.start') {
+      const done = this.finish();
       this.run++;
       // The audit record names the server exactly; a plain log's upstream reads "URL (context X)".
       const m = SERVER_URL.exec(e.upstream);
       if (this.lastStart !== 'audit') this.server = m ? m[1]!.replace(/\/$/, '') : null;
       this.lastStart = 'proxy';
-      return;
+      return done;
     }
-    if (e.conn === undefined) return;
-    if (this.options.session !== undefined && e.session !== this.options.session) return;
+    if (e.conn === undefined) return [];
+    if (this.options.session !== undefined && e.session !== this.options.session) return [];
     const key = `${this.run}\0${e.conn}`;
     const us = parseTsMicros(e.ts);
     if (e.type === 'http.request' || e.type === 'upgrade.request') {
+      // A second request on a conn id still open (not seen from kubewire): the first is over.
+      const previous = this.conns.get(key);
+      const done = previous ? [this.take(previous)] : [];
       this.conns.set(key, {
         key, conn: e.conn, session: e.session ?? null, server: this.server, request: e, requestUs: us, requestTs: e.ts ?? null,
         response: null, responseUs: null, requestBody: null, responseBody: null, closeBytes: null, lastUs: us, error: null,
         transport: null, protocol: null, semantics: null, exitCode: null, messages: [], open: { c2s: null, s2c: null },
       });
-      return;
+      return done;
     }
     const c = this.conns.get(key);
-    if (!c) return;
+    if (!c) return [];
     if (us !== null && (c.lastUs === null || us > c.lastUs)) c.lastUs = us;
     const at = us ?? c.lastUs ?? 0;
     switch (e.type) {
@@ -194,7 +220,8 @@ export class HarBuilder {
       case 'conn.close':
         c.closeBytes = e.bytes;
         c.error ??= e.error;
-        break;
+        // The connection's last event: its entry is complete.
+        return [this.take(c)];
       case 'proxy.error':
         c.error = e.message;
         break;
@@ -225,14 +252,22 @@ export class HarBuilder {
       default:
         break;
     }
+    return [];
   }
 
-  /** The archive. Entries are in order of their start. */
-  build(): Har {
-    const entries = [...this.conns.values()]
-      .sort((a, b) => (a.requestUs ?? 0) - (b.requestUs ?? 0))
-      .map((c) => this.entry(c));
-    return { log: { version: '1.2', creator: { name: 'kubewire', version: this.options.creatorVersion }, entries } };
+  /**
+   * At the end of the log: the entries of the connections that never closed (kubewire was
+   * stopped, or the log was cut), in order of their start. The builder is empty afterwards.
+   */
+  finish(): HarEntry[] {
+    const open = [...this.conns.values()].sort((a, b) => (a.requestUs ?? 0) - (b.requestUs ?? 0));
+    return open.map((c) => this.take(c));
+  }
+
+  /** The connection's entry; the builder forgets the connection. */
+  private take(c: ConnState): HarEntry {
+    this.conns.delete(c.key);
+    return this.entry(c);
   }
 
   private frame(c: ConnState, dir: 'c2s' | 's2c', kind: string, opcode: number, fin: boolean, payload: string | undefined, atUs: number): void {
@@ -332,14 +367,35 @@ export class HarBuilder {
   }
 }
 
-/** The archive as lines: the head, one entry per line, the tail; together one JSON document. */
-export function* harLines(har: Har): Generator<string> {
-  const { entries, ...head } = har.log;
-  const open = JSON.stringify({ log: { ...head, entries: [] } });
-  // `{"log":{…,"entries":[]}}` cut before its `]}}`.
-  yield open.slice(0, -3);
-  for (let i = 0; i < entries.length; i++) yield JSON.stringify(entries[i]) + (i < entries.length - 1 ? ',' : '');
-  yield ']}}';
+/**
+ * Writes an archive as lines as its entries come: the head `{"log":{"version":"1.2",
+ * "creator":…,"entries":[`, one entry per line (each after the first starts with the comma that
+ * separates it from the one before, since whether an entry is the last is not known when it is
+ * written), and the tail `]}}`; together one JSON document.
+ */
+export class HarLines {
+  private entries = 0;
+
+  constructor(private readonly creatorVersion: string) {}
+
+  /** Entries written so far. */
+  get count(): number {
+    return this.entries;
+  }
+
+  head(): string {
+    const open = JSON.stringify({ log: { version: '1.2', creator: { name: 'kubewire', version: this.creatorVersion }, entries: [] } } satisfies Har);
+    // `{"log":{…,"entries":[]}}` cut before its `]}}`.
+    return open.slice(0, -3);
+  }
+
+  entry(entry: HarEntry): string {
+    return (this.entries++ === 0 ? '' : ',') + JSON.stringify(entry);
+  }
+
+  tail(): string {
+    return ']}}';
+  }
 }
 
 function isBase64Semantics(semantics: string | null): boolean {

@@ -6,13 +6,19 @@
  * - har: the log's HTTP requests and upgrades for devtools and HAR viewers, WebSocket messages
  *   included.
  *
- * Casts are written line by line as the log is read, never built as one string. With `-o` the
- * file is opened only once the session is known, so a usage error leaves no empty file behind.
+ * Both are written line by line as the log is read, never built as one string: a cast event by
+ * event, a HAR entry by entry as each connection closes (see ../audit/har.ts), so memory does
+ * not grow with the log. Every write to stdout or to the `-o` file waits for the stream to drain
+ * when it is full, so a slow reader holds the export back instead of letting it pile up; a
+ * closed stdout (`| head`) ends the export quietly. With `-o` the file is opened only once there
+ * is something to write (the session is known; the first HAR entry, or the end of the log), so
+ * a usage error leaves no empty file behind.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { AsciicastBuilder, type AsciicastVersion } from '../audit/asciicast.js';
-import { HarBuilder, harLines } from '../audit/har.js';
+import { HarBuilder, HarLines, type HarEntry } from '../audit/har.js';
 import { readLogEvents } from '../audit/log-reader.js';
 import { missingOutputWarning, TerminalChunker } from '../audit/terminal-session.js';
 import { VERSION } from '../version.js';
@@ -31,33 +37,38 @@ export interface ExportOptions {
 }
 
 interface LineSink {
-  line(text: string): Promise<void> | void;
+  /** The reader went away (stdout closed, e.g. `| head`): nothing more is written, quietly. */
+  readonly closed: boolean;
+  /** Resolves once the stream can take more (after 'drain' when it was full). */
+  line(text: string): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function runExport(opts: ExportOptions, out: Output, err: Output): Promise<number> {
+/** Writes to `stdout` unless `opts.output` names a file. */
+export async function runExport(opts: ExportOptions, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
   if (opts.format !== 'asciicast' && opts.format !== 'har') {
     throw new CliError('KW_ERR_USAGE', `unknown --format ${String(opts.format)}: use asciicast or har`, ExitCode.Usage);
   }
   const version = opts.asciicastVersion ?? 2;
   if (version !== 2 && version !== 3) throw new CliError('KW_ERR_USAGE', `--asciicast-version must be 2 or 3 (got ${String(version)})`, ExitCode.Usage);
   if (opts.format === 'har' && opts.includeInput) err.line('kubewire: --include-input applies to --format asciicast; a HAR holds every message anyway');
-  return opts.format === 'asciicast' ? exportAsciicast(opts, version, out, err) : exportHar(opts, out, err);
+  return opts.format === 'asciicast' ? exportAsciicast(opts, version, stdout, err) : exportHar(opts, stdout, err);
 }
 
-async function exportAsciicast(opts: ExportOptions, version: AsciicastVersion, out: Output, err: Output): Promise<number> {
+async function exportAsciicast(opts: ExportOptions, version: AsciicastVersion, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
   const session = await findTerminalSession(opts.files, opts.session, err);
   const missing = missingOutputWarning(session);
   if (missing) err.line(`kubewire: warning: ${missing}`);
   const builder = new AsciicastBuilder(session, { version, includeInput: opts.includeInput ?? false });
   const chunker = new TerminalChunker(session);
-  const sink = await openSink(opts.output, out);
+  const sink = await openSink(opts.output, stdout);
   try {
     await sink.line(builder.header());
     for await (const event of readLogEvents(opts.files)) {
       const chunk = chunker.push(event);
       if (!chunk) continue;
       for (const line of builder.push(chunk)) await sink.line(line);
+      if (sink.closed) break;
     }
     for (const line of builder.finish()) await sink.line(line);
   } finally {
@@ -70,54 +81,121 @@ async function exportAsciicast(opts: ExportOptions, version: AsciicastVersion, o
   return ExitCode.Ok;
 }
 
-async function exportHar(opts: ExportOptions, out: Output, err: Output): Promise<number> {
+async function exportHar(opts: ExportOptions, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
   await assertLogs(opts.files);
   const builder = new HarBuilder({ creatorVersion: VERSION, ...(opts.session !== undefined ? { session: opts.session } : {}) });
+  const lines = new HarLines(VERSION);
   const bad = badLineReporter(err);
-  for await (const event of readLogEvents(opts.files, { onBadLine: bad.report })) builder.push(event);
-  bad.finish();
-  const har = builder.build();
-  if (opts.session !== undefined && har.log.entries.length === 0) {
-    throw new CliError('KW_ERR_SESSION_NOT_FOUND', `session ${opts.session} has no requests in ${logName(opts.files)} (the id must match exactly for --format har)`, ExitCode.Usage);
-  }
-  const sink = await openSink(opts.output, out);
+  // Opened with the first entry, so a --session that matches nothing writes nothing.
+  let sink = null as LineSink | null;
+  const open = async (): Promise<LineSink> => {
+    if (!sink) {
+      sink = await openSink(opts.output, stdout);
+      await sink.line(lines.head());
+    }
+    return sink;
+  };
+  const write = async (entries: HarEntry[]): Promise<void> => {
+    for (const entry of entries) {
+      const s = await open();
+      if (s.closed) return;
+      await s.line(lines.entry(entry));
+    }
+  };
   try {
-    for (const line of harLines(har)) await sink.line(line);
+    for await (const event of readLogEvents(opts.files, { onBadLine: bad.report })) {
+      // Each finished entry is written and dropped at once: the builder holds only open connections.
+      const done = builder.push(event);
+      if (done.length > 0) await write(done);
+      if (sink?.closed) break;
+    }
+    bad.finish();
+    await write(builder.finish());
+    if (opts.session !== undefined && lines.count === 0) {
+      throw new CliError('KW_ERR_SESSION_NOT_FOUND', `session ${opts.session} has no requests in ${logName(opts.files)} (the id must match exactly for --format har)`, ExitCode.Usage);
+    }
+    await (await open()).line(lines.tail());
   } finally {
-    await sink.close();
+    await sink?.close();
   }
   return ExitCode.Ok;
 }
 
-async function openSink(path: string | undefined, out: Output): Promise<LineSink> {
-  if (path === undefined || path === '-') return { line: (text) => out.line(text), close: async () => {} };
+async function openSink(path: string | undefined, stdout: NodeJS.WritableStream): Promise<LineSink> {
+  if (path === undefined || path === '-') return streamSink(stdout, { name: 'stdout', own: false });
   const stream = createWriteStream(path, { flags: 'w' });
   try {
     await once(stream, 'open');
   } catch (e) {
     throw new CliError('KW_ERR_OUTPUT_UNWRITABLE', `cannot write ${path}: ${describeFsError(e)}`, ExitCode.Usage);
   }
-  return fileSink(path, stream);
+  return streamSink(stream, { name: path, own: true });
 }
 
-function fileSink(path: string, stream: WriteStream): LineSink {
+/**
+ * Lines onto a stream, honouring backpressure. A file (`own`) is ended on close and any write
+ * error fails the export; stdout is not ours to end, so close waits until what was written has
+ * been taken, and a reader that went away (EPIPE, the stream closed) stops the export quietly;
+ * other errors fail it.
+ */
+function streamSink(stream: NodeJS.WritableStream, { name, own }: { name: string; own: boolean }): LineSink {
   let failure: unknown = null;
-  stream.on('error', (e) => (failure ??= e));
-  const check = (): void => {
-    if (failure) throw new CliError('KW_ERR_OUTPUT_UNWRITABLE', `cannot write ${path}: ${describeFsError(failure)}`, ExitCode.Failure);
+  let closed = false;
+  /** Writes not yet taken by the stream; the last one taken wakes `close`. */
+  let unwritten = 0;
+  let flushed: (() => void) | null = null;
+  const written = (): void => {
+    if (--unwritten === 0) flushed?.();
   };
+  // Left in place after close: a late EPIPE on stdout must not become an uncaught 'error'.
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (!own && e.code === 'EPIPE') closed = true;
+    else failure ??= e;
+  });
+  if (!own) stream.on('close', () => (closed = true));
+  const check = (): void => {
+    if (failure) throw new CliError('KW_ERR_OUTPUT_UNWRITABLE', `cannot write ${name}: ${describeFsError(failure)}`, ExitCode.Failure);
+  };
+  const gone = (): boolean => closed || failure !== null || (stream as Partial<Writable>).destroyed === true;
   return {
+    get closed() {
+      return closed;
+    },
     line: async (text) => {
       check();
-      if (!stream.write(text + '\n')) await Promise.race([once(stream, 'drain'), once(stream, 'close')]).catch(() => {});
+      if (gone()) return;
+      unwritten++;
+      if (!stream.write(text + '\n', written)) await drained(stream);
       check();
     },
     close: async () => {
-      if (!stream.closed) {
+      if (own && !(stream as Partial<Writable>).closed) {
         stream.end();
-        await Promise.race([once(stream, 'finish'), once(stream, 'close')]).catch(() => {});
+        await settled(stream, ['finish', 'close', 'error']);
+      } else if (!own && unwritten > 0 && !gone()) {
+        await Promise.race([new Promise<void>((resolve) => (flushed = resolve)), settled(stream, ['close', 'error'])]);
       }
       check();
     },
   };
+}
+
+/** Until the stream can take more, or can never again (closed, failed). */
+function drained(stream: NodeJS.WritableStream): Promise<void> {
+  if ((stream as Partial<Writable>).destroyed === true) return Promise.resolve();
+  return settled(stream, ['drain', 'close', 'error']);
+}
+
+/**
+ * Until the first of these events. Every listener is removed again: a write that waits for
+ * 'drain' millions of times must not leave a 'close' listener behind each time.
+ */
+function settled(stream: NodeJS.WritableStream, events: readonly string[]): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      for (const name of events) stream.off(name, done);
+      resolve();
+    };
+    for (const name of events) stream.on(name, done);
+  });
 }

@@ -131,7 +131,7 @@ export function buildProgram(): Command {
       process.exitCode = await runExport({
         files, format: opts.format, ...(opts.session ? { session: opts.session } : {}), includeInput: opts.includeInput === true,
         asciicastVersion: Number(opts.asciicastVersion) as 2 | 3, ...(opts.output ? { output: opts.output } : {}),
-      }, new StdoutOutput(), new StdoutOutput(process.stderr));
+      }, process.stdout, new StdoutOutput(process.stderr));
     });
 
   program

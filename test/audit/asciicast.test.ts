@@ -1,12 +1,13 @@
 /**
  * `kubewire export --format asciicast`: the header and events of a recorded `kubectl exec -it`
  * (a real kubectl 1.30 WebSocket session), UTF-8 characters split across frames, redacted stdin,
- * v3 with its exit event, and — where asciinema is installed — that `asciinema cat` prints the
- * session's output from the file written.
+ * v3 with its exit event, writing to a slow stdout with backpressure, and — where asciinema is
+ * installed — that `asciinema cat` prints the session's output from the file written.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import pty from 'node-pty';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AsciicastBuilder } from '../../src/audit/asciicast.js';
@@ -25,8 +26,31 @@ let n = 0;
 const fresh = (name: string): string => join(root, `${++n}-${name}`);
 const START_MS = Date.UTC(2026, 10, 21, 10, 0, 0);
 
+/** stdout for runExport: keeps what was written; optionally slow to take it, with a small buffer. */
+class Collector extends Writable {
+  private readonly chunks: Buffer[] = [];
+  /** The most bytes ever waiting in the stream's buffer. */
+  maxBuffered = 0;
+  constructor(private readonly delayMs = 0, highWaterMark = 16 * 1024) {
+    super({ highWaterMark });
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.chunks.push(Buffer.from(chunk));
+    this.maxBuffered = Math.max(this.maxBuffered, this.writableLength);
+    if (this.delayMs > 0) setTimeout(cb, this.delayMs);
+    else cb();
+  }
+  get text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+  /** The lines written, each without its newline. */
+  get lines(): string[] {
+    return this.text.split('\n').slice(0, -1);
+  }
+}
+
 async function exportCast(files: string[], extra: Partial<ExportOptions> = {}): Promise<{ header: Record<string, unknown>; events: [number, string, string][]; err: string[] }> {
-  const out = new Lines();
+  const out = new Collector();
   const err = new Lines();
   expect(await runExport({ files, format: 'asciicast', ...extra }, out, err)).toBe(0);
   const [head, ...rest] = out.lines;
@@ -92,6 +116,17 @@ describe.runIf(vectorsAvailable())('asciicast of a recorded kubectl exec -it ses
     expect(v3.events.every((e) => e[0] >= 0)).toBe(true);
   });
 
+  it('waits for a slow stdout to drain, and writes the same cast', async () => {
+    const fast = new Collector();
+    expect(await runExport({ files: [log], format: 'asciicast', includeInput: true }, fast, new Lines())).toBe(0);
+    const slow = new Collector(1, 64);
+    expect(await runExport({ files: [log], format: 'asciicast', includeInput: true }, slow, new Lines())).toBe(0);
+    expect(slow.text).toBe(fast.text);
+    // At most the buffer plus the line that filled it: each write waited for 'drain'.
+    const longest = Math.max(...slow.lines.map((l) => Buffer.byteLength(l) + 1));
+    expect(slow.maxBuffered).toBeLessThanOrEqual(64 + longest);
+  });
+
   it('is read by asciinema: `asciinema cat` prints the session output', async (ctx) => {
     const asciinema = '/usr/bin/asciinema';
     if (!existsSync(asciinema)) {
@@ -101,7 +136,7 @@ describe.runIf(vectorsAvailable())('asciicast of a recorded kubectl exec -it ses
       return;
     }
     const cast = fresh('session.cast');
-    expect(await runExport({ files: [log], format: 'asciicast', output: cast }, new Lines(), new Lines())).toBe(0);
+    expect(await runExport({ files: [log], format: 'asciicast', output: cast }, new Collector(), new Lines())).toBe(0);
     // `asciinema cat` puts /dev/tty in raw mode, so it runs under a pseudo-terminal; its stdout
     // goes to a file, past the terminal's newline translation.
     const home = fresh('home');
@@ -199,7 +234,7 @@ describe('asciicast of synthetic sessions', () => {
   it('refuses a log with no terminal session, listing what it holds', async () => {
     const file = fresh('rest.jsonl');
     writeFileSync(file, syntheticLog([{ ...request, type: 'http.request', upgrade: null, k8s: k8s({ operation: 'other' }) } as EventBody]));
-    const e = await runExport({ files: [file], format: 'asciicast' }, new Lines(), new Lines()).then(() => null, (x: unknown) => x);
+    const e = await runExport({ files: [file], format: 'asciicast' }, new Collector(), new Lines()).then(() => null, (x: unknown) => x);
     expect(e).toBeInstanceOf(CliError);
     expect((e as CliError).code).toBe('KW_ERR_NO_TERMINAL_SESSION');
     expect((e as CliError).message).toContain('syn');

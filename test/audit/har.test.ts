@@ -2,20 +2,24 @@
  * `kubewire export --format har`: the archive validates against the HAR 1.2 JSON schema
  * (har-schema), a plain API request becomes an entry with its body and timings, and an exec
  * upgrade (real kubectl sessions from ../shared/vectors) an entry whose `_webSocketMessages`
- * hold every message in Chrome's format.
+ * hold every message in Chrome's format. The archive is streamed: an entry is handed out when
+ * its connection closes (so entries come in the order connections finished) and the builder
+ * keeps only open connections; stdout is written with backpressure, and a closed stdout ends the
+ * export quietly.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import AjvModule from 'ajv';
 import draft6 from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json' };
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Har, HarEntry } from '../../src/audit/har.js';
+import { HarBuilder, HarLines, type Har, type HarEntry } from '../../src/audit/har.js';
 import { runExport } from '../../src/cli/export-command.js';
 import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
-import type { EventBody, K8sRequestInfo } from '../../src/events/types.js';
+import type { EventBody, K8sRequestInfo, KubewireEvent } from '../../src/events/types.js';
 import { loadVector, vectorsAvailable } from '../support/vectors.js';
 import { Lines } from '../support/lines-output.js';
 
@@ -39,6 +43,25 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (name: string): string => join(root, `${++n}-${name}`);
 const START_MS = Date.UTC(2026, 10, 21, 10, 0, 0);
+
+/** stdout for runExport: keeps what was written; optionally slow to take it, with a small buffer. */
+class Collector extends Writable {
+  private readonly chunks: Buffer[] = [];
+  /** The most bytes ever waiting in the stream's buffer. */
+  maxBuffered = 0;
+  constructor(private readonly delayMs = 0, highWaterMark = 16 * 1024) {
+    super({ highWaterMark });
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.chunks.push(Buffer.from(chunk));
+    this.maxBuffered = Math.max(this.maxBuffered, this.writableLength);
+    if (this.delayMs > 0) setTimeout(cb, this.delayMs);
+    else cb();
+  }
+  get text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
 
 /** Builds a log: events stamped 5 ms apart, the way the proxy stamps them. */
 class LogWriter {
@@ -89,9 +112,9 @@ function restRequest(log: LogWriter, ids = { session: 's1', conn: 'r1' }): void 
 }
 
 async function exportHar(files: string[], session?: string): Promise<Har> {
-  const out = new Lines();
+  const out = new Collector();
   expect(await runExport({ files, format: 'har', ...(session ? { session } : {}) }, out, new Lines())).toBe(0);
-  const har = JSON.parse(out.lines.join('\n')) as Har;
+  const har = JSON.parse(out.text) as Har;
   const valid = validateHar(har);
   expect(valid, ajv.errorsText(validateHar.errors, { separator: '\n' })).toBe(true);
   return har;
@@ -158,6 +181,8 @@ describe.runIf(vectorsAvailable())('HAR export of upgrades from real kubectl ses
     log.vector('kubectl1.33-exec-fb-403-spdy-c2', { session: 's2', conn: 'c3' });
     const file = log.write(fresh('upgrades.jsonl'));
     const har = await exportHar([file]);
+    // In the order the connections finished: r1 at its conn.close; the vectors log no
+    // conn.close, so c1–c3 at the end of the log, in the order they started.
     expect(har.log.entries.map((e) => e.connection)).toEqual(['r1', 'c1', 'c2', 'c3']);
 
     const ws = entryOf(har, 'c1');
@@ -207,7 +232,9 @@ describe.runIf(vectorsAvailable())('HAR export of upgrades from real kubectl ses
     log.add(proxyStart);
     log.vector('kubectl1.33-exec-wsfrag-ws-v5', { session: 'f', conn: 'c1' });
     const out = fresh('frag.har');
-    expect(await runExport({ files: [log.write(fresh('frag.jsonl'))], format: 'har', output: out }, new Lines(), new Lines())).toBe(0);
+    const stdout = new Collector();
+    expect(await runExport({ files: [log.write(fresh('frag.jsonl'))], format: 'har', output: out }, stdout, new Lines())).toBe(0);
+    expect(stdout.text).toBe('');
     const har = JSON.parse(readFileSync(out, 'utf8')) as Har;
     expect(validateHar(har), ajv.errorsText(validateHar.errors)).toBe(true);
     const received = har.log.entries[0]!._webSocketMessages!.filter((m) => m.type === 'receive' && m.opcode === 2);
@@ -241,5 +268,117 @@ describe('HAR export of WebSocket channel protocols', () => {
     expect(messages[1]).toMatchObject({ opcode: 1, _truncated: true });
     expect(messages[1]!.data.startsWith('1YWFh')).toBe(true);
     expect(messages[2]).toEqual({ type: 'receive', time: expect.any(Number), opcode: 9, data: '' });
+  });
+});
+
+/** The upgrade.request / upgrade.response / decode.stack of a base64 exec on `ids.conn`. */
+function base64Upgrade(log: LogWriter, ids: { session: string; conn: string }): void {
+  log.add({
+    type: 'upgrade.request', dir: 'c2s', offset: 0, method: 'GET', target: '/api/v1/namespaces/default/pods/web/exec?command=sh&stdout=true', path: '/api/v1/namespaces/default/pods/web/exec',
+    version: 'HTTP/1.1', headers: [['Host', 'h']], upgrade: 'websocket', offered: ['base64.channel.k8s.io'], kubectlSession: ids.session, kubectlCommand: null, userAgent: null,
+    k8s: k8s({ operation: 'exec', command: ['sh'], stdout: true }),
+  }, ids);
+  log.add({ type: 'upgrade.response', dir: 's2c', offset: 0, status: 101, reason: 'Switching Protocols', version: 'HTTP/1.1', headers: [], protocol: 'base64.channel.k8s.io', auditId: null, server: null, contentType: null }, ids);
+  log.add({ type: 'decode.stack', transport: 'websocket', protocol: 'base64.channel.k8s.io', semantics: 'base64-v1', layers: ['websocket', 'channel'], reason: 'test' }, ids);
+}
+
+describe('HAR export as a stream', () => {
+  it('hands out an entry when its connection closes and keeps only open connections', () => {
+    const log = new LogWriter();
+    log.add(proxyStart);
+    // A WebSocket that stays open across the whole log (never closed: kubewire was stopped).
+    base64Upgrade(log, { session: 'w', conn: 'c1' });
+    for (let i = 1; i <= 500; i++) {
+      restRequest(log, { session: 's1', conn: `r${i}` });
+      log.add({ type: 'ws.frame', dir: 's2c', offset: i * 10, opcode: 1, kind: 'text', fin: true, rsv: 0, masked: false, length: 5 }, { session: 'w', conn: 'c1' });
+      log.add({ type: 'k8s.data', dir: 's2c', offset: i * 10 + 1, channel: 1, stream: 'stdout', size: 3, payload: Buffer.from('hi\n').toString('base64') }, { session: 'w', conn: 'c1' });
+    }
+    const builder = new HarBuilder({ creatorVersion: 'test' });
+    const writer = new HarLines('test');
+    const lines = [writer.head()];
+    let maxOpen = 0;
+    for (const line of log.lines) {
+      const event = JSON.parse(line) as KubewireEvent;
+      const done = builder.push(event);
+      maxOpen = Math.max(maxOpen, builder.openConnections);
+      // Exactly at the request's conn.close, before the log ends, its entry comes out.
+      if (event.type === 'conn.close') expect(done.map((e) => e.connection)).toEqual([event.conn]);
+      else expect(done).toEqual([]);
+      lines.push(...done.map((e) => writer.entry(e)));
+    }
+    // The open WebSocket and the one request in flight: not the 500 requests of the log.
+    expect(maxOpen).toBe(2);
+    expect(writer.count).toBe(500);
+    const rest = builder.finish();
+    expect(rest.map((e) => e.connection)).toEqual(['c1']);
+    expect(rest[0]!._webSocketMessages).toHaveLength(500);
+    expect(builder.openConnections).toBe(0);
+    lines.push(...rest.map((e) => writer.entry(e)), writer.tail());
+    const har = JSON.parse(lines.join('\n')) as Har;
+    expect(validateHar(har), ajv.errorsText(validateHar.errors)).toBe(true);
+    expect(har.log.entries.map((e) => e.connection)).toEqual([...Array.from({ length: 500 }, (_, i) => `r${i + 1}`), 'c1']);
+  });
+
+  it('writes entries in the order their connections finished, finishing an earlier run at the next start', async () => {
+    const log = new LogWriter();
+    log.add(proxyStart);
+    base64Upgrade(log, { session: 'w', conn: 'c1' });
+    restRequest(log, { session: 's1', conn: 'r1' });
+    log.add({ type: 'conn.close', closedBy: 'client', bytes: { c2s: 10, s2c: 20 }, durationMs: 40, error: null }, { session: 'w', conn: 'c1' });
+    // The next kubewire run: its r1 is another connection; the first run's c2 never closed.
+    base64Upgrade(log, { session: 'w', conn: 'c2' });
+    log.add(proxyStart);
+    restRequest(log, { session: 's2', conn: 'r1' });
+    const har = await exportHar([log.write(fresh('order.jsonl'))]);
+    expect(har.log.entries.map((e) => `${e.connection}/${e._kubewire.session}`)).toEqual(['r1/s1', 'c1/w', 'c2/w', 'r1/s2']);
+    const c1 = entryOf(har, 'c1');
+    expect(c1._resourceType).toBe('websocket');
+    // Started before r1, finished after it: times still say when it ran.
+    expect(Date.parse(c1.startedDateTime)).toBeLessThan(Date.parse(entryOf(har, 'r1').startedDateTime));
+  });
+
+  it('waits for a slow stdout to drain instead of buffering the archive', async () => {
+    const log = new LogWriter();
+    log.add(proxyStart);
+    for (let i = 1; i <= 200; i++) restRequest(log, { session: 's1', conn: `r${i}` });
+    const file = log.write(fresh('slow.jsonl'));
+    const out = new Collector(1, 1024);
+    expect(await runExport({ files: [file], format: 'har' }, out, new Lines())).toBe(0);
+    const har = JSON.parse(out.text) as Har;
+    expect(validateHar(har), ajv.errorsText(validateHar.errors)).toBe(true);
+    expect(har.log.entries).toHaveLength(200);
+    // At most the buffer plus the line that filled it; all 200 entries (~200 KB) without backpressure.
+    const longest = Math.max(...out.text.split('\n').map((l) => Buffer.byteLength(l) + 1));
+    expect(out.maxBuffered).toBeLessThanOrEqual(1024 + longest);
+  });
+
+  it('stops quietly when stdout closes', async () => {
+    const log = new LogWriter();
+    log.add(proxyStart);
+    for (let i = 1; i <= 50; i++) restRequest(log, { session: 's1', conn: `r${i}` });
+    const file = log.write(fresh('closed.jsonl'));
+    let writes = 0;
+    const out = new Writable({
+      highWaterMark: 64,
+      write(_chunk, _enc, cb) {
+        // The reader goes away after three lines, the way `| head -3` does.
+        if (++writes === 3) this.destroy();
+        cb();
+      },
+    });
+    out.on('error', () => {});
+    expect(await runExport({ files: [file], format: 'har' }, out, new Lines())).toBe(0);
+    expect(writes).toBe(3);
+  });
+
+  it('writes no file for a --session that matches nothing', async () => {
+    const log = new LogWriter();
+    log.add(proxyStart);
+    restRequest(log);
+    const out = fresh('none.har');
+    const stdout = new Collector();
+    const e = await runExport({ files: [log.write(fresh('nosession.jsonl'))], format: 'har', session: 'nope', output: out }, stdout, new Lines()).then(() => null, (x: unknown) => x);
+    expect((e as { code?: string }).code).toBe('KW_ERR_SESSION_NOT_FOUND');
+    expect(existsSync(out)).toBe(false);
   });
 });
