@@ -7,7 +7,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import pty from 'node-pty';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AsciicastBuilder } from '../../src/audit/asciicast.js';
@@ -18,6 +17,7 @@ import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { EventBody, K8sRequestInfo, KubewireEvent } from '../../src/events/types.js';
 import { writeRecordedLog } from '../support/recorded-log.js';
 import { vectorsAvailable } from '../support/vectors.js';
+import { Collector } from '../support/collector.js';
 import { Lines } from '../support/lines-output.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kubewire-asciicast-'));
@@ -25,29 +25,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (name: string): string => join(root, `${++n}-${name}`);
 const START_MS = Date.UTC(2026, 10, 21, 10, 0, 0);
-
-/** stdout for runExport: keeps what was written; optionally slow to take it, with a small buffer. */
-class Collector extends Writable {
-  private readonly chunks: Buffer[] = [];
-  /** The most bytes ever waiting in the stream's buffer. */
-  maxBuffered = 0;
-  constructor(private readonly delayMs = 0, highWaterMark = 16 * 1024) {
-    super({ highWaterMark });
-  }
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.chunks.push(Buffer.from(chunk));
-    this.maxBuffered = Math.max(this.maxBuffered, this.writableLength);
-    if (this.delayMs > 0) setTimeout(cb, this.delayMs);
-    else cb();
-  }
-  get text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-  /** The lines written, each without its newline. */
-  get lines(): string[] {
-    return this.text.split('\n').slice(0, -1);
-  }
-}
 
 async function exportCast(files: string[], extra: Partial<ExportOptions> = {}): Promise<{ header: Record<string, unknown>; events: [number, string, string][]; err: string[] }> {
   const out = new Collector();

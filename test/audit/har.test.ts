@@ -21,6 +21,7 @@ import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { EventBody, K8sRequestInfo, KubewireEvent } from '../../src/events/types.js';
 import { loadVector, vectorsAvailable } from '../support/vectors.js';
+import { Collector } from '../support/collector.js';
 import { Lines } from '../support/lines-output.js';
 
 const require = createRequire(import.meta.url);
@@ -43,25 +44,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (name: string): string => join(root, `${++n}-${name}`);
 const START_MS = Date.UTC(2026, 10, 21, 10, 0, 0);
-
-/** stdout for runExport: keeps what was written; optionally slow to take it, with a small buffer. */
-class Collector extends Writable {
-  private readonly chunks: Buffer[] = [];
-  /** The most bytes ever waiting in the stream's buffer. */
-  maxBuffered = 0;
-  constructor(private readonly delayMs = 0, highWaterMark = 16 * 1024) {
-    super({ highWaterMark });
-  }
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.chunks.push(Buffer.from(chunk));
-    this.maxBuffered = Math.max(this.maxBuffered, this.writableLength);
-    if (this.delayMs > 0) setTimeout(cb, this.delayMs);
-    else cb();
-  }
-  get text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
 
 /** Builds a log: events stamped 5 ms apart, the way the proxy stamps them. */
 class LogWriter {
