@@ -31,7 +31,8 @@
  * - kubewire's own facts per entry are under `_kubewire` (session, conn, transport, exit code).
  */
 import type { HeaderLines, HttpBodyEvent, HttpRequestEvent, HttpResponseEvent, KubewireEvent } from '../events/types.js';
-import { parseTsMicros, payloadBytes } from './terminal-session.js';
+import { parseTsMicros } from '../events/stamp.js';
+import { payloadBytes } from './terminal-session.js';
 
 export interface HarNameValue {
   name: string;

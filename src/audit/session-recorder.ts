@@ -11,7 +11,8 @@
  *
  * Sans-IO: the caller passes `now` and publishes what comes back.
  */
-import type { AuditSessionEvent, KubewireEvent, Transport } from '../events/types.js';
+import { parseTsMicros } from '../events/stamp.js';
+import type { AuditSessionEvent, KubewireEvent, SessionTarget, Transport } from '../events/types.js';
 
 export const SESSION_QUIET_MS = 2000;
 const MAX_REMEMBERED = 10_000;
@@ -33,11 +34,11 @@ interface SessionState {
   requests: number;
   userAgent: string | null;
   kubectlCommand: string | null;
-  upgrade: { operation: AuditSessionEvent['operation']; namespace: string | null; pod: string | null; container: string | null; command: string[]; tty: boolean; stdin: boolean } | null;
+  upgrade: (SessionTarget & { operation: AuditSessionEvent['operation'] }) | null;
   transport: Transport | null;
   protocol: string | null;
-  bytes: { c2s: number; s2c: number };
-  streams: { stdin: number; stdout: number; stderr: number };
+  bytes: AuditSessionEvent['bytes'];
+  streams: AuditSessionEvent['streams'];
   exitCode: number | null;
   status: string | null;
   findings: string[];
@@ -179,7 +180,7 @@ function summarize(s: SessionState, endedBy: AuditSessionEvent['endedBy']): Audi
     stdin: u?.stdin ?? false,
     start: s.start,
     end: s.end,
-    durationMs: Math.max(0, Math.round(microsOf(s.end) / 1000 - microsOf(s.start) / 1000)),
+    durationMs: Math.max(0, Math.round(((parseTsMicros(s.end) ?? 0) - (parseTsMicros(s.start) ?? 0)) / 1000)),
     connections: s.connections,
     requests: s.requests,
     transport: s.transport,
@@ -201,13 +202,4 @@ function summarize(s: SessionState, endedBy: AuditSessionEvent['endedBy']): Audi
 export function kubectlVersionOf(userAgent: string | null): string | null {
   const m = userAgent ? /^[^/\s]*\/(v\d+\.\d+\.\d+[^\s]*)/.exec(userAgent) : null;
   return m ? m[1]! : null;
-}
-
-/** Microseconds since the epoch of an RFC 3339 timestamp with up to 6 fraction digits. */
-export function microsOf(ts: string): number {
-  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(ts);
-  if (!m) return Date.parse(ts) * 1000;
-  const whole = Date.parse(`${m[1]}${m[3]}`);
-  const frac = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
-  return whole * 1000 + Number(frac);
 }

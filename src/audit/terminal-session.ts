@@ -10,7 +10,8 @@
  * same session (protocol.md B), so a session may hold a refused attempt and the connection that
  * carried the data; the data connection is the exec/attach upgrade that carried channel bytes.
  */
-import type { K8sDataEvent, K8sRequestInfo, KubewireEvent } from '../events/types.js';
+import type { K8sDataEvent, K8sRequestInfo, KubewireEvent, SessionTarget } from '../events/types.js';
+import { parseTsMicros } from '../events/stamp.js';
 
 export type SessionKind = 'exec' | 'attach' | 'portforward' | 'rest' | 'other';
 
@@ -25,19 +26,13 @@ export interface ChunkCounts {
   redactedBytes: number;
 }
 
-export interface SessionInfo {
+export interface SessionInfo extends SessionTarget {
   id: string;
   kind: SessionKind;
   /** The first event's `ts` (RFC 3339) and the same in microseconds since the epoch, if logged. */
   start: string | null;
   startUs: number | null;
   endUs: number | null;
-  namespace: string | null;
-  pod: string | null;
-  container: string | null;
-  command: string[];
-  tty: boolean;
-  stdin: boolean;
   /** The `Kubectl-Command` header (`kubectl exec`), or null. */
   kubectlCommand: string | null;
   /** Every connection id of the session, in order of appearance. */
@@ -60,17 +55,6 @@ export type TerminalChunk =
   | { kind: 'input'; seq: number; tsUs: number; bytes: Buffer; size: number; redacted: 'all' | 'echo-off' | null }
   | { kind: 'resize'; seq: number; tsUs: number; width: number; height: number }
   | { kind: 'exit'; seq: number; tsUs: number; exitCode: number | null; status: string | null };
-
-/** `2026-11-21T10:57:03.123456Z` (or with an offset) as microseconds since the epoch; null if not RFC 3339. */
-export function parseTsMicros(ts: string | undefined): number | null {
-  if (ts === undefined) return null;
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i.exec(ts);
-  if (!m) return null;
-  const seconds = Date.parse(`${m[1]}${m[3]!.toUpperCase()}`);
-  if (Number.isNaN(seconds)) return null;
-  const fraction = Number((m[2] ?? '').padEnd(6, '0').slice(0, 6));
-  return seconds * 1000 + fraction;
-}
 
 /** Payload bytes an event holds (none with `--payload none` or when redacted). */
 export function payloadBytes(e: { payload?: string }): Buffer {

@@ -34,3 +34,18 @@ export function timestampMicros(epochMs: number, extraMicros = 0): string {
   const micros = String(Math.floor(extraMicros) % 1000).padStart(3, '0');
   return `${iso.slice(0, 23)}${micros}Z`;
 }
+
+/**
+ * The inverse of timestampMicros: microseconds since the epoch of an RFC 3339 timestamp with up
+ * to 6 fraction digits (more are cut), or null for anything else. Date.parse alone keeps
+ * milliseconds only.
+ */
+export function parseTsMicros(ts: string | undefined): number | null {
+  if (ts === undefined) return null;
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i.exec(ts);
+  if (!m) return null;
+  const seconds = Date.parse(`${m[1]}${m[3]!.toUpperCase()}`);
+  if (Number.isNaN(seconds)) return null;
+  const fraction = Number((m[2] ?? '').padEnd(6, '0').slice(0, 6));
+  return seconds * 1000 + fraction;
+}

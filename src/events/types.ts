@@ -453,8 +453,18 @@ export interface AuditFileEvent {
   previousHash: string;
 }
 
+/** Where a session's command ran and how: from its upgrade request (K8sRequestInfo). */
+export interface SessionTarget {
+  namespace: string | null;
+  pod: string | null;
+  container: string | null;
+  command: string[];
+  tty: boolean;
+  stdin: boolean;
+}
+
 /** What one kubectl command did, written when its connections are done. */
-export interface AuditSessionEvent {
+export interface AuditSessionEvent extends SessionTarget {
   type: 'audit.session';
   kubectlVersion: string | null;
   userAgent: string | null;
@@ -462,12 +472,6 @@ export interface AuditSessionEvent {
   kubectlCommand: string | null;
   /** What the session's upgrade asked for, or `rest` when it made only plain requests. */
   operation: K8sRequestInfo['operation'] | 'rest';
-  namespace: string | null;
-  pod: string | null;
-  container: string | null;
-  command: string[];
-  tty: boolean;
-  stdin: boolean;
   start: string;
   end: string;
   durationMs: number;

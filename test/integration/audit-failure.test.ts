@@ -12,7 +12,7 @@ import { readRecords } from '../support/audit-records.js';
 import { runCli } from '../support/cli.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { availableKubectls, runKubectl, startKubectl } from '../support/kubectl.js';
-import { proxyArgs, startProxyProcess, stopStartedProxies } from '../support/kubewire-proxy.js';
+import { proxyArgs, startProxyProcess, stopStartedProxies, type ProxyProcess } from '../support/kubewire-proxy.js';
 import { waitForText } from '../support/wait.js';
 
 const kubectl = availableKubectls(['1.33', '1.31', '1.30']).at(0);
@@ -81,6 +81,26 @@ describe.skipIf(skipReason !== null)('audit log failure modes (full disk, read-o
   const exitOf = (child: ChildProcess): Promise<number | null> =>
     child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('close', (code) => resolve(code)));
 
+  /**
+   * Frees the disk, then: the log takes writes again, a new session is recorded, kubewire stops
+   * cleanly, the gap is in the log and verify calls the chain intact and lists the gap.
+   */
+  const recoversAndVerifies = async (p: ProxyProcess, dir: string, log: string, mode: 'closed' | 'open'): Promise<void> => {
+    freeAll(p.pid, dir);
+    await waitForText(() => p.stderr(), /takes writes again/, 10_000);
+    const after = await runKubectl(kubectl!, ['exec', 'web', '--', 'echo', 'recorded'], { kubeconfig: p.kubeconfig, home: t.home });
+    expect(after.stdout).toBe('recorded\n');
+    expect((await p.stop('SIGTERM')).code).toBe(0);
+
+    const evs = await readRecords([log]);
+    expect(evs.find((e) => e.type === 'audit.gap')).toMatchObject({ failMode: mode, reason: 'disk full (ENOSPC)', records: expect.any(Number) });
+    expect(evs.some((e) => e.type === 'audit.session' && e.command.join(' ') === 'echo recorded' && e.exitCode === 0)).toBe(true);
+    const verify = runCli(['verify', log]);
+    expect(verify.stdout).toMatch(/^intact: /);
+    expect(verify.stdout).toMatch(/gap/);
+    expect(verify.status).toBe(0);
+  };
+
   it('fail closed: a full disk ends the open session, new sessions get a 503 that says why, and after space is freed the gap is recorded', async () => {
     const { p, dir, log } = await start('closed', 'closed');
     const open = startKubectl(kubectl!, ['exec', '-i', 'web', '--', 'sh', '-c', script(32 * 1024 * 1024)], { kubeconfig: p.kubeconfig, home: t.home });
@@ -97,19 +117,7 @@ describe.skipIf(skipReason !== null)('audit log failure modes (full disk, read-o
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toMatch(/kubewire cannot write its audit log \(disk full \(ENOSPC\)\); new sessions are refused/);
 
-    freeAll(p.pid, dir);
-    await waitForText(() => p.stderr(), /takes writes again/, 10_000);
-    const after = await runKubectl(kubectl!, ['exec', 'web', '--', 'echo', 'recorded'], { kubeconfig: p.kubeconfig, home: t.home });
-    expect(after.stdout).toBe('recorded\n');
-    expect((await p.stop('SIGTERM')).code).toBe(0);
-
-    const evs = await readRecords([log]);
-    expect(evs.find((e) => e.type === 'audit.gap')).toMatchObject({ failMode: 'closed', reason: 'disk full (ENOSPC)', records: expect.any(Number) });
-    expect(evs.some((e) => e.type === 'audit.session' && e.command.join(' ') === 'echo recorded' && e.exitCode === 0)).toBe(true);
-    const verify = runCli(['verify', log]);
-    expect(verify.stdout).toMatch(/^intact: /);
-    expect(verify.stdout).toMatch(/gap/);
-    expect(verify.status).toBe(0);
+    await recoversAndVerifies(p, dir, log, 'closed');
   });
 
   it('fail open: a full disk does not stop the session; the gap is recorded once the disk takes writes again, and verify accepts it', async () => {
@@ -121,18 +129,7 @@ describe.skipIf(skipReason !== null)('audit log failure modes (full disk, read-o
     expect(await exitOf(open.child)).toBe(0);
     expect(open.output()).toBe(`start\n${'\0'.repeat(200000)}\nend\n`);
     await waitForText(() => p.stderr(), /sessions go on unrecorded and the gap will be noted/, 10_000);
-    freeAll(p.pid, dir);
-    await waitForText(() => p.stderr(), /takes writes again/, 10_000);
-    const after = await runKubectl(kubectl!, ['exec', 'web', '--', 'echo', 'recorded'], { kubeconfig: p.kubeconfig, home: t.home });
-    expect(after.stdout).toBe('recorded\n');
-    expect((await p.stop('SIGTERM')).code).toBe(0);
-
-    const evs = await readRecords([log]);
-    expect(evs.find((e) => e.type === 'audit.gap')).toMatchObject({ failMode: 'open', reason: 'disk full (ENOSPC)' });
-    expect(evs.some((e) => e.type === 'audit.session' && e.command.join(' ') === 'echo recorded')).toBe(true);
-    const verify = runCli(['verify', log]);
-    expect(verify.stdout).toMatch(/^intact: /);
-    expect(verify.status).toBe(0);
+    await recoversAndVerifies(p, dir, log, 'open');
   });
 
   it.each(['closed', 'open'] as const)('a read-only log directory at start: kubewire proxy --audit-fail %s refuses to start and says why', (mode) => {

@@ -13,6 +13,7 @@ import { ChainLinker, chainInfo } from '../../src/audit/chain.js';
 import { noteFor } from '../../src/events/notes.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { AuditSealEvent, ChainInfo, EventBody, K8sDataEvent } from '../../src/events/types.js';
+import { prng } from './split.js';
 
 export interface AuditLogSpec {
   dir: string;
@@ -307,14 +308,3 @@ function lostData(): EventBody {
   return { type: 'k8s.data', dir: 's2c', offset: 0, channel: 1, stream: 'stdout', size: 0 };
 }
 
-/** mulberry32: a small seeded generator, so every run writes the same log. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
