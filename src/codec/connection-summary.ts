@@ -2,7 +2,7 @@
  * The per-connection summary (`kubewire decode --summary`, and the `conn.summary` event of a
  * live connection), built from the connection's events and the payload bytes that came with
  * them, so it does not depend on how much payload the log records. Its shape is defined in
- * `../shared/vectors/README.md`.
+ * `test/fixtures/vectors/README.md`.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { ByteDigest, ConnectionSummary, Direction } from '../events/types.js';

@@ -292,7 +292,7 @@ export interface ByteDigest {
   sha256: string;
 }
 
-/** See `../shared/vectors/README.md`: every vector's `expectedSummary` has this shape. */
+/** See `test/fixtures/vectors/README.md`: every vector's `expectedSummary` has this shape. */
 export interface ConnectionSummary {
   request: {
     method: string | null;

@@ -1,7 +1,7 @@
 /**
  * `kubewire export --format har`: the archive validates against the HAR 1.2 JSON schema
  * (har-schema), a plain API request becomes an entry with its body and timings, and an exec
- * upgrade (real kubectl sessions from ../shared/vectors) an entry whose `_webSocketMessages`
+ * upgrade (real kubectl sessions from test/fixtures/vectors) an entry whose `_webSocketMessages`
  * hold every message in Chrome's format. The archive is streamed: an entry is handed out when
  * its connection closes (so entries come in the order connections finished) and the builder
  * keeps only open connections; stdout is written with backpressure, and a closed stdout ends the

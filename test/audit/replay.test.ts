@@ -1,5 +1,5 @@
 /**
- * `kubewire replay` against logs built from real kubectl sessions (../shared/vectors): the bytes
+ * `kubewire replay` against logs built from real kubectl sessions (test/fixtures/vectors): the bytes
  * written are the recorded stdout exactly, one write per recorded chunk; --speed and --max-idle
  * shape the pauses; the exit code is the session's; sessions are picked or refused with a list;
  * logs recorded with --payload head say what is missing; audit logs in rotated parts read as one.

@@ -1,6 +1,7 @@
 /**
- * The real-kubectl vectors in ../shared/vectors (see its README): a test that needs them skips
- * with a clear message on a user's machine and fails under CI.
+ * The real-kubectl vectors in test/fixtures/vectors (see its README): captured bytes that ship
+ * with the repository, so every test runs from a clone anywhere. KUBEWIRE_VECTORS points the
+ * tests at another set of captures.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConnectionSummary } from '../../src/events/types.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const VECTORS_DIR = process.env['KUBEWIRE_VECTORS'] ?? resolve(REPO_ROOT, '..', 'shared', 'vectors');
+export const VECTORS_DIR = process.env['KUBEWIRE_VECTORS'] ?? resolve(REPO_ROOT, 'test', 'fixtures', 'vectors');
 
 export interface Vector {
   name: string;
@@ -20,7 +21,7 @@ export interface Vector {
 export function vectorsAvailable(): boolean {
   const ok = existsSync(VECTORS_DIR) && readdirSync(VECTORS_DIR).some((f) => f.endsWith('.json'));
   if (!ok && process.env['CI'] === 'true') throw new Error(`test vectors not found at ${VECTORS_DIR} (set KUBEWIRE_VECTORS)`);
-  if (!ok) console.warn(`skipping vector tests: no vectors at ${VECTORS_DIR} (set KUBEWIRE_VECTORS to the shared/vectors directory)`);
+  if (!ok) console.warn(`skipping vector tests: no vectors at ${VECTORS_DIR} (set KUBEWIRE_VECTORS to a directory of captures)`);
   return ok;
 }
 
