@@ -10,6 +10,7 @@ import { noteFor } from '../events/notes.js';
 import type { EventBody } from '../events/types.js';
 import { KubewireProxy } from '../proxy/proxy-server.js';
 import { loadUpstream, type Upstream } from '../proxy/upstream.js';
+import { SessionObserver } from '../session/session-observer.js';
 import { defaultLogPath, JsonlSink } from '../sinks/jsonl-sink.js';
 import { VERSION } from '../version.js';
 import { startAudit, type AuditRecording, type AuditSettings } from './audit-setup.js';
@@ -36,6 +37,8 @@ export interface RunningProxy {
   upstream: Upstream;
   proxy: KubewireProxy;
   bus: EventBus;
+  /** The one session model of this proxy's events; consumers register with `sessions.add`. */
+  sessions: SessionObserver;
   log: LogInfo;
   emit(body: EventBody): void;
   /** Stops listening, ends open tunnels, flushes and closes the log. */
@@ -47,6 +50,8 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
   const logPath = flags.log ?? defaultLogPath(stateDir(), new Date());
   const auditing = flags.audit ?? null;
   const bus = new EventBus({ lossless: auditing !== null || flags.payload === 'full' });
+  const sessions = new SessionObserver();
+  const detachSessions = sessions.attach(bus);
   let log: LogInfo;
   let audit: AuditRecording | null = null;
   if (auditing) {
@@ -54,6 +59,7 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
     try {
       await audit.attach(bus);
     } catch (e) {
+      detachSessions();
       await bus.close();
       throw e;
     }
@@ -71,6 +77,7 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
     proxy = await KubewireProxy.start({ upstream, bus, payload, host: listen.host, port: listen.port, ...(audit ? { refusal: audit.refusal } : {}) });
   } catch (e) {
     audit?.finish();
+    detachSessions();
     await bus.close();
     throw new CliError('KW_ERR_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}`, 1);
   }
@@ -81,6 +88,7 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
     } catch (e) {
       await proxy.stop();
       audit?.finish();
+      detachSessions();
       await bus.close();
       throw new CliError('KW_ERR_KUBECONFIG_WRITE', `cannot write the kubeconfig ${kubeconfigOut}: ${(e as Error).message}`, 1);
     }
@@ -91,13 +99,16 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
     upstream,
     proxy,
     bus,
+    sessions,
     log,
     emit,
     shutdown: async (reason) => {
       await proxy.stop();
       diagnosis.finish();
+      sessions.finish();
       emit({ type: 'proxy.stop', reason, connections: proxy.connections, dropped: bus.dropped });
       audit?.finish();
+      detachSessions();
       await bus.close();
       const gap = audit?.unrecordedGap();
       if (gap) errors.line(`kubewire: ${gap}`);

@@ -49,3 +49,9 @@ export function parseTsMicros(ts: string | undefined): number | null {
   const fraction = Number((m[2] ?? '').padEnd(6, '0').slice(0, 6));
   return seconds * 1000 + fraction;
 }
+
+/** Milliseconds since the epoch (fractions keep the microseconds) of a `ts`, or null. */
+export function parseTsMillis(ts: string | null | undefined): number | null {
+  const us = parseTsMicros(ts ?? undefined);
+  return us === null ? null : us / 1000;
+}
