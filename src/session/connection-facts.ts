@@ -271,13 +271,16 @@ export class ConnectionFacts {
   /**
    * The client ended the stream itself: its close frame (or GOAWAY) came before any from the
    * server and before a status, or it closed the connection with nothing from the server's
-   * side. Clients such as client-node's `ws.close()` or python's `resp.close()` do this, and
-   * no status is due then.
+   * side. Clients such as client-node's `ws.close()` or python's `resp.close()` do this
+   * (RFC 6455 §5.5.1: the other side answers with a close frame of its own), and no status is
+   * due then.
    */
   get clientEnded(): boolean {
     const mine = this.closeFrames.c2s ?? this.goaway.c2s;
     const theirs = this.closeFrames.s2c ?? this.goaway.s2c ?? this.spdyServerEnd;
-    if (mine && (!theirs || mine.seq < theirs.seq) && (!this.status || mine.seq < this.status.seq)) return true;
+    // Only a live connection orders the two directions: a capture decodes the client's side
+    // first, so there the client's close always seems to come first.
+    if (this.live && mine && (!theirs || mine.seq < theirs.seq) && (!this.status || mine.seq < this.status.seq)) return true;
     return this.close?.closedBy === 'client' && !theirs && !this.status && this.statusData === null;
   }
 

@@ -52,10 +52,28 @@ export function sessionEvents(s: VectorSession, options: StampOptions = {}): Kub
     const conn = `c${i + 1}`;
     const started = t;
     if (options.live) push({ type: 'conn.open', kind: 'upgrade', client: '127.0.0.1:50000', upstream: 'https://127.0.0.1:6443' }, 'open', conn);
-    decodeCaptureSync([v.c2s], [v.s2c], ({ body, note }) => push(body, note, conn));
+    const decoded: { body: EventBody; note: string }[] = [];
+    decodeCaptureSync([v.c2s], [v.s2c], (e) => decoded.push(e));
+    for (const e of options.live ? serverCloseFirst(decoded) : decoded) push(e.body, e.note, conn);
     if (options.live) {
       push({ type: 'conn.close', closedBy: options.closedBy ?? 'upstream', bytes: { c2s: v.c2s.length, s2c: v.s2c.length }, durationMs: t - started, error: null }, 'close', conn);
     }
   });
+  return out;
+}
+
+/**
+ * A capture decodes the client's side first, so kubectl's echo of the server's close frame
+ * seems to come before it; a live log has them in the order they crossed the proxy. In every
+ * vector the server closed first (kubectl answers a close, RFC 6455 §5.5.1), so a live log
+ * puts the client's close frame right after the server's.
+ */
+function serverCloseFirst<T extends { body: EventBody }>(events: T[]): T[] {
+  const isClose = (e: T, dir: 'c2s' | 's2c'): boolean => e.body.type === 'ws.frame' && e.body.kind === 'close' && e.body.dir === dir && !e.body.tunnel;
+  const server = events.findIndex((e) => isClose(e, 's2c'));
+  const client = events.findIndex((e) => isClose(e, 'c2s'));
+  if (server < 0 || client < 0 || client > server) return events;
+  const out = events.filter((_, i) => i !== client);
+  out.splice(server, 0, events[client]!);
   return out;
 }
