@@ -115,7 +115,8 @@ export class SessionFacts {
   /** Takes one event of this session; returns the connection it was about, and whether it ended with it. */
   add(e: KubewireEvent): { conn: ConnectionFacts | null; connEnded: boolean } {
     this.version++;
-    if (e.ts !== undefined) {
+    if (e.type !== 'finding' && e.ts !== undefined) {
+      // A finding is about the session, not activity of it: it neither moves its clock nor keeps it from settling.
       this.firstTs ??= e.ts;
       this.lastTs = e.ts;
     }

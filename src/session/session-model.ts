@@ -10,8 +10,8 @@
  * and sink reports are about no session; a finding joins the session it names.
  *
  * A session settles once every connection of it ended and FALLBACK_GRACE_MS passed without an
- * event: then no SPDY retry can join it any more, and its story is final. A later event (a
- * finding at shutdown) unsettles it until it settles again.
+ * event: then no SPDY retry can join it any more, and its story is final. A later primary
+ * event unsettles it until it settles again; a finding joins its story without unsettling it.
  */
 import type { KubewireEvent } from '../events/types.js';
 import { recordKind } from '../events/record-kinds.js';
@@ -75,7 +75,7 @@ export class SessionModel {
       s = new SessionFacts(e.session ?? key);
       this.sessions.set(key, s);
     }
-    s.settled = false;
+    if (e.type !== 'finding') s.settled = false;
     return { session: s, ...s.add(e) };
   }
 
