@@ -44,7 +44,7 @@ export const MIN_MAX_SIZE = 64 * 1024;
 export function auditSettings(flags: AuditFlags & { payload?: string }, payloadExplicit: boolean): AuditSettings | null {
   if (!flags.audit) {
     const stray = [flags.auditKeyFile && '--audit-key-file', flags.redactStdin && '--redact-stdin', flags.maxSize && '--max-size', flags.auditFail && '--audit-fail'].filter(Boolean);
-    if (stray.length) throw new CliError('KW_ERR_USAGE', `${stray.join(', ')} only apply to an audit log: add --audit`, 2);
+    if (stray.length) throw new CliError('KW_ERR_USAGE', `${stray.join(', ')} only ${stray.length === 1 ? 'applies' : 'apply'} to an audit log: add --audit`, 2);
     return null;
   }
   if (payloadExplicit && flags.payload !== 'full') {

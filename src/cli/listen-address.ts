@@ -9,7 +9,8 @@ export interface ListenAddress {
 
 /** `127.0.0.1:0`, `[::1]:8443`, `localhost:6443`, or a bare port. */
 export function parseListen(spec: string): ListenAddress {
-  const m = /^(?:\[([^\]]+)\]|([^:]+))?:?(\d+)$/.exec(spec.trim());
+  // Either a bare port or HOST:PORT; a host alone (`127.0.0.1`) must not read as `127.0.0.` and port 1.
+  const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]+)):)?(\d+)$/.exec(spec.trim());
   if (!m) throw new CliError('KW_ERR_BAD_LISTEN', `--listen ${spec}: expected HOST:PORT, for example 127.0.0.1:0 or [::1]:8443`);
   const host = m[1] ?? m[2] ?? '127.0.0.1';
   const port = Number(m[3]);

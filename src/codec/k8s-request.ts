@@ -62,9 +62,15 @@ export function k8sRequestInfo(target: string): K8sRequestInfo | null {
   };
 }
 
-function isTrue(v: string | null): boolean {
-  return v === 'true' || v === '1';
+/**
+ * A query boolean as the API server reads it: Go's strconv.ParseBool accepts 1, t, T, TRUE,
+ * true and True. python-kubernetes sends `stdout=True`.
+ */
+export function isTrue(v: string | null): boolean {
+  return v !== null && GO_TRUE.has(v);
 }
+
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 
 function decode(s: string): string {
   try {

@@ -18,6 +18,7 @@ import type { DemoPod, K8sStatus } from './contracts.js';
 import { humanDuration, podJson, podListJson, podTableJson, type IncludeObject, type PodMeta } from './demo-pods.js';
 import { badRequest, internalError, methodNotAllowed, notFound, pathNotFound, requestEntityTooLarge, unauthorized, writeStatus } from './k8s-errors.js';
 import { refuseUpgrade } from '../http/raw-response.js';
+import { isTrue } from '../codec/k8s-request.js';
 
 export interface UpgradeRoute {
   kind: 'exec' | 'attach' | 'portforward';
@@ -433,10 +434,6 @@ const API_V1_RESOURCES = {
 
 function sha256(s: string): Buffer {
   return createHash('sha256').update(s).digest();
-}
-
-function isTrue(v: string | null): boolean {
-  return v === 'true' || v === '1';
 }
 
 /** The whole request body, or null when it is longer than `limit` bytes. */

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { UpgradeRoute } from './api-server.js';
 import type { CommandRequest, DialPodPort, StartCommand } from './contracts.js';
 import type { GatewayProfiles } from './gateway-profiles.js';
+import { isTrue } from '../codec/k8s-request.js';
 import { rawResponseHead, refuseUpgrade } from '../http/raw-response.js';
 import { badRequest } from './k8s-errors.js';
 import { SpdyServerConnection } from './spdy-server-connection.js';
@@ -138,7 +139,7 @@ function headerList(req: IncomingMessage, name: string): string[] {
 
 export function commandRequest(route: UpgradeRoute): CommandRequest {
   const q = route.query;
-  const flag = (k: string): boolean => q.get(k) === 'true' || q.get(k) === '1';
+  const flag = (k: string): boolean => isTrue(q.get(k));
   return {
     pod: route.pod,
     container: q.get('container') || route.pod.containers[0]!.name,

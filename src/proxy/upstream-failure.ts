@@ -18,7 +18,7 @@ export function upstreamFailure(upstream: Upstream, e: unknown): UpstreamFailure
   const code = e instanceof UpstreamError ? e.code : 'KW_ERR_UPSTREAM';
   const message = e instanceof UpstreamError ? e.message : `cannot reach the API server ${upstream.server.origin}: ${(e as Error).message ?? String(e)}`;
   const statusBody = (): string =>
-    JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `kubewire: ${message}`, reason: 'ServiceUnavailable', code: 502 });
+    JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `kubewire: ${message}`, reason: 'BadGateway', code: 502 });
   return {
     code,
     message,

@@ -7,7 +7,7 @@
  * `logs -f` and `get -w` are streams over plain GETs (`follow=true`, `watch=true`).
  */
 import type { K8sRequestInfo } from '../events/types.js';
-import { splitTarget } from '../codec/k8s-request.js';
+import { isTrue, splitTarget } from '../codec/k8s-request.js';
 
 export type SessionVerb = 'exec' | 'cp' | 'attach' | 'port-forward' | 'logs' | 'watch' | 'rest';
 
@@ -36,13 +36,9 @@ export function isCopy(command: readonly string[], kubectlCommand: string | null
 export function streamingQuery(target: string | null | undefined): 'watch' | 'follow' | null {
   if (!target) return null;
   const { query } = splitTarget(target);
-  if (isTrueParam(query.get('watch'))) return 'watch';
-  if (isTrueParam(query.get('follow'))) return 'follow';
+  if (isTrue(query.get('watch'))) return 'watch';
+  if (isTrue(query.get('follow'))) return 'follow';
   return null;
-}
-
-function isTrueParam(v: string | null): boolean {
-  return v !== null && /^(1|t|true)$/i.test(v);
 }
 
 /** The verb of a session from its stream's request (if any) and its header. */

@@ -30,6 +30,8 @@ describe('audit flags', () => {
     const r = runCli(['run', '--audit-key-file', 'k', '--redact-stdin', 'all', '--', 'true']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--audit-key-file, --redact-stdin only apply to an audit log: add --audit \[KW_ERR_USAGE\]/);
+    const one = runCli(['run', '--max-size', '1M', '--', 'true']);
+    expect(one.stderr).toMatch(/--max-size only applies to an audit log: add --audit/);
     const p = runCli(['proxy', '--audit', '--payload', 'head', '--no-tui']);
     expect(p.status).toBe(2);
     expect(p.stderr).toMatch(/--audit records every byte; it cannot be combined with --payload head/);

@@ -232,7 +232,7 @@ describe.skipIf(versions.length === 0)('an upstream that accepts TCP and never a
     expect(r.selfExited, `still running after 25 s; stderr: ${r.stderr}`).toBe(true);
     expect(r.code).not.toBe(0);
     const kubectlSaid = kubectlPart(r.stderr);
-    expect(kubectlSaid).toContain(`Error from server (ServiceUnavailable): kubewire: cannot reach the API server ${upstreamUrl}`);
+    expect(kubectlSaid).toContain(`Error from server (BadGateway): kubewire: cannot reach the API server ${upstreamUrl}`);
     expect(kubectlSaid).toMatch(/timed out|no answer within 10 s/);
     const events = expectValidLog(log);
     expect(events.at(-1)?.type).toBe('proxy.stop');
