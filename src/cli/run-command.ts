@@ -5,6 +5,7 @@
  * line starting `kubewire: `, so it never mixes with the command's own output.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,8 @@ class HeldOutput implements Output {
 
 export async function runCommand(opts: RunOptions, err: Output): Promise<number> {
   if (opts.command.length === 0) throw new CliError('KW_ERR_USAGE', 'kubewire run needs a command after --, for example: kubewire run -- kubectl exec -it web -- sh');
+  const bypass = bypassFlag(opts.command);
+  if (bypass) err.line(`kubewire: warning: the command sets ${bypass}, so its requests may not go through kubewire (it points KUBECONFIG at the proxy); drop ${bypass} to record them`);
   const dir = await mkdtemp(join(tmpdir(), 'kubewire-run-'));
   const kubeconfig = join(dir, 'kubeconfig');
   const held = new HeldOutput();
@@ -49,6 +52,7 @@ export async function runCommand(opts: RunOptions, err: Output): Promise<number>
     await rm(dir, { recursive: true, force: true });
   }
   for (const line of held.lines) err.line(`kubewire: ${line}`);
+  if (running.proxy.connections === 0) err.line(`kubewire: no request reached kubewire${bypass ? ` (the command's ${bypass} bypassed it)` : ''}`);
   err.line(`kubewire: ${opts.audit ? 'audit log' : 'log'} ${running.log.path}${opts.audit ? ` (check it with: kubewire verify ${opts.audit.maxSize ? running.log.path.replace(/-0001(\.[^./]*)$/, '-*$1') : running.log.path}${opts.audit.keyFile ? ` --key-file ${opts.audit.keyFile}` : ''})` : ''}`);
   return code;
 }
@@ -58,19 +62,19 @@ function runChild(command: string[], env: NodeJS.ProcessEnv): Promise<number> {
     const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env });
     // The terminal sends ^C and ^\ to the whole foreground group; the command decides what
     // they mean, kubewire only waits for it. Signals sent to kubewire alone are passed on.
-    const ignore = (): void => {};
     const forward = (sig: NodeJS.Signals) => (): void => void child.kill(sig);
-    const onTerm = forward('SIGTERM');
-    const onHup = forward('SIGHUP');
-    process.on('SIGINT', ignore);
-    process.on('SIGQUIT', ignore);
-    process.on('SIGTERM', onTerm);
-    process.on('SIGHUP', onHup);
+    // ^C and ^\ typed at the terminal reach the child already (same foreground group): passing
+    // them on would deliver them twice. From anywhere else (`kill -INT PID`, `timeout -s INT`, a
+    // supervisor) only kubewire gets them, so they are passed on like TERM and HUP.
+    const fromElsewhere = (sig: NodeJS.Signals) => (): void => {
+      if (!inForegroundGroup()) child.kill(sig);
+    };
+    const handlers: [NodeJS.Signals, () => void][] = [
+      ['SIGINT', fromElsewhere('SIGINT')], ['SIGQUIT', fromElsewhere('SIGQUIT')], ['SIGTERM', forward('SIGTERM')], ['SIGHUP', forward('SIGHUP')],
+    ];
+    for (const [sig, h] of handlers) process.on(sig, h);
     const cleanup = (): void => {
-      process.off('SIGINT', ignore);
-      process.off('SIGQUIT', ignore);
-      process.off('SIGTERM', onTerm);
-      process.off('SIGHUP', onHup);
+      for (const [sig, h] of handlers) process.off(sig, h);
     };
     child.on('error', (e: NodeJS.ErrnoException) => {
       cleanup();
@@ -82,4 +86,31 @@ function runChild(command: string[], env: NodeJS.ProcessEnv): Promise<number> {
       resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0));
     });
   });
+}
+
+/** A flag of the command that points it somewhere else than the proxy's KUBECONFIG. */
+export function bypassFlag(command: readonly string[]): string | null {
+  for (const arg of command) {
+    // After `--` come the pod's command and its arguments.
+    if (arg === '--') return null;
+    const name = /^(--kubeconfig|--server|-s)(=.*)?$/.exec(arg)?.[1];
+    if (name) return name;
+    if (/^-s./.test(arg) && !arg.startsWith('--')) return '-s';
+  }
+  return null;
+}
+
+/**
+ * kubewire's process group is the terminal's foreground group, so a signal the terminal made
+ * reached the whole group. Linux tells it in /proc/self/stat (pgrp, field 5; tpgid, field 8);
+ * elsewhere a terminal on stdin is the best guess.
+ */
+function inForegroundGroup(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[2] === fields[5];
+  } catch {
+    return Boolean(process.stdin.isTTY);
+  }
 }
