@@ -76,7 +76,9 @@ export class PodSandbox {
     };
     if (options.tty) {
       env['TERM'] = 'xterm-256color';
-      env['PS1'] = `${pod.name}# `;
+      // An interactive shell sees this machine's `/`: only absolute paths given as command
+      // arguments are mapped into the pod's directory. The prompt says so, every line.
+      env['PS1'] = `${pod.name} (demo: ~ is the pod, / is this machine)# `;
     }
     return { file, args, cwd: dir, env };
   }

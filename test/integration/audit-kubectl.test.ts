@@ -75,7 +75,7 @@ describe.skipIf(missing)('kubewire --audit with real kubectl', () => {
     const log = join(dir, 'tty.jsonl');
     const p = await startProxyProcess({ kubeconfig: t.kubeconfig, log, writeKubeconfig: join(dir, 'tty.kubeconfig'), home: t.home, extraArgs: ['--audit', '--redact-stdin', 'echo-off'] });
     const k = spawnKubectlInPty(v, ['exec', '-it', 'web', '-c', 'app', '--', 'sh'], { kubeconfig: p.kubeconfig, home: t.home, cols: 100, rows: 30 });
-    await k.waitFor(/web# $/);
+    await k.waitFor(/web \(demo: ~ is the pod, \/ is this machine\)# $/);
     for (const ch of 'echo visible-words\r') k.write(ch);
     await k.waitFor(/visible-words\r?\n.*visible-words/s);
     for (const ch of 'stty -echo; read PW; stty echo; echo len=${#PW}\r') k.write(ch);
