@@ -3,6 +3,9 @@
  * as they are appended, a half-written last line waits for its newline, and a file that
  * shrinks (truncated or replaced by rotation) is read again from its start. Lines that are
  * not JSON are counted and skipped, never fatal.
+ *
+ * A log that ends with `proxy.stop` is finished: nothing more will be written to it, so
+ * following stops at its end (`kubewire view log | grep …` in a script must not hang).
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
@@ -16,10 +19,12 @@ export interface FollowOptions {
 }
 
 export interface Follower {
-  /** Resolves when a non-following read reached the end, or after stop(). */
+  /** Resolves when a read reached the end of a finished log (or of any log, not following), or after stop(). */
   done: Promise<void>;
   stop(): void;
   readonly lines: number;
+  /** The log ended with `proxy.stop`: the proxy that wrote it has stopped. */
+  readonly finished: boolean;
 }
 
 const READ_BYTES = 256 * 1024;
@@ -28,6 +33,7 @@ const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
 export function followJsonl(path: string, onEvent: (e: KubewireEvent) => void, options: FollowOptions): Follower {
   let stopped = false;
+  let finished = false;
   let lineNumber = 0;
   let wake: (() => void) | null = null;
   let watcher: FSWatcher | null = null;
@@ -79,7 +85,7 @@ export function followJsonl(path: string, onEvent: (e: KubewireEvent) => void, o
           }
           continue;
         }
-        if (!options.follow) {
+        if (!options.follow || finished) {
           if (pending.length) handleLine(pending);
           return;
         }
@@ -110,8 +116,15 @@ export function followJsonl(path: string, onEvent: (e: KubewireEvent) => void, o
       options.onBadLine?.(lineNumber, text.slice(0, 80));
       return;
     }
-    if (value && typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') onEvent(value as KubewireEvent);
-    else options.onBadLine?.(lineNumber, text.slice(0, 80));
+    if (value && typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') {
+      const type = (value as { type: string }).type;
+      // A later proxy.start (a proxy appending to the same log) means it goes on after all.
+      if (type === 'proxy.stop') finished = true;
+      else if (type === 'proxy.start') finished = false;
+      onEvent(value as KubewireEvent);
+    } else {
+      options.onBadLine?.(lineNumber, text.slice(0, 80));
+    }
   };
 
   const done = run();
@@ -123,6 +136,9 @@ export function followJsonl(path: string, onEvent: (e: KubewireEvent) => void, o
     },
     get lines() {
       return lineNumber;
+    },
+    get finished() {
+      return finished;
     },
   };
 }

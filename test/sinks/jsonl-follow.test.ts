@@ -47,6 +47,30 @@ describe('followJsonl', () => {
     }
   });
 
+  it('stops following at the end of a finished log (one that ended with proxy.stop), and goes on while it is not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubewire-follow-'));
+    const file = join(dir, 'c.jsonl');
+    const stop = JSON.stringify({ v: 1, seq: 3, type: 'proxy.stop', reason: 'SIGTERM', connections: 0, dropped: 0, note: 'stop' }) + '\n';
+    writeFileSync(file, line(1) + line(2) + stop);
+    const seen: number[] = [];
+    const f = followJsonl(file, (e) => seen.push(e.seq), { follow: true, pollMs: 30 });
+    await f.done;
+    expect(seen).toEqual([1, 2, 3]);
+    expect(f.finished).toBe(true);
+
+    const live = join(dir, 'd.jsonl');
+    writeFileSync(live, line(1));
+    const g = followJsonl(live, () => {}, { follow: true, pollMs: 30 });
+    let over = false;
+    void g.done.then(() => (over = true));
+    await until(() => g.lines === 1);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(over).toBe(false);
+    appendFileSync(live, stop);
+    await g.done;
+    expect(g.finished).toBe(true);
+  });
+
   it('rejects a file that cannot be opened', async () => {
     const f = followJsonl('/nonexistent/x.jsonl', () => {}, { follow: false });
     await expect(f.done).rejects.toThrow(/ENOENT/);
