@@ -20,7 +20,7 @@ import { delimiter, dirname, isAbsolute, resolve, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Cluster, Context, KubeConfig, User } from '@kubernetes/client-node';
-import { CliError, describeFsError } from '../cli/errors.js';
+import { CliError, describeFsError } from '../io/errors.js';
 
 export interface UpstreamConnectionOptions {
   /** Headers the upstream needs on every request/upgrade: Authorization (bearer/basic), Impersonate-* if configured. Never logged. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliError } from '../../src/cli/errors.js';
+import { CliError } from '../../src/io/errors.js';
 import { loadUpstream, UpstreamError, type LoadUpstreamOptions, type Upstream } from '../../src/proxy/upstream.js';
 import { createDemoTls, type DemoTls } from '../../src/tls/local-ca.js';
 
