@@ -7,7 +7,7 @@ import type { DiagnosedFinding } from '../diagnose/engine.js';
 import { runDoctor, type DoctorReport } from '../doctor/doctor.js';
 import { CliError, ExitCode } from '../io/errors.js';
 import type { Output } from '../io/output.js';
-import { loadUpstream } from '../proxy/upstream.js';
+import { loadUpstream } from '../proxy/kubeconfig-upstream.js';
 
 export interface DoctorOptions {
   kubeconfig?: string;
