@@ -22,7 +22,7 @@ import { unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { EventSink } from '../events/event-bus.js';
 import type { AuditFileEvent, AuditGapEvent, AuditSealEvent, ChainInfo, EventBody, KubewireEvent } from '../events/types.js';
-import { CliError } from '../cli/errors.js';
+import { CliError } from '../io/errors.js';
 import { noteFor } from '../events/notes.js';
 import { describeLogError } from '../sinks/log-files.js';
 import { AuditFile, partPath } from './audit-file.js';

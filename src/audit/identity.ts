@@ -285,7 +285,7 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal, late: string): P
 
 /**
  * One line for reviewError. UpstreamError messages (dialling, TLS, credentials) already say
- * where and why; bare socket errors are put into words like upstream.ts does.
+ * where and why; bare socket errors are put into words like upstream-dial.ts does.
  */
 function failureText(e: unknown): string {
   const err = e as NodeJS.ErrnoException;

@@ -14,10 +14,10 @@ import { KeyFileError, readKeyFile } from '../audit/chain.js';
 import { whoAmI } from '../audit/identity.js';
 import { SessionRecorder } from '../audit/session-recorder.js';
 import type { RedactStdinMode } from '../audit/stdin-redactor.js';
+import { CliError } from '../io/errors.js';
+import type { Output } from '../io/output.js';
 import type { Upstream } from '../proxy/upstream.js';
 import { VERSION } from '../version.js';
-import { CliError } from './errors.js';
-import type { Output } from './output.js';
 
 export interface AuditFlags {
   audit?: boolean;

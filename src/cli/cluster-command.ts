@@ -5,9 +5,9 @@
 import { join } from 'node:path';
 import { DemoCluster } from '../demo/demo-cluster.js';
 import { GATEWAY_PROFILES, GatewayProfiles } from '../demo/gateway-profiles.js';
-import { CliError } from './errors.js';
+import { CliError } from '../io/errors.js';
+import type { Output } from '../io/output.js';
 import { parseListen } from './listen-address.js';
-import type { Output } from './output.js';
 import { waitForSignal } from './signals.js';
 import { stateDir } from './state-dir.js';
 

@@ -8,8 +8,8 @@ import { decodeCapture } from '../codec/capture-decode.js';
 import type { PayloadMode } from '../codec/decode-context.js';
 import { EventStamper } from '../events/stamp.js';
 import type { KubewireEvent } from '../events/types.js';
-import { CliError, describeFsError } from './errors.js';
-import type { Output } from './output.js';
+import { CliError, describeFsError } from '../io/errors.js';
+import type { Output } from '../io/output.js';
 
 export interface DecodeOptions {
   c2s: string;

@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import type { DiagnosedFinding } from '../diagnose/engine.js';
 import { runDoctor, type DoctorReport } from '../doctor/doctor.js';
-import { loadUpstream } from '../proxy/upstream.js';
-import { CliError, ExitCode } from './errors.js';
-import type { Output } from './output.js';
+import { CliError, ExitCode } from '../io/errors.js';
+import type { Output } from '../io/output.js';
+import { loadUpstream } from '../proxy/kubeconfig-upstream.js';
 
 export interface DoctorOptions {
   kubeconfig?: string;

@@ -21,9 +21,9 @@ import { AsciicastBuilder, type AsciicastVersion } from '../audit/asciicast.js';
 import { HarBuilder, HarLines, type HarEntry } from '../audit/har.js';
 import { readLogEvents } from '../audit/log-reader.js';
 import { missingOutputWarning, TerminalChunker } from '../audit/terminal-session.js';
+import { CliError, describeFsError, ExitCode } from '../io/errors.js';
+import type { Output } from '../io/output.js';
 import { VERSION } from '../version.js';
-import { CliError, describeFsError, ExitCode } from './errors.js';
-import type { Output } from './output.js';
 import { assertLogs, badLineReporter, findTerminalSession, logName } from './replay-command.js';
 
 export interface ExportOptions {

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { CliError } from './errors.js';
+import { CliError } from '../io/errors.js';
 
 export interface ListenAddress {
   host: string;

@@ -14,8 +14,8 @@ import { runVerify } from './verify-command.js';
 import { runReplay } from './replay-command.js';
 import { runExport } from './export-command.js';
 import { auditSettings, type AuditFlags, type AuditSettings } from './audit-setup.js';
-import { CliError, ExitCode } from './errors.js';
-import { StdoutOutput } from './output.js';
+import { CliError, ExitCode } from '../io/errors.js';
+import { StdoutOutput } from '../io/output.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(): Command {

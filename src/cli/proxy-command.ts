@@ -3,9 +3,9 @@
  * one line per kubectl connection (the TUI takes this place when there is a terminal).
  */
 import { join } from 'node:path';
+import type { Output } from '../io/output.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
 import { parseListen } from './listen-address.js';
-import type { Output } from './output.js';
 import { startProxy, type ProxyFlags } from './proxy-setup.js';
 import { stateDir } from './state-dir.js';
 import { waitForSignal } from './signals.js';

@@ -8,15 +8,16 @@ import { DiagnosisEngine, findingBody, type SessionFinding } from '../diagnose/e
 import { EventBus } from '../events/event-bus.js';
 import { noteFor } from '../events/notes.js';
 import type { EventBody } from '../events/types.js';
+import { CliError } from '../io/errors.js';
+import type { Output } from '../io/output.js';
+import { loadUpstream } from '../proxy/kubeconfig-upstream.js';
 import { KubewireProxy } from '../proxy/proxy-server.js';
-import { loadUpstream, type Upstream } from '../proxy/upstream.js';
+import type { Upstream } from '../proxy/upstream.js';
 import { SessionObserver } from '../session/session-observer.js';
 import { defaultLogPath, JsonlSink } from '../sinks/jsonl-sink.js';
 import { VERSION } from '../version.js';
 import { startAudit, type AuditRecording, type AuditSettings } from './audit-setup.js';
-import { CliError } from './errors.js';
 import type { ListenAddress } from './listen-address.js';
-import type { Output } from './output.js';
 import { stateDir } from './state-dir.js';
 
 export interface ProxyFlags {

@@ -12,6 +12,8 @@
 import { performance } from 'node:perf_hooks';
 import { checkReadable, describeBadLine, readLogEvents, type BadLine } from '../audit/log-reader.js';
 import { ReplayScheduler, timingProblem, type ReplayStep } from '../audit/replay-schedule.js';
+import { CliError, describeFsError, ExitCode } from '../io/errors.js';
+import type { Output } from '../io/output.js';
 import {
   missingOutputWarning,
   pickSession,
@@ -20,8 +22,6 @@ import {
   TerminalChunker,
   type SessionInfo,
 } from '../audit/terminal-session.js';
-import { CliError, describeFsError, ExitCode } from './errors.js';
-import type { Output } from './output.js';
 
 export interface ReplayOptions {
   files: string[];

@@ -10,10 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
+import { CliError } from '../io/errors.js';
+import type { Output } from '../io/output.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
-import { CliError } from './errors.js';
 import { parseListen } from './listen-address.js';
-import type { Output } from './output.js';
 import { startProxy, type ProxyFlags } from './proxy-setup.js';
 
 export interface RunOptions extends ProxyFlags {

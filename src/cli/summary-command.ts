@@ -6,9 +6,9 @@
  * read while they grow and after crashes, so a line that is not JSON (most often a last line
  * cut short) is named on stderr with its number and skipped.
  */
+import { CliError, describeFsError, ExitCode } from '../io/errors.js';
+import { StdoutOutput, type Output } from '../io/output.js';
 import { assertReadableFile, readFileLines } from '../sinks/jsonl-lines.js';
-import { CliError, describeFsError, ExitCode } from './errors.js';
-import { StdoutOutput, type Output } from './output.js';
 
 export interface SummaryOptions {
   file: string;

@@ -6,8 +6,8 @@
  */
 import { KeyFileError, readKeyFile } from '../audit/chain.js';
 import { verifyFiles, type VerifyResult } from '../audit/verify.js';
-import { ExitCode } from './errors.js';
-import type { Output } from './output.js';
+import { ExitCode } from '../io/errors.js';
+import type { Output } from '../io/output.js';
 
 export interface VerifyCommandOptions {
   files: string[];

@@ -4,10 +4,10 @@
  */
 import { access, constants, stat } from 'node:fs/promises';
 import { EventBus } from '../events/event-bus.js';
+import { CliError, describeFsError } from '../io/errors.js';
+import type { Output } from '../io/output.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
 import { followJsonl } from '../sinks/jsonl-follow.js';
-import { CliError, describeFsError } from './errors.js';
-import type { Output } from './output.js';
 import { canShowTui, launchTui } from './tui-launch.js';
 
 export interface ViewOptions {

@@ -5,7 +5,7 @@
  * "hi\n". This reads that prefix and hands on plain payload bytes with their offsets; base64 is
  * decoded incrementally, 4 characters at a time, so a long message never has to be held.
  */
-import { AnomalyCode } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { DecodeContext } from './decode-context.js';
 import type { Direction } from '../events/types.js';
 import { WsOpcode, type WsPayloadSegment } from './websocket-frame.js';

@@ -13,7 +13,8 @@
  */
 import type { Direction, HttpRequestEvent } from '../events/types.js';
 import { redactHeaders, redactProtocol } from '../events/redact.js';
-import { AnomalyCode, type Anomaly } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
+import type { Anomaly } from './anomaly.js';
 import { ByteQueue } from './byte-queue.js';
 import { ConnectionSummaryBuilder } from './connection-summary.js';
 import { DecodeContext, type DecodedEvent, type DecodedEventListener, type PayloadMode } from './decode-context.js';

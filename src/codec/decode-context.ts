@@ -4,7 +4,7 @@
  * fills `note` and the payload fields in one place so the rules are the same everywhere.
  */
 import type { ConnEndEvent, Direction, EventBody, PayloadFields } from '../events/types.js';
-import { AnomalyCode } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
 import { noteFor } from '../events/notes.js';
 
 export type PayloadMode = 'full' | 'head' | 'none';

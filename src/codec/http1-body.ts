@@ -10,7 +10,8 @@
  *   30 0d 0a 54 3a 20 31 0d 0a 0d 0a 47 45 ...  "0\r\n" "T: 1\r\n" "\r\n" then the next message
  *   → data "hello", done, rest 47 45 ...
  */
-import { AnomalyCode, type Anomaly } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
+import type { Anomaly } from './anomaly.js';
 import { ByteQueue } from './byte-queue.js';
 import { headerTokens, type HttpHead } from './http1-head.js';
 

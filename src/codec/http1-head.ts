@@ -17,7 +17,8 @@
  * One decoder reads one head. After the head or an error it is done: further pushes return
  * need-more and report nothing.
  */
-import { AnomalyCode, type Anomaly } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
+import type { Anomaly } from './anomaly.js';
 import { ByteQueue } from './byte-queue.js';
 import { MAX_HTTP_HEAD_BYTES } from './limits.js';
 

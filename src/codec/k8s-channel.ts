@@ -8,7 +8,7 @@
  * Channels a protocol does not define are reported once and their bytes still shown.
  */
 import type { Direction } from '../events/types.js';
-import { AnomalyCode } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { ChannelHandler } from './channel-demux.js';
 import type { DecodeContext } from './decode-context.js';
 import { ResizeReader, StatusCollector, streamName } from './k8s-streams.js';

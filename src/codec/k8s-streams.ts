@@ -5,7 +5,7 @@
  * The status and resize readers here serve both transports.
  */
 import type { Direction, K8sStreamName } from '../events/types.js';
-import { AnomalyCode } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { DecodeContext } from './decode-context.js';
 import { JsonObjectStream, terminalSize } from './json-object-stream.js';
 import { parseStatusText } from './k8s-status.js';

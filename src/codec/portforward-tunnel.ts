@@ -6,7 +6,7 @@
  * So the payloads of each direction are joined into one byte stream and parsed as SPDY.
  */
 import type { Direction } from '../events/types.js';
-import { AnomalyCode } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { DecodeContext } from './decode-context.js';
 import type { SpdyLayer } from './spdy-layer.js';
 import { WsOpcode, type WsPayloadSegment } from './websocket-frame.js';

@@ -5,7 +5,7 @@
  * on each channel starts with the port as a little-endian u16: `00 90 1F` is "data of 8080".
  */
 import type { Direction } from '../events/types.js';
-import { AnomalyCode } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { ChannelHandler } from './channel-demux.js';
 import type { DecodeContext } from './decode-context.js';
 import { MAX_STATUS_BYTES } from './limits.js';

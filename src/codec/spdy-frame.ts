@@ -19,7 +19,8 @@
  * it reports an anomaly and carries on. Header blocks are handed on compressed; inflating them
  * needs one zlib context per direction, which is SpdyHeaderBlockInflater's job.
  */
-import { type Anomaly, AnomalyCode } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
+import type { Anomaly } from './anomaly.js';
 import { ByteQueue } from './byte-queue.js';
 import { MAX_SPDY_CONTROL_FRAME_BYTES, PAYLOAD_SEGMENT_BYTES } from './limits.js';
 

@@ -15,7 +15,7 @@
  * `Inflate`, which is synchronous and keeps its window between `push` calls.
  */
 import { Inflate, Z_SYNC_FLUSH } from 'pako';
-import { AnomalyCode } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
 import { MAX_SPDY_HEADER_BLOCK_BYTES } from './limits.js';
 import { SPDY3_DICTIONARY } from './spdy-dictionary.js';
 

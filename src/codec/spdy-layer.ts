@@ -9,7 +9,7 @@
  * kubectl reads it to EOF before decoding.
  */
 import type { Direction, SpdyFrameEvent } from '../events/types.js';
-import { AnomalyCode } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { DecodeContext } from './decode-context.js';
 import { channelOf, ResizeReader, StatusCollector, streamName } from './k8s-streams.js';
 import { MAX_STATUS_BYTES } from './limits.js';

@@ -24,7 +24,8 @@
  * chunk; masked payload is always unmasked into a new buffer, never in place, because the
  * pushed bytes belong to the relay.
  */
-import { AnomalyCode, type Anomaly } from './anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
+import type { Anomaly } from './anomaly.js';
 import { ByteQueue } from './byte-queue.js';
 import { PAYLOAD_SEGMENT_BYTES } from './limits.js';
 

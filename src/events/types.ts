@@ -14,7 +14,7 @@
  * Payload bytes travel as base64 in `payload`, with `size` the real byte count and `truncated`
  * set when the recording mode kept fewer bytes than `size` (`--payload head|none`).
  */
-import type { AnomalyCode } from '../codec/anomaly.js';
+import type { AnomalyCode } from './anomaly-codes.js';
 
 export const EVENT_SCHEMA_VERSION = 1 as const;
 

@@ -10,7 +10,7 @@
  * connection follows it only shows as the mark on that connection's line. This is a bus
  * subscriber, not a sink: it never slows the relay, and its per-connection state is bounded.
  */
-import type { Output } from '../cli/output.js';
+import type { Output } from '../io/output.js';
 import type { EventBus } from '../events/event-bus.js';
 import { formatBytes } from '../events/preview.js';
 import type { ConnectionSummary, K8sRequestInfo, KubewireEvent } from '../events/types.js';

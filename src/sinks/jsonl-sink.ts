@@ -13,9 +13,9 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { CliError } from '../cli/errors.js';
 import type { EventSink } from '../events/event-bus.js';
 import type { KubewireEvent } from '../events/types.js';
+import { CliError } from '../io/errors.js';
 import { describeLogError, LOG_FILE_MODE, makeParents } from './log-files.js';
 
 export interface JsonlSinkOptions {

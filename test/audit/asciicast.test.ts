@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AsciicastBuilder } from '../../src/audit/asciicast.js';
 import { SessionScanner, TerminalChunker } from '../../src/audit/terminal-session.js';
 import { parseTsMicros } from '../../src/events/stamp.js';
-import { CliError } from '../../src/cli/errors.js';
+import { CliError } from '../../src/io/errors.js';
 import { runExport, type ExportOptions } from '../../src/cli/export-command.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { EventBody, K8sRequestInfo, KubewireEvent } from '../../src/events/types.js';

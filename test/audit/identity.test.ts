@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditIdentity, describeCertificate, readReviewAnswer, reviewPath, whoAmI } from '../../src/audit/identity.js';
 import { DEMO_USER_INFO } from '../../src/demo/api-server.js';
 import { kubeconfigText, yamlQuote } from '../../src/kubeconfig/write-kubeconfig.js';
-import { loadUpstream } from '../../src/proxy/upstream.js';
+import { loadUpstream } from '../../src/proxy/kubeconfig-upstream.js';
 import { createDemoTls, type DemoTls } from '../../src/tls/local-ca.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { availableKubectls, runKubectl } from '../support/kubectl.js';

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { chainInfo, ChainLinker } from '../../src/audit/chain.js';
 import { replaySchedule } from '../../src/audit/replay-schedule.js';
 import type { TerminalChunk } from '../../src/audit/terminal-session.js';
-import { CliError } from '../../src/cli/errors.js';
+import { CliError } from '../../src/io/errors.js';
 import { runReplay } from '../../src/cli/replay-command.js';
 import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
 import type { PayloadMode } from '../../src/codec/decode-context.js';

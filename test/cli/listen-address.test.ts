@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseListen } from '../../src/cli/listen-address.js';
-import { CliError } from '../../src/cli/errors.js';
+import { CliError } from '../../src/io/errors.js';
 
 describe('parseListen', () => {
   it('reads HOST:PORT, [IPv6]:PORT and a bare port', () => {

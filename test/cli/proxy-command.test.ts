@@ -13,7 +13,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubewireEvent } from '../../src/events/types.js';
 import { writeKubeconfig } from '../../src/kubeconfig/write-kubeconfig.js';
-import { loadUpstream } from '../../src/proxy/upstream.js';
+import { loadUpstream } from '../../src/proxy/kubeconfig-upstream.js';
 import { runCli } from '../support/cli.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { expectValidLog, ofType, readEvents, type EventOf } from '../support/event-log.js';

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CliError } from '../../src/cli/errors.js';
+import { CliError } from '../../src/io/errors.js';
 import { runSummary } from '../../src/cli/summary-command.js';
 import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
 import { EventBus } from '../../src/events/event-bus.js';

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AnomalyCode, type Anomaly } from '../../src/codec/anomaly.js';
+import type { Anomaly } from '../../src/codec/anomaly.js';
+import { AnomalyCode } from '../../src/events/anomaly-codes.js';
 import {
   HttpBodyDecoder,
   requestBodyFraming,

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AnomalyCode } from '../../src/codec/anomaly.js';
+import { AnomalyCode } from '../../src/events/anomaly-codes.js';
 import {
   Http1HeadDecoder,
   headerTokens,

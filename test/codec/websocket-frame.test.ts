@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AnomalyCode, type Anomaly } from '../../src/codec/anomaly.js';
+import type { Anomaly } from '../../src/codec/anomaly.js';
+import { AnomalyCode } from '../../src/events/anomaly-codes.js';
 import { PAYLOAD_SEGMENT_BYTES } from '../../src/codec/limits.js';
 import { encodeClosePayload, encodeWsFrame, type WsFrameSpec } from '../../src/codec/websocket-encode.js';
 import {

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDoctorCommand, type DoctorOptions } from '../../src/cli/doctor-command.js';
-import { CliError } from '../../src/cli/errors.js';
+import { CliError } from '../../src/io/errors.js';
 import type { DoctorReport } from '../../src/doctor/doctor.js';
 import { judgeUpgrade } from '../../src/doctor/checks.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';

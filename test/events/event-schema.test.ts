@@ -7,7 +7,7 @@
 import Ajv2020 from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { AnomalyCode } from '../../src/codec/anomaly.js';
+import { AnomalyCode } from '../../src/events/anomaly-codes.js';
 import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
 import type { ConnectionDecoderOptions } from '../../src/codec/connection-decoder.js';
 import {

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliError } from '../../src/cli/errors.js';
-import { loadUpstream, UpstreamError, type LoadUpstreamOptions, type Upstream } from '../../src/proxy/upstream.js';
+import { CliError } from '../../src/io/errors.js';
+import { loadUpstream, type LoadUpstreamOptions } from '../../src/proxy/kubeconfig-upstream.js';
+import { UpstreamError, type Upstream } from '../../src/proxy/upstream.js';
 import { createDemoTls, type DemoTls } from '../../src/tls/local-ca.js';
 
 type X509 = typeof import('@peculiar/x509');
@@ -39,6 +40,7 @@ let refusedPort = 0;
 const proxied: string[] = [];
 const openSockets = new Set<net.Socket>();
 const upstreams: Upstream[] = [];
+const scripted: net.Server[] = [];
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
@@ -132,7 +134,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const up of upstreams) (await up.agent().catch(() => null))?.destroy();
   for (const s of openSockets) s.destroy();
-  await Promise.all([echo, mtls, plain, silent, proxy].map((s) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()))));
+  await Promise.all([echo, mtls, plain, silent, proxy, ...scripted].map((s) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()))));
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
@@ -641,5 +643,110 @@ describe('proxy-url', () => {
       expect(e.message).toBe(`proxy-url ${proxyUrl.split(':')[0]}://127.0.0.1:${proxyUrl.split(':').pop()} for ${echoServer()} is not supported: kubewire only tunnels through http:// proxies (HTTP CONNECT)`);
       expect((await upstreamError(up.agent())).code).toBe('KW_ERR_UPSTREAM_PROXY');
     }
+  });
+});
+
+/**
+ * A proxy that reads the CONNECT request head and answers with `writes`, one TCP write each,
+ * a few milliseconds apart so that they arrive as separate reads; then ends if `end` is set.
+ */
+async function scriptedProxy(writes: Array<string | Buffer>, end = true): Promise<{ url: string; requests: string[] }> {
+  const requests: string[] = [];
+  const server = track(net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    let head = '';
+    const onData = (chunk: Buffer): void => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.removeListener('data', onData);
+      requests.push(head);
+      void (async () => {
+        for (const w of writes) {
+          if (socket.destroyed) return;
+          socket.write(w);
+          await new Promise((resolve) => setTimeout(resolve, 15));
+        }
+        if (end) socket.end();
+      })();
+    };
+    socket.on('data', onData);
+  }));
+  scripted.push(server);
+  return { url: `http://127.0.0.1:${await listen(server)}`, requests };
+}
+
+async function readToEnd(socket: Duplex): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('error', reject);
+  });
+}
+
+describe('CONNECT answers (RFC 9110 §9.3.6)', () => {
+  it('reads a head that arrives in pieces and keeps the bytes after it for a plain http:// server', async () => {
+    const after = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    const p = await scriptedProxy(['HTTP/1.1 200 Connection', ' established\r\nProxy-Agent: t', 'est\r\n\r', `\n${after}`]);
+    const up = await loadSingle({ server: 'http://127.0.0.1:9', 'proxy-url': p.url.replace('http://', 'http://a%20b:p%3Aw@') }, {});
+    expect(await readToEnd(await up.connect())).toBe(after);
+    expect(p.requests).toEqual([`CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\nProxy-Authorization: Basic ${b64('a b:p:w')}\r\n\r\n`]);
+  });
+
+  it('brackets an IPv6 literal in the CONNECT authority', async () => {
+    const p = await scriptedProxy(['HTTP/1.1 403 Forbidden\r\n\r\n']);
+    const up = await loadSingle({ server: 'https://[::1]:6443', 'certificate-authority-data': caData(), 'proxy-url': p.url }, { token: 't' });
+    const e = await upstreamError(up.connect());
+    expect(e.message).toBe(`the proxy ${p.url} refused to tunnel to [::1]:6443 (for https://[::1]:6443): 403 Forbidden`);
+    expect(p.requests[0]).toMatch(/^CONNECT \[::1\]:6443 HTTP\/1\.1\r\nHost: \[::1\]:6443\r\n\r\n$/);
+  });
+
+  it('reports a refusal without a reason phrase', async () => {
+    const p = await scriptedProxy(['HTTP/1.0 502\r\n\r\n']);
+    const up = await loadSingle({ server: 'http://127.0.0.1:9', 'proxy-url': p.url }, {});
+    const e = await upstreamError(up.connect());
+    expect(e.code).toBe('KW_ERR_UPSTREAM_PROXY');
+    expect(e.message).toBe(`the proxy ${p.url} refused to tunnel to 127.0.0.1:9 (for http://127.0.0.1:9): 502`);
+  });
+
+  it('reports an answer that is not HTTP/1.x', async () => {
+    for (const answer of ['SSH-2.0-OpenSSH_9.6\r\n\r\n', 'HTTP/2.0 200 OK\r\n\r\n', `${'x'.repeat(79)}\r\n\r\n`, `<html>${'y'.repeat(200)}\r\n\r\n`]) {
+      const p = await scriptedProxy([answer]);
+      const up = await loadSingle({ server: 'http://127.0.0.1:9', 'proxy-url': p.url }, {});
+      const e = await upstreamError(up.connect());
+      expect(e.code).toBe('KW_ERR_UPSTREAM_PROXY');
+      expect(e.message).toBe(`the proxy ${p.url} did not answer CONNECT with HTTP (${JSON.stringify(answer.split('\r\n')[0]!.slice(0, 80))})`);
+    }
+  });
+
+  it('reports a head that does not end within 16 KiB', async () => {
+    const p = await scriptedProxy(['HTTP/1.1 200 OK\r\n', `X-Filler: ${'a'.repeat(16 * 1024)}`], false);
+    const up = await loadSingle({ server: 'http://127.0.0.1:9', 'proxy-url': p.url }, {});
+    const e = await upstreamError(up.connect());
+    expect(e.code).toBe('KW_ERR_UPSTREAM_PROXY');
+    expect(e.message).toBe(`the proxy ${p.url} sent a CONNECT response head over 16384 bytes`);
+  });
+
+  it('reports a proxy that closes before answering, or answers too late', async () => {
+    let p = await scriptedProxy(['HTTP/1.1 200 OK\r\n']);
+    let up = await loadSingle({ server: 'http://127.0.0.1:9', 'proxy-url': p.url }, {});
+    let e = await upstreamError(up.connect());
+    expect(e.code).toBe('KW_ERR_UPSTREAM_PROXY');
+    expect(e.message).toBe(`the proxy ${p.url} closed the connection before answering CONNECT 127.0.0.1:9 (for http://127.0.0.1:9)`);
+
+    p = await scriptedProxy([], false);
+    up = await loadSingle({ server: 'http://127.0.0.1:9', 'proxy-url': p.url }, {}, { connectTimeoutMs: 300 });
+    e = await upstreamError(up.connect());
+    expect(e.code).toBe('KW_ERR_UPSTREAM_TIMEOUT');
+    expect(e.message).toBe('cannot reach the API server http://127.0.0.1:9: no answer within 0.3 s (waiting for the proxy to answer CONNECT)');
+  });
+
+  it('refuses bytes after the head when TLS must start', async () => {
+    const p = await scriptedProxy(['HTTP/1.1 200 OK\r\n\r\n\x16\x03\x01']);
+    const up = await loadSingle({ server: echoServer(), 'certificate-authority-data': caData(), 'proxy-url': p.url }, { token: 't' });
+    const e = await upstreamError(up.connect());
+    expect(e.code).toBe('KW_ERR_UPSTREAM_PROXY');
+    expect(e.message).toBe(`the proxy ${p.url} sent data before the TLS handshake with ${echoServer()}`);
   });
 });

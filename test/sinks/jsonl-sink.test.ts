@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CliError } from '../../src/cli/errors.js';
+import { CliError } from '../../src/io/errors.js';
 import { EventBus } from '../../src/events/event-bus.js';
 import { noteFor } from '../../src/events/notes.js';
 import { EVENT_SCHEMA } from '../../src/events/schema.js';

@@ -1,5 +1,5 @@
 /** An Output that keeps the lines a command printed, for tests to read. */
-import type { Output } from '../../src/cli/output.js';
+import type { Output } from '../../src/io/output.js';
 
 export class Lines implements Output {
   readonly lines: string[] = [];

@@ -1,6 +1,6 @@
 /**
  * Where the CLI writes lines. A closed pipe (`kubewire decode … | head`) ends output quietly
- * instead of crashing.
+ * instead of crashing. The console sink writes through it as well, so it lives below src/cli.
  */
 export interface Output {
   line(text: string): void;

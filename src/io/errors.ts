@@ -1,6 +1,8 @@
 /**
  * Errors the CLI reports: a stable code, a message that says what to do next, and the exit
- * code. Local faults (a file that cannot be read) are kept apart from remote ones.
+ * code. Local faults (a file that cannot be read) are kept apart from remote ones. They are
+ * raised below the commands too (kubeconfig loading, the JSONL and audit sinks), so they live
+ * here rather than in src/cli, which only catches and prints them.
  */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
 

@@ -1,0 +1,95 @@
+/**
+ * The Upstream a kubeconfig describes. loadUpstream reads the kubeconfig as kubectl would
+ * (src/kubeconfig) and fails with a CliError before anything listens; the Upstream then
+ * evaluates credentials for each connection (upstream-credentials.ts) and dials with them
+ * (upstream-dial.ts, upstream-agent.ts), failing with UpstreamErrors.
+ */
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type tls from 'node:tls';
+import { loadKubeconfig, type KubeconfigLoadOptions, type KubeconfigTarget } from '../kubeconfig/load-kubeconfig.js';
+import { UpstreamError, type Upstream, type UpstreamConnectionOptions } from './upstream.js';
+import { dialingAgent } from './upstream-agent.js';
+import { evaluateCredentials } from './upstream-credentials.js';
+import { bareHost, dial } from './upstream-dial.js';
+
+export interface LoadUpstreamOptions extends KubeconfigLoadOptions {
+  /** Overall limit for TCP connect, proxy CONNECT and TLS handshake. Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export async function loadUpstream(opts: LoadUpstreamOptions): Promise<Upstream> {
+  return new KubeconfigUpstream(await loadKubeconfig(opts), opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+}
+
+class KubeconfigUpstream implements Upstream {
+  readonly server: URL;
+  readonly contextName: string;
+  readonly clusterName: string;
+  readonly userName: string;
+  readonly namespace: string | null;
+  readonly proxyUrl: URL | null;
+  readonly kubeconfigPaths: string[];
+  private readonly display: string;
+  private pending: Promise<UpstreamConnectionOptions> | null = null;
+  private cachedAgent: http.Agent | null = null;
+
+  constructor(private readonly target: KubeconfigTarget, private readonly timeoutMs: number) {
+    this.server = target.server;
+    this.contextName = target.contextName;
+    this.clusterName = target.clusterName;
+    this.userName = target.userName;
+    this.namespace = target.namespace;
+    this.proxyUrl = target.proxyUrl;
+    this.kubeconfigPaths = target.kubeconfigPaths;
+    this.display = displayUrl(target.server);
+  }
+
+  describe(): string {
+    return `${this.display} (context ${this.contextName})`;
+  }
+
+  connectionOptions(): Promise<UpstreamConnectionOptions> {
+    // Callers arriving together share one evaluation, so an exec plugin runs once per burst.
+    this.pending ??= evaluateCredentials(this.target, this.display).finally(() => (this.pending = null));
+    return this.pending.then((o) => ({ headers: { ...o.headers }, tls: { ...o.tls } }));
+  }
+
+  async connect(options?: UpstreamConnectionOptions): Promise<Duplex> {
+    this.checkProxy();
+    const { tls: tlsOptions } = options ?? (await this.connectionOptions());
+    return this.dial(tlsOptions, undefined);
+  }
+
+  async agent(): Promise<http.Agent> {
+    this.checkProxy();
+    this.cachedAgent ??= dialingAgent(this.server.protocol === 'https:', async () => this.dial((await this.connectionOptions()).tls, ['http/1.1']));
+    return this.cachedAgent;
+  }
+
+  private checkProxy(): void {
+    const proxy = this.proxyUrl;
+    if (proxy && proxy.protocol !== 'http:') {
+      throw new UpstreamError('KW_ERR_UPSTREAM_PROXY', `proxy-url ${proxy.protocol}//${proxy.host} for ${this.display} is not supported: kubewire only tunnels through http:// proxies (HTTP CONNECT)`);
+    }
+  }
+
+  private dial(tlsOptions: tls.ConnectionOptions, alpn: string[] | undefined): Promise<Duplex> {
+    const secure = this.server.protocol === 'https:';
+    return dial({
+      host: bareHost(this.server),
+      port: Number(this.server.port) || (secure ? 443 : 80),
+      display: this.display,
+      tls: secure ? (alpn ? { ...tlsOptions, ALPNProtocols: alpn } : tlsOptions) : null,
+      proxy: this.proxyUrl,
+      timeoutMs: this.timeoutMs,
+    });
+  }
+}
+
+function displayUrl(url: URL): string {
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+  return `${url.protocol}//${url.host}${path}`;
+}
