@@ -68,14 +68,14 @@ export async function runDemo(opts: DemoOptions, out: Output, err: Output): Prom
       });
       for (const line of intro.slice(0, 2)) out.line(line);
     } else {
-      const console = new ConsoleSink(out).attach(running.bus);
+      // The shutdown below settles the sessions still waiting, so every line is out before the demo ends.
+      running.sessions.add(new ConsoleSink(out));
       if (kubectl) {
         await runTour({ kubectl, kubeconfig, cluster, say: (l) => out.line(`tour: ${l}`) });
       } else {
         out.line('Press Ctrl-C to stop.');
         await waitForSignal();
       }
-      console.close();
     }
   } finally {
     await running.shutdown('demo stopped');

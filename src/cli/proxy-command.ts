@@ -1,6 +1,6 @@
 /**
  * `kubewire proxy`: serves until SIGINT or SIGTERM, prints the `export KUBECONFIG=…` line, and
- * one line per kubectl connection (the TUI takes this place when there is a terminal).
+ * one line per kubectl command (the TUI takes this place when there is a terminal).
  */
 import { join } from 'node:path';
 import type { Output } from '../io/output.js';
@@ -34,9 +34,8 @@ export async function runProxy(opts: ProxyOptions, out: Output, err: Output): Pr
     out.line(`kubewire proxy stopped; log: ${running.log.path}`);
     return 0;
   }
-  const console = new ConsoleSink(out).attach(running.bus);
-  const signal = await waitForSignal();
-  await running.shutdown(signal);
-  console.close();
+  // Shutdown settles the sessions still waiting, so their lines come before it returns.
+  running.sessions.add(new ConsoleSink(out));
+  await running.shutdown(await waitForSignal());
   return 0;
 }

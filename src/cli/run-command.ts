@@ -1,7 +1,7 @@
 /**
  * `kubewire run [flags] -- COMMAND...`: a private proxy for one command. COMMAND gets the
  * terminal (stdin, stdout, stderr, tty, signals) and `KUBECONFIG` pointing at the proxy; its
- * exit code is kubewire's. Afterwards a short summary of each connection goes to stderr, each
+ * exit code is kubewire's. Afterwards one line per kubectl command goes to stderr, each
  * line starting `kubewire: `, so it never mixes with the command's own output.
  */
 import { spawn } from 'node:child_process';
@@ -42,13 +42,13 @@ export async function runCommand(opts: RunOptions, err: Output): Promise<number>
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
-  const console = new ConsoleSink(held).attach(running.bus);
+  running.sessions.add(new ConsoleSink(held));
   let code: number;
   try {
     code = await runChild(opts.command, { ...process.env, KUBECONFIG: kubeconfig });
   } finally {
+    // Settles every session, so each kubectl command's line is held before it is printed.
     await running.shutdown('command exited');
-    console.close();
     await rm(dir, { recursive: true, force: true });
   }
   for (const line of held.lines) err.line(`kubewire: ${line}`);

@@ -1,13 +1,16 @@
 /**
  * `kubewire view FILE`: the TUI over a recorded log, or one that is still being written,
- * followed as `tail -f` follows it. Without a terminal it prints one line per session.
+ * followed as `tail -f` follows it. Without a terminal it prints the console lines a proxy prints:
+ * one per kubectl command.
  */
 import { access, constants, stat } from 'node:fs/promises';
-import { EventBus } from '../events/event-bus.js';
-import { CliError, describeFsError } from '../io/errors.js';
-import type { Output } from '../io/output.js';
+import { SessionObserver, TICK_MS } from '../session/session-observer.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
 import { followJsonl } from '../sinks/jsonl-follow.js';
+import { CliError, describeFsError } from '../io/errors.js';
+import { LogClock } from './log-clock.js';
+import type { Output } from '../io/output.js';
+import { waitForSignal } from './signals.js';
 import { canShowTui, launchTui } from './tui-launch.js';
 
 export interface ViewOptions {
@@ -37,12 +40,25 @@ export async function runView(opts: ViewOptions, out: Output, err: Output): Prom
     tui.close();
     return 0;
   }
-  // No terminal: replay the log through the console lines a proxy would have printed.
-  const bus = new EventBus({ lossless: false });
-  const console = new ConsoleSink(out).attach(bus);
-  const follower = followJsonl(opts.file, (e) => console.handle(e), { follow: opts.follow, onBadLine });
-  await follower.done;
-  console.close();
-  await bus.close();
+  // No terminal: replay the log through the console lines a proxy would have printed, its
+  // sessions settling by the log's own clock.
+  const sessions = new SessionObserver().add(new ConsoleSink(out));
+  const clock = new LogClock();
+  const follower = followJsonl(opts.file, (e) => {
+    clock.saw(e);
+    sessions.ingest(e);
+  }, { follow: opts.follow, onBadLine });
+  const ticker = setInterval(() => {
+    const now = clock.now();
+    if (now !== null) sessions.tick(now);
+  }, TICK_MS);
+  // Following ends with Ctrl-C; the sessions still waiting get their lines first.
+  if (opts.follow) void waitForSignal().then(() => follower.stop());
+  try {
+    await follower.done;
+  } finally {
+    clearInterval(ticker);
+  }
+  sessions.finish();
   return 0;
 }

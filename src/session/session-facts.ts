@@ -50,6 +50,8 @@ export interface ConnectionStory {
   /** The upgrade's transport (`websocket+spdy` for the tunnel), or `http` for a plain request. */
   transport: Transport | 'http';
   protocol: string | null;
+  /** The request's path without its query: what a connection asked for when it names no pod (a watch, a service proxy). */
+  path: string | null;
 }
 
 export interface FallbackStory {
@@ -179,7 +181,7 @@ export class SessionFacts {
       session: this.id,
       verb,
       target: targetOf(named),
-      connections: conns.map((c) => ({ id: c.conn, role: roles.get(c)!, status: c.response?.status ?? null, transport: transportOf(c), protocol: c.response?.protocol ?? null })),
+      connections: conns.map((c) => ({ id: c.conn, role: roles.get(c)!, status: c.response?.status ?? null, transport: transportOf(c), protocol: c.response?.protocol ?? null, path: c.request?.path ?? null })),
       stream: stream?.conn ?? null,
       transport: stream?.isUpgrade ? transportOf(stream) as Transport : null,
       protocol: stream?.isUpgrade ? stream.response?.protocol ?? null : null,

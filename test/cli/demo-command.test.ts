@@ -25,8 +25,8 @@ describe.skipIf(!v)('kubewire demo --script', () => {
     expect(r.stdout).toMatch(/tour: exec/);
     expect(r.stdout).toMatch(/exec default\/web\/app \[sh -c echo hello from web; cat etc\/hostname\] websocket v5\.channel\.k8s\.io exit 0/);
     expect(r.stdout).toMatch(/exec default\/web\/app \[sh\] websocket v5\.channel\.k8s\.io exit 0/);
-    expect(r.stdout).toMatch(/\[tar -xmf - -C \/tmp\]/);
-    expect(r.stdout).toMatch(/portforward default\/web websocket\+spdy SPDY\/3\.1\+portforward\.k8s\.io port 80/);
+    expect(r.stdout).toMatch(/cp default\/web\/app \[tar -xmf - -C \/tmp\] websocket v5\.channel\.k8s\.io exit 0/);
+    expect(r.stdout).toMatch(/port-forward default\/web websocket\+spdy SPDY\/3\.1\+portforward\.k8s\.io port 80/);
     expect(r.stdout).toMatch(/spdy v4\.channel\.k8s\.io exit 3 .*\(fell back from WebSocket: 403 Forbidden\)/);
     expect(r.stdout).toContain('tour: tour done');
   }, 150_000);

@@ -19,6 +19,8 @@ import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { expectValidLog, ofType, readEvents, type EventOf } from '../support/event-log.js';
 import { availableKubectls, runKubectl } from '../support/kubectl.js';
 import { startProxyProcess, stopStartedProxies, type ProxyProcess } from '../support/kubewire-proxy.js';
+import { runThroughKubewire } from '../support/kubewire-run.js';
+import { waitForText } from '../support/wait.js';
 
 const V = '1.33';
 const versions = availableKubectls([V]);
@@ -168,6 +170,18 @@ describe.skipIf(versions.length === 0)('a running kubewire proxy', () => {
     expect(exec.code).toBe(0);
   });
 
+  it('prints one line per kubectl exec once its session settled, and none for kubectl get', async () => {
+    const marker = randomBytes(4).toString('hex');
+    const exec = await runKubectl(V, ['exec', '-n', 'default', 'web', '-c', 'app', '--', 'sh', '-c', `: ${marker}; exit 3`], { kubeconfig: written, home, timeoutMs: 30_000 });
+    expect(exec.code).toBe(3);
+    const get = await runKubectl(V, ['get', 'pods', '-n', 'default'], { kubeconfig: written, home, timeoutMs: 30_000 });
+    expect(get.code, get.stderr).toBe(0);
+    const line = new RegExp(`^\\d\\d:\\d\\d:\\d\\d exec default/web/app \\[sh -c : ${marker}; exit 3\\] websocket v5\\.channel\\.k8s\\.io exit 3 ↑\\S+ \\S+ ↓\\S+ \\S+ \\d+ ms$`, 'm');
+    await waitForText(() => p.stdout(), line, 15_000, () => p.alive());
+    expect(p.stdout().match(new RegExp(marker, 'g'))).toHaveLength(1);
+    expect(p.stdout()).not.toMatch(/^\d\d:\d\d:\d\d rest /m);
+  });
+
   it('requests without the proxy\'s token get 401, and never reach the upstream', async () => {
     const before = ofType(readEvents(log), 'conn.open').length;
     for (const headers of [{} as Record<string, string>, { Authorization: 'Bearer wrong' }, { Authorization: `Bearer ${t!.cluster.token}` }, { Authorization: `Basic ${Buffer.from(`x:${tokenOf(written)}`).toString('base64')}` }]) {
@@ -264,6 +278,20 @@ describe.skipIf(versions.length === 0)('--payload', () => {
     const withBytes = events.filter((e) => carriers.has(e.type));
     expect(withBytes.length).toBeGreaterThan(data.length);
     for (const e of withBytes) expect('payload' in e, `${e.type} #${e.seq}`).toBe(false);
+  });
+});
+
+describe.skipIf(versions.length === 0)('kubewire run', () => {
+  it('prints the kubectl command\'s line on stderr once it exited, then the log', async () => {
+    const { home, log } = fresh('run-lines');
+    const r = await runThroughKubewire(V, ['exec', '-n', 'default', 'web', '-c', 'app', '--', 'sh', '-c', 'echo hi; exit 3'], { kubeconfig: upstreamKubeconfig, home, log });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('hi\n');
+    const ours = r.stderr.split('\n').filter((l) => l.startsWith('kubewire: '));
+    expect(ours).toEqual([
+      expect.stringMatching(/^kubewire: \d\d:\d\d:\d\d exec default\/web\/app \[sh -c echo hi; exit 3\] websocket v5\.channel\.k8s\.io exit 3 ↑\S+ \S+ ↓\S+ \S+ \d+ ms$/),
+      `kubewire: log ${log}`,
+    ]);
   });
 });
 

@@ -1,68 +1,102 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
-import { encodeWsFrame } from '../../src/codec/websocket-encode.js';
-import { EventBus } from '../../src/events/event-bus.js';
+import { describe, expect, it } from 'vitest';
 import { noteFor } from '../../src/events/notes.js';
 import { formatBytes } from '../../src/events/preview.js';
-import type { ConnectionSummary, EventBody } from '../../src/events/types.js';
-import { ConsoleSink, formatDuration, formatErrorLine, formatSessionLine } from '../../src/sinks/console-sink.js';
-import { loadVector, vectorsAvailable } from '../support/vectors.js';
+import type { EventBody, KubewireEvent, SessionTarget } from '../../src/events/types.js';
+import { webSocketAccept } from '../../src/session/handshake.js';
+import { FALLBACK_GRACE_MS } from '../../src/session/session-facts.js';
+import { SessionObserver } from '../../src/session/session-observer.js';
+import { ConsoleSink, formatDuration, formatErrorLine, formatFindingLine, formatSessionLine, type SessionLine } from '../../src/sinks/console-sink.js';
+import {
+  T0, V5, LogBuilder, body, closeFrame, connClose, connEnd, connOpen, data, ends, healthySpdyExec, httpRequest, response, spdyRequest, stack,
+  statusJson, statusMessage, ws101, wsFrame, wsRequest, WS_KEY,
+} from '../diagnose/events.js';
+import { Clock, vectorEvents } from '../ui/event-fixtures.js';
 import { Lines } from '../support/lines-output.js';
+import { loadVector, vectorsAvailable } from '../support/vectors.js';
 
-const START = new Date(2026, 10, 21, 11, 2, 3).getTime();
+/** The local clock time the line starts with. */
+const hms = (ms: number): string => new Date(ms).toTimeString().slice(0, 8);
 
-function summaryOf(over: Partial<ConnectionSummary> = {}): ConnectionSummary {
-  return {
-    request: { method: 'GET', path: '/api/v1/namespaces/default/pods/web/exec', operation: 'exec', upgrade: 'websocket', offered: ['v5.channel.k8s.io'], kubectlSession: null },
-    response: { status: 101, protocol: 'v5.channel.k8s.io' },
-    transport: 'websocket',
-    streams: {},
-    exitCode: 3,
-    status: 'Failure',
-    statusReason: 'NonZeroExitCode',
-    resizes: [],
-    stdinClosed: false,
-    pings: { c2s: 0, s2c: 0 },
-    closeCodes: { c2s: null, s2c: null },
-    portForward: [],
-    anomalies: 0,
-    ...over,
-  };
+/** The console's lines for a whole log, read offline as `kubewire view` reads one. */
+function linesOf(events: KubewireEvent[]): string[] {
+  const out = new Lines();
+  const observer = new SessionObserver().add(new ConsoleSink(out));
+  for (const e of events) observer.ingest(e);
+  observer.finish();
+  return out.lines;
 }
 
-const execRequest = { operation: 'exec' as const, namespace: 'default', pod: 'web', container: 'app', command: ['sh', '-c', 'exit 3'], stdin: false, stdout: true, stderr: true, tty: false, ports: [] };
+/** A WebSocket exec of `command` that exits `exit`, as kubectl `kubectlCommand` runs it. */
+function wsExec(log: LogBuilder, conn: string, command: string[], exit: number, kubectlCommand = 'kubectl exec'): LogBuilder {
+  return log
+    .add(conn, connOpen(), { ...wsRequest({ k8s: { command } }), kubectlCommand }, ws101(), stack('channel-v5'))
+    .after(4).add(conn, wsFrame('s2c', 'binary', { length: 4 }), data('s2c', 'stdout', 3), ...statusMessage(exit), closeFrame('s2c'), closeFrame('c2s'))
+    .after(1).add(conn, ...ends(), connClose('upstream', 5));
+}
+
+/** The pod GET kubectl makes before it upgrades. */
+function podGet(log: LogBuilder, conn: string, kubectlCommand = 'kubectl exec'): LogBuilder {
+  return log
+    .add(conn, connOpen('http'), { ...httpRequest('/api/v1/namespaces/default/pods/p1'), kubectlCommand }, response(200, { type: 'http.response' }))
+    .after(2).add(conn, connClose('upstream', 2, { c2s: 200, s2c: 2000 }));
+}
+
+/** A WebSocket exec attempt the API server refuses with a Status. */
+function refusedWs(log: LogBuilder, conn: string, status = 403): LogBuilder {
+  return log
+    .add(conn, connOpen(), wsRequest(), response(status), body(statusJson('Forbidden', 'upgrade to websocket forbidden', status)))
+    .after(1).add(conn, ...ends(), connClose('upstream', 1, { c2s: 400, s2c: 150 }));
+}
 
 describe('formatSessionLine', () => {
+  const target = (over: Partial<SessionTarget> = {}): SessionTarget => ({
+    namespace: 'default', pod: 'web', container: 'app', command: ['sh', '-c', 'exit 3'], tty: false, stdin: false, ...over,
+  });
+  const line = (over: Partial<SessionLine> = {}): SessionLine => ({
+    start: new Date(T0).toISOString(), verb: 'exec', target: target(),
+    connections: [{ id: 'c1', role: 'stream', status: 101, transport: 'websocket', protocol: 'v5.channel.k8s.io', path: '/api/v1/namespaces/default/pods/web/exec' }],
+    stream: 'c1', transport: 'websocket', protocol: 'v5.channel.k8s.io', ports: [], exitCode: 3, status: 'Failure', statusReason: 'NonZeroExitCode',
+    state: 'done', failure: null, bytes: { c2s: 1100, s2c: 2450 }, durationMs: 1200, fallback: null, ...over,
+  });
+
   it('reads like the example', () => {
-    expect(formatSessionLine({
-      startedAt: new Date(START),
-      request: execRequest,
-      summary: summaryOf(),
-      responseReason: 'Switching Protocols',
-      bytes: { c2s: 12, s2c: 2150 },
-      durationMs: 1200,
-      fellBackFrom: null,
-    })).toBe('11:02:03 exec default/web/app [sh -c exit 3] websocket v5.channel.k8s.io exit 3 ↑12 B ↓2.1 KiB 1.2 s');
+    expect(formatSessionLine(line())).toBe(`${hms(T0)} exec default/web/app [sh -c exit 3] websocket v5.channel.k8s.io exit 3 ↑1.1 KiB ↓2.4 KiB 1.2 s`);
   });
 
-  it('marks a fallback, shows refusals, port-forward ports and anomalies, and leaves out what is unknown', () => {
-    const spdy = summaryOf({ transport: 'spdy', response: { status: 101, protocol: 'v4.channel.k8s.io' }, exitCode: 0, status: 'Success', statusReason: null });
-    expect(formatSessionLine({ startedAt: null, request: execRequest, summary: spdy, responseReason: null, bytes: null, durationMs: 300, fellBackFrom: '403 Forbidden' }))
-      .toBe('exec default/web/app [sh -c exit 3] spdy v4.channel.k8s.io exit 0 300 ms (fell back from WebSocket: 403 Forbidden)');
-    const refused = summaryOf({ transport: 'none', response: { status: 403, protocol: null }, exitCode: null, status: null, statusReason: null });
-    expect(formatSessionLine({ startedAt: null, request: null, summary: refused, responseReason: 'Forbidden', bytes: { c2s: 300, s2c: 200 }, durationMs: null, fellBackFrom: null }))
-      .toBe('exec /api/v1/namespaces/default/pods/web/exec websocket refused 403 Forbidden ↑300 B ↓200 B');
-    const digest = { bytes: 4, sha256: '0'.repeat(64) };
-    const pf = summaryOf({
-      request: { method: 'POST', path: '/api/v1/namespaces/default/pods/db/portforward', operation: 'portforward', upgrade: 'SPDY/3.1', offered: ['portforward.k8s.io'], kubectlSession: null },
-      transport: 'spdy', response: { status: 101, protocol: 'portforward.k8s.io' }, exitCode: null, status: null, statusReason: null, anomalies: 2,
-      portForward: [{ requestId: '0', port: 5432, c2s: digest, s2c: digest, error: null }, { requestId: '1', port: 5432, c2s: digest, s2c: digest, error: 'refused' }],
+  it('marks a fallback, shows port-forward ports and a status without an exit code, and leaves out what is unknown', () => {
+    expect(formatSessionLine(line({ start: null, transport: 'spdy', protocol: 'v4.channel.k8s.io', exitCode: 0, durationMs: 300, fallback: { reason: '403 Forbidden' } })))
+      .toBe('exec default/web/app [sh -c exit 3] spdy v4.channel.k8s.io exit 0 ↑1.1 KiB ↓2.4 KiB 300 ms (fell back from WebSocket: 403 Forbidden)');
+    expect(formatSessionLine(line({
+      start: null, verb: 'port-forward', target: target({ pod: 'db', container: null, command: [] }), transport: 'websocket+spdy', protocol: 'SPDY/3.1+portforward.k8s.io',
+      ports: [5432, 8080], exitCode: null, status: null, statusReason: null, durationMs: 75_000,
+    }))).toBe('port-forward default/db websocket+spdy SPDY/3.1+portforward.k8s.io port 5432,8080 ↑1.1 KiB ↓2.4 KiB 1 min 15 s');
+    expect(formatSessionLine(line({ start: null, verb: 'attach', target: target({ command: [] }), exitCode: null, status: 'Success', statusReason: null, durationMs: null })))
+      .toBe('attach default/web/app websocket v5.channel.k8s.io status Success ↑1.1 KiB ↓2.4 KiB');
+  });
+
+  it('says why a session failed, which transport was tried when nothing carried it, and when it is still open', () => {
+    const refused = line({
+      start: null, connections: [{ id: 'c1', role: 'attempt', status: 403, transport: 'websocket', protocol: null, path: '/api/v1/namespaces/default/pods/web/exec' }],
+      stream: null, transport: null, protocol: null, exitCode: null, status: null, statusReason: null, state: 'failed', failure: 'upgrade refused: 403 Forbidden', durationMs: 20,
     });
-    expect(formatSessionLine({ startedAt: null, request: { ...execRequest, operation: 'portforward', pod: 'db', container: null, command: [] }, summary: pf, responseReason: null, bytes: null, durationMs: 75_000, fellBackFrom: null }))
-      .toBe('portforward default/db spdy portforward.k8s.io port 5432 1 port error 2 anomalies 1 min 15 s');
+    expect(formatSessionLine(refused)).toBe('exec default/web/app [sh -c exit 3] websocket failed: upgrade refused: 403 Forbidden ↑1.1 KiB ↓2.4 KiB 20 ms');
+    expect(formatSessionLine(line({ start: null, exitCode: null, status: 'Failure', statusReason: 'InternalError', state: 'failed', failure: 'Failure InternalError: boom' })))
+      .toBe('exec default/web/app [sh -c exit 3] websocket v5.channel.k8s.io failed: Failure InternalError: boom ↑1.1 KiB ↓2.4 KiB 1.2 s');
+    expect(formatSessionLine(line({ start: null, exitCode: null, status: null, statusReason: null, state: 'live', durationMs: null })))
+      .toBe('exec default/web/app [sh -c exit 3] websocket v5.channel.k8s.io still open ↑1.1 KiB ↓2.4 KiB');
   });
 
-  it('formats errors and durations', () => {
+  it('names what a watch asked for by its path', () => {
+    expect(formatSessionLine(line({
+      start: null, verb: 'watch', target: target({ namespace: null, pod: null, container: null, command: [] }),
+      connections: [{ id: 'r1', role: 'stream', status: 200, transport: 'http', protocol: null, path: '/api/v1/namespaces/default/pods' }],
+      stream: 'r1', transport: null, protocol: null, exitCode: null, status: null, statusReason: null, durationMs: 9000,
+    }))).toBe('watch /api/v1/namespaces/default/pods http ↑1.1 KiB ↓2.4 KiB 9.0 s');
+  });
+
+  it('formats findings, errors and durations', () => {
+    expect(formatFindingLine('warn', 'websocket-fallback', 'WebSocket refused (403), kubectl fell back to SPDY', 'Upgrade the control plane.\nOr not.'))
+      .toBe('! warn websocket-fallback: WebSocket refused (403), kubectl fell back to SPDY (fix: Upgrade the control plane.)');
     expect(formatErrorLine('KW_ERR_UPSTREAM_TLS', 'certificate has expired', 502)).toBe('! KW_ERR_UPSTREAM_TLS certificate has expired (answered 502)');
     expect(formatErrorLine('KW_ERR_DECODER', 'decoder failed')).toBe('! KW_ERR_DECODER decoder failed');
     expect(formatDuration(0)).toBe('0 ms');
@@ -72,134 +106,145 @@ describe('formatSessionLine', () => {
   });
 });
 
-// -- the sink on a bus, fed decoded connections -------------------------------------------------
-
-const wsHead = (target: string, session: string): string =>
-  `GET ${target} HTTP/1.1\r\nHost: k\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n`
-  + `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\nKubectl-Session: ${session}\r\n\r\n`;
-const spdyHead = (target: string, session: string): string =>
-  `POST ${target} HTTP/1.1\r\nHost: k\r\nUpgrade: SPDY/3.1\r\nConnection: Upgrade\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\nKubectl-Session: ${session}\r\n\r\n`;
-const EXEC = '/api/v1/namespaces/default/pods/web/exec?command=sh&command=-c&command=exit+3&container=app&stdout=true&stderr=true';
-const EXIT3 = JSON.stringify({ metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '3' }] } });
-
-const bytes = (...parts: (string | Buffer)[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p)));
-const wsExit3 = {
-  c2s: bytes(wsHead(EXEC, 'sess-1')),
-  s2c: bytes(
-    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n',
-    encodeWsFrame({ opcode: 2, payload: Buffer.concat([Buffer.from([3]), Buffer.from(EXIT3)]) }),
-  ),
-};
-const wsRefused = (session: string) => ({
-  c2s: bytes(wsHead(EXEC, session)),
-  s2c: bytes('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n'),
-});
-const spdyAccepted = (session: string) => ({
-  c2s: bytes(spdyHead(EXEC, session)),
-  s2c: bytes('HTTP/1.1 101 Switching Protocols\r\nUpgrade: SPDY/3.1\r\nConnection: Upgrade\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n'),
-});
-
-class Rig {
-  clock = START;
-  readonly bus = new EventBus({ lossless: false, now: () => this.clock });
-  readonly out = new Lines();
-  readonly sink: ConsoleSink;
-  private next = 0;
-
-  constructor(fallbackWaitMs?: number) {
-    this.sink = new ConsoleSink(this.out, fallbackWaitMs === undefined ? {} : { fallbackWaitMs }).attach(this.bus);
-  }
-
-  /** One proxied connection: conn.open, the decoded events `ms` later, then conn.close. */
-  connection(c: { c2s: Buffer; s2c: Buffer }, ms: number): void {
-    const ids = { session: 'run-1', conn: `c${++this.next}` };
-    const emit = (body: EventBody): void => void this.bus.publish(body, noteFor(body), ids);
-    emit({ type: 'conn.open', kind: 'upgrade', client: '127.0.0.1:50000', upstream: 'https://k:6443' });
-    const opened = this.clock;
-    this.clock += ms;
-    decodeCaptureSync([c.c2s], [c.s2c], ({ body, note }) => this.bus.publish(body, note, ids));
-    emit({ type: 'conn.close', closedBy: 'client', bytes: { c2s: c.c2s.length, s2c: c.s2c.length }, durationMs: this.clock - opened, error: null });
-  }
-}
-
-afterEach(() => {
-  vi.useRealTimers();
-});
-
 describe('ConsoleSink', () => {
-  it('prints one line per upgraded connection when its summary arrives', () => {
-    const rig = new Rig();
-    rig.connection(wsExit3, 1200);
-    expect(rig.out.lines).toEqual([
-      `11:02:03 exec default/web/app [sh -c exit 3] websocket v5.channel.k8s.io exit 3 ↑${wsExit3.c2s.length} B ↓${formatBytes(wsExit3.s2c.length)} 1.2 s`,
+  it('a WebSocket 101 with a rewritten Sec-WebSocket-Accept, then the SPDY retry: one line with the fallback mark', () => {
+    const log = new LogBuilder();
+    podGet(log, 'r1');
+    log.after(1).add('c1', connOpen(), wsRequest(), response(101, {
+      headers: [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Accept', 'cmV3cml0dGVuIGJ5IGEgZ2F0ZXdheQ=='], ['Sec-WebSocket-Protocol', V5]],
+    }));
+    log.after(1).add('c1', ...ends(), connClose('client', 1));
+    log.after(5);
+    healthySpdyExec(log, 'c2', 0);
+    const lines = linesOf(log.events);
+    expect(lines).toEqual([
+      `${hms(T0)} exec default/p1/c1 [echo hi] spdy v4.channel.k8s.io exit 0 ↑1.2 KiB ↓2.9 KiB ${log.ms} ms `
+      + '(fell back from WebSocket: 101 rejected: the 101 has a wrong Sec-WebSocket-Accept (cmV3cml0dGVuIGJ5IGEgZ2F0ZXdheQ==, expected '
+      + `${webSocketAccept(WS_KEY)} for the key kubectl sent))`,
     ]);
   });
 
-  it('prints nothing for plain HTTP, and proxy errors and drop reports as ! lines', () => {
-    const rig = new Rig();
-    rig.connection({ c2s: bytes('GET /api/v1/pods HTTP/1.1\r\nHost: k\r\n\r\n'), s2c: bytes('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n') }, 5);
-    const err: EventBody = { type: 'proxy.error', code: 'KW_ERR_UPSTREAM_TLS', message: 'certificate has expired', upstream: 'https://k:6443', status: 502 };
-    rig.bus.publish(err, noteFor(err));
-    const dropped: EventBody = { type: 'sink.dropped', sink: 'jsonl', dropped: 3, total: 7 };
-    rig.bus.publish(dropped, noteFor(dropped));
-    expect(rig.out.lines).toEqual([
+  it('a SPDY retry 2.5 s after a refused WebSocket attempt: the line waits for it, and carries the mark', () => {
+    const out = new Lines();
+    const observer = new SessionObserver().add(new ConsoleSink(out));
+    const log = new LogBuilder();
+    refusedWs(log, 'c1');
+    for (const e of log.events) observer.ingest(e);
+    const refusedAt = T0 + log.ms;
+    observer.tick(refusedAt + 2400);
+    expect(out.lines).toEqual([]);
+    const from = log.events.length;
+    log.after(2500);
+    healthySpdyExec(log, 'c2', 3);
+    for (const e of log.events.slice(from)) observer.ingest(e);
+    observer.tick(T0 + log.ms + FALLBACK_GRACE_MS - 1);
+    expect(out.lines).toEqual([]);
+    observer.tick(T0 + log.ms + FALLBACK_GRACE_MS);
+    expect(out.lines).toEqual([`${hms(T0)} exec default/p1/c1 [echo hi] spdy v4.channel.k8s.io exit 3 ↑900 B ↓650 B ${formatDuration(log.ms)} (fell back from WebSocket: 403 Forbidden)`]);
+
+    // A late event that changes nothing of the story (a repeated end, at the same time) reopens
+    // the session, but prints no second line.
+    log.add('c2', connEnd('s2c'));
+    observer.ingest(log.last);
+    observer.tick(T0 + log.ms + 2 * FALLBACK_GRACE_MS);
+    expect(out.lines).toHaveLength(1);
+  });
+
+  it('kubectl cp: one line saying cp, with the exit code of tar and not of the test -d probe', () => {
+    const log = new LogBuilder();
+    podGet(log, 'r1', 'kubectl cp');
+    wsExec(log.after(1), 'c1', ['test', '-d', '/tmp/notes.txt'], 1, 'kubectl cp');
+    podGet(log.after(1), 'r2', 'kubectl cp');
+    wsExec(log.after(1), 'c2', ['tar', '-xmf', '-', '-C', '/tmp'], 2, 'kubectl cp');
+    expect(linesOf(log.events)).toEqual([`${hms(T0)} cp default/p1/c1 [tar -xmf - -C /tmp] websocket v5.channel.k8s.io exit 2 ↑1.4 KiB ↓4.9 KiB ${log.ms} ms`]);
+  });
+
+  it('kubectl logs -f and get -w get a line; kubectl get gets none', () => {
+    const logs = new LogBuilder('logs-1');
+    logs.add('r1', connOpen('http'), httpRequest('/api/v1/namespaces/default/pods/p1/log?container=c1&follow=true', { op: 'log' }), response(200, { type: 'http.response' }));
+    logs.after(12_000).add('r1', connClose('client', 12_000, { c2s: 300, s2c: 4200 }));
+    const get = new LogBuilder('get-1');
+    get.add('r2', connOpen('http'), { ...httpRequest('/api/v1/namespaces/default/pods'), kubectlCommand: 'kubectl get' }, response(200, { type: 'http.response' }));
+    get.after(3).add('r2', connClose('upstream', 3, { c2s: 250, s2c: 9000 }));
+    const watch = new LogBuilder('watch-1');
+    watch.add('r3', connOpen('http'), { ...httpRequest('/api/v1/namespaces/default/pods?watch=true'), kubectlCommand: 'kubectl get' }, response(200, { type: 'http.response' }));
+    watch.after(9000).add('r3', connClose('client', 9000, { c2s: 260, s2c: 700 }));
+    expect(linesOf([...logs.events, ...get.events, ...watch.events])).toEqual([
+      `${hms(T0)} logs default/p1/c1 http ↑300 B ↓4.1 KiB 12.0 s`,
+      `${hms(T0)} watch /api/v1/namespaces/default/pods http ↑260 B ↓700 B 9.0 s`,
+    ]);
+  });
+
+  it('a stream the upstream cut without a status reads as failed, not done', () => {
+    const log = new LogBuilder();
+    log.add('c1', connOpen(), { ...wsRequest({ k8s: { command: ['sh'], stdin: true, tty: true } }) }, ws101(), stack('channel-v5'));
+    log.after(100).add('c1', wsFrame('s2c', 'binary', { length: 6 }), data('s2c', 'stdout', 5));
+    log.after(5000).add('c1', ...ends(), connClose('upstream', 5100, { c2s: 900, s2c: 1800 }));
+    const [line, ...rest] = linesOf(log.events);
+    expect(rest).toEqual([]);
+    expect(line).toBe(`${hms(T0)} exec default/p1/c1 [sh] websocket v5.channel.k8s.io failed: the stream ended without a status: the exit code is unknown ↑900 B ↓1.8 KiB 5.1 s`);
+    expect(line).not.toMatch(/exit \d/);
+  });
+
+  it('a refused attempt with no fallback says so; proxy errors, findings and drop reports are ! lines as they come', () => {
+    const log = new LogBuilder();
+    refusedWs(log, 'c1');
+    const events: KubewireEvent[] = [...log.events];
+    let seq = 100;
+    const add = (body: EventBody, ids: { session?: string } = {}): void => void events.push({ v: 1, seq: ++seq, ...ids, ...body, note: noteFor(body) } as KubewireEvent);
+    add({ type: 'proxy.error', code: 'KW_ERR_UPSTREAM_TLS', message: 'certificate has expired', upstream: 'https://k:6443', status: 502 });
+    add({ type: 'sink.dropped', sink: 'jsonl', dropped: 3, total: 7 });
+    add({
+      type: 'finding', rule: 'websocket-refused', severity: 'error', title: 'WebSocket refused (403)', explanation: '', evidence: { facts: [], seqs: [] },
+      hop: { where: 'kubewire↔upstream', answeredBy: 'api-server', why: 'Audit-Id' }, fix: 'Allow the upgrade.',
+    }, { session: 'sess-1' });
+    expect(linesOf(events)).toEqual([
       '! KW_ERR_UPSTREAM_TLS certificate has expired (answered 502)',
       expect.stringMatching(/^! jsonl fell behind: 3 events dropped \(7 in all\)/),
+      '! error websocket-refused: WebSocket refused (403) (fix: Allow the upgrade.)',
+      `${hms(T0)} exec default/p1/c1 [echo hi] websocket failed: upgrade refused: 403 Forbidden: upgrade to websocket forbidden ↑400 B ↓150 B 1 ms`,
     ]);
   });
 
-  it('shows a refused WebSocket attempt and its SPDY fallback as one line with a mark', () => {
-    const rig = new Rig();
-    rig.connection(wsRefused('sess-fb'), 20);
-    rig.clock += 10;
-    rig.connection(spdyAccepted('sess-fb'), 300);
-    rig.sink.close();
-    expect(rig.out.lines).toHaveLength(1);
-    expect(rig.out.lines[0]).toMatch(/^11:02:03 exec default\/web\/app \[sh -c exit 3\] spdy v4\.channel\.k8s\.io ↑\d+ B ↓\d+ B 300 ms \(fell back from WebSocket: 403 Forbidden\)$/);
-  });
-
-  it('prints a refused attempt with no fallback after a wait, or when it closes', () => {
-    vi.useFakeTimers();
-    const rig = new Rig(500);
-    rig.connection(wsRefused('sess-alone'), 20);
-    expect(rig.out.lines).toEqual([]);
-    vi.advanceTimersByTime(500);
-    expect(rig.out.lines).toHaveLength(1);
-    expect(rig.out.lines[0]).toMatch(/exec default\/web\/app \[sh -c exit 3\] websocket refused 403 Forbidden ↑\d+ B ↓\d+ B 20 ms$/);
-
-    rig.connection(wsRefused('sess-other'), 20);
-    rig.sink.close();
-    expect(rig.out.lines).toHaveLength(2);
-    // Closed: no longer listening.
-    rig.connection(wsExit3, 1);
-    expect(rig.out.lines).toHaveLength(2);
+  it('a session refused over both transports for different reasons: the failure and the mark', () => {
+    const log = new LogBuilder();
+    refusedWs(log, 'c1', 500);
+    log.after(10).add('c2', connOpen(), spdyRequest(), response(403), body(statusJson('Forbidden', 'exec forbidden', 403)));
+    log.after(1).add('c2', ...ends(), connClose('upstream', 1, { c2s: 300, s2c: 150 }));
+    expect(linesOf(log.events)).toEqual([
+      `${hms(T0)} exec default/p1/c1 [echo hi] spdy failed: every upgrade refused, last: 403 Forbidden: exec forbidden ↑700 B ↓300 B 12 ms (fell back from WebSocket: 500 Internal Server Error)`,
+    ]);
   });
 
   const available = vectorsAvailable();
   describe.skipIf(!available)('with real kubectl fallbacks', () => {
-    for (const [ws, spdy, mark] of [
-      ['kubectl1.30-exec-fb-403-ws-rejected-403', 'kubectl1.30-exec-fb-403-spdy-c2', '403 Forbidden'],
-      ['kubectl1.30-exec-fb-500-ws-rejected-500', 'kubectl1.30-exec-fb-500-spdy-c2', '500 Internal Server Error'],
-      ['kubectl1.30-exec-fb-noproto-ws-101-noproto', 'kubectl1.30-exec-fb-noproto-spdy-c2', '101 without a subprotocol'],
-      ['kubectl1.30-portforward-pffb-403-ws-rejected-403', 'kubectl1.30-portforward-pffb-403-spdy-c2', '403 Forbidden'],
+    for (const [ws, spdy, mark, verb] of [
+      ['kubectl1.30-exec-fb-403-ws-rejected-403', 'kubectl1.30-exec-fb-403-spdy-c2', '403 Forbidden', 'exec'],
+      ['kubectl1.30-exec-fb-500-ws-rejected-500', 'kubectl1.30-exec-fb-500-spdy-c2', '500 Internal Server Error', 'exec'],
+      ['kubectl1.30-exec-fb-noproto-ws-101-noproto', 'kubectl1.30-exec-fb-noproto-spdy-c2', '101 rejected: the 101 has no Sec-WebSocket-Protocol', 'exec'],
+      ['kubectl1.30-portforward-pffb-403-ws-rejected-403', 'kubectl1.30-portforward-pffb-403-spdy-c2', '403 Forbidden', 'port-forward'],
     ] as const) {
       it(`${ws} then ${spdy}`, () => {
-        const rig = new Rig();
-        rig.connection(loadVector(ws), 15);
-        rig.connection(loadVector(spdy), 40);
-        rig.sink.close();
-        expect(rig.out.lines).toHaveLength(1);
-        expect(rig.out.lines[0]).toContain(' spdy ');
-        expect(rig.out.lines[0]!.endsWith(`(fell back from WebSocket: ${mark})`)).toBe(true);
+        const clock = new Clock();
+        const events = [
+          ...vectorEvents(ws, { session: 'fb', conn: 'c1', clock, live: true }),
+          ...vectorEvents(spdy, { session: 'fb', conn: 'c2', clock, live: true }),
+        ];
+        const lines = linesOf(events);
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${verb} `));
+        expect(lines[0]).toContain(' spdy ');
+        expect(lines[0]!.endsWith(`(fell back from WebSocket: ${mark})`)).toBe(true);
       });
     }
 
     it('a plain exec: exit code and bytes', () => {
-      const rig = new Rig();
+      const clock = new Clock();
       const v = loadVector('kubectl1.30-exec-exit3-ws-v5');
-      rig.connection(v, 2500);
-      expect(rig.out.lines).toEqual([
-        `11:02:03 exec default/p1/c1 [sh -c exit 3] websocket v5.channel.k8s.io exit 3 ↑${formatBytes(v.c2s.length)} ↓${formatBytes(v.s2c.length)} 2.5 s`,
+      const events = vectorEvents('kubectl1.30-exec-exit3-ws-v5', { session: 's', conn: 'c1', clock, live: true });
+      expect(linesOf(events)).toEqual([
+        `${hms(Date.parse(events[0]!.ts!))} exec default/p1/c1 [sh -c exit 3] websocket v5.channel.k8s.io exit 3 ↑${formatBytes(v.c2s.length)} ↓${formatBytes(v.s2c.length)} `
+        + `${formatDuration(Date.parse(events.at(-1)!.ts!) - Date.parse(events[0]!.ts!))}`,
       ]);
     });
   });
