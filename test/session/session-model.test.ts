@@ -99,7 +99,7 @@ describe('the session story', () => {
       .after(4000).add('r1', connClose('client', 4000));
     const s = story(log);
     expect(s).toMatchObject({ verb: 'logs', stream: 'r1', state: 'done', transport: null });
-    expect(s.connections).toEqual([{ id: 'r1', role: 'stream', status: 200, transport: 'http', protocol: null }]);
+    expect(s.connections).toEqual([{ id: 'r1', role: 'stream', status: 200, transport: 'http', protocol: null, path: '/api/v1/namespaces/default/pods/p1/log' }]);
   });
 
   it('a stream cut by the upstream without a status has failed, not finished', () => {
