@@ -57,7 +57,7 @@ export function buildProgram(): Command {
       .description('Serve a proxy in front of the cluster of your kubeconfig: point kubectl at it and every exec, attach, cp and port-forward is decoded live and logged.')
       .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:0')
       .option('--write-kubeconfig <file>', 'where to write the kubeconfig for kubectl (default: under ~/.local/state/kubewire)')
-      .option('--no-tui', 'print one line per connection instead of the interactive view')
+      .option('--no-tui', 'print one line per kubectl command instead of the interactive view')
       .addHelpText('after', '\nExamples:\n  kubewire proxy\n  kubewire proxy --context prod --audit --audit-key-file /etc/kubewire/audit.key --max-size 100M --log /var/log/kubewire/audit.jsonl --no-tui'),
   ).action(async (opts, cmd: Command) => {
     await exitWhenFlushed(await runProxy({ ...opts, audit: auditFrom(opts, cmd) }, new StdoutOutput(), new StdoutOutput(process.stderr)));
@@ -66,7 +66,7 @@ export function buildProgram(): Command {
   proxyFlags(
     program
       .command('run')
-      .description('Run one command (usually kubectl) through a private kubewire proxy; its terminal, signals and exit code pass straight through, and a summary of each connection follows on stderr.')
+      .description('Run one command (usually kubectl) through a private kubewire proxy; its terminal, signals and exit code pass straight through, and a line per kubectl command follows on stderr.')
       .argument('<command...>', 'the command and its arguments, after --')
       .passThroughOptions()
       .addHelpText('after', '\nExamples:\n  kubewire run -- kubectl exec -it web -- sh\n  kubewire run --payload full --log cp.jsonl -- kubectl cp ./big.tar web:/tmp/big.tar\n  kubewire run --audit --audit-key-file audit.key --redact-stdin echo-off -- kubectl exec -it web -- sh'),
@@ -85,10 +85,10 @@ export function buildProgram(): Command {
 
   program
     .command('view')
-    .description('Open the interactive view over a JSONL log written by kubewire; a log that is still being written is followed as tail -f follows it. Without a terminal, prints one line per connection.')
+    .description('Open the interactive view over a JSONL log written by kubewire; a log that is still being written is followed as tail -f follows it. Without a terminal, prints one line per kubectl command and stops at the end of a finished log.')
     .argument('<log>', 'a JSONL log written by kubewire')
     .option('--no-follow', 'read the log to its end and stop following it')
-    .option('--no-tui', 'print one line per connection instead of the interactive view')
+    .option('--no-tui', 'print one line per kubectl command instead of the interactive view')
     .option('--ring <n>', 'messages kept per stream lane in memory (older ones stay in the log)', (v) => Number(v))
     .action(async (log: string, opts) => {
       process.exitCode = await runView({ file: log, follow: opts.follow, tui: opts.tui, ...(opts.ring ? { ringSize: opts.ring } : {}) }, new StdoutOutput(), new StdoutOutput(process.stderr));
@@ -152,7 +152,7 @@ export function buildProgram(): Command {
     .description('Start the demo cluster with kubewire in front of it and the interactive view, and print the kubectl lines to try.')
     .option('--script', 'also run a short tour with the installed kubectl (exec, a tty session, cp, port-forward, a forced SPDY fallback)')
     .option('--kubectl <path>', 'kubectl to use for --script (default: kubectl on PATH)')
-    .option('--no-tui', 'print one line per connection instead of the interactive view')
+    .option('--no-tui', 'print one line per kubectl command instead of the interactive view')
     .option('--log <file>', 'JSONL log to write (default: a new file under ~/.local/state/kubewire/logs)')
     .addOption(new Option('--payload <mode>', 'payload recorded per message').choices(['full', 'head', 'none']).default('head'))
     .option('--gateway <profile...>', 'start the demo cluster with these gateway profiles (see kubewire cluster --help)', [])

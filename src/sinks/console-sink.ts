@@ -27,9 +27,10 @@ export type SessionLine = Pick<
   | 'state' | 'failure' | 'bytes' | 'durationMs'
 > & { fallback: Pick<FallbackStory, 'reason'> | null };
 
-/** A session gets a line when it made an upgrade or streamed logs or a watch. */
+/** A session gets a line when it made an upgrade, streamed logs or a watch, or was a stream verb that failed before its upgrade. */
 function hasSessionLine(s: Pick<SessionStory, 'verb' | 'connections'>): boolean {
-  return s.verb === 'logs' || s.verb === 'watch' || s.connections.some((c) => c.transport !== 'http');
+  // A stream verb counts even with no upgrade: `kubectl exec nosuch` fails at its pod GET.
+  return s.verb !== 'rest' || s.connections.some((c) => c.transport !== 'http');
 }
 
 /** One kubectl command as one line; pure, for tests. */

@@ -175,6 +175,16 @@ describe('ConsoleSink', () => {
     ]);
   });
 
+  it('kubectl exec on a pod that does not exist gets a line, though it never upgraded', () => {
+    const log = new LogBuilder('nopod-1');
+    log.add('r1', connOpen('http'), { ...httpRequest('/api/v1/namespaces/default/pods/nosuch', { op: 'other' }), kubectlCommand: 'kubectl exec' },
+      response(404, { type: 'http.response', auditId: 'a1' }));
+    log.after(2).add('r1', connClose('upstream', 2, { c2s: 200, s2c: 300 }));
+    const lines = linesOf(log.events);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/ exec default\/p1\S* failed: 404 Not Found/);
+  });
+
   it('a stream the upstream cut without a status reads as failed, not done', () => {
     const log = new LogBuilder();
     log.add('c1', connOpen(), { ...wsRequest({ k8s: { command: ['sh'], stdin: true, tty: true } }) }, ws101(), stack('channel-v5'));
