@@ -1,8 +1,13 @@
 /**
  * Starting the TUI from a command. React and Ink are loaded only here, so commands that never
  * show the TUI (decode, summary, run, cluster) start fast.
+ *
+ * The TUI's store reads the session model (src/session): over a running proxy it listens to
+ * the proxy's one session observer (`running.sessions`); over a log it is fed through an
+ * observer of its own, which settles quiet sessions every TICK_MS while a followed log grows.
  */
 import type { KubewireEvent } from '../events/types.js';
+import { SessionObserver, TICK_MS, type SessionListener } from '../session/session-observer.js';
 import type { RunningProxy } from './proxy-setup.js';
 import { waitForSignal } from './signals.js';
 
@@ -15,7 +20,12 @@ export interface TuiMeta {
 }
 
 export interface LaunchedTui {
+  /** The store, for a running proxy's session observer (`running.sessions.add`). */
+  readonly listener: SessionListener;
+  /** One event read from a log, through the TUI's own session observer. */
   ingest(event: KubewireEvent): void;
+  /** The log ended and will not grow: every session settles. */
+  finish(): void;
   waitUntilExit(): Promise<void>;
   close(): void;
 }
@@ -25,14 +35,35 @@ export async function launchTui(meta: TuiMeta, ringSize?: number): Promise<Launc
   const store = new SessionStore(ringSize !== undefined ? { ringSize } : {});
   store.setMeta(meta);
   const handle = startTui({ store });
+  let log: LogObserver | undefined;
   return {
-    ingest: (e) => store.ingest(e),
+    listener: store,
+    ingest: (e) => (log ??= new LogObserver(store)).observer.ingest(e),
+    finish: () => log?.observer.finish(),
     waitUntilExit: () => handle.waitUntilExit(),
     close: () => {
+      log?.stop();
+      log = undefined;
       handle.unmount();
       store.close();
     },
   };
+}
+
+/** A log's own session observer, ticking on the wall clock: a followed log is written as it happens. */
+class LogObserver {
+  readonly observer = new SessionObserver();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(listener: SessionListener) {
+    this.observer.add(listener);
+    this.timer = setInterval(() => this.observer.tick(Date.now()), TICK_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }
 
 /** The TUI needs a terminal on both ends. */
@@ -40,13 +71,13 @@ export function canShowTui(): boolean {
   return Boolean(process.stdout.isTTY && process.stdin.isTTY);
 }
 
-/** The view over a running proxy's events, until the user quits or a signal comes; says which. */
+/** The view over a running proxy's sessions, until the user quits or a signal comes; says which. */
 export async function showLiveTui(running: RunningProxy, kubeconfig: string, onStart?: () => void): Promise<string> {
   const tui = await launchTui({ listen: running.proxy.url, kubeconfig, log: running.log.path, upstream: running.upstream.describe(), source: 'live' });
-  const unsubscribe = running.bus.subscribe((e) => tui.ingest(e));
+  running.sessions.add(tui.listener);
   onStart?.();
   const reason = await Promise.race([tui.waitUntilExit().then(() => 'quit'), waitForSignal()]);
-  unsubscribe();
+  running.sessions.remove(tui.listener);
   tui.close();
   return reason;
 }

@@ -34,7 +34,10 @@ export async function runView(opts: ViewOptions, out: Output, err: Output): Prom
   if (opts.tui && canShowTui()) {
     const tui = await launchTui({ log: opts.file, source: opts.file }, opts.ringSize);
     const follower = followJsonl(opts.file, (e) => tui.ingest(e), { follow: opts.follow, onBadLine: () => bad++ });
-    follower.done.catch(() => {});
+    // A log read to its end settles at once; a followed one settles as it goes quiet.
+    follower.done.then(() => {
+      if (!opts.follow) tui.finish();
+    }, () => {});
     await tui.waitUntilExit();
     follower.stop();
     tui.close();

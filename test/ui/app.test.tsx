@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { KubewireEvent } from '../../src/events/types.js';
 import { SessionStore } from '../../ui/store/session-store.js';
 import { vectorsAvailable } from '../support/vectors.js';
-import { Clock, dataEvent, restEvents, vectorEvents } from './event-fixtures.js';
+import { Clock, dataEvent, feed, observerOf, restEvents, vectorEvents } from './event-fixtures.js';
 
 const haveVectors = vectorsAvailable();
 const FALLBACK = 'fd67ec0e-abcc-4832-8f6a-d7badd85312b';
@@ -33,7 +33,7 @@ function newStore(): SessionStore {
 }
 
 function ingest(store: SessionStore, events: KubewireEvent[]): void {
-  for (const e of events) store.ingest(e);
+  feed(store, events);
   store.flush();
 }
 
@@ -72,7 +72,7 @@ describe.skipIf(!haveVectors)('App with real sessions', () => {
     expect(frame).not.toContain('default/pods');
 
     await press(app.stdin, 'r');
-    expect(app.lastFrame()).toMatch(/http\s+default\/pods\s+GET \/api\/v1/);
+    expect(app.lastFrame()).toMatch(/rest\s+default\/pods\s+GET \/api\/v1/);
     expect(app.lastFrame()).toContain('3 sessions');
     app.unmount();
   });
@@ -135,6 +135,26 @@ describe.skipIf(!haveVectors)('App with real sessions', () => {
 
     await press(app.stdin, ESC);
     expect(app.lastFrame()).toContain('TRANSPORT');
+    app.unmount();
+  });
+
+  it('marks the fallback after a 101 kubectl rejected, and shows a stream the upstream cut as failed', async () => {
+    const store = newStore();
+    const clock = new Clock();
+    ingest(store, [
+      ...vectorEvents('kubectl1.33-exec-fb-badaccept-ws-badaccept-v5', { session: 'bad-accept', conn: 'c1', clock, live: true }),
+      ...vectorEvents('kubectl1.33-exec-fb-badaccept-spdy-c2', { session: 'bad-accept', conn: 'c2', clock, live: true }),
+      ...vectorEvents('kubectl1.33-exec-end-ws-nostatus-tcp-ws-v5', { session: 'cut', conn: 'c3', clock, live: true, closedBy: 'upstream' }),
+    ]);
+    const app = render(<App store={store} />);
+    await settle();
+    const rows = app.lastFrame()!.split('\n').filter((l) => l.includes('echo hi'));
+    expect(rows[0]).toMatch(/spdy v4 ↩ws 101 done .* 0$/);
+    expect(rows[1]).toMatch(/ws v5\s+failed/);
+    await press(app.stdin, ENTER);
+    expect(app.lastFrame()).toContain('↩ fell back to SPDY: WebSocket got 101 rejected: the 101 has a wrong Sec-WebSocket-Accept');
+    await press(app.stdin, ESC, 'j', ENTER);
+    expect(app.lastFrame()).toContain('failed: the stream ended without a status: the exit code is unknown');
     app.unmount();
   });
 
@@ -252,7 +272,7 @@ describe('App without vectors', () => {
     ingest(store, [
       ...restEvents(clock, ids, { path: '/api/v1/namespaces/default/pods/web/log', kubectlCommand: 'kubectl logs' }),
       clock.stamp({ type: 'finding', rule: 'idle-timeout', severity: 'warning', title: 'gateway closes idle streams after 60 s' } as never, ids),
-      clock.stamp({ type: 'finding', rule: 'no-pong', severity: 'error', title: 'pings go unanswered' } as never, { conn: 'r1' }),
+      clock.stamp({ type: 'finding', rule: 'no-pong', severity: 'error', title: 'pings go unanswered' } as never, ids),
     ]);
     const app = render(<App store={store} />);
     await settle();
@@ -269,7 +289,7 @@ describe('App without vectors', () => {
     const clock = new Clock();
     const ids = { session: 'tail', conn: 'r1' };
     ingest(store, restEvents(clock, ids, { path: '/api/v1/namespaces/default/pods/web/log' }).slice(0, 3));
-    for (let i = 0; i < 5; i++) store.ingest(dataEvent(clock, ids, `line ${i}\n`));
+    for (let i = 0; i < 5; i++) feed(store, [dataEvent(clock, ids, `line ${i}\n`)]);
     store.flush();
     const app = render(<App store={store} />);
     await settle();
@@ -337,6 +357,7 @@ describe('App without vectors', () => {
     const clock = new Clock();
     const app = render(<App store={store} />);
     await settle();
+    const observer = observerOf(store);
     const started = Date.now();
     let n = 0;
     // Ten events per millisecond of wall time, caught up on every tick.
@@ -344,7 +365,7 @@ describe('App without vectors', () => {
       const due = (Date.now() - started) * 10;
       for (; n < due; n++) {
         const ids = { session: `s${n % 40}`, conn: `c${n % 40}` };
-        store.ingest(n < 40 ? restEvents(clock, ids, { path: `/api/v1/namespaces/default/pods/p${n}/log` })[1]! : dataEvent(clock, ids, `line ${n}\n`));
+        observer.ingest(n < 40 ? restEvents(clock, ids, { path: `/api/v1/namespaces/default/pods/p${n}/log` })[1]! : dataEvent(clock, ids, `line ${n}\n`));
       }
     }, 5);
     try {

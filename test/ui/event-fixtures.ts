@@ -1,11 +1,14 @@
 /**
  * Events for the TUI tests: real vectors decoded as the proxy would decode them, then given the
  * session, connection and clock the proxy's bus adds; and small hand-made events for what no
- * vector holds (plain REST, findings, unknown types).
+ * vector holds (plain REST, findings, unknown types). `feed` hands them to a store the way a
+ * running proxy does: through a session observer.
  */
 import type { PayloadMode } from '../../src/codec/decode-context.js';
 import { noteFor } from '../../src/events/notes.js';
-import type { EventBody, KubewireEvent } from '../../src/events/types.js';
+import type { ConnCloseEvent, EventBody, KubewireEvent } from '../../src/events/types.js';
+import { SessionObserver } from '../../src/session/session-observer.js';
+import type { SessionStore } from '../../ui/store/session-store.js';
 import { decodeAll } from '../support/decode.js';
 import { loadVector } from '../support/vectors.js';
 
@@ -40,6 +43,8 @@ export interface VectorEventOptions {
   stepMs?: number;
   /** Add conn.open before and conn.close after, as the live proxy does. */
   live?: boolean;
+  /** Who closed the live connection; the client by default. */
+  closedBy?: ConnCloseEvent['closedBy'];
 }
 
 /** One vector's connection, as the proxy's bus would publish it. */
@@ -53,7 +58,7 @@ export function vectorEvents(name: string, o: VectorEventOptions): KubewireEvent
   for (const e of events) out.push(o.clock.stamp(e, ids, o.stepMs ?? 1));
   if (o.live) {
     out.push(o.clock.stamp({
-      type: 'conn.close', closedBy: 'client', bytes: { c2s: v.c2s.length, s2c: v.s2c.length }, durationMs: o.clock.ms - started, error: null,
+      type: 'conn.close', closedBy: o.closedBy ?? 'client', bytes: { c2s: v.c2s.length, s2c: v.s2c.length }, durationMs: o.clock.ms - started, error: null,
     }, ids));
   }
   return out;
@@ -97,4 +102,22 @@ export function dataEvent(clock: Clock, ids: { session: string; conn: string }, 
     type: 'k8s.data', dir: stream === 'stdin' ? 'c2s' : 's2c', offset, channel: stream === 'stdin' ? 0 : stream === 'stdout' ? 1 : 2, stream,
     size: bytes.length, payload: bytes.toString('base64'),
   }, ids, 0);
+}
+
+const observers = new WeakMap<SessionStore, SessionObserver>();
+
+/** The session observer that feeds `store`, one per store, as `running.sessions` is one per proxy. */
+export function observerOf(store: SessionStore): SessionObserver {
+  let observer = observers.get(store);
+  if (!observer) {
+    observer = new SessionObserver().add(store);
+    observers.set(store, observer);
+  }
+  return observer;
+}
+
+/** Hands events to `store` through its session observer. */
+export function feed(store: SessionStore, events: Iterable<KubewireEvent>): void {
+  const observer = observerOf(store);
+  for (const e of events) observer.ingest(e);
 }

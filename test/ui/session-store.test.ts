@@ -5,14 +5,14 @@ import { filterRows, parseFilter } from '../../ui/store/row-filter.js';
 import { SessionStore } from '../../ui/store/session-store.js';
 import { TerminalReplay } from '../../ui/terminal/terminal-replay.js';
 import { vectorNames, vectorsAvailable } from '../support/vectors.js';
-import { Clock, dataEvent, restEvents, T0, vectorEvents } from './event-fixtures.js';
+import { Clock, dataEvent, feed, observerOf, restEvents, T0, vectorEvents } from './event-fixtures.js';
 
 const haveVectors = vectorsAvailable();
 const SESSION = 'fd67ec0e-abcc-4832-8f6a-d7badd85312b';
 
 function storeWith(events: KubewireEvent[], options: ConstructorParameters<typeof SessionStore>[0] = {}): SessionStore {
   const store = new SessionStore({ ...options });
-  for (const e of events) store.ingest(e);
+  feed(store, events);
   store.flush();
   return store;
 }
@@ -93,7 +93,7 @@ describe.skipIf(!haveVectors)('SessionStore rows from real kubectl vectors', () 
     const endAt = events.findIndex((e) => e.type === 'conn.summary');
     const store = storeWith(events.slice(0, endAt));
     expect(store.getSnapshot().rows[0]!).toMatchObject({ state: 'live', exitCode: 5, endedAt: null });
-    for (const e of events.slice(endAt)) store.ingest(e);
+    feed(store, events.slice(endAt));
     store.flush();
     expect(store.getSnapshot().rows[0]!).toMatchObject({ state: 'done', bytesUp: 577, bytesDown: 695 });
   });
@@ -102,7 +102,8 @@ describe.skipIf(!haveVectors)('SessionStore rows from real kubectl vectors', () 
     const clock = new Clock();
     const store = storeWith(vectorEvents('kubectl1.33-exec-fb-403-ws-rejected-403', { session: 's', conn: 'c1', clock }));
     expect(store.getSnapshot().rows[0]).toMatchObject({
-      state: 'failed', fellBack: false, transport: null, refused: 'websocket 403 Forbidden', failure: 'upgrade refused: 403 Forbidden',
+      state: 'failed', fellBack: false, transport: null, refused: 'websocket 403 Forbidden',
+      failure: 'upgrade refused: 403 Forbidden: fake apiserver rejected websocket upgrade (403)',
     });
     expect(rowCells(store.getSnapshot().rows[0]!, columnWidths(120)).transport.trim()).toBe('ws ✗ 403');
   });
@@ -120,18 +121,6 @@ describe.skipIf(!haveVectors)('SessionStore rows from real kubectl vectors', () 
     expect(detail.lanes.map((l) => l.key)).toEqual(['stdin', 'stdout', 'status', 'resize', 'close']);
     expect(detail.lanes.find((l) => l.key === 'stdin')!.messages.map((m) => m.payload && Buffer.from(m.payload, 'base64').toString()))
       .toEqual(['hello\r', 'exit 5\r']);
-  });
-
-  it('kubectl cp is the exec of tar (and test -d) that kubectl cp sends', () => {
-    const clock = new Clock();
-    const store = storeWith([
-      ...vectorEvents('kubectl1.33-exec-cpin-ws-v5', { session: 'cp', conn: 'c1', clock }),
-      ...vectorEvents('kubectl1.33-exec-cpin-ws-v5-c2', { session: 'cp', conn: 'c2', clock }),
-      ...vectorEvents('kubectl1.33-exec-exit3-ws-v5', { session: 'plain', conn: 'c3', clock }),
-    ]);
-    const [cp, exec] = store.getSnapshot().rows;
-    expect(cp).toMatchObject({ verb: 'cp', command: 'tar -xmf - -C /tmp', state: 'done', exitCode: 0, connections: 2 });
-    expect(exec).toMatchObject({ verb: 'exec', exitCode: 3 });
   });
 
   it('port-forward through the WebSocket tunnel: one lane per port', () => {
@@ -159,7 +148,7 @@ describe.skipIf(!haveVectors)('SessionStore rows from real kubectl vectors', () 
     const clock = new Clock();
     const store = new SessionStore({ ringSize: 50 });
     const names = vectorNames();
-    for (const name of names) for (const e of vectorEvents(name, { session: name, conn: 'c1', clock, payload: 'head' })) store.ingest(e);
+    for (const name of names) feed(store, vectorEvents(name, { session: name, conn: 'c1', clock, payload: 'head' }));
     store.flush();
     const rows = store.getSnapshot().rows;
     expect(rows).toHaveLength(names.length);
@@ -184,6 +173,59 @@ describe.skipIf(!haveVectors)('SessionStore rows from real kubectl vectors', () 
     expect(screen.plain).toContain('you typed "hello"');
     expect(screen.plain.join('\n')).toContain('you typed "exit 5"');
     expect(screen.notices).toEqual([]);
+  });
+});
+
+describe.skipIf(!haveVectors)('SessionStore rows tell the session model\'s story', () => {
+  it('a 101 with a wrong Sec-WebSocket-Accept, then kubectl\'s SPDY retry, is a fallback', () => {
+    const clock = new Clock();
+    const store = storeWith([
+      ...vectorEvents('kubectl1.33-exec-fb-badaccept-ws-badaccept-v5', { session: 'bad-accept', conn: 'c1', clock, live: true }),
+      ...vectorEvents('kubectl1.33-exec-fb-badaccept-spdy-c2', { session: 'bad-accept', conn: 'c2', clock, live: true }),
+    ]);
+    const row = store.getSnapshot().rows[0]!;
+    expect(row).toMatchObject({ verb: 'exec', fellBack: true, transport: 'spdy', protocol: 'v4.channel.k8s.io', refused: null, state: 'done', exitCode: 0 });
+    expect(row.fallbackReason).toMatch(/^101 rejected: the 101 has a wrong Sec-WebSocket-Accept/);
+    expect(rowCells(row, columnWidths(120)).fallback.trim()).toBe('↩ws 101');
+    expect(store.getDetail('bad-accept')!.connections.map((c) => [c.conn, c.role, c.status, c.outcome])).toEqual([
+      ['c1', 'attempt', 101, 'refused'],
+      ['c2', 'fallback', 101, 'ok'],
+    ]);
+  });
+
+  it('an exec stream the upstream cut before any status failed: the exit code is unknown', () => {
+    const clock = new Clock();
+    const store = storeWith(vectorEvents('kubectl1.33-exec-end-ws-nostatus-tcp-ws-v5', { session: 'cut', conn: 'c1', clock, live: true, closedBy: 'upstream' }));
+    const row = store.getSnapshot().rows[0]!;
+    expect(row).toMatchObject({
+      verb: 'exec', transport: 'websocket', protocol: 'v5.channel.k8s.io', state: 'failed', exitCode: null,
+      failure: 'the stream ended without a status: the exit code is unknown',
+    });
+    const detail = store.getDetail('cut')!;
+    expect(detail.status).toBeNull();
+    expect(detail.connections.map((c) => [c.role, c.closedBy, c.outcome])).toEqual([['stream', 'upstream', 'ok']]);
+    expect(detail.lanes.find((l) => l.key === 'stdout')!.messages.map((m) => Buffer.from(m.payload ?? '', 'base64').toString()).join('')).toBe('hi\n');
+  });
+
+  it('kubectl cp: the verb is cp and the exit code is the tar\'s, not the test -d probe\'s', () => {
+    const clock = new Clock();
+    const store = storeWith([
+      ...vectorEvents('kubectl1.33-exec-cpin-ws-v5', { session: 'cp', conn: 'c1', clock, live: true }),
+      ...vectorEvents('kubectl1.33-exec-cpin-ws-v5-c2', { session: 'cp', conn: 'c2', clock, live: true }),
+      ...vectorEvents('kubectl1.33-exec-exit3-ws-v5', { session: 'plain', conn: 'c3', clock, live: true }),
+    ]);
+    const [cp, exec] = store.getSnapshot().rows;
+    expect(cp).toMatchObject({ verb: 'cp', kubectlCommand: 'kubectl cp', command: 'tar -xmf - -C /tmp', state: 'done', exitCode: 0, statusReason: null, connections: 2 });
+    expect(exec).toMatchObject({ verb: 'exec', exitCode: 3 });
+    const detail = store.getDetail('cp')!;
+    expect(detail.connections.map((c) => [c.conn, c.role, c.exitCode])).toEqual([['c1', 'request', 1], ['c2', 'stream', 0]]);
+    expect(detail.status).toMatchObject({ status: 'Success', exitCode: 0 });
+  });
+
+  it('kubectl get -w is a watch, not REST', () => {
+    const clock = new Clock();
+    const store = storeWith(restEvents(clock, { session: 'w', conn: 'r1' }, { path: '/api/v1/namespaces/default/pods?watch=true', kubectlCommand: 'kubectl get' }));
+    expect(store.getSnapshot().rows[0]).toMatchObject({ verb: 'watch', rest: false, target: 'default/pods', state: 'done' });
   });
 });
 
@@ -218,9 +260,9 @@ describe('SessionStore sessions and state', () => {
     ]);
     const rows = store.getSnapshot().rows;
     expect(rows.map((r) => [r.id, r.verb, r.rest, r.state])).toEqual([
-      ['get', 'http', true, 'done'],
+      ['get', 'rest', true, 'done'],
       ['logs', 'logs', false, 'done'],
-      ['missing', 'http', true, 'failed'],
+      ['missing', 'rest', true, 'failed'],
       ['no-pod', 'exec', false, 'failed'],
     ]);
     expect(rows[0]!).toMatchObject({ target: 'default/pods', command: 'GET /api/v1/namespaces/default/pods (+1)' });
@@ -239,7 +281,7 @@ describe('SessionStore sessions and state', () => {
     const store = storeWith([open!, request!, response!]);
     expect(store.getSnapshot().rows[0]!.state).toBe('live');
     expect(store.getSnapshot().stats.liveSessions).toBe(1);
-    store.ingest(close!);
+    feed(store, [close!]);
     store.flush();
     expect(store.getSnapshot().rows[0]!).toMatchObject({ state: 'done', bytesUp: 0, bytesDown: 20 });
     store.close();
@@ -281,13 +323,13 @@ describe('SessionStore sessions and state', () => {
   it('takes meta from proxy.start and setMeta, and sums dropped events over sinks', () => {
     const clock = new Clock();
     const store = new SessionStore();
-    store.ingest(clock.stamp({
+    feed(store, [clock.stamp({
       type: 'proxy.start', listen: 'https://127.0.0.1:46129', upstream: 'https://10.0.0.1:6443', context: null, kubeconfig: '/k/proxy.kubeconfig',
       payloadMode: 'head', log: '/logs/k.jsonl', version: '0.1.0', pid: 1,
-    }, {}));
-    store.ingest(clock.stamp({ type: 'sink.dropped', sink: 'jsonl', dropped: 5, total: 5 }, {}));
-    store.ingest(clock.stamp({ type: 'sink.dropped', sink: 'jsonl', dropped: 3, total: 8 }, {}));
-    store.ingest(clock.stamp({ type: 'sink.dropped', sink: 'audit', dropped: 2, total: 2 }, {}));
+    }, {})]);
+    feed(store, [clock.stamp({ type: 'sink.dropped', sink: 'jsonl', dropped: 5, total: 5 }, {})]);
+    feed(store, [clock.stamp({ type: 'sink.dropped', sink: 'jsonl', dropped: 3, total: 8 }, {})]);
+    feed(store, [clock.stamp({ type: 'sink.dropped', sink: 'audit', dropped: 2, total: 2 }, {})]);
     store.setMeta({ source: 'live', upstream: undefined });
     store.flush();
     const snap = store.getSnapshot();
@@ -350,7 +392,7 @@ describe('SessionStore publishing', () => {
     store.subscribe(listener);
     const first = store.getSnapshot();
     const clock = new Clock(T0);
-    for (const e of restEvents(clock, { session: 's', conn: 'r1' }, { path: '/api' })) store.ingest(e);
+    feed(store, restEvents(clock, { session: 's', conn: 'r1' }, { path: '/api' }));
     expect(store.getSnapshot()).toBe(first);
     expect(listener).not.toHaveBeenCalled();
     vi.advanceTimersByTime(0);
@@ -361,7 +403,7 @@ describe('SessionStore publishing', () => {
     expect(Object.isFrozen(second) && Object.isFrozen(second.rows) && Object.isFrozen(second.rows[0])).toBe(true);
 
     // More events within 50 ms wait for the next slot.
-    for (const e of restEvents(clock, { session: 't', conn: 'r2' }, { path: '/api' })) store.ingest(e);
+    feed(store, restEvents(clock, { session: 't', conn: 'r2' }, { path: '/api' }));
     vi.advanceTimersByTime(49);
     expect(listener).toHaveBeenCalledTimes(1);
     expect(store.getSnapshot()).toBe(second);
@@ -375,11 +417,11 @@ describe('SessionStore publishing', () => {
     const store = new SessionStore();
     const clock = new Clock(T0);
     const ids = { session: 's', conn: 'c1' };
-    store.ingest(dataEvent(clock, ids, 'one'));
+    feed(store, [dataEvent(clock, ids, 'one')]);
     store.flush();
     const d1 = store.getDetail('s');
     expect(store.getDetail('s')).toBe(d1);
-    store.ingest(dataEvent(clock, ids, 'two'));
+    feed(store, [dataEvent(clock, ids, 'two')]);
     store.flush();
     const d2 = store.getDetail('s');
     expect(d2).not.toBe(d1);
@@ -402,8 +444,9 @@ describe('SessionStore publishing', () => {
     expect(events).toHaveLength(10_000);
     // One second of traffic: ten events every millisecond.
     const started = performance.now();
+    const observer = observerOf(store);
     for (let ms = 0; ms < 1000; ms++) {
-      for (let i = 0; i < 10; i++) store.ingest(events[ms * 10 + i]!);
+      for (let i = 0; i < 10; i++) observer.ingest(events[ms * 10 + i]!);
       vi.advanceTimersByTime(1);
     }
     const ingestMs = performance.now() - started;
@@ -425,8 +468,9 @@ describe('SessionStore publishing', () => {
     const clock = new Clock(T0);
     const ids = { session: 's', conn: 'c1' };
     const e = dataEvent(clock, ids, 'x'.repeat(200));
+    const observer = observerOf(store);
     const started = performance.now();
-    for (let i = 0; i < 100_000; i++) store.ingest(e);
+    for (let i = 0; i < 100_000; i++) observer.ingest(e);
     expect(performance.now() - started).toBeLessThan(1000);
     store.flush();
     expect(store.getSnapshot().stats.evictedMessages).toBe(100_000 - 100);
@@ -450,12 +494,12 @@ describe('filter', () => {
     const a = { session: 'a', conn: 'c1' };
     const b = { session: 'b', conn: 'c2' };
     const store = new SessionStore();
-    for (const e of restEvents(clock, a, { path: '/api/v1/namespaces/default/pods/web-1/log' })) store.ingest(e);
-    store.ingest(dataEvent(clock, a, 'GET /healthz 200\n'));
-    for (const e of restEvents(clock, b, { path: '/api/v1/namespaces/prod/pods/db-0/log' })) store.ingest(e);
+    feed(store, restEvents(clock, a, { path: '/api/v1/namespaces/default/pods/web-1/log' }));
+    feed(store, [dataEvent(clock, a, 'GET /healthz 200\n')]);
+    feed(store, restEvents(clock, b, { path: '/api/v1/namespaces/prod/pods/db-0/log' }));
     // Typed one key per message: still found as one word.
-    for (const ch of 'secret') store.ingest(dataEvent(clock, b, ch, 'stdin'));
-    store.ingest(dataEvent(clock, b, Buffer.from([0x1b, 0x5b, 0x33, 0x31, 0x6d, 0x45, 0x52, 0x52]), 'stdout'));
+    feed(store, [...'secret'].map((ch) => dataEvent(clock, b, ch, 'stdin')));
+    feed(store, [dataEvent(clock, b, Buffer.from([0x1b, 0x5b, 0x33, 0x31, 0x6d, 0x45, 0x52, 0x52]), 'stdout')]);
     store.flush();
     const ids = (q: string): string[] => store.filterRows(q, true).map((r) => r.id);
     expect(ids('')).toEqual(['a', 'b']);

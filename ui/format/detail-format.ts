@@ -22,7 +22,8 @@ export function outcomeLine(row: SessionRow): string {
   parts.push(`${row.connections} connection${row.connections === 1 ? '' : 's'}`);
   if (row.anomalies) parts.push(`${row.anomalies} decode anomal${row.anomalies === 1 ? 'y' : 'ies'}`);
   if (row.kubectlCommand) parts.push(row.kubectlCommand);
-  parts.push(`session ${row.id}`);
+  // A decoded capture's events carry no session: the model's anonymous session has no id.
+  if (row.id) parts.push(`session ${row.id}`);
   return parts.join(' · ');
 }
 
@@ -34,7 +35,7 @@ export function statusLine(row: SessionRow, status: DecodedStatus | null): strin
   }
   if (row.failure) return `failed: ${row.failure}`;
   if (row.state === 'live') return 'status: none yet (session live)';
-  return row.rest || row.verb === 'logs' ? 'status: (plain HTTP: see the responses below)' : 'status: none received';
+  return row.rest || row.verb === 'logs' || row.verb === 'watch' ? 'status: (plain HTTP: see the responses below)' : 'status: none received';
 }
 
 export function fallbackLine(row: SessionRow, connections: readonly ConnectionView[]): string | null {

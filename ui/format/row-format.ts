@@ -105,7 +105,7 @@ function shortAnswer(reason: string | null): string {
   if (!reason) return '?';
   const m = /^(\d{3})\b/.exec(reason);
   if (m) return m[1]!;
-  return reason === 'no response' ? 'EOF' : reason.split(' ')[0]!;
+  return reason === 'no answer' ? 'EOF' : reason.split(' ')[0]!;
 }
 
 export function clockTime(ms: number | null): string {

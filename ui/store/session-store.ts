@@ -1,6 +1,9 @@
 /**
- * The TUI's store, outside React. The event bus calls `ingest` for every event (up to ~10,000
- * a second); that only updates counters and pushes references into bounded rings. At most
+ * The TUI's store, outside React. It listens to a session observer (src/session/
+ * session-observer.ts): a running proxy's, or one fed from a log (src/cli/tui-launch.ts). Every
+ * event (up to ~10,000 a second) comes with the session model's facts of its session, and
+ * `ingest` only keeps a reference to those, updates counters and pushes references into
+ * bounded rings; rows and details read the facts' story when they are built. At most
  * `publishHz` times a second a timer builds a new immutable snapshot (rows rebuilt only for
  * sessions that changed) and notifies subscribers, which read it through
  * `useSyncExternalStore`. Between publishes `getSnapshot` returns the same object.
@@ -10,6 +13,8 @@
  * is counted and shown, and is still in the JSONL log.
  */
 import type { KubewireEvent } from '../../src/events/types.js';
+import type { SessionFacts } from '../../src/session/session-facts.js';
+import type { SessionListener } from '../../src/session/session-observer.js';
 import { searchNeedle } from './lane.js';
 import { filterRows, parseFilter } from './row-filter.js';
 import { SessionState } from './session-state.js';
@@ -38,10 +43,7 @@ const HEARTBEAT_MS = 1000;
 /** How far the eviction looks for a finished session before it forgets the oldest live one. */
 const EVICTION_SCAN = 64;
 
-/** Session id for events that carry neither a session nor a connection (decoded captures). */
-const NO_SESSION = '-';
-
-export class SessionStore {
+export class SessionStore implements SessionListener {
   private readonly ringSize: number;
   private readonly maxSessions: number;
   private readonly interval: number;
@@ -76,7 +78,18 @@ export class SessionStore {
     this.snapshot = this.build(0, 0, []);
   }
 
-  ingest(event: KubewireEvent): void {
+  /** An event of the wire or the relay, with its session (SessionListener). */
+  primary(e: KubewireEvent, session: SessionFacts | null): void {
+    this.ingest(e, session);
+  }
+
+  /** A finding, audit record, sink report or proxy.start/stop (SessionListener). */
+  derived(e: KubewireEvent, session: SessionFacts | null): void {
+    this.ingest(e, session);
+  }
+
+  /** One event and the session model's facts of its session (null for events about none). */
+  ingest(event: KubewireEvent, session: SessionFacts | null): void {
     if (this.closed) return;
     this.eventsTotal++;
     this.dirty = true;
@@ -100,18 +113,17 @@ export class SessionStore {
         return;
       case 'proxy.stop':
         return;
-      case 'finding': {
-        // A finding is about a session or a connection; one about neither is not shown.
-        const owner = event.session !== undefined ? this.sessionOf(event) : event.conn !== undefined ? this.ownerOf(event.conn) : undefined;
-        owner?.ingest(event);
+      case 'finding':
+        // The model says which session a finding is about; one about none is not shown.
+        if (session) this.sessionOf(session).ingest(event, session);
         return;
-      }
       default:
         if (!KNOWN_TYPES.has(type)) {
           this.unknownEvents++;
           return;
         }
-        this.evictedMessages += this.sessionOf(event).ingest(event);
+        // A proxy error outside any connection (a failed listen) is about no session.
+        if (session) this.evictedMessages += this.sessionOf(session).ingest(event, session);
     }
   }
 
@@ -138,7 +150,7 @@ export class SessionStore {
     if (!s) return null;
     const cached = this.details.get(sessionId);
     if (cached && cached.version === s.publishedVersion) return cached.detail;
-    const row = s.row ?? s.buildRow({ now: this.clock() });
+    const row = s.row ?? s.buildRow(this.clock());
     const detail = s.buildDetail(row, this.meta.log);
     this.details.set(sessionId, { version: s.publishedVersion, detail });
     if (this.details.size > 8) this.details.delete(this.details.keys().next().value!);
@@ -223,7 +235,7 @@ export class SessionStore {
     const clock = this.clock();
     for (const s of this.sessions.values()) {
       if (s.row === null || s.rowVersion !== s.version || s.row.state === 'live') {
-        s.row = s.buildRow({ now: clock });
+        s.row = s.buildRow(clock);
         s.rowVersion = s.version;
       }
       s.publishedVersion = s.version;
@@ -275,20 +287,13 @@ export class SessionStore {
     return this.meta.source === 'live' ? this.now() : null;
   }
 
-  private sessionOf(e: KubewireEvent): SessionState {
-    const id = e.session ?? e.conn ?? NO_SESSION;
-    let s = this.sessions.get(id);
+  private sessionOf(facts: SessionFacts): SessionState {
+    let s = this.sessions.get(facts.id);
     if (s) return s;
     if (this.sessions.size >= this.maxSessions) this.evictOne();
-    s = new SessionState(id, { ringSize: this.ringSize, laneBytes: this.laneBytes });
-    this.sessions.set(id, s);
+    s = new SessionState(facts, { ringSize: this.ringSize, laneBytes: this.laneBytes });
+    this.sessions.set(facts.id, s);
     return s;
-  }
-
-  /** The session holding connection `conn` (findings are rare: a scan is fine). */
-  private ownerOf(conn: string): SessionState | undefined {
-    for (const s of this.sessions.values()) if (s.conns.has(conn)) return s;
-    return undefined;
   }
 
   private evictOne(): void {

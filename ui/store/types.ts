@@ -4,11 +4,15 @@
  * holds more than the rings hold.
  */
 import type { Direction, K8sStatusInfo, Transport } from '../../src/events/types.js';
+import type { ConnectionRole, ConnectionStory, SessionState as StoryState } from '../../src/session/session-facts.js';
+import type { SessionVerb } from '../../src/session/verb.js';
 
-/** What the kubectl command did: one word per row. */
-export type SessionVerb = 'exec' | 'attach' | 'cp' | 'port-forward' | 'logs' | 'http';
-
-export type RowState = 'live' | 'done' | 'failed';
+/**
+ * The words of the session model (src/session): what the kubectl command did (one per row),
+ * where a connection stands in it, and how it ended.
+ */
+export type { ConnectionRole, SessionVerb };
+export type RowState = StoryState;
 
 /** One row per kubectl command (`Kubectl-Session`), or per request when kubectl sent none. */
 export interface SessionRow {
@@ -21,7 +25,7 @@ export interface SessionRow {
   endedAt: number | null;
   durationMs: number | null;
   verb: SessionVerb;
-  /** Plain REST (get, apply, discovery): no stream and no logs; the list can hide these. */
+  /** Plain REST (get, apply, discovery): no upgrade, no logs, no watch; the list can hide these. */
   rest: boolean;
   namespace: string | null;
   pod: string | null;
@@ -37,9 +41,9 @@ export interface SessionRow {
   transport: Transport | null;
   /** Its negotiated subprotocol. */
   protocol: string | null;
-  /** A WebSocket attempt was refused or failed and the same command retried over SPDY. */
+  /** A WebSocket attempt failed and kubectl retried the same command over SPDY (the story's fallback). */
   fellBack: boolean;
-  /** Why the WebSocket attempt failed (`403 Forbidden`), when `fellBack`. */
+  /** Why kubectl gave up on the WebSocket attempt (`403 Forbidden`, `101 rejected: …`), when `fellBack`. */
   fallbackReason: string | null;
   /** When no upgrade was accepted: what was tried and the answer (`websocket 403 Forbidden`). */
   refused: string | null;
@@ -103,9 +107,6 @@ export interface StoreSnapshot {
   ringSize: number;
 }
 
-/** Where a connection stands in its kubectl command. */
-export type ConnectionRole = 'request' | 'attempt' | 'fallback' | 'stream';
-
 /** One connection (upgrade) or request (plain HTTP) of a session, for the timeline. */
 export interface ConnectionView {
   conn: string;
@@ -121,14 +122,15 @@ export interface ConnectionView {
   status: number | null;
   reason: string | null;
   protocol: string | null;
-  transport: Transport | null;
+  transport: ConnectionStory['transport'];
   startedAt: number | null;
   endedAt: number | null;
   durationMs: number | null;
   bytesUp: number;
   bytesDown: number;
+  /** Every fact of the connection is in (src/session/connection-facts.ts `ended`). */
   done: boolean;
-  /** ok: answered as hoped; refused: the server said no; failed: no answer or a proxy error. */
+  /** ok: kubectl took the answer; refused: it did not (the server said no, or a 101 it rejects); failed: no answer or a proxy error. */
   outcome: 'pending' | 'ok' | 'refused' | 'failed';
   closedBy: string | null;
   error: string | null;
