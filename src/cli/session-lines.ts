@@ -12,6 +12,7 @@
  */
 import type { KubewireEvent } from '../events/types.js';
 import { parseTsMillis } from '../events/stamp.js';
+import type { AnsweredBy } from '../session/answered-by.js';
 import type { SessionFacts, SessionStory } from '../session/session-facts.js';
 import { SessionObserver, TICK_MS } from '../session/session-observer.js';
 
@@ -23,7 +24,7 @@ export interface SessionLine {
   connections: SessionStory['connections'];
   transport: SessionStory['transport'];
   protocol: string | null;
-  fallback: { status: number | null; reason: string; answeredBy: string } | null;
+  fallback: { status: number | null; reason: string; answeredBy: AnsweredBy } | null;
   exitCode: number | null;
   bytes: { c2s: number; s2c: number };
   start: string | null;
