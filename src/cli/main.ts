@@ -76,11 +76,12 @@ export function buildProgram(): Command {
 
   program
     .command('summary')
-    .description('Print one line per upgraded connection of a JSONL log: its connection summary as compact JSON (the object `kubewire decode --summary` prints). A broken or cut-off line is named on stderr and skipped.')
+    .description('Print one line per upgraded connection of a JSONL log: its connection summary as compact JSON (the object `kubewire decode --summary` prints). With --sessions, one line per kubectl command instead. A broken or cut-off line is named on stderr and skipped.')
     .argument('<log>', 'a JSONL log written by kubewire (one still being written is fine)')
-    .addHelpText('after', "\nExamples:\n  kubewire summary ~/.local/state/kubewire/logs/kubewire-20261121-105703-4242.jsonl\n  kubewire summary run.jsonl | jq -c 'select(.exitCode != 0)'")
-    .action(async (log: string) => {
-      process.exitCode = await runSummary({ file: log }, new StdoutOutput(), new StdoutOutput(process.stderr));
+    .option('--sessions', 'one line per kubectl command: its verb, target, connections and their roles (request, attempt, fallback, stream), the WebSocket refusal that made kubectl fall back to SPDY, the exit code, bytes, times and finding rules')
+    .addHelpText('after', "\nExamples:\n  kubewire summary ~/.local/state/kubewire/logs/kubewire-20261121-105703-4242.jsonl\n  kubewire summary run.jsonl | jq -c 'select(.exitCode != 0)'\n  kubewire summary --sessions run.jsonl | jq -c 'select(.fallback != null) | {verb, fallback}'")
+    .action(async (log: string, opts: { sessions?: boolean }) => {
+      process.exitCode = await runSummary({ file: log, sessions: opts.sessions === true }, new StdoutOutput(), new StdoutOutput(process.stderr));
     });
 
   program

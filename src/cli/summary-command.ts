@@ -1,6 +1,7 @@
 /**
  * `kubewire summary LOG`: one line per upgraded connection of a JSONL log, the `summary` object
  * of its `conn.summary` event as compact JSON (the object `kubewire decode --summary` prints).
+ * With `--sessions`, one line per kubectl command instead (src/cli/session-lines.ts).
  *
  * The log is read as a stream, line by line, and a line is never held beyond a bound. Logs are
  * read while they grow and after crashes, so a line that is not JSON (most often a last line
@@ -9,9 +10,13 @@
 import { CliError, describeFsError, ExitCode } from '../io/errors.js';
 import { StdoutOutput, type Output } from '../io/output.js';
 import { assertReadableFile, readFileLines } from '../sinks/jsonl-lines.js';
+import type { KubewireEvent } from '../events/types.js';
+import { SessionLines } from './session-lines.js';
 
 export interface SummaryOptions {
   file: string;
+  /** One line per kubectl command instead of one per upgraded connection. */
+  sessions?: boolean;
 }
 
 /** Longer lines are skipped unread; a summary line is a few KiB. */
@@ -19,6 +24,13 @@ export const MAX_LOG_LINE_BYTES = 64 * 1024 * 1024;
 
 export async function runSummary(opts: SummaryOptions, out: Output, err: Output = new StdoutOutput(process.stderr)): Promise<number> {
   await assertReadable(opts.file);
+  const sessions = opts.sessions ? new SessionLines((l) => out.line(JSON.stringify(l))) : null;
+  const onEvent = (event: unknown): void => {
+    if (!sessions) {
+      const summary = upgradedSummary(event);
+      if (summary) out.line(JSON.stringify(summary));
+    } else if (isEvent(event)) sessions.ingest(event);
+  };
   const onLine = (line: Buffer, lineNo: number, last: boolean): void => {
     const text = line.toString('utf8').trim();
     if (text === '') return;
@@ -29,8 +41,7 @@ export async function runSummary(opts: SummaryOptions, out: Output, err: Output 
       err.line(`kubewire: ${opts.file}:${lineNo}: ${last ? 'last line is cut short' : 'line is not JSON'}, skipped`);
       return;
     }
-    const summary = upgradedSummary(event);
-    if (summary) out.line(JSON.stringify(summary));
+    onEvent(event);
   };
   const tooLong = (lineNo: number): void =>
     err.line(`kubewire: ${opts.file}:${lineNo}: line longer than ${MAX_LOG_LINE_BYTES / 1024 / 1024} MiB, skipped`);
@@ -43,6 +54,7 @@ export async function runSummary(opts: SummaryOptions, out: Output, err: Output 
     if (typeof (e as NodeJS.ErrnoException).code === 'string') throw unreadable(opts.file, e);
     throw e;
   }
+  sessions?.finish();
   return ExitCode.Ok;
 }
 
@@ -53,6 +65,11 @@ function upgradedSummary(event: unknown): Record<string, unknown> | null {
   if (!isObject(summary) || !isObject(summary['request'])) return null;
   const upgrade = summary['request']['upgrade'];
   return typeof upgrade === 'string' ? summary : null;
+}
+
+/** What the view takes for an event (src/sinks/jsonl-follow.ts): an object with a type. */
+function isEvent(v: unknown): v is KubewireEvent {
+  return isObject(v) && typeof v['type'] === 'string';
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
