@@ -9,7 +9,8 @@
  * as a connection's last event), when a new kubewire run starts (`audit.start` / `proxy.start`:
  * conn ids restart, so an earlier run's connection can get no more events), or at the end of
  * the log for connections that never closed. It is then forgotten, so memory is bounded by the
- * connections open at one time and their WebSocket messages, not by the log; an event logged
+ * connections open at one time and their WebSocket messages (and the session model's own
+ * bound, src/session/session-model.ts), not by the log; an event logged
  * for a connection after its `conn.close` is not in its entry. Entries therefore come in the
  * order their connections finished, not the order they started; HAR 1.2 does not require an
  * order and viewers sort by `startedDateTime`.
@@ -28,10 +29,16 @@
  *   `_truncated: true`.
  * - Timings come from the events' `ts`: `wait` until the response head, `receive` until the
  *   connection's last event (for an upgrade: the whole stream).
- * - kubewire's own facts per entry are under `_kubewire` (session, conn, transport, exit code).
+ * - kubewire's own facts per entry are under `_kubewire` (session, conn, transport, exit code),
+ *   read from the connection's facts in the session model (src/session/connection-facts.ts),
+ *   which the builder feeds as it reads: the decoder's transport, the protocol of the answer,
+ *   the exit code of the connection's status.
  */
 import type { HeaderLines, HttpBodyEvent, HttpRequestEvent, HttpResponseEvent, KubewireEvent } from '../events/types.js';
 import { parseTsMicros } from '../events/stamp.js';
+import type { ConnectionFacts } from '../session/connection-facts.js';
+import { SessionModel } from '../session/session-model.js';
+import { LogClock, startsRun } from './log-clock.js';
 import { payloadBytes } from './terminal-session.js';
 
 export interface HarNameValue {
@@ -130,20 +137,15 @@ interface ConnState {
   conn: string;
   session: string | null;
   server: string | null;
+  /** The session model's facts of this connection: its answer, decoder stack, status, close. */
+  facts: ConnectionFacts;
   request: HttpRequestEvent;
   requestUs: number | null;
   requestTs: string | null;
-  response: HttpResponseEvent | null;
-  responseUs: number | null;
+  /** The bodies with their payload (the facts keep none). */
   requestBody: HttpBodyEvent | null;
   responseBody: HttpBodyEvent | null;
-  closeBytes: { c2s: number; s2c: number } | null;
   lastUs: number | null;
-  error: string | null;
-  transport: string | null;
-  protocol: string | null;
-  semantics: string | null;
-  exitCode: number | null;
   messages: HarWebSocketMessage[];
   open: { c2s: PendingMessage | null; s2c: PendingMessage | null };
 }
@@ -157,6 +159,8 @@ export class HarBuilder {
   private run = 0;
   private lastStart: 'audit' | 'proxy' | null = null;
   private readonly conns = new Map<string, ConnState>();
+  private model = new SessionModel();
+  private readonly clock = new LogClock();
 
   constructor(private readonly options: HarOptions) {}
 
@@ -172,34 +176,37 @@ export class HarBuilder {
    */
   push(e: KubewireEvent): HarEntry[] {
     // Conn ids restart with every kubewire run; an audit run logs audit.start, then proxy.start.
-    if (e.type === 'audit.start') {
+    if (startsRun(e)) {
       const done = this.finish();
       this.run++;
-      this.server = e.cluster.server.replace(/\/$/, '');
-      this.lastStart = 'audit';
-      return done;
-    }
-    if (e.type === 'proxy.start') {
-      const done = this.finish();
-      this.run++;
-      // The audit record names the server exactly; a plain log's upstream reads "URL (context X)".
-      const m = SERVER_URL.exec(e.upstream);
-      if (this.lastStart !== 'audit') this.server = m ? m[1]!.replace(/\/$/, '') : null;
-      this.lastStart = 'proxy';
+      this.model = new SessionModel();
+      if (e.type === 'audit.start') {
+        this.server = e.cluster.server.replace(/\/$/, '');
+        this.lastStart = 'audit';
+      } else if (e.type === 'proxy.start') {
+        // The audit record names the server exactly; a plain log's upstream reads "URL (context X)".
+        const m = SERVER_URL.exec(e.upstream);
+        if (this.lastStart !== 'audit') this.server = m ? m[1]!.replace(/\/$/, '') : null;
+        this.lastStart = 'proxy';
+      }
       return done;
     }
     if (e.conn === undefined) return [];
     if (this.options.session !== undefined && e.session !== this.options.session) return [];
+    const now = this.clock.due(e);
+    if (now !== null) this.model.tick(now);
+    const observed = this.model.ingest(e);
     const key = `${this.run}\0${e.conn}`;
     const us = parseTsMicros(e.ts);
     if (e.type === 'http.request' || e.type === 'upgrade.request') {
       // A second request on a conn id still open (not seen from kubewire): the first is over.
       const previous = this.conns.get(key);
       const done = previous ? [this.take(previous)] : [];
+      const facts = observed?.conn;
+      if (!facts) return done;
       this.conns.set(key, {
-        key, conn: e.conn, session: e.session ?? null, server: this.server, request: e, requestUs: us, requestTs: e.ts ?? null,
-        response: null, responseUs: null, requestBody: null, responseBody: null, closeBytes: null, lastUs: us, error: null,
-        transport: null, protocol: null, semantics: null, exitCode: null, messages: [], open: { c2s: null, s2c: null },
+        key, conn: e.conn, session: e.session ?? null, server: this.server, facts, request: e, requestUs: us, requestTs: e.ts ?? null,
+        requestBody: null, responseBody: null, lastUs: us, messages: [], open: { c2s: null, s2c: null },
       });
       return done;
     }
@@ -208,32 +215,13 @@ export class HarBuilder {
     if (us !== null && (c.lastUs === null || us > c.lastUs)) c.lastUs = us;
     const at = us ?? c.lastUs ?? 0;
     switch (e.type) {
-      case 'http.response':
-      case 'upgrade.response':
-        c.response = e;
-        c.responseUs = us;
-        c.protocol = e.protocol;
-        break;
       case 'http.body':
         if (e.dir === 'c2s') c.requestBody = e;
         else c.responseBody = e;
         break;
       case 'conn.close':
-        c.closeBytes = e.bytes;
-        c.error ??= e.error;
         // The connection's last event: its entry is complete.
         return [this.take(c)];
-      case 'proxy.error':
-        c.error = e.message;
-        break;
-      case 'decode.stack':
-        c.transport = e.transport;
-        c.protocol = e.protocol ?? c.protocol;
-        c.semantics = e.semantics;
-        break;
-      case 'k8s.status':
-        c.exitCode = e.exitCode;
-        break;
       case 'ws.frame':
         this.frame(c, e.dir, e.kind, e.opcode, e.fin, e.payload, at);
         break;
@@ -309,24 +297,28 @@ export class HarBuilder {
     let data: string;
     if (!m.sawData) data = '';
     else if (m.raw) data = m.opcode === 1 ? body.toString('utf8') : body.toString('base64');
-    else if (isBase64Semantics(c.semantics) && m.channel !== null && m.channel !== 0xff) data = `${m.channel}${body.toString('base64')}`;
+    else if (isBase64Semantics(c.facts.stack?.semantics ?? null) && m.channel !== null && m.channel !== 0xff) data = `${m.channel}${body.toString('base64')}`;
     else data = Buffer.concat([Buffer.from([m.channel ?? 0]), body]).toString('base64');
     const message: HarWebSocketMessage = { type: m.type, time: epochSeconds(m.timeUs), opcode: m.opcode, data };
-    if (!m.complete || (!m.sawData && c.transport !== 'websocket')) message._truncated = true;
+    if (!m.complete || (!m.sawData && c.facts.stack?.transport !== 'websocket')) message._truncated = true;
     c.messages.push(message);
   }
 
   private entry(c: ConnState): HarEntry {
     this.flush(c, 'c2s');
     this.flush(c, 's2c');
+    const f = c.facts;
     const req = c.request;
-    const res = c.response;
+    const res = f.response;
+    const responseUs = parseTsMicros(res?.ts);
+    const closeBytes = f.close?.bytes ?? null;
+    const transport = f.stack?.transport ?? null;
     const startUs = c.requestUs ?? 0;
     const endUs = Math.max(c.lastUs ?? startUs, startUs);
-    const waitUs = res && c.responseUs !== null ? Math.max(0, c.responseUs - startUs) : endUs - startUs;
+    const waitUs = res && responseUs !== null ? Math.max(0, responseUs - startUs) : endUs - startUs;
     const receiveUs = Math.max(0, endUs - startUs - waitUs);
     const isUpgrade = req.type === 'upgrade.request';
-    const websocket = isUpgrade && res?.status === 101 && (c.transport === 'websocket' || c.transport === 'websocket+spdy' || /websocket/i.test(req.upgrade ?? ''));
+    const websocket = isUpgrade && res?.status === 101 && (transport === 'websocket' || transport === 'websocket+spdy' || f.upgradeKind === 'websocket');
     const entry: HarEntry = {
       startedDateTime: c.requestTs ?? new Date(startUs / 1000).toISOString(),
       time: ms(waitUs + receiveUs),
@@ -338,7 +330,7 @@ export class HarBuilder {
         headers: headers(req.headers),
         queryString: queryString(req.target),
         headersSize: -1,
-        bodySize: c.requestBody?.size ?? (isUpgrade ? 0 : c.closeBytes?.c2s ?? -1),
+        bodySize: c.requestBody?.size ?? (isUpgrade ? 0 : closeBytes?.c2s ?? -1),
       },
       response: {
         status: res?.status ?? 0,
@@ -349,14 +341,15 @@ export class HarBuilder {
         content: content(res, c.responseBody),
         redirectURL: (res && headerValue(res.headers, 'location')) ?? '',
         headersSize: -1,
-        bodySize: c.responseBody?.size ?? (res?.status === 101 ? 0 : !isUpgrade && c.closeBytes ? c.closeBytes.s2c : -1),
+        bodySize: c.responseBody?.size ?? (res?.status === 101 ? 0 : !isUpgrade && closeBytes ? closeBytes.s2c : -1),
       },
       cache: {},
       timings: { blocked: -1, dns: -1, connect: -1, send: 0, wait: ms(waitUs), receive: ms(receiveUs), ssl: -1 },
       connection: c.conn,
-      _kubewire: { session: c.session, conn: c.conn, kind: isUpgrade ? 'upgrade' : 'http', transport: c.transport, protocol: c.protocol, exitCode: c.exitCode },
+      _kubewire: { session: c.session, conn: c.conn, kind: isUpgrade ? 'upgrade' : 'http', transport, protocol: res?.protocol ?? null, exitCode: f.exitCode },
     };
-    if (c.error !== null) entry.response._error = c.error;
+    const error = f.proxyErrors.at(-1)?.message ?? f.close?.error ?? null;
+    if (error !== null) entry.response._error = error;
     const postData = requestBody(c.requestBody);
     if (postData) entry.request.postData = postData;
     if (websocket) {

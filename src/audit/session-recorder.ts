@@ -1,197 +1,189 @@
 /**
- * What one kubectl command did, for the audit log: read from the live events of its session
- * (every request and connection sharing a `Kubectl-Session` id), written as one
- * `audit.session` record once the session is done, followed by the session's seal.
+ * What one kubectl command did, for the audit log: one `audit.session` record per session,
+ * told by the session model (src/session/session-facts.ts: its verb, target, stream, exit code,
+ * fallback), followed by the session's seal.
  *
- * "Done" is a quiet period, not a connection close: kubectl's WebSocket attempt and its SPDY
- * fallback are two connections of one session with a gap between them, and `kubectl exec`
- * first GETs the pod. A session is done when none of its connections is open and nothing of
- * it was seen for `quietMs`. Records that arrive for it later (a finding at shutdown) start a
- * new segment, which gets a seal of its own.
+ * A session is recorded once it settled (every connection ended and the fallback grace passed
+ * without an event, or kubewire stopped first), so a refused WebSocket attempt and its SPDY
+ * fallback, or kubectl cp's probe and its copy, are one record. The record is written right
+ * after the round in which the session settled rather than inside it: other listeners of the
+ * same round (diagnosis) may still add findings about the session, and the record lists them.
  *
- * Sans-IO: the caller passes `now` and publishes what comes back.
+ * Records about a session that arrive after its seal (a finding at shutdown, a late event)
+ * start a new segment of it in the chain, which gets a seal of its own and no second record.
+ *
+ * Sans-IO: records go out through `publish`; when to write what became due is up to `defer`.
  */
-import { parseTsMicros } from '../events/stamp.js';
-import type { AuditSessionEvent, KubewireEvent, SessionTarget, Transport } from '../events/types.js';
+import type { AuditSealEvent, AuditSessionEvent, EventBody, KubewireEvent } from '../events/types.js';
+import { parseTsMillis } from '../events/stamp.js';
+import type { SessionFacts } from '../session/session-facts.js';
+import type { SessionModel } from '../session/session-model.js';
+import type { SessionListener } from '../session/session-observer.js';
 
-export const SESSION_QUIET_MS = 2000;
+/** Ids of recorded sessions remembered, so a late record gets a seal but no second summary. */
 const MAX_REMEMBERED = 10_000;
 
-/** A record to publish for `session`: the summary (first segment only), then always a seal. */
-export interface SessionClosing {
-  session: string;
-  summary: AuditSessionEvent | null;
+export type EndedBy = AuditSessionEvent['endedBy'];
+
+export interface SessionRecorderOptions {
+  /** Writes one record of `session` to the log (through the bus, which hands it to the chain). */
+  publish(body: EventBody, session: string): void;
+  /** Runs `flush` once the current round of events is over; a microtask by default. */
+  defer?(flush: () => void): void;
 }
 
-interface SessionState {
-  id: string;
-  start: string;
-  end: string;
-  startMs: number;
-  lastMs: number;
-  open: Set<string>;
-  connections: string[];
-  requests: number;
-  userAgent: string | null;
-  kubectlCommand: string | null;
-  upgrade: (SessionTarget & { operation: AuditSessionEvent['operation'] }) | null;
-  transport: Transport | null;
-  protocol: string | null;
-  bytes: AuditSessionEvent['bytes'];
-  streams: AuditSessionEvent['streams'];
-  exitCode: number | null;
-  status: string | null;
-  findings: string[];
-  /** A summary was published already; later segments get only a seal. */
-  summarized: boolean;
-  /** Records seen since the last seal. */
-  dirty: boolean;
-  failedAudit: boolean;
+/** A session with records in the chain since its last seal. */
+interface Segment {
+  /** It was live when the audit log failed (closed mode ends it). */
+  auditFailure: boolean;
 }
 
-export class SessionRecorder {
-  private readonly sessions = new Map<string, SessionState>();
-  /** Ids summarized and dropped, so a late record gets a seal but no second summary (bounded). */
-  private readonly summarizedIds = new Set<string>();
+export class SessionRecorder implements SessionListener {
+  private readonly pending = new Map<string, Segment>();
+  /** Sessions (or their late segments) to record and seal at the next flush. */
+  private readonly due = new Set<string>();
+  private readonly recorded = new Set<string>();
+  private readonly publish: SessionRecorderOptions['publish'];
+  private readonly defer: (flush: () => void) => void;
+  private scheduled = false;
 
-  constructor(private readonly quietMs: number = SESSION_QUIET_MS) {}
+  constructor(private readonly model: SessionModel, options: SessionRecorderOptions) {
+    this.publish = options.publish;
+    this.defer = options.defer ?? queueMicrotask;
+  }
 
-  ingest(e: KubewireEvent, now: number): void {
-    const id = e.session;
-    if (!id || e.type.startsWith('audit.')) return;
-    let s = this.sessions.get(id);
-    if (!s) {
-      s = newSession(id, e.ts ?? new Date(now).toISOString(), now);
-      s.summarized = this.summarizedIds.has(id);
-      this.sessions.set(id, s);
+  primary(e: KubewireEvent): void {
+    if (e.session !== undefined) this.segment(e.session);
+  }
+
+  derived(e: KubewireEvent, session: SessionFacts | null): void {
+    // The recorder's own records close a segment rather than open one.
+    if (e.session === undefined || e.type === 'audit.session' || e.type === 'audit.seal') return;
+    this.segment(e.session);
+    // A finding about a session sealed already: its next settling (if it is live again) or now.
+    if (this.recorded.has(e.session) && session?.settled !== false) this.schedule(e.session);
+  }
+
+  settled(session: SessionFacts): void {
+    if (this.pending.has(session.id)) this.schedule(session.id);
+  }
+
+  /**
+   * The audit log failed: sessions live now were ended by it (closed mode) or lost records to
+   * it (open mode); their records say so.
+   */
+  auditFailed(): void {
+    for (const [id, seg] of this.pending) {
+      const s = this.model.get(id);
+      if (s && !s.allEnded()) seg.auditFailure = true;
     }
-    s.dirty = true;
-    s.lastMs = now;
-    if (e.ts) s.end = e.ts;
-    const conn = e.conn;
-    switch (e.type) {
-      case 'conn.open':
-        if (conn) {
-          s.open.add(conn);
-          if (e.kind === 'upgrade' && !s.connections.includes(conn)) s.connections.push(conn);
-        }
-        break;
-      case 'conn.close':
-        if (conn) s.open.delete(conn);
-        s.bytes.c2s += e.bytes.c2s;
-        s.bytes.s2c += e.bytes.s2c;
-        break;
-      case 'http.request':
-        s.requests++;
-        s.userAgent ??= e.userAgent;
-        s.kubectlCommand ??= e.kubectlCommand;
-        break;
-      case 'upgrade.request': {
-        s.userAgent ??= e.userAgent;
-        s.kubectlCommand ??= e.kubectlCommand;
-        const k = e.k8s;
-        s.upgrade = k
-          ? { operation: k.operation, namespace: k.namespace, pod: k.pod, container: k.container, command: k.command, tty: k.tty, stdin: k.stdin }
-          : { operation: 'other', namespace: null, pod: null, container: null, command: [], tty: false, stdin: false };
-        break;
+  }
+
+  /**
+   * Kubewire stops: every session with records not yet sealed is recorded (once) and sealed
+   * now; those that had not settled by the quiet rule say the proxy stopped first.
+   */
+  finish(): void {
+    for (const id of this.pending.keys()) this.due.add(id);
+    this.flush();
+  }
+
+  /** Writes what is due: each session's record (the first time), then its seal. */
+  flush(): void {
+    this.scheduled = false;
+    for (const id of [...this.due]) {
+      this.due.delete(id);
+      const seg = this.pending.get(id);
+      if (!seg) continue;
+      this.pending.delete(id);
+      if (!this.recorded.has(id)) {
+        const s = this.model.get(id);
+        // A session the model no longer holds (forgotten to keep within its bound) can only be sealed.
+        if (s) this.publish(sessionRecord(s, this.endedBy(s, seg)), id);
+        this.remember(id);
       }
-      case 'upgrade.response':
-        if (e.status === 101) s.protocol = e.protocol;
-        break;
-      case 'decode.stack':
-        if (e.transport !== 'none') s.transport = e.transport;
-        break;
-      case 'k8s.data':
-        if (e.stream === 'stdin' || e.stream === 'stdout' || e.stream === 'stderr') s.streams[e.stream] += e.size;
-        break;
-      case 'k8s.status':
-        s.status = e.status;
-        if (e.exitCode !== null) s.exitCode = e.exitCode;
-        break;
-      case 'finding':
-        if (!s.findings.includes(e.rule)) s.findings.push(e.rule);
-        break;
-      default:
-        break;
+      this.publish(sessionSeal(), id);
     }
   }
 
-  /** Sessions that went quiet: publish their records now. */
-  tick(now: number): SessionClosing[] {
-    const out: SessionClosing[] = [];
-    for (const s of this.sessions.values()) {
-      if (s.dirty && s.open.size === 0 && now - s.lastMs >= this.quietMs) out.push(this.close(s, 'idle'));
-    }
-    return out;
+  /** Settled by the quiet rule, the command was over; else kubewire stopped before it was. */
+  private endedBy(s: SessionFacts, seg: Segment): EndedBy {
+    if (seg.auditFailure) return 'audit-failure';
+    return s.settledBy === 'quiet' ? 'idle' : 'proxy-stop';
   }
 
-  /** Kubewire stops (or the log failed): every session with unsealed records closes now. */
-  finish(now: number, endedBy: 'proxy-stop' | 'audit-failure' = 'proxy-stop'): SessionClosing[] {
-    const out: SessionClosing[] = [];
-    for (const s of this.sessions.values()) {
-      if (!s.dirty) continue;
-      out.push(this.close(s, s.open.size === 0 && now - s.lastMs >= this.quietMs ? 'idle' : endedBy));
+  private segment(id: string): Segment {
+    let seg = this.pending.get(id);
+    if (!seg) {
+      seg = { auditFailure: false };
+      this.pending.set(id, seg);
     }
-    return out;
+    return seg;
   }
 
-  /** The log failed while these sessions were open (closed mode ends them). */
-  markAuditFailure(): void {
-    for (const s of this.sessions.values()) if (s.open.size > 0) s.failedAudit = true;
+  private schedule(id: string): void {
+    this.due.add(id);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.defer(() => this.flush());
   }
 
-  private close(s: SessionState, endedBy: AuditSessionEvent['endedBy']): SessionClosing {
-    s.dirty = false;
-    const summary = s.summarized ? null : summarize(s, s.failedAudit ? 'audit-failure' : endedBy);
-    s.summarized = true;
-    // A sealed session with nothing open is finished; keeping its state would grow without
-    // bound on a long-running proxy. A late record builds a fresh state and gets a seal.
-    if (s.open.size === 0) {
-      this.sessions.delete(s.id);
-      this.summarizedIds.add(s.id);
-      if (this.summarizedIds.size > MAX_REMEMBERED) this.summarizedIds.delete(this.summarizedIds.values().next().value!);
-    }
-    return { session: s.id, summary };
+  private remember(id: string): void {
+    this.recorded.add(id);
+    if (this.recorded.size > MAX_REMEMBERED) this.recorded.delete(this.recorded.values().next().value!);
   }
 }
 
-function newSession(id: string, ts: string, now: number): SessionState {
-  return {
-    id, start: ts, end: ts, startMs: now, lastMs: now, open: new Set(), connections: [], requests: 0,
-    userAgent: null, kubectlCommand: null, upgrade: null, transport: null, protocol: null,
-    bytes: { c2s: 0, s2c: 0 }, streams: { stdin: 0, stdout: 0, stderr: 0 },
-    exitCode: null, status: null, findings: [], summarized: false, dirty: false, failedAudit: false,
-  };
+/** A session's seal; the chain fills in its count and last hash. */
+export function sessionSeal(): AuditSealEvent {
+  return { type: 'audit.seal', scope: 'session', count: null, last: null };
 }
 
-function summarize(s: SessionState, endedBy: AuditSessionEvent['endedBy']): AuditSessionEvent {
-  const u = s.upgrade;
+/** The session's `audit.session` record, from its story. */
+export function sessionRecord(s: SessionFacts, endedBy: EndedBy): AuditSessionEvent {
+  const story = s.story();
+  const start = story.start ?? s.lastTs ?? new Date().toISOString();
+  // A session cut short by the stop is still live in its story: it ends with its last event.
+  const end = story.end ?? s.lastTs ?? start;
+  const t = story.target;
   return {
     type: 'audit.session',
-    kubectlVersion: kubectlVersionOf(s.userAgent),
-    userAgent: s.userAgent,
-    kubectlCommand: s.kubectlCommand,
-    operation: u ? u.operation : 'rest',
-    namespace: u?.namespace ?? null,
-    pod: u?.pod ?? null,
-    container: u?.container ?? null,
-    command: u?.command ?? [],
-    tty: u?.tty ?? false,
-    stdin: u?.stdin ?? false,
-    start: s.start,
-    end: s.end,
-    durationMs: Math.max(0, Math.round(((parseTsMicros(s.end) ?? 0) - (parseTsMicros(s.start) ?? 0)) / 1000)),
-    connections: s.connections,
-    requests: s.requests,
-    transport: s.transport,
-    protocol: s.protocol,
-    bytes: { ...s.bytes },
-    streams: { ...s.streams },
-    exitCode: s.exitCode,
-    status: s.status,
-    findings: [...s.findings],
+    kubectlVersion: kubectlVersionOf(story.userAgent),
+    userAgent: story.userAgent,
+    kubectlCommand: story.kubectlCommand,
+    operation: operationOf(s),
+    namespace: t.namespace,
+    pod: t.pod,
+    container: t.container,
+    command: t.command,
+    tty: t.tty,
+    stdin: t.stdin,
+    start,
+    end,
+    durationMs: story.durationMs ?? Math.max(0, Math.round((parseTsMillis(end) ?? 0) - (parseTsMillis(start) ?? 0))),
+    connections: story.connections.map((c) => c.id),
+    requests: story.requests,
+    transport: story.transport,
+    protocol: story.protocol,
+    bytes: { ...story.bytes },
+    streams: { ...story.streams },
+    exitCode: story.exitCode,
+    status: story.status,
+    findings: [...story.findings],
     endedBy,
   };
+}
+
+/** The verb in the record's words (the subresource names of K8sRequestInfo). */
+function operationOf(s: SessionFacts): AuditSessionEvent['operation'] {
+  switch (s.story().verb) {
+    case 'exec': return 'exec';
+    case 'cp': return 'cp';
+    case 'attach': return 'attach';
+    case 'port-forward': return 'portforward';
+    case 'logs': return 'log';
+    default: return s.upgrades.length > 0 ? 'other' : 'rest';
+  }
 }
 
 /**

@@ -5,15 +5,19 @@
  * (the caller reads the log twice: once to find and pick the session, once for its bytes), so
  * memory holds one summary per session, never the log.
  *
- * A session is the envelope `session` field: the Kubectl-Session id every request of one
- * kubectl command carries. kubectl 1.30+ tries a WebSocket first and falls back to SPDY on the
- * same session (protocol.md B), so a session may hold a refused attempt and the connection that
- * carried the data; the data connection is the exec/attach upgrade that carried channel bytes.
+ * What a session is and did is the session model's (src/session): the kubectl command that
+ * every request carrying one Kubectl-Session id belongs to, its verb, target, exit code, and
+ * its stream, the connection that carried the command (a refused WebSocket attempt, the SPDY
+ * fallback that carried the bytes, kubectl cp's `test -d` probe before the copy are told
+ * apart there). The scanner adds only what replay and export need of the stream: its chunks.
  */
-import type { K8sDataEvent, K8sRequestInfo, KubewireEvent, SessionTarget } from '../events/types.js';
+import type { K8sDataEvent, KubewireEvent, SessionTarget } from '../events/types.js';
 import { parseTsMicros } from '../events/stamp.js';
-
-export type SessionKind = 'exec' | 'attach' | 'portforward' | 'rest' | 'other';
+import type { ConnectionFacts } from '../session/connection-facts.js';
+import type { SessionFacts } from '../session/session-facts.js';
+import { SessionObserver } from '../session/session-observer.js';
+import type { SessionVerb } from '../session/verb.js';
+import { LogClock, startsRun } from './log-clock.js';
 
 export interface ChunkCounts {
   chunks: number;
@@ -28,7 +32,8 @@ export interface ChunkCounts {
 
 export interface SessionInfo extends SessionTarget {
   id: string;
-  kind: SessionKind;
+  /** The session's verb (src/session/verb.ts). */
+  kind: SessionVerb;
   /** The first event's `ts` (RFC 3339) and the same in microseconds since the epoch, if logged. */
   start: string | null;
   startUs: number | null;
@@ -37,7 +42,7 @@ export interface SessionInfo extends SessionTarget {
   kubectlCommand: string | null;
   /** Every connection id of the session, in order of appearance. */
   connections: string[];
-  /** The exec/attach connection that carried the terminal bytes, or null. */
+  /** The session's stream: the connection that carried the command (the terminal bytes), or null. */
   dataConn: string | null;
   transport: string | null;
   protocol: string | null;
@@ -61,30 +66,16 @@ export function payloadBytes(e: { payload?: string }): Buffer {
   return e.payload ? Buffer.from(e.payload, 'base64') : Buffer.alloc(0);
 }
 
-interface ConnFacts {
-  id: string;
-  k8s: K8sRequestInfo | null;
-  kubectlCommand: string | null;
-  upgrade: boolean;
-  status: number | null;
-  transport: string | null;
-  protocol: string | null;
-  hasChannelData: boolean;
-  output: ChunkCounts;
-  input: ChunkCounts;
-  firstResize: { width: number; height: number } | null;
-  exitCode: number | null;
-  k8sStatus: string | null;
-  sawStatus: boolean;
+/** Earlier first; a session with no time after those with one. */
+function byStart(a: number | null, b: number | null): number {
+  if (a === null || b === null) return a === null ? (b === null ? 0 : 1) : -1;
+  return a - b;
 }
 
-interface SessionFacts {
-  id: string;
-  start: string | null;
-  startUs: number | null;
-  endUs: number | null;
-  conns: Map<string, ConnFacts>;
-  requests: number;
+/** The chunks one connection carried each way. */
+interface ChunkTally {
+  output: ChunkCounts;
+  input: ChunkCounts;
 }
 
 const emptyCounts = (): ChunkCounts => ({ chunks: 0, bytes: 0, missingBytes: 0, redactedChunks: 0, redactedBytes: 0 });
@@ -100,115 +91,86 @@ function countChunk(counts: ChunkCounts, e: K8sDataEvent): void {
   counts.missingBytes += Math.max(0, e.size - payloadBytes(e).length);
 }
 
-/** Collects one summary per session; `sessions()` after the last event. */
+/**
+ * Collects one summary per session as its story settles; `sessions()` after the last event.
+ * The chunks are counted for every connection that carries any, since which one is the stream
+ * is known only once the session settled (kubectl cp's probe carries bytes before the copy);
+ * the tallies live as long as the model keeps their connection.
+ */
 export class SessionScanner {
-  private readonly byId = new Map<string, SessionFacts>();
+  private readonly found = new Map<string, SessionInfo>();
+  private readonly tallies = new WeakMap<ConnectionFacts, ChunkTally>();
+  /** Sessions of events with no `session` (a decoded capture): nothing to replay by id. */
+  private readonly anonymous = new WeakSet<SessionFacts>();
+  private readonly clock = new LogClock();
+  private run = 0;
+  private observer = this.newObserver();
 
   push(e: KubewireEvent): void {
-    const id = e.session;
-    if (id === undefined) return;
-    let s = this.byId.get(id);
-    const us = parseTsMicros(e.ts);
-    if (!s) {
-      s = { id, start: us === null ? null : e.ts!, startUs: us, endUs: us, conns: new Map(), requests: 0 };
-      this.byId.set(id, s);
-    } else if (us !== null) {
-      if (s.startUs === null || us < s.startUs) {
-        s.startUs = us;
-        s.start = e.ts!;
-      }
-      if (s.endUs === null || us > s.endUs) s.endUs = us;
+    if (startsRun(e)) {
+      this.observer.finish();
+      this.run++;
+      this.observer = this.newObserver();
     }
-    if (e.conn === undefined) return;
-    let c = s.conns.get(e.conn);
-    if (!c) {
-      c = {
-        id: e.conn, k8s: null, kubectlCommand: null, upgrade: false, status: null, transport: null, protocol: null, hasChannelData: false,
-        output: emptyCounts(), input: emptyCounts(), firstResize: null, exitCode: null, k8sStatus: null, sawStatus: false,
-      };
-      s.conns.set(e.conn, c);
-    }
-    switch (e.type) {
-      case 'http.request':
-      case 'upgrade.request':
-        s.requests++;
-        c.k8s = e.k8s;
-        c.kubectlCommand = e.kubectlCommand;
-        c.upgrade = e.type === 'upgrade.request';
-        break;
-      case 'upgrade.response':
-      case 'http.response':
-        c.status = e.status;
-        c.protocol = e.protocol;
-        break;
-      case 'decode.stack':
-        c.transport = e.transport;
-        c.protocol = e.protocol ?? c.protocol;
-        break;
-      case 'k8s.data':
-        c.hasChannelData = true;
-        if (e.dir === 's2c' && (e.stream === 'stdout' || e.stream === 'stderr') && e.size > 0) countChunk(c.output, e);
-        else if (e.dir === 'c2s' && e.stream === 'stdin' && e.size > 0) countChunk(c.input, e);
-        break;
-      case 'k8s.resize':
-        c.firstResize ??= { width: e.width, height: e.height };
-        break;
-      case 'k8s.status':
-        c.sawStatus = true;
-        c.exitCode = e.exitCode;
-        c.k8sStatus = e.status;
-        break;
-      default:
-        break;
-    }
+    const now = this.clock.due(e);
+    if (now !== null) this.observer.tick(now);
+    this.observer.ingest(e);
   }
 
+  /** Every session, in order of its first event. */
   sessions(): SessionInfo[] {
-    return [...this.byId.values()].map(describe);
+    this.observer.finish();
+    return [...this.found.values()].sort((a, b) => byStart(a.startUs, b.startUs));
   }
-}
 
-function kindOf(conns: ConnFacts[]): SessionKind {
-  const ops = conns.filter((c) => c.upgrade).map((c) => c.k8s?.operation);
-  if (ops.includes('exec')) return 'exec';
-  if (ops.includes('attach')) return 'attach';
-  if (ops.includes('portforward')) return 'portforward';
-  if (conns.length > 0 && conns.every((c) => !c.upgrade)) return 'rest';
-  return 'other';
-}
+  private newObserver(): SessionObserver {
+    const run = this.run;
+    return new SessionObserver().add({
+      primary: (e, session) => {
+        if (!session) return;
+        if (e.session === undefined) this.anonymous.add(session);
+        if (e.type === 'k8s.data' && e.size > 0) this.count(session.conns.get(e.conn ?? ''), e);
+      },
+      settled: (session) => {
+        if (!this.anonymous.has(session)) this.found.set(`${run}\0${session.id}`, this.describe(session));
+      },
+    });
+  }
 
-function describe(s: SessionFacts): SessionInfo {
-  const conns = [...s.conns.values()];
-  const kind = kindOf(conns);
-  const terminal = conns.filter((c) => c.upgrade && (c.k8s?.operation === 'exec' || c.k8s?.operation === 'attach'));
-  // The connection that carried the bytes: output first, then any channel bytes, then a 101.
-  const data = terminal.find((c) => c.output.chunks > 0) ?? terminal.find((c) => c.hasChannelData) ?? terminal.find((c) => c.status === 101) ?? null;
-  // Metadata from the data connection, else the last attempt (its request asked the same).
-  const meta = data ?? terminal[terminal.length - 1] ?? conns.find((c) => c.upgrade) ?? null;
-  const k8s = meta?.k8s ?? null;
-  return {
-    id: s.id,
-    kind,
-    start: s.start,
-    startUs: s.startUs,
-    endUs: s.endUs,
-    namespace: k8s?.namespace ?? null,
-    pod: k8s?.pod ?? null,
-    container: k8s?.container ?? null,
-    command: k8s?.command ?? [],
-    tty: k8s?.tty ?? false,
-    stdin: k8s?.stdin ?? false,
-    kubectlCommand: meta?.kubectlCommand ?? conns.find((c) => c.kubectlCommand)?.kubectlCommand ?? null,
-    connections: conns.map((c) => c.id),
-    dataConn: data?.id ?? null,
-    transport: data?.transport ?? null,
-    protocol: data?.protocol ?? null,
-    output: data ? { ...data.output } : emptyCounts(),
-    input: data ? { ...data.input } : emptyCounts(),
-    firstResize: data?.firstResize ?? null,
-    exitCode: data?.exitCode ?? null,
-    status: data?.k8sStatus ?? null,
-  };
+  private count(conn: ConnectionFacts | undefined, e: K8sDataEvent): void {
+    if (!conn) return;
+    let tally = this.tallies.get(conn);
+    if (!tally) {
+      tally = { output: emptyCounts(), input: emptyCounts() };
+      this.tallies.set(conn, tally);
+    }
+    if (e.dir === 's2c' && (e.stream === 'stdout' || e.stream === 'stderr')) countChunk(tally.output, e);
+    else if (e.dir === 'c2s' && e.stream === 'stdin') countChunk(tally.input, e);
+  }
+
+  private describe(s: SessionFacts): SessionInfo {
+    const story = s.story();
+    const stream = story.stream === null ? undefined : s.conns.get(story.stream);
+    const tally = stream ? this.tallies.get(stream) : undefined;
+    return {
+      id: s.id,
+      kind: story.verb,
+      start: s.firstTs,
+      startUs: parseTsMicros(s.firstTs ?? undefined),
+      endUs: parseTsMicros(s.lastTs ?? undefined),
+      ...story.target,
+      kubectlCommand: story.kubectlCommand,
+      connections: story.connections.map((c) => c.id),
+      dataConn: story.stream,
+      transport: story.transport,
+      protocol: story.protocol,
+      output: tally ? { ...tally.output } : emptyCounts(),
+      input: tally ? { ...tally.input } : emptyCounts(),
+      firstResize: stream?.firstResize ?? null,
+      exitCode: story.exitCode,
+      status: story.status,
+    };
+  }
 }
 
 /**
@@ -253,17 +215,18 @@ export type SessionChoice =
 
 const shortId = (id: string): string => (id.length > 12 ? `${id.slice(0, 8)}…` : id);
 
+/** The command runs in the pod and its output comes back: what replay and export play (kubectl cp's is its archive). */
+const isTerminal = (s: SessionInfo): boolean => s.kind === 'exec' || s.kind === 'cp' || s.kind === 'attach';
+
 /** One line per session, for a list the user picks `--session` from. */
 export function sessionListing(sessions: readonly SessionInfo[]): string[] {
   return sessions.map((s) => {
     const where = s.pod ? `${s.namespace ?? '?'}/${s.pod}` : '-';
-    const what = s.kind === 'exec' ? s.command.join(' ') || '(no command)' : s.kind;
-    const out = s.kind === 'exec' || s.kind === 'attach' ? `, ${s.output.bytes} B output` : '';
+    const what = s.kind === 'exec' || s.kind === 'cp' ? s.command.join(' ') || '(no command)' : s.kind;
+    const out = isTerminal(s) ? `, ${s.output.bytes} B output` : '';
     return `  ${s.id}  ${s.start ?? '(no time)'}  ${where}  ${what}  (${s.kind}${out})`;
   });
 }
-
-const isTerminal = (s: SessionInfo): boolean => s.kind === 'exec' || s.kind === 'attach';
 
 /**
  * The session to play: the one named (a unique prefix of its id is enough), or the only
@@ -280,13 +243,13 @@ export function pickSession(sessions: readonly SessionInfo[], wanted: string | u
       return { ok: false, code: 'KW_ERR_SESSION_NOT_FOUND', message: `session ${wanted} ${why} (${logName}).${list()}` };
     }
     if (!isTerminal(found)) {
-      const what = found.kind === 'portforward' ? 'a port-forward session: its bytes are TCP streams, not terminal output'
-        : found.kind === 'rest' ? 'a session of plain API requests only (no exec or attach)'
-        : 'not an exec or attach session';
+      const what = found.kind === 'port-forward' ? 'a port-forward session: its bytes are TCP streams, not terminal output'
+        : found.kind === 'logs' || found.kind === 'watch' ? `a ${found.kind === 'logs' ? 'kubectl logs' : 'watch'} session: a stream of plain API responses, not terminal output`
+        : 'a session of plain API requests only (no exec or attach)';
       return { ok: false, code: 'KW_ERR_SESSION_NOT_TERMINAL', message: `session ${shortId(found.id)} is ${what}; it cannot be replayed. Use \`kubewire export ${logName} --format har --session ${found.id}\` to look at it.` };
     }
     if (found.dataConn === null) {
-      return { ok: false, code: 'KW_ERR_SESSION_NO_STREAM', message: `session ${shortId(found.id)} never got a stream: no ${found.kind} connection was upgraded, so there is no terminal output to replay.` };
+      return { ok: false, code: 'KW_ERR_SESSION_NO_STREAM', message: `session ${shortId(found.id)} never got a stream: no ${found.kind === 'attach' ? 'attach' : 'exec'} connection was upgraded, so there is no terminal output to replay.` };
     }
     return { ok: true, session: found };
   }

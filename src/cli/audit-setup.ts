@@ -8,15 +8,16 @@
 import { hostname, userInfo } from 'node:os';
 import type { EventBus } from '../events/event-bus.js';
 import { noteFor } from '../events/notes.js';
-import type { AuditSealEvent, AuditStartEvent, EventBody } from '../events/types.js';
+import type { AuditStartEvent, EventBody } from '../events/types.js';
 import { AuditSink, type AuditFailMode, type AuditFailure } from '../audit/audit-sink.js';
 import { KeyFileError, readKeyFile } from '../audit/chain.js';
 import { whoAmI } from '../audit/identity.js';
-import { SessionRecorder } from '../audit/session-recorder.js';
+import { SessionRecorder, sessionSeal } from '../audit/session-recorder.js';
 import type { RedactStdinMode } from '../audit/stdin-redactor.js';
 import { CliError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 import type { Upstream } from '../proxy/upstream.js';
+import type { SessionObserver } from '../session/session-observer.js';
 import { VERSION } from '../version.js';
 
 export interface AuditFlags {
@@ -72,21 +73,19 @@ export interface AuditRecording {
   sink: AuditSink;
   /**
    * Writes the chain's first record (who, where, which cluster) and waits until it is on disk,
-   * then records sessions from the bus. Throws CliError when even that record cannot be written.
+   * then records the sessions of `sessions` (the proxy's one session model of the bus's events).
+   * Throws CliError when even that record cannot be written.
    */
-  attach(bus: EventBus): Promise<void>;
+  attach(bus: EventBus, sessions: SessionObserver): Promise<void>;
   /** The reason new sessions are refused now (closed mode, log failing), or null. */
   refusal(): string | null;
   /** Listeners for a log failure (closed mode: the proxy ends its open connections). */
   onFailure(listener: (f: AuditFailure) => void): void;
-  /** Seals every session and the chain; call before the bus closes. */
+  /** Records and seals every session, then seals the chain; call after `sessions.finish()`, before the bus closes. */
   finish(): void;
   /** After the bus closed: the records no gap record could describe, if the log was failing at the end. */
   unrecordedGap(): string | null;
 }
-
-/** How often quiet sessions are looked for. */
-const SESSION_TICK_MS = 500;
 
 /**
  * Reads the key and opens the audit log; throws CliError when the key cannot be read or the
@@ -106,34 +105,29 @@ export async function startAudit(settings: AuditSettings, logPath: string, upstr
   const publish = (body: EventBody, fields: { session?: string } = {}): void => void bus?.publish(body, noteFor(body), fields);
   const sink = await AuditSink.open({ path: logPath, maxSize: settings.maxSize, key, failMode: settings.failMode, redactStdin: settings.redactStdin, publish });
   const identity = await whoAmI(upstream);
-  const recorder = new SessionRecorder();
-  let ticker: NodeJS.Timeout | undefined;
-  let unsubscribe: (() => void) | undefined;
+  /** Set by `attach`: the recorder, listening to the proxy's sessions. */
+  let recording: { recorder: SessionRecorder; sessions: SessionObserver } | null = null;
   let failedOnce = false;
   const failureListeners: ((f: AuditFailure) => void)[] = [];
   sink.onFailure((f) => {
     failedOnce = true;
-    recorder.markAuditFailure();
+    recording?.recorder.auditFailed();
     errors.line(`kubewire: ${failureMessage(f, sink.currentPath, settings.failMode)}`);
     for (const l of failureListeners) l(f);
   });
   sink.onRecovered(() => errors.line(`kubewire: the audit log ${sink.currentPath} takes writes again; the records lost meanwhile are listed in an audit.gap record`));
-  const closeQuiet = (now: number): void => {
-    for (const c of recorder.tick(now)) publishClosing(publish, c.session, c.summary);
-  };
-
   return {
     sink,
-    attach: async (b) => {
+    attach: async (b, sessions) => {
       bus = b;
       b.addSink(sink);
       publish(auditStartBody(settings, sink, upstream, identity));
       await sink.flushed();
       const f = sink.failed;
       if (f) throw new CliError('KW_ERR_AUDIT_UNWRITABLE', `cannot write the audit log ${sink.currentPath}: ${f.reason}`, 1);
-      unsubscribe = b.subscribe((e) => recorder.ingest(e, Date.now()));
-      ticker = setInterval(() => closeQuiet(Date.now()), SESSION_TICK_MS);
-      ticker.unref();
+      const recorder = new SessionRecorder(sessions.model, { publish: (body, session) => publish(body, { session }) });
+      sessions.add(recorder);
+      recording = { recorder, sessions };
     },
     refusal: () => {
       const f = sink.failed;
@@ -141,9 +135,10 @@ export async function startAudit(settings: AuditSettings, logPath: string, upstr
     },
     onFailure: (l) => void failureListeners.push(l),
     finish: () => {
-      clearInterval(ticker);
-      unsubscribe?.();
-      for (const c of recorder.finish(Date.now())) publishClosing(publish, c.session, c.summary);
+      if (recording) {
+        recording.recorder.finish();
+        recording.sessions.remove(recording.recorder);
+      }
       // After a failure some session seals may have been lost with the records around them:
       // every session with unsealed records in the chain gets one now.
       if (failedOnce) for (const session of sink.unsealedSessions) publish(sessionSeal(), { session });
@@ -161,15 +156,6 @@ function failureMessage(f: AuditFailure, path: string, mode: AuditFailMode): str
   return mode === 'closed'
     ? `cannot write the audit log ${path}: ${f.reason}; open sessions were ended and new ones get 503 until it can be written (--audit-fail closed)`
     : `cannot write the audit log ${path}: ${f.reason}; sessions go on unrecorded and the gap will be noted when it can be written (--audit-fail open)`;
-}
-
-function sessionSeal(): AuditSealEvent {
-  return { type: 'audit.seal', scope: 'session', count: null, last: null };
-}
-
-function publishClosing(publish: (b: EventBody, f?: { session?: string }) => void, session: string, summary: EventBody | null): void {
-  if (summary) publish(summary, { session });
-  publish(sessionSeal(), { session });
 }
 
 export function auditStartBody(settings: AuditSettings, sink: AuditSink, upstream: Upstream, identity: AuditStartEvent['identity']): AuditStartEvent {

@@ -58,7 +58,7 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
   if (auditing) {
     audit = await startAudit(auditing, logPath, upstream, errors);
     try {
-      await audit.attach(bus);
+      await audit.attach(bus, sessions);
     } catch (e) {
       detachSessions();
       await bus.close();

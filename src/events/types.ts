@@ -470,8 +470,12 @@ export interface AuditSessionEvent extends SessionTarget {
   userAgent: string | null;
   /** The `Kubectl-Command` header (`kubectl exec`), or null for other clients. */
   kubectlCommand: string | null;
-  /** What the session's upgrade asked for, or `rest` when it made only plain requests. */
-  operation: K8sRequestInfo['operation'] | 'rest';
+  /**
+   * What the command did (its verb, src/session/verb.ts): the subresource of its stream (`exec`,
+   * `attach`, `portforward`, `log`), `cp` for an exec that is `kubectl cp`, `other` for an
+   * upgrade of another kind, `rest` for plain requests only.
+   */
+  operation: K8sRequestInfo['operation'] | 'cp' | 'rest';
   start: string;
   end: string;
   durationMs: number;

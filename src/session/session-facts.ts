@@ -110,6 +110,12 @@ export class SessionFacts {
   findingCount = 0;
   /** Set by the model once no more connections can join (every one ended, the grace passed). */
   settled = false;
+  /**
+   * How it settled: `quiet` (every connection ended and the grace passed) or `end` (the input
+   * ended first: the proxy stopped, the log was read to its end); null while unsettled. The
+   * audit record says whether a command was over or cut short by kubewire stopping.
+   */
+  settledBy: 'quiet' | 'end' | null = null;
   private cached: { version: number; story: SessionStory } | undefined;
 
   constructor(readonly id: string) {}

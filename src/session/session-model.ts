@@ -75,7 +75,10 @@ export class SessionModel {
       s = new SessionFacts(e.session ?? key);
       this.sessions.set(key, s);
     }
-    if (e.type !== 'finding') s.settled = false;
+    if (e.type !== 'finding') {
+      s.settled = false;
+      s.settledBy = null;
+    }
     return { session: s, ...s.add(e) };
   }
 
@@ -87,6 +90,7 @@ export class SessionModel {
       const last = s.lastMs;
       if (last !== null && now - last >= FALLBACK_GRACE_MS) {
         s.settled = true;
+        s.settledBy = 'quiet';
         out.push(s);
       }
     }
@@ -99,6 +103,7 @@ export class SessionModel {
     for (const s of this.sessions.values()) {
       if (s.settled) continue;
       s.settled = true;
+      s.settledBy = 'end';
       out.push(s);
     }
     return out;

@@ -149,7 +149,11 @@ const request: EventBody = {
   type: 'upgrade.request', dir: 'c2s', offset: 0, method: 'GET', target: '/api/v1/namespaces/team-a/pods/web/exec?command=sh', path: '/api/v1/namespaces/team-a/pods/web/exec',
   version: 'HTTP/1.1', headers: [], upgrade: 'websocket', offered: ['v5.channel.k8s.io'], kubectlSession: 'syn', kubectlCommand: 'kubectl exec', userAgent: null, k8s: k8s(),
 };
-const response: EventBody = { type: 'upgrade.response', dir: 's2c', offset: 0, status: 101, reason: 'Switching Protocols', version: 'HTTP/1.1', headers: [], protocol: 'v5.channel.k8s.io', auditId: null, server: null, contentType: null };
+/** A 101 kubectl accepts (src/session/handshake.ts): the session's stream. */
+const response: EventBody = {
+  type: 'upgrade.response', dir: 's2c', offset: 0, status: 101, reason: 'Switching Protocols', version: 'HTTP/1.1',
+  headers: [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Protocol', 'v5.channel.k8s.io']], protocol: 'v5.channel.k8s.io', auditId: null, server: null, contentType: null,
+};
 const stdout = (bytes: number[] | Buffer): EventBody => {
   const b = Buffer.from(bytes);
   return { type: 'k8s.data', dir: 's2c', offset: 0, channel: 1, stream: 'stdout', size: b.length, payload: b.toString('base64') };

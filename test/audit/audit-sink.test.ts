@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditSink } from '../../src/audit/audit-sink.js';
 import { GENESIS, recordHash } from '../../src/audit/chain.js';
-import { SessionRecorder } from '../../src/audit/session-recorder.js';
 import { verifyFiles } from '../../src/audit/verify.js';
 import { expectValidLog } from '../support/event-log.js';
 import { EventBus } from '../../src/events/event-bus.js';
@@ -102,27 +101,5 @@ describe('AuditSink', () => {
     expect(lines(sink.path)[1]).toMatchObject({ type: 'k8s.data', stream: 'stdin', size: 8, redacted: 'all' });
     const v = await verifyFiles([sink.path], { key: null });
     expect(v.problem).toMatchObject({ message: expect.stringMatching(/session s1/) });
-  });
-});
-
-describe('SessionRecorder', () => {
-  const ev = (seq: number, body: EventBody, session = 's1', conn = 'c1'): KubewireEvent => ({ v: 1, seq, ts: `2026-11-21T10:00:0${Math.min(seq, 9)}.000000Z`, session, conn, note: '', ...body }) as KubewireEvent;
-  it('summarizes a session once its connections are closed and it stayed quiet, then only seals late records', () => {
-    const r = new SessionRecorder(2000);
-    r.ingest(ev(1, { type: 'conn.open', kind: 'upgrade', client: '127.0.0.1:1', upstream: 'u' }), 0);
-    r.ingest(ev(2, {
-      type: 'upgrade.request', dir: 'c2s', offset: 0, method: 'GET', target: '/x', path: '/x', version: 'HTTP/1.1', headers: [], upgrade: 'websocket', offered: ['v5.channel.k8s.io'],
-      kubectlSession: 's1', kubectlCommand: 'kubectl exec', userAgent: 'kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0',
-      k8s: { operation: 'exec', namespace: 'default', pod: 'web', container: null, command: ['sh'], stdin: true, stdout: true, stderr: false, tty: true, ports: [] },
-    }), 0);
-    r.ingest(ev(3, stdout('c1', 'hi\n')), 10);
-    r.ingest(ev(4, { type: 'k8s.status', dir: 's2c', offset: 0, format: 'json', status: 'Failure', reason: 'NonZeroExitCode', message: 'exit 2', code: 500, exitCode: 2, raw: '' }), 20);
-    expect(r.tick(5000)).toEqual([]);
-    r.ingest(ev(5, { type: 'conn.close', closedBy: 'client', bytes: { c2s: 10, s2c: 20 }, durationMs: 5, error: null }), 30);
-    expect(r.tick(1000)).toEqual([]);
-    const [closing] = r.tick(2030);
-    expect(closing!.summary).toMatchObject({ type: 'audit.session', kubectlVersion: 'v1.33.1', operation: 'exec', pod: 'web', command: ['sh'], tty: true, exitCode: 2, streams: { stdout: 3 }, bytes: { c2s: 10, s2c: 20 }, endedBy: 'idle' });
-    r.ingest(ev(6, { type: 'finding', rule: 'x', severity: 'info', title: '', explanation: '', evidence: { facts: [], seqs: [] }, hop: { where: 'client↔kubewire', answeredBy: 'unknown', why: '' }, fix: '' }), 3000);
-    expect(r.finish(3001)).toEqual([{ session: 's1', summary: null }]);
   });
 });

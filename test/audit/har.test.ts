@@ -209,6 +209,27 @@ describe.runIf(vectorsAvailable())('HAR export of upgrades from real kubectl ses
     expect(only.log.entries.map((e) => e.connection)).toEqual(['c2', 'c3']);
   });
 
+  it('gives each connection its own exit code: kubectl cp\'s test -d probe exits 1, its tar 0', async () => {
+    const log = new LogWriter();
+    log.add(proxyStart);
+    log.vector('kubectl1.33-exec-cpin-ws-v5', { session: 'cp', conn: 'c1' });
+    log.vector('kubectl1.33-exec-cpin-ws-v5-c2', { session: 'cp', conn: 'c2' });
+    const har = await exportHar([log.write(fresh('cp.jsonl'))]);
+    expect(entryOf(har, 'c1')._kubewire).toMatchObject({ transport: 'websocket', protocol: 'v5.channel.k8s.io', exitCode: 1 });
+    expect(entryOf(har, 'c2')._kubewire).toMatchObject({ transport: 'websocket', protocol: 'v5.channel.k8s.io', exitCode: 0 });
+  });
+
+  it('reads a connection id that a later kubewire run uses again as a new connection', async () => {
+    const log = new LogWriter();
+    // A client without Kubectl-Session: its session is its connection id, which restarts with each run.
+    log.add(proxyStart);
+    log.vector('kubectl1.33-exec-exit3-ws-v5', { session: 'c1', conn: 'c1' });
+    log.add(proxyStart);
+    log.vector('kubectl1.33-exec-fb-403-spdy-c2', { session: 'c1', conn: 'c1' });
+    const har = await exportHar([log.write(fresh('runs.jsonl'))]);
+    expect(har.log.entries.map((e) => [e.connection, e._kubewire.transport, e._kubewire.exitCode])).toEqual([['c1', 'websocket', 3], ['c1', 'spdy', 0]]);
+  });
+
   it('joins a fragmented message into one, and writes to a file with -o', async () => {
     const log = new LogWriter();
     log.add(proxyStart);

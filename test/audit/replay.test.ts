@@ -12,13 +12,14 @@ import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chainInfo, ChainLinker } from '../../src/audit/chain.js';
 import { replaySchedule } from '../../src/audit/replay-schedule.js';
-import type { TerminalChunk } from '../../src/audit/terminal-session.js';
+import { SessionScanner, type SessionInfo, type TerminalChunk } from '../../src/audit/terminal-session.js';
 import { CliError } from '../../src/io/errors.js';
 import { runReplay } from '../../src/cli/replay-command.js';
 import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
 import type { PayloadMode } from '../../src/codec/decode-context.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { EventBody, KubewireEvent } from '../../src/events/types.js';
+import { DEFAULT_MAX_SESSIONS } from '../../src/session/session-model.js';
 import { writeRecordedLog } from '../support/recorded-log.js';
 import { loadVector, vectorsAvailable } from '../support/vectors.js';
 import { Lines } from '../support/lines-output.js';
@@ -251,6 +252,51 @@ describe.runIf(vectorsAvailable())('kubewire replay of recorded kubectl sessions
     const gone = await usageError(replay([join(root, 'missing.jsonl')]));
     expect(gone.code).toBe('KW_ERR_LOG_UNREADABLE');
     expect(gone.message).toContain('missing.jsonl: no such file');
+  });
+});
+
+describe.runIf(vectorsAvailable())('the sessions of a log, as the session model tells them', () => {
+  const scan = (events: KubewireEvent[]): SessionInfo[] => {
+    const scanner = new SessionScanner();
+    for (const e of events) scanner.push(e);
+    return scanner.sessions();
+  };
+
+  it('kubectl cp: the tar exec is the stream, with its exit 0 and its stdin, not the test -d probe that exited 1', () => {
+    const [cp] = scan(recordedEvents([
+      { vector: 'kubectl1.33-exec-cpin-ws-v5', session: 'cp' },
+      { vector: 'kubectl1.33-exec-cpin-ws-v5-c2', session: 'cp' },
+    ]));
+    expect(cp).toMatchObject({ id: 'cp', kind: 'cp', dataConn: 'c2', connections: ['c1', 'c2'], exitCode: 0, status: 'Success', transport: 'websocket', kubectlCommand: 'kubectl cp' });
+    expect(cp!.command[0]).toBe('tar');
+    expect(cp!.input.bytes).toBe(loadVector('kubectl1.33-exec-cpin-ws-v5-c2').expectedSummary.streams['stdin']!.bytes);
+    expect(cp!.input.chunks).toBeGreaterThan(0);
+    expect(cp!.output.chunks).toBe(0);
+  });
+
+  it('a refused WebSocket attempt and its SPDY fallback: the fallback is the stream, its output counted', () => {
+    const [fb] = scan(recordedEvents([
+      { vector: 'kubectl1.33-exec-fb-403-ws-rejected-403', session: 'fb' },
+      { vector: 'kubectl1.33-exec-fb-403-spdy-c2', session: 'fb' },
+    ]));
+    expect(fb).toMatchObject({ kind: 'exec', dataConn: 'c2', transport: 'spdy', exitCode: 0, output: { chunks: 1, bytes: 3, missingBytes: 0 } });
+  });
+
+  it('lists every session of a log that holds more than the session model keeps at once, in order of their start', () => {
+    const one = recordedEvents([{ vector: 'kubectl1.33-exec-exit3-ws-v5', session: 'x' }]);
+    const sessions = DEFAULT_MAX_SESSIONS + 100;
+    const stamper = new EventStamper();
+    const events: KubewireEvent[] = [];
+    for (let i = 0; i < sessions; i++) {
+      for (const e of one) {
+        const { v: _v, seq: _seq, ts: _ts, session: _s, conn: _c, note, ...body } = e;
+        events.push(stamper.stamp(body as EventBody, note, { ts: timestampMicros(START_MS + events.length * 2), session: `s${i}`, conn: `c${i}` }));
+      }
+    }
+    const found = scan(events);
+    expect(found).toHaveLength(sessions);
+    expect(found.map((s) => s.id).slice(0, 3)).toEqual(['s0', 's1', 's2']);
+    expect(found.every((s) => s.exitCode === 3 && s.dataConn === s.id.replace('s', 'c'))).toBe(true);
   });
 });
 
