@@ -4,7 +4,7 @@
  * reported before anything listens.
  */
 import type { PayloadMode } from '../codec/decode-context.js';
-import { DiagnosisEngine, findingBody, type SessionFinding } from '../diagnose/engine.js';
+import { DiagnosisEngine, findingBody } from '../diagnose/engine.js';
 import { EventBus } from '../events/event-bus.js';
 import { noteFor } from '../events/notes.js';
 import type { EventBody } from '../events/types.js';
@@ -95,7 +95,7 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
     }
   }
   emit({ type: 'proxy.start', listen: proxy.url, upstream: upstream.describe(), context: upstream.contextName, kubeconfig: kubeconfigOut, payloadMode: payload, log: log.path, version: VERSION, pid: process.pid });
-  const diagnosis = diagnose(bus);
+  const diagnosis = diagnose(bus, sessions);
   return {
     upstream,
     proxy,
@@ -118,27 +118,20 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
 }
 
 /**
- * Findings as live events: the engine reads every event from the bus, its findings go back on
- * the bus (log, console, view); time-based rules (a silent 101, missing pongs) run every second.
+ * Findings as live events: the engine listens on the proxy's session observer (primary events,
+ * its tick for the time-based rules, settled sessions) and its findings go on the bus (log,
+ * console, view), from where they come back through the observer as derived records.
  */
-function diagnose(bus: EventBus): { finish(): void } {
-  const engine = new DiagnosisEngine();
-  const publish = (findings: SessionFinding[]): void => {
-    for (const f of findings) {
-      const body = findingBody(f);
-      bus.publish(body, noteFor(body), { ...(f.session ? { session: f.session } : {}), ...(f.conn ? { conn: f.conn } : {}) });
-    }
-  };
-  const unsubscribe = bus.subscribe((e) => {
-    if (e.type !== 'finding') publish(engine.ingest(e));
+function diagnose(bus: EventBus, sessions: SessionObserver): { finish(): void } {
+  const engine = new DiagnosisEngine(sessions.model, (f) => {
+    const body = findingBody(f);
+    bus.publish(body, noteFor(body), { ...(f.session ? { session: f.session } : {}), ...(f.conn ? { conn: f.conn } : {}) });
   });
-  const ticker = setInterval(() => publish(engine.tick(Date.now())), 1000);
-  ticker.unref();
+  sessions.add(engine);
   return {
     finish: () => {
-      clearInterval(ticker);
-      unsubscribe();
-      publish(engine.finish(Date.now()));
+      engine.finish(Date.now());
+      sessions.remove(engine);
     },
   };
 }

@@ -1,31 +1,31 @@
 /**
- * The diagnosis engine: events in, findings out. It groups events by session (kubectl's
- * Kubectl-Session, which the proxy turns into `session`), keeps a bounded view of each, and
- * runs the rules when something that can change a verdict arrives (a request, an answer, a
- * status, a close, an anomaly; not every data frame). Each rule fires at most once per
- * connection per session. Time-based rules (a silent 101, missing pongs, a connection left
- * open) also run on `tick`; `finish` runs everything once more with the session ended.
+ * The diagnosis engine: a listener on the session observer (src/session/session-observer.ts)
+ * that runs the rules over the session model's facts and hands on what they find. It evaluates
+ * a session when something that can change a verdict arrives (a request, an answer, a status, a
+ * close, an anomaly; not every data frame or keepalive), evaluates the live sessions on the
+ * observer's tick (the time-based rules: a silent 101, missing pongs, a connection left open, a
+ * refusal kubectl did not retry), and once more as ended when a session settles. Each rule
+ * fires at most once per connection per session, and a rule that throws is skipped.
  *
- *   const engine = new DiagnosisEngine();
- *   bus.subscribe((e) => { for (const f of engine.ingest(e)) bus.publish(findingBody(f), noteFor(findingBody(f)), { session: f.session, conn: f.conn }); });
- *   setInterval(() => publishAll(engine.tick(Date.now())), 1000);
+ *   const engine = new DiagnosisEngine(running.sessions.model, (f) => publish(f));
+ *   running.sessions.add(engine);
  *
- * Memory: at most `maxSessions` sessions (the least recently active go first), each storing at
- * most `maxEventsPerSession` events (payload bytes stripped; past the bound only non-bulk events,
- * up to twice the bound). The rules read per-connection summaries kept for every event, so a
- * verdict does not depend on what was left out.
+ * Findings go back on the bus and return through the observer as derived records, which the
+ * engine does not take. Memory: the model bounds the sessions; what the engine keeps of one
+ * (the rule/connection pairs that fired, bounded) is forgotten with it.
  */
 import { RULES } from './rules/index.js';
-import { SessionTracker, isBulk, tsOf } from './session-view.js';
-import type { FindingDraft, Rule, SessionView } from './types.js';
+import { sessionView } from './session-view.js';
+import type { FindingDraft, Rule } from './types.js';
+import { parseTsMillis } from '../events/stamp.js';
 import type { FindingEvent, KubewireEvent } from '../events/types.js';
+import { MAX_SERVER_FRAME_BYTES } from '../session/connection-facts.js';
+import { SessionModel } from '../session/session-model.js';
+import { SessionObserver, TICK_MS, type SessionListener } from '../session/session-observer.js';
+import type { SessionFacts } from '../session/session-facts.js';
 
 export interface DiagnosisEngineOptions {
   rules?: readonly Rule[];
-  /** Sessions remembered at once (default 512). */
-  maxSessions?: number;
-  /** Events stored per session (default 2000); see the module note. */
-  maxEventsPerSession?: number;
 }
 
 /** A finding of one session; `session` is absent for events that carried none (a decoded capture). */
@@ -34,90 +34,71 @@ export type SessionFinding = FindingDraft & { session?: string };
 /** A finding as a log holds it, before its envelope: the `finding` body with its session and connection. */
 export type DiagnosedFinding = FindingEvent & { session?: string; conn?: string };
 
-const DEFAULT_MAX_SESSIONS = 512;
-const DEFAULT_MAX_EVENTS = 2000;
-/** Sessions all of whose connections ended this long ago are forgotten on `tick`. */
-const FORGET_AFTER_MS = 10 * 60_000;
-/** Ended sessions quiet for this long have nothing time-based pending (the longest wait is a fallback's grace). */
-const SETTLED_MS = 30_000;
-/** Key for events that carry no session and no connection (a decoded capture). */
-const ANONYMOUS = '';
-/** Events that belong to no kubectl session. */
-const GLOBAL_TYPES = new Set(['proxy.start', 'proxy.stop', 'sink.dropped', 'sink.backpressure', 'finding']);
+/**
+ * Connections per session whose fired rules are remembered before those of connections the
+ * session has forgotten are dropped (the model keeps a few hundred connections per session).
+ */
+const MAX_FIRED_CONNS = 512;
 
-export class DiagnosisEngine {
+/** What the engine keeps of one session. */
+interface Diagnosis {
+  /** The session id the events carried, or '' (a decoded capture, a connection of no session). */
+  readonly session: string;
+  /** Connection id → rules that fired for it. */
+  readonly fired: Map<string, Set<string>>;
+}
+
+export class DiagnosisEngine implements SessionListener {
   private readonly rules: readonly Rule[];
-  private readonly maxSessions: number;
-  private readonly maxEvents: number;
-  private readonly sessions = new Map<string, SessionTracker>();
-  private lastNow = Number.NaN;
+  /** Keyed by the model's own session objects, so a session the model forgets is forgotten here too. */
+  private readonly diagnoses = new WeakMap<SessionFacts, Diagnosis>();
+  private now = Number.NaN;
 
-  constructor(options: DiagnosisEngineOptions = {}) {
+  constructor(private readonly model: SessionModel, private readonly publish: (f: SessionFinding) => void, options: DiagnosisEngineOptions = {}) {
     this.rules = options.rules ?? RULES;
-    this.maxSessions = Math.max(1, options.maxSessions ?? DEFAULT_MAX_SESSIONS);
-    this.maxEvents = Math.max(1, options.maxEventsPerSession ?? DEFAULT_MAX_EVENTS);
   }
 
-  /** Sessions currently remembered. */
-  get size(): number {
-    return this.sessions.size;
+  /** An event replays with its own clock; one without a time keeps the last known. */
+  primary(e: KubewireEvent, session: SessionFacts | null): void {
+    if (!session) return;
+    const t = parseTsMillis(e.ts);
+    if (t !== null) this.now = t;
+    const d = this.diagnosisOf(session, e);
+    if (!routine(e)) this.evaluate(session, d, false);
   }
 
-  /**
-   * Feeds one event; returns the findings it made new. `now` defaults to the event's own time
-   * (so a log replays with its clock), else the last known time.
-   */
-  ingest(event: KubewireEvent, now?: number): SessionFinding[] {
-    // The audit chain's own records (audit.*) say nothing about a stream.
-    if (GLOBAL_TYPES.has(event.type) || event.type.startsWith('audit.')) return [];
-    const key = event.session ?? (event.conn !== undefined ? `conn:${event.conn}` : ANONYMOUS);
-    let s = this.sessions.get(key);
-    if (s) {
-      // Most recently active last, so eviction takes the oldest.
-      this.sessions.delete(key);
-    } else {
-      s = new SessionTracker(event.session ?? ANONYMOUS, { maxEvents: this.maxEvents });
-      this.evictIfFull();
+  tick(now: number): void {
+    this.now = now;
+    for (const s of this.model.values()) if (!s.settled) this.evaluateKnown(s, false);
+  }
+
+  settled(session: SessionFacts): void {
+    this.evaluateKnown(session, true);
+  }
+
+  /** End of input outside an observer's `finish` (a proxy shutting down): every live session, as ended. */
+  finish(now: number): void {
+    this.now = now;
+    for (const s of this.model.values()) if (!s.settled) this.evaluateKnown(s, true);
+  }
+
+  private diagnosisOf(s: SessionFacts, e: KubewireEvent): Diagnosis {
+    let d = this.diagnoses.get(s);
+    if (!d) {
+      // The model names a session of no `session` after its connection; its findings carry none.
+      d = { session: e.session ?? '', fired: new Map() };
+      this.diagnoses.set(s, d);
     }
-    this.sessions.set(key, s);
-    s.add(event);
-    if (isBulk(event) || isKeepalive(event)) return [];
-    const t = now ?? tsOf(event) ?? this.lastNow;
-    if (Number.isFinite(t)) this.lastNow = t;
-    return this.evaluate(s, t, false);
+    return d;
   }
 
-  /** The current view of one session (`''` for events that carried no session), for inspection. */
-  view(session: string, now: number = this.lastNow): SessionView | undefined {
-    const s = this.sessions.get(session) ?? [...this.sessions.values()].find((x) => x.session === session);
-    return s?.view(now, false);
+  private evaluateKnown(s: SessionFacts, ended: boolean): void {
+    const d = this.diagnoses.get(s);
+    if (d) this.evaluate(s, d, ended);
   }
 
-  /** Evaluates live sessions at `now` (time-based rules); forgets sessions long finished. */
-  tick(now: number): SessionFinding[] {
-    this.lastNow = now;
-    const out: SessionFinding[] = [];
-    for (const [key, s] of [...this.sessions]) {
-      const idle = Number.isFinite(s.lastActivity) ? now - s.lastActivity : 0;
-      if (s.allEnded()) {
-        if (idle >= FORGET_AFTER_MS) this.sessions.delete(key);
-        if (idle >= SETTLED_MS) continue;
-      }
-      out.push(...this.evaluate(s, now, false));
-    }
-    return out;
-  }
-
-  /** End of input: a final evaluation of every session, as ended. */
-  finish(now: number = this.lastNow): SessionFinding[] {
-    const out: SessionFinding[] = [];
-    for (const s of this.sessions.values()) out.push(...this.evaluate(s, now, true));
-    return out;
-  }
-
-  private evaluate(s: SessionTracker, now: number, ended: boolean): SessionFinding[] {
-    const view = s.view(now, ended);
-    const out: SessionFinding[] = [];
+  private evaluate(s: SessionFacts, d: Diagnosis, ended: boolean): void {
+    const view = sessionView(s, d.session, this.now, ended);
     for (const rule of this.rules) {
       let drafts: FindingDraft[];
       try {
@@ -126,30 +107,46 @@ export class DiagnosisEngine {
         // A broken rule must not take the others (or the proxy) with it.
         continue;
       }
-      for (const d of drafts) {
-        const id = `${d.rule}|${d.conn ?? ''}`;
-        if (s.fired.has(id)) continue;
-        s.fired.add(id);
-        const { conn, ...rest } = d;
-        // A connection without an id (a decoded capture) is the session itself.
-        const draft: SessionFinding = conn ? { ...rest, conn } : rest;
-        out.push(s.session === ANONYMOUS ? draft : { ...draft, session: s.session });
-      }
+      for (const draft of drafts) if (this.firstTime(s, d, draft)) this.publish(findingOf(d, draft));
     }
-    return out;
   }
 
-  private evictIfFull(): void {
-    while (this.sessions.size >= this.maxSessions) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest === undefined) return;
-      this.sessions.delete(oldest);
+  private firstTime(s: SessionFacts, d: Diagnosis, draft: FindingDraft): boolean {
+    const conn = draft.conn ?? '';
+    let rules = d.fired.get(conn);
+    if (rules?.has(draft.rule)) return false;
+    if (!rules) {
+      if (d.fired.size >= MAX_FIRED_CONNS) for (const id of d.fired.keys()) if (!s.conns.has(id)) d.fired.delete(id);
+      rules = new Set();
+      d.fired.set(conn, rules);
     }
+    rules.add(draft.rule);
+    return true;
   }
 }
 
-function isKeepalive(e: KubewireEvent): boolean {
-  return (e.type === 'ws.frame' && (e.kind === 'ping' || e.kind === 'pong')) || (e.type === 'spdy.frame' && e.frame === 'PING');
+/** Data, data frames and keepalives: one of many, they move counters but decide nothing alone. */
+function routine(e: KubewireEvent): boolean {
+  switch (e.type) {
+    case 'k8s.data':
+    case 'pf.data':
+    case 'ws.data':
+      return true;
+    case 'ws.frame':
+      // A close frame ends a stream, and an oversized frame is a verdict of its own.
+      return e.kind !== 'close' && e.length <= MAX_SERVER_FRAME_BYTES;
+    case 'spdy.frame':
+      return e.frame === 'DATA' || e.frame === 'PING';
+    default:
+      return false;
+  }
+}
+
+function findingOf(d: Diagnosis, draft: FindingDraft): SessionFinding {
+  const { conn, ...rest } = draft;
+  // A connection without an id (a decoded capture) is the session itself.
+  const f: SessionFinding = conn ? { ...rest, conn } : rest;
+  return d.session === '' ? f : { ...f, session: d.session };
 }
 
 /** The `finding` event body of a draft (session and connection go in the envelope). */
@@ -166,17 +163,27 @@ export function findingBody(f: FindingDraft): FindingEvent {
   };
 }
 
-/** Every finding of a whole log (or a decoded capture), in the order they arose. */
-export function diagnoseEvents(events: readonly KubewireEvent[], options: Pick<DiagnosisEngineOptions, 'rules'> = {}): DiagnosedFinding[] {
-  const engine = new DiagnosisEngine({ rules: options.rules, maxSessions: Number.MAX_SAFE_INTEGER, maxEventsPerSession: Number.MAX_SAFE_INTEGER });
+/**
+ * Every finding of a whole log (or a decoded capture), in the order they arose: the events go
+ * through a session observer of their own, whose clock is the log's (it ticks as the
+ * timestamps advance, so sessions settle as they did live), and which finishes at the end.
+ */
+export function diagnoseEvents(events: readonly KubewireEvent[], options: DiagnosisEngineOptions = {}): DiagnosedFinding[] {
   const found: SessionFinding[] = [];
-  let last = Number.NaN;
+  const observer = new SessionObserver(new SessionModel());
+  observer.add(new DiagnosisEngine(observer.model, (f) => found.push(f), options));
+  let ticked: number | null = null;
   for (const e of events) {
-    const t = tsOf(e);
-    if (t !== null) last = t;
-    found.push(...engine.ingest(e));
+    observer.ingest(e);
+    const t = parseTsMillis(e.ts);
+    if (t === null) continue;
+    if (ticked === null) ticked = t;
+    else if (t - ticked >= TICK_MS) {
+      ticked = t;
+      observer.tick(t);
+    }
   }
-  found.push(...engine.finish(last));
+  observer.finish();
   return found.map((f) => ({
     ...findingBody(f),
     ...(f.session !== undefined ? { session: f.session } : {}),

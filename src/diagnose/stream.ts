@@ -1,14 +1,13 @@
 /**
- * What the stream rules share: whether kubectl was really using an upgraded connection, whether
- * kubewire could still read the server's side, and the clock of a connection.
+ * What the stream rules share: whether kubewire could still read the server's side, and the
+ * clock of a connection.
  */
-import { handshake } from './answer.js';
-import { connEnded, tsOf } from './session-view.js';
+import { parseTsMillis } from '../events/stamp.js';
 import type { ConnView, SessionView } from './types.js';
 
-/** The upgrade succeeded as far as kubectl is concerned: it went on to use the stream. */
-export function streamInUse(c: ConnView): boolean {
-  return c.response?.status === 101 && handshake(c).ok;
+/** Milliseconds since the epoch of an event's (or a mark's) `ts`, or null without one. */
+export function tsOf(e: { ts?: string } | null | undefined): number | null {
+  return parseTsMillis(e?.ts);
 }
 
 /** kubewire stopped decoding that direction (an opaque anomaly): silence there proves nothing. */
@@ -18,7 +17,7 @@ export function decoderBlind(c: ConnView, dir: 'c2s' | 's2c'): boolean {
 
 /** When the connection ended, or (live) the view's now; NaN without a clock. */
 export function endOrNow(view: SessionView, c: ConnView): number {
-  if (connEnded(c)) return tsOf(c.close) ?? tsOf(c.lastEvent) ?? Number.NaN;
+  if (c.ended) return tsOf(c.close) ?? tsOf(c.lastEvent) ?? Number.NaN;
   return Number.isFinite(view.now) ? view.now : tsOf(c.lastEvent) ?? Number.NaN;
 }
 

@@ -220,9 +220,8 @@ export class SessionFacts {
     this.upgrades.forEach((c, i) => {
       if (!c.failedUpgrade) return;
       roles.set(c, 'attempt');
-      if (c.upgradeKind !== 'websocket') return;
-      const retry = this.upgrades.slice(i + 1).find((u) => u.upgradeKind === 'spdy' && sameTarget(c, u));
-      if (!retry || !withinGrace(c, retry) || sameRefusal(c, retry)) return;
+      const retry = retryOf(c, this.upgrades, i);
+      if (!retry || sameRefusal(c, retry)) return;
       roles.set(retry, retry.failedUpgrade ? 'attempt' : 'fallback');
       found = { status: c.response?.status ?? null, reason: refusalOf(c), answeredBy: attribute(c).answeredBy, from: c.conn, to: retry.conn };
     });
@@ -288,6 +287,21 @@ export function sameTarget(a: ConnectionFacts, b: ConnectionFacts): boolean {
   const y = b.request?.k8s;
   if (!x || !y) return a.request?.path === b.request?.path;
   return x.operation === y.operation && x.namespace === y.namespace && x.pod === y.pod;
+}
+
+/**
+ * kubectl's SPDY retry of a WebSocket attempt it gave up on: the next SPDY upgrade for the same
+ * pod subresource, started within FALLBACK_GRACE_MS of the attempt's end. It is the fallback
+ * unless the API server refused both the same way; either way it, not the attempt, holds
+ * kubectl's last word (diagnosis asks this of every refusal).
+ */
+export function retryOf(attempt: ConnectionFacts, upgrades: readonly ConnectionFacts[], at = upgrades.indexOf(attempt)): ConnectionFacts | null {
+  if (at < 0 || attempt.upgradeKind !== 'websocket' || !attempt.failedUpgrade) return null;
+  for (let i = at + 1; i < upgrades.length; i++) {
+    const u = upgrades[i]!;
+    if (u.upgradeKind === 'spdy' && sameTarget(attempt, u)) return withinGrace(attempt, u) ? u : null;
+  }
+  return null;
 }
 
 /** The retry started within the grace after the attempt's answer or end (always, without a clock). */

@@ -25,6 +25,11 @@ export interface SessionListener {
   connectionEnded?(conn: ConnectionFacts, session: SessionFacts): void;
   /** No more connections can join the session: its story is final (until a late event). */
   settled?(session: SessionFacts): void;
+  /**
+   * The clock moved to `now` (milliseconds since the epoch), before quiet sessions settle: for
+   * checks that depend on time passing without events (diagnosis: a silent 101, missing pongs).
+   */
+  tick?(now: number): void;
 }
 
 /** How often a live observer settles quiet sessions and runs time-based checks. */
@@ -57,6 +62,7 @@ export class SessionObserver {
   }
 
   tick(now: number): void {
+    for (const l of [...this.listeners]) l.tick?.(now);
     for (const s of this.model.tick(now)) this.settle(s);
   }
 

@@ -4,14 +4,16 @@
  * clock the test moves (`at`, `after`), the session and the connection.
  */
 import { parseStatusBody } from '../../src/codec/k8s-status.js';
-import { webSocketAccept } from '../../src/diagnose/answer.js';
-import { buildSessionView } from '../../src/diagnose/session-view.js';
+import { sessionView } from '../../src/diagnose/session-view.js';
 import type { SessionView } from '../../src/diagnose/types.js';
 import { noteFor } from '../../src/events/notes.js';
 import { timestampMicros } from '../../src/events/stamp.js';
 import type {
   DecodeStackEvent, Direction, EventBody, HeaderLines, HttpRequestEvent, HttpResponseEvent, K8sRequestInfo, KubewireEvent, SpdyFrameEvent, WsFrameEvent,
 } from '../../src/events/types.js';
+import { webSocketAccept } from '../../src/session/handshake.js';
+import type { SessionFacts } from '../../src/session/session-facts.js';
+import { SessionModel } from '../../src/session/session-model.js';
 
 export const T0 = Date.UTC(2026, 10, 21, 10, 0, 0);
 export const WS_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
@@ -52,8 +54,16 @@ export class LogBuilder {
     return this.events[this.events.length - 1]!;
   }
 
+  /** The session model's facts of this log (one session). */
+  facts(): SessionFacts {
+    const model = new SessionModel();
+    for (const e of this.events) model.ingest(e);
+    return model.get(this.session)!;
+  }
+
+  /** The rules' view of the log: ended unless told, at `now` ms after T0 (no clock unless told). */
   view(options: { now?: number; ended?: boolean } = {}): SessionView {
-    return buildSessionView(this.events, { now: options.now === undefined ? Number.NaN : T0 + options.now, ended: options.ended ?? true });
+    return sessionView(this.facts(), this.session, options.now === undefined ? Number.NaN : T0 + options.now, options.ended ?? true);
   }
 }
 

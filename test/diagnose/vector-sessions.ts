@@ -63,17 +63,24 @@ export function sessionEvents(s: VectorSession, options: StampOptions = {}): Kub
 }
 
 /**
- * A capture decodes the client's side first, so kubectl's echo of the server's close frame
- * seems to come before it; a live log has them in the order they crossed the proxy. In every
- * vector the server closed first (kubectl answers a close, RFC 6455 §5.5.1), so a live log
- * puts the client's close frame right after the server's.
+ * A capture decodes the client's side first, so kubectl's answer to the server's end of the
+ * stream seems to come before it; a live log has them in the order they crossed the proxy. In
+ * every vector the server ended first and kubectl answered (a close frame echoes a close frame,
+ * RFC 6455 §5.5.1; kubectl's SPDY GOAWAY follows the server's FIN, RST_STREAM or GOAWAY), so a
+ * live log puts the client's close frame or GOAWAY right after the server's end.
  */
 function serverCloseFirst<T extends { body: EventBody }>(events: T[]): T[] {
-  const isClose = (e: T, dir: 'c2s' | 's2c'): boolean => e.body.type === 'ws.frame' && e.body.kind === 'close' && e.body.dir === dir && !e.body.tunnel;
-  const server = events.findIndex((e) => isClose(e, 's2c'));
-  const client = events.findIndex((e) => isClose(e, 'c2s'));
+  const server = events.findIndex((e) => endsStream(e.body, 's2c'));
+  const client = events.findIndex((e) => endsStream(e.body, 'c2s'));
   if (server < 0 || client < 0 || client > server) return events;
   const out = events.filter((_, i) => i !== client);
   out.splice(server, 0, events[client]!);
   return out;
+}
+
+function endsStream(e: EventBody, dir: 'c2s' | 's2c'): boolean {
+  if (e.type === 'ws.frame') return e.kind === 'close' && e.dir === dir && !e.tunnel;
+  if (e.type !== 'spdy.frame' || e.dir !== dir || e.tunnel) return false;
+  if (dir === 'c2s') return e.frame === 'GOAWAY';
+  return e.frame === 'GOAWAY' || e.frame === 'RST_STREAM' || (e.frame === 'DATA' && e.fin && e.streamType === 'error');
 }

@@ -3,7 +3,8 @@
  * upgradeaware.go). With the v5 translator this arrives as a Status on channel 3 after a 101,
  * otherwise as the answer to the upgrade.
  */
-import { bodyText, describeAnswer, describeRequest, seqsOf } from '../answer.js';
+import { bodyText } from '../../session/answered-by.js';
+import { describeAnswer, describeRequest, seqsOf } from '../answer.js';
 import type { FindingDraft, Rule } from '../types.js';
 
 const DIAL = /error dialing backend[^"\n]*/i;

@@ -4,8 +4,8 @@
  * headers take seconds and the whole body arrives just before the end, a proxy held the response
  * back. Only clear evidence counts: the request and the response timestamps, the close, bytes.
  */
+import { tsOf } from '../stream.js';
 import { describeRequest, seconds, seqsOf, upstreamHop } from '../answer.js';
-import { tsOf } from '../session-view.js';
 import type { ConnView, FindingDraft, Rule } from '../types.js';
 
 /** Headers of a streaming response later than this are suspicious. */

@@ -4,7 +4,8 @@
  * between rewrote, compressed, re-framed or cut the bytes. Anomalies kubectl could not have
  * suffered are left out: bytes after its own close, a server side cut after kubectl left.
  */
-import { clip, describeRequest, handshake, seqsOf, upstreamHop } from '../answer.js';
+import { clip } from '../../session/answered-by.js';
+import { describeRequest, seqsOf, upstreamHop } from '../answer.js';
 import type { DecodeAnomalyEvent } from '../../events/types.js';
 import type { ConnView, Ev, FindingDraft, Rule } from '../types.js';
 
@@ -13,7 +14,7 @@ export const corruptFrames: Rule = {
   evaluate(view) {
     const out: FindingDraft[] = [];
     for (const c of view.upgrades) {
-      if (!c.anomalyCount || c.response?.status !== 101 || !handshake(c).ok) continue;
+      if (!c.anomalyCount || c.response?.status !== 101 || !c.handshake.ok) continue;
       const relevant = c.anomalies.filter((a) => counts(c, a));
       if (!relevant.length) continue;
       const fromServer = relevant.some((a) => a.dir !== 'c2s');

@@ -6,8 +6,9 @@
  * as verb get, SPDY upgrades POSTs (create); from 1.35 (AuthorizePodWebsocketUpgradeCreatePermission)
  * GET upgrades need create as well (protocol.md A §5).
  */
-import { answerComplete, attribute, describeAnswer, describeRequest, isFinalAnswer, isPlain, laterUpgrade, seqsOf, transportOf, upstreamHop } from '../answer.js';
-import { tsOf } from '../session-view.js';
+import { attribute, isPlain } from '../../session/answered-by.js';
+import { tsOf } from '../stream.js';
+import { answerComplete, describeAnswer, describeRequest, isFinalAnswer, laterUpgrade, seqsOf, upstreamHop } from '../answer.js';
 import type { ConnView, FindingDraft, Rule } from '../types.js';
 
 const RBAC = /User "([^"]*)" cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]*)")?/;
@@ -35,7 +36,7 @@ export const forbidden: Rule = {
 
 function finding(c: ConnView, rbac: RegExpExecArray | null, final: boolean, retry: ConnView | undefined): FindingDraft {
   const [, user, verb, resource, group, namespace] = rbac ?? [];
-  const ws = transportOf(c) === 'websocket';
+  const ws = c.upgradeKind === 'websocket';
   const ns = namespace ?? c.request?.k8s?.namespace ?? 'NAMESPACE';
   const res = resource ?? (c.request?.k8s?.operation === 'portforward' ? 'pods/portforward' : c.request?.k8s?.operation === 'attach' ? 'pods/attach' : 'pods/exec');
   const subresource = /^pods\/(exec|attach|portforward)$/.test(res);

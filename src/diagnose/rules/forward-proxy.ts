@@ -4,7 +4,9 @@
  * or the answer is one the API server never writes: an HTML page, a 407, or headers of a proxy
  * product (Proxy-Agent, X-Squid-Error, Server: squid/Zscaler/…).
  */
-import { answerComplete, bodyText, clip, describeAnswer, describeRequest, header, htmlTitle, isHtml, laterUpgrade, seqsOf } from '../answer.js';
+import { bodyText, clip, isHtml } from '../../session/answered-by.js';
+import { header } from '../../session/handshake.js';
+import { answerComplete, describeAnswer, describeRequest, htmlTitle, laterUpgrade, seqsOf } from '../answer.js';
 import type { ConnView, FindingDraft, Rule } from '../types.js';
 
 const FORWARD_PROXY_SERVER = /squid|zscaler|bluecoat|proxysg|fortigate|forcepoint|websense|mcafee|symantec|netskope|palo ?alto|cisco|proxy/i;

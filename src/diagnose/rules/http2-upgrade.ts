@@ -5,7 +5,8 @@
  * kubectl opens every upgrade on a fresh HTTP/1.1 connection without ALPN (protocol.md B §1), so
  * HTTP/2 here means a hop switched protocols.
  */
-import { describeAnswer, describeRequest, header, isHttp2, seqsOf, upstreamHop } from '../answer.js';
+import { header } from '../../session/handshake.js';
+import { describeAnswer, describeRequest, isHttp2, seqsOf, upstreamHop } from '../answer.js';
 import { ALB_TO_NLB } from '../fixes.js';
 import type { FindingDraft, Rule } from '../types.js';
 

@@ -6,8 +6,7 @@
  */
 import { describeRequest, seconds, seqsOf, upstreamHop } from '../answer.js';
 import { HAPROXY_TUNNEL, NGINX_TIMEOUTS } from '../fixes.js';
-import { tsOf } from '../session-view.js';
-import { MIN_IDLE_MS, likelyTimeout, silentCut, streamInUse } from '../stream.js';
+import { MIN_IDLE_MS, likelyTimeout, silentCut, tsOf } from '../stream.js';
 
 export { MIN_IDLE_MS };
 import type { FindingDraft, Rule } from '../types.js';
@@ -22,7 +21,7 @@ export const idleTimeout: Rule = {
     for (const c of view.upgrades) {
       const close = c.close;
       const idle = silentCut(c);
-      if (!close || idle === null || idle < MIN_IDLE_MS || !streamInUse(c)) continue;
+      if (!close || idle === null || idle < MIN_IDLE_MS || !c.accepted) continue;
       const lastActive = c.lastData ?? c.response;
       const activeAt = tsOf(lastActive)!;
       const pingAt = tsOf(c.lastClientPing);

@@ -5,6 +5,7 @@
 import type { Rule } from '../types.js';
 import { backendDial } from './backend-dial.js';
 import { buffering } from './buffering.js';
+import { containerNotFound } from './container-not-found.js';
 import { corruptFrames } from './corrupt-frames.js';
 import { forbidden } from './forbidden.js';
 import { forwardProxy } from './forward-proxy.js';
@@ -37,6 +38,7 @@ export const RULES: Rule[] = [
   unexpectedProtocol,
   forbidden,
   notFound,
+  containerNotFound,
   backendDial,
   noFramesAfter101,
   pongMissing,
@@ -50,6 +52,6 @@ export const RULES: Rule[] = [
 ];
 
 export {
-  backendDial, buffering, corruptFrames, forbidden, forwardProxy, frameTooLarge, http2Upgrade, idleTimeout, noCloseFrame, noFramesAfter101, noResponse,
+  backendDial, buffering, containerNotFound, corruptFrames, forbidden, forwardProxy, frameTooLarge, http2Upgrade, idleTimeout, noCloseFrame, noFramesAfter101, noResponse,
   notFound, pfError, pongMissing, spdyUnsupported, statusMissing, streamVersionMissing, subprotocolMismatch, unexpectedProtocol, upgradeStripped, websocketFallback,
 };

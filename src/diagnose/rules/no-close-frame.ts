@@ -6,9 +6,8 @@
  * - Connection left open after the status (no close frame; for SPDY no FIN, RST or GOAWAY
  *   either): kubectl waits and hangs (B §3, §4). SPDY status then TCP close is fine.
  */
-import { describeRequest, isRemoteCommand, isTunnelRequest, seconds, seqsOf, transportOf, upstreamHop } from '../answer.js';
-import { connEnded, tsOf } from '../session-view.js';
-import { decoderBlind, streamInUse } from '../stream.js';
+import { describeRequest, isRemoteCommand, isTunnelRequest, seconds, seqsOf, upstreamHop } from '../answer.js';
+import { decoderBlind, tsOf } from '../stream.js';
 import type { ConnView, FindingDraft, Rule, SessionView } from '../types.js';
 
 /** Silence after the status that counts as "left open" for a live connection. */
@@ -23,10 +22,10 @@ export const noCloseFrame: Rule = {
   evaluate(view) {
     const out: FindingDraft[] = [];
     for (const c of view.upgrades) {
-      if (!isRemoteCommand(c) || !streamInUse(c) || decoderBlind(c, 's2c')) continue;
+      if (!isRemoteCommand(c) || !c.accepted || decoderBlind(c, 's2c')) continue;
       const status = c.statusData ?? c.status;
       if (!status) continue;
-      const ws = transportOf(c) === 'websocket' && !isTunnelRequest(c);
+      const ws = c.upgradeKind === 'websocket' && !isTunnelRequest(c);
       if (ws ? c.closeFrames.s2c !== null : c.spdyServerEnd !== null) continue;
       const shape = shapeOf(view, c, tsOf(status), ws);
       if (!shape) continue;
@@ -63,7 +62,7 @@ export const noCloseFrame: Rule = {
 };
 
 function shapeOf(view: SessionView, c: ConnView, statusAt: number | null, ws: boolean): Shape | null {
-  if (!connEnded(c)) {
+  if (!c.ended) {
     return statusAt !== null && Number.isFinite(view.now) && view.now - statusAt >= LEFT_OPEN_MS ? 'open' : null;
   }
   const close = c.close;

@@ -6,9 +6,8 @@
  * - WebSocket exec/attach: the API server's translator and the kubelet send an initial empty
  *   message right after the 101 (A §1.3); nothing within 10 s, or nothing at all by the end.
  */
-import { describeAnswer, describeRequest, isTunnelRequest, seconds, seqsOf, transportOf, upstreamHop } from '../answer.js';
-import { connEnded, tsOf } from '../session-view.js';
-import { decoderBlind, streamInUse } from '../stream.js';
+import { describeAnswer, describeRequest, isTunnelRequest, seconds, seqsOf, upstreamHop } from '../answer.js';
+import { decoderBlind, tsOf } from '../stream.js';
 import type { FindingDraft, Rule } from '../types.js';
 
 export const SILENCE_MS = 10_000;
@@ -18,8 +17,8 @@ export const noFramesAfter101: Rule = {
   evaluate(view) {
     const out: FindingDraft[] = [];
     for (const c of view.upgrades) {
-      if (!streamInUse(c) || decoderBlind(c, 's2c')) continue;
-      const ended = connEnded(c);
+      if (!c.accepted || decoderBlind(c, 's2c')) continue;
+      const ended = c.ended;
       const waited = (e: { ts?: string } | null): number | null => {
         const t = tsOf(e);
         return t === null || !Number.isFinite(view.now) ? null : view.now - t;
@@ -48,7 +47,7 @@ export const noFramesAfter101: Rule = {
         continue;
       }
       // The tunnel's server says nothing until kubectl opens a stream; SPDY servers likewise.
-      if (transportOf(c) !== 'websocket' || isTunnelRequest(c) || c.frames.s2c > 0) continue;
+      if (c.upgradeKind !== 'websocket' || isTunnelRequest(c) || c.frames.s2c > 0) continue;
       const w = waited(c.response);
       if (!ended && (w === null || w < SILENCE_MS)) continue;
       out.push({

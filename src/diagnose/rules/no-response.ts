@@ -4,9 +4,8 @@
  * this: `error: unexpected EOF` (exec over WebSocket), `error upgrading connection: unexpected
  * EOF` (port-forward), `error sending request: Post "…": unexpected EOF` (SPDY) (protocol.md B §8).
  */
-import { describeRequest, isRemoteCommand, seqsOf, transportOf } from '../answer.js';
+import { describeRequest, isRemoteCommand, seqsOf } from '../answer.js';
 import { NGINX_UPGRADE } from '../fixes.js';
-import { connEnded } from '../session-view.js';
 import type { FindingDraft, Rule } from '../types.js';
 
 export const noResponse: Rule = {
@@ -14,8 +13,8 @@ export const noResponse: Rule = {
   evaluate(view) {
     const out: FindingDraft[] = [];
     for (const c of view.upgrades) {
-      if (c.response !== null || c.proxyErrors.length || !connEnded(c)) continue;
-      const ws = transportOf(c) === 'websocket';
+      if (c.response !== null || c.proxyErrors.length || !c.ended) continue;
+      const ws = c.upgradeKind === 'websocket';
       const said = ws
         ? (isRemoteCommand(c) ? '`error: unexpected EOF`' : '`error: error upgrading connection: unexpected EOF`')
         : `\`error: error sending request: ${c.request?.method ?? 'POST'} "…${c.request?.path ?? ''}…": unexpected EOF\``;

@@ -4,8 +4,9 @@
  * route for the path (HTML, or a gateway's text: `404 page not found`, `default backend - 404`),
  * or the path itself is wrong (a kubeconfig server URL that lost or gained a prefix).
  */
-import { answerComplete, answerMessage, attribute, describeAnswer, describeRequest, isFinalAnswer, isKubeStatusBody, isPlain, seqsOf, upstreamHop } from '../answer.js';
-import { tsOf } from '../session-view.js';
+import { attribute, isKubeStatusBody, isPlain } from '../../session/answered-by.js';
+import { tsOf } from '../stream.js';
+import { answerComplete, answerMessage, describeAnswer, describeRequest, isFinalAnswer, seqsOf, upstreamHop } from '../answer.js';
 import type { FindingDraft, Rule } from '../types.js';
 
 export const notFound: Rule = {

@@ -4,7 +4,8 @@
  * kubectl prints `an error occurred forwarding L -> P: …` and the whole command exits with
  * `error: lost connection to pod` (protocol.md A §3a, B §7).
  */
-import { clip, describeRequest, seqsOf } from '../answer.js';
+import { clip } from '../../session/answered-by.js';
+import { describeRequest, seqsOf } from '../answer.js';
 import type { FindingDraft, Rule } from '../types.js';
 
 export const pfError: Rule = {

@@ -5,10 +5,9 @@
  * x/net servers always answer pings, so a hop swallows them. Without timestamps (a capture),
  * seven pings in a row with no pong stand for 30 s.
  */
-import { describeRequest, seconds, seqsOf, transportOf, upstreamHop } from '../answer.js';
+import { describeRequest, seconds, seqsOf, upstreamHop } from '../answer.js';
 import { ENV_EXEC } from '../fixes.js';
-import { connEnded, tsOf } from '../session-view.js';
-import { decoderBlind, endOrNow, streamInUse } from '../stream.js';
+import { decoderBlind, endOrNow, tsOf } from '../stream.js';
 import type { FindingDraft, Rule } from '../types.js';
 
 export const PONG_WAIT_MS = 30_000;
@@ -20,7 +19,7 @@ export const pongMissing: Rule = {
   evaluate(view) {
     const out: FindingDraft[] = [];
     for (const c of view.upgrades) {
-      if (transportOf(c) !== 'websocket' || !streamInUse(c) || decoderBlind(c, 's2c')) continue;
+      if (c.upgradeKind !== 'websocket' || !c.accepted || decoderBlind(c, 's2c')) continue;
       const u = c.unansweredPings;
       if (u.count < 2 || !u.first) continue;
       const firstAt = tsOf(u.first);
@@ -34,12 +33,12 @@ export const pongMissing: Rule = {
       } else {
         // A capture decodes all of kubectl's bytes before the server's: only once both are in
         // are the pings still unanswered really the last ones.
-        if (!connEnded(c) || u.count < Math.ceil(PONG_WAIT_MS / KUBECTL_PING_MS) + 1) continue;
+        if (!c.ended || u.count < Math.ceil(PONG_WAIT_MS / KUBECTL_PING_MS) + 1) continue;
         span = (u.count - 1) * KUBECTL_PING_MS;
         measured = false;
       }
       if (span < PONG_WAIT_MS) continue;
-      const ended = connEnded(c);
+      const ended = c.ended;
       const how = measured ? `for ${seconds(span)}` : `for about ${seconds(span)} (${u.count} pings at kubectl's 5 s interval; no timestamps to measure)`;
       out.push({
         rule: 'pong-missing',

@@ -3,7 +3,8 @@
  * than the API server, or refused where a WebSocket upgrade of the same session passed. Gateways
  * that allow WebSocket often know no other Upgrade value, or no upgrades on POST.
  */
-import { answerComplete, attribute, describeAnswer, describeRequest, handshake, isKubeStatusBody, seqsOf, transportOf, upstreamHop } from '../answer.js';
+import { attribute, isKubeStatusBody } from '../../session/answered-by.js';
+import { answerComplete, describeAnswer, describeRequest, seqsOf, upstreamHop } from '../answer.js';
 import { ALB_TO_NLB, ENVOY_UPGRADE, NGINX_UPGRADE } from '../fixes.js';
 import type { FindingDraft, Rule } from '../types.js';
 
@@ -11,9 +12,9 @@ export const spdyUnsupported: Rule = {
   id: 'spdy-unsupported',
   evaluate(view) {
     const out: FindingDraft[] = [];
-    const wsPassed = view.upgrades.find((u) => transportOf(u) === 'websocket' && handshake(u).ok);
+    const wsPassed = view.upgrades.find((u) => u.upgradeKind === 'websocket' && u.handshake.ok);
     for (const c of view.upgrades) {
-      if (transportOf(c) !== 'spdy' || !c.response || c.response.status === 101 || !answerComplete(c)) continue;
+      if (c.upgradeKind !== 'spdy' || !c.response || c.response.status === 101 || !answerComplete(c)) continue;
       const status = c.response.status;
       const by = attribute(c);
       const reason = c.body?.k8sStatus?.reason ?? null;

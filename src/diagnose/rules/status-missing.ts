@@ -3,11 +3,13 @@
  * (channel 3, or the SPDY error stream); without it kubectl reports success (rc 0) after a close
  * frame or a SPDY end, or fails with close 1006 after a bare TCP close (protocol.md B §3, §4, §10).
  * Only where a status is due: v4/v5 WebSocket and SPDY v4+, a handshake kubectl accepted with a
- * protocol it offered, a stream that really ran, ended by the server rather than abandoned by kubectl.
+ * protocol it offered, a stream that really ran, ended by the server rather than abandoned by kubectl,
+ * and not ended by the client itself: a client that sends its close frame (or GOAWAY) first, such
+ * as client-node's `ws.close()` or python's `resp.close()`, gets the server's close frame back and
+ * no status (RFC 6455 §5.5.1; `ConnectionFacts.clientEnded`).
  */
-import { describeRequest, isRemoteCommand, seqsOf, transportOf, upstreamHop } from '../answer.js';
-import { connEnded } from '../session-view.js';
-import { MIN_IDLE_MS, decoderBlind, silentCut, streamInUse } from '../stream.js';
+import { describeRequest, isRemoteCommand, seqsOf, upstreamHop } from '../answer.js';
+import { MIN_IDLE_MS, decoderBlind, silentCut } from '../stream.js';
 import type { ConnView, FindingDraft, Rule } from '../types.js';
 
 const STATUS_SEMANTICS = new Set(['channel-v4', 'base64-v4', 'channel-v5', 'spdy-v4', 'spdy-v5']);
@@ -19,7 +21,7 @@ export const statusMissing: Rule = {
   evaluate(view) {
     const out: FindingDraft[] = [];
     for (const c of view.upgrades) {
-      if (!isRemoteCommand(c) || !streamInUse(c) || c.status || c.statusData || decoderBlind(c, 's2c')) continue;
+      if (!isRemoteCommand(c) || !c.accepted || c.status || c.statusData || decoderBlind(c, 's2c')) continue;
       const protocol = c.response?.protocol ?? null;
       if (!STATUS_SEMANTICS.has(c.stack?.semantics ?? '') || protocol === null || !(c.request?.offered ?? []).includes(protocol)) continue;
       const shape = shapeOf(c);
@@ -31,7 +33,7 @@ export const statusMissing: Rule = {
         conn: c.conn,
         severity: 'error',
         title: silent ? 'The command ended without a status: kubectl reported success' : 'The command ended without a status: kubectl failed with close 1006',
-        explanation: `The exit code travels in a status (${protocol}: ${transportOf(c) === 'spdy' ? 'on the error stream' : 'on channel 3'}) that the server writes before it ends the stream. None came: `
+        explanation: `The exit code travels in a status (${protocol}: ${c.upgradeKind === 'spdy' ? 'on the error stream' : 'on channel 3'}) that the server writes before it ends the stream. None came: `
           + (shape === 'ws-close' ? 'the server sent its close frame without it. '
             : shape === 'spdy-end' ? `the server ended the stream (${spdyEnd(c)}) without it. `
               : 'the server side closed the connection without it. ')
@@ -56,18 +58,19 @@ export const statusMissing: Rule = {
 };
 
 function shapeOf(c: ConnView): Shape | null {
+  if (c.clientEnded) return null;
   // kubectl itself gave up (Ctrl-C, its own ping deadline): no status was due.
   const clientLeft = c.close?.closedBy === 'client';
   // Cut after a silence: idle-timeout explains it; the command had not ended.
   const cut = (silentCut(c) ?? 0) >= MIN_IDLE_MS;
-  if (transportOf(c) === 'websocket') {
+  if (c.upgradeKind === 'websocket') {
     if (c.closeFrames.s2c) return 'ws-close';
-    if (!connEnded(c) || c.frames.s2c === 0 || clientLeft || cut || c.unansweredPings.count >= 2) return null;
+    if (!c.ended || c.frames.s2c === 0 || clientLeft || cut || c.unansweredPings.count >= 2) return null;
     return 'ws-tcp';
   }
   if (!c.errorStream.replied) return null;
   if (c.spdyServerEnd) return 'spdy-end';
-  if (!connEnded(c) || clientLeft || cut || c.goaway.c2s) return null;
+  if (!c.ended || clientLeft || cut || c.goaway.c2s) return null;
   return 'spdy-tcp';
 }
 

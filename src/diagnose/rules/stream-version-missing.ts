@@ -5,7 +5,7 @@
  * kubectl stops: `unable to negotiate protocol: client supports "portforward.k8s.io", server
  * returned ""`.
  */
-import { describeAnswer, describeRequest, handshake, isRemoteCommand, seqsOf, transportOf, upstreamHop } from '../answer.js';
+import { describeAnswer, describeRequest, isRemoteCommand, seqsOf, upstreamHop } from '../answer.js';
 import type { FindingDraft, Rule } from '../types.js';
 
 export const streamVersionMissing: Rule = {
@@ -13,7 +13,7 @@ export const streamVersionMissing: Rule = {
   evaluate(view) {
     const out: FindingDraft[] = [];
     for (const c of view.upgrades) {
-      if (transportOf(c) !== 'spdy' || c.response?.status !== 101 || c.response.protocol !== null || !handshake(c).ok) continue;
+      if (c.upgradeKind !== 'spdy' || c.response?.status !== 101 || c.response.protocol !== null || !c.handshake.ok) continue;
       const remote = isRemoteCommand(c);
       out.push({
         rule: 'stream-version-missing',

@@ -4,7 +4,9 @@
  * expected one of [...], got "..."`, and falls back to SPDY), or a SPDY 403 `unable to negotiate
  * protocol` (the server speaks none of the offered X-Stream-Protocol-Version values).
  */
-import { answerComplete, bodyText, describeAnswer, describeRequest, header, laterUpgrade, seqsOf, transportOf, upstreamHop } from '../answer.js';
+import { bodyText } from '../../session/answered-by.js';
+import { header } from '../../session/handshake.js';
+import { answerComplete, describeAnswer, describeRequest, laterUpgrade, seqsOf, upstreamHop } from '../answer.js';
 import { ENVOY_UPGRADE, NGINX_UPGRADE, webSocketSwitch } from '../fixes.js';
 import type { ConnView, FindingDraft, Rule } from '../types.js';
 
@@ -16,9 +18,9 @@ export const subprotocolMismatch: Rule = {
       const r = c.response;
       if (!r) continue;
       const offered = c.request?.offered ?? [];
-      if (transportOf(c) === 'websocket' && r.status === 101 && offered.length && (r.protocol === null || !offered.includes(r.protocol))) {
-        out.push(webSocketMismatch(c, offered, r.protocol, laterUpgrade(view, c, 'spdy') !== undefined));
-      } else if (transportOf(c) === 'spdy' && r.status === 403 && answerComplete(c) && /unable to negotiate protocol/i.test(bodyText(c))) {
+      if (c.upgradeKind === 'websocket' && r.status === 101 && offered.length && (r.protocol === null || !offered.includes(r.protocol))) {
+        out.push(webSocketMismatch(c, offered, r.protocol, laterUpgrade(view, c) !== undefined));
+      } else if (c.upgradeKind === 'spdy' && r.status === 403 && answerComplete(c) && /unable to negotiate protocol/i.test(bodyText(c))) {
         const accepted = header(r.headers, 'x-accepted-stream-protocol-versions');
         out.push({
           rule: 'subprotocol-mismatch',

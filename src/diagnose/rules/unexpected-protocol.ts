@@ -3,7 +3,7 @@
  * does not check (unlike the WebSocket subprotocol, see subprotocol-mismatch): kubectl 1.27, which
  * offers v4 down to channel.k8s.io, panics when given v5 (protocol.md B §4).
  */
-import { describeAnswer, describeRequest, handshake, seqsOf, transportOf, upstreamHop } from '../answer.js';
+import { describeAnswer, describeRequest, seqsOf, upstreamHop } from '../answer.js';
 import type { FindingDraft, Rule } from '../types.js';
 
 export const unexpectedProtocol: Rule = {
@@ -13,7 +13,7 @@ export const unexpectedProtocol: Rule = {
     for (const c of view.upgrades) {
       const r = c.response;
       const offered = c.request?.offered ?? [];
-      if (transportOf(c) !== 'spdy' || r?.status !== 101 || r.protocol === null || !offered.length || offered.includes(r.protocol) || !handshake(c).ok) continue;
+      if (c.upgradeKind !== 'spdy' || r?.status !== 101 || r.protocol === null || !offered.length || offered.includes(r.protocol) || !c.handshake.ok) continue;
       const v5ToOld = r.protocol === 'v5.channel.k8s.io' && !offered.includes('v5.channel.k8s.io');
       out.push({
         rule: 'unexpected-protocol',

@@ -5,7 +5,9 @@
  * upgrader says `missing upgrade headers in request`; the tunnel handler says `no tunneling spdy
  * protocols provided` when Sec-WebSocket-Protocol was dropped (protocol.md A §4).
  */
-import { answerComplete, answerMessage, bodyText, describeAnswer, describeRequest, header, seqsOf, upstreamHop } from '../answer.js';
+import { bodyText } from '../../session/answered-by.js';
+import { header } from '../../session/handshake.js';
+import { answerComplete, answerMessage, describeAnswer, describeRequest, seqsOf, upstreamHop } from '../answer.js';
 import { ALB_TO_NLB, ENVOY_UPGRADE, NGINX_UPGRADE } from '../fixes.js';
 import type { FindingDraft, Rule } from '../types.js';
 

@@ -1,51 +1,56 @@
 /**
- * websocket-fallback: a WebSocket upgrade that kubectl did not accept, followed by a SPDY
- * upgrade for the same pod subresource. kubectl retries every refused WebSocket handshake over
- * SPDY without a word (protocol.md B §8, A §4), so a broken WebSocket path looks healthy until
- * the day SPDY is gone. The finding says what refused it and how.
+ * websocket-fallback: a WebSocket upgrade that kubectl did not accept, retried over SPDY: the
+ * session model's fallback (src/session/session-facts.ts). kubectl retries every refused
+ * WebSocket handshake over SPDY without a word (protocol.md B §8, A §4), so a broken WebSocket
+ * path looks healthy until the day SPDY is gone. The finding says what refused it and how.
+ * When the API server refused both attempts with the same Status, the request was wrong, not
+ * the transport (a container that does not exist: container-not-found), and the model calls
+ * it no fallback.
  */
-import {
-  answerMessage, attribute, bodyText, describeAnswer, describeRequest, handshake, intermediaryHeaders, isHtml, isRemoteCommand, laterUpgrade,
-  seqsOf, transportOf, upstreamHop,
-} from '../answer.js';
+import { attribute, bodyText, intermediaryHeaders, isHtml } from '../../session/answered-by.js';
+import { answerComplete, answerMessage, describeAnswer, describeRequest, isRemoteCommand, seqsOf, upstreamHop } from '../answer.js';
 import { ENVOY_UPGRADE, NGINX_UPGRADE, kubectlCommandFor, webSocketSwitch } from '../fixes.js';
 import type { ConnView, FindingDraft, Rule } from '../types.js';
 
 export const websocketFallback: Rule = {
   id: 'websocket-fallback',
   evaluate(view) {
-    const out: FindingDraft[] = [];
-    for (const ws of view.upgrades) {
-      if (transportOf(ws) !== 'websocket' || handshake(ws).ok) continue;
-      const spdy = laterUpgrade(view, ws, 'spdy');
-      if (!spdy) continue;
-      const cause = causeOf(ws);
-      const problem = handshake(ws).problem;
-      const refused = ws.response === null ? 'got no answer' : ws.response.status === 101 ? `got a 101 that kubectl rejected: ${problem}` : `was refused: ${describeAnswer(ws)}`;
-      out.push({
-        rule: 'websocket-fallback',
-        conn: ws.conn,
-        severity: 'warn',
-        title: `WebSocket refused (${ws.response ? (ws.response.status === 101 ? 'bad 101' : ws.response.status) : 'no answer'}), kubectl fell back to SPDY`,
-        explanation: `The WebSocket upgrade ${refused}. kubectl treats any refused WebSocket handshake as "try SPDY" and quietly retried over SPDY/3.1 (POST, ${spdy.conn}); `
-          + `only -v=4 shows it ("fallback: unable to upgrade streaming request: …"). ${cause.why} `
-          + 'The command may still have worked, but it depends on SPDY, which is deprecated and which many gateways do not carry.',
-        evidence: {
-          facts: [
-            describeRequest(ws),
-            `${ws.conn}: ${describeAnswer(ws)}${problem && ws.response?.status === 101 ? ` — ${problem}` : ''}`,
-            `${ws.conn}: answered by ${attribute(ws).answeredBy}: ${attribute(ws).why}`,
-            `${describeRequest(spdy)} — the fallback${spdy.response ? `, answered ${describeAnswer(spdy)}` : ''}`,
-          ],
-          seqs: seqsOf(ws.request, ws.response, ws.body, spdy.request, spdy.response),
-        },
-        hop: upstreamHop(ws),
-        fix: `${cause.fix} Until then, ${webSocketSwitch(ws)} makes ${kubectlCommandFor(ws)} skip the WebSocket attempt and go straight to SPDY.`,
-      });
-    }
-    return out;
+    // The story costs a pass over the connections; most sessions have no refused WebSocket to ask about.
+    if (!view.upgrades.some((u) => u.upgradeKind === 'websocket' && u.failedUpgrade)) return [];
+    const fallback = view.story().fallback;
+    const ws = fallback ? view.byConn.get(fallback.from) : undefined;
+    const spdy = fallback ? view.byConn.get(fallback.to) : undefined;
+    // Until the retry's answer is in, the model cannot yet tell it from the same refusal again.
+    if (!ws || !spdy || !(answerComplete(spdy) || spdy.ended)) return [];
+    return [finding(ws, spdy)];
   },
 };
+
+function finding(ws: ConnView, spdy: ConnView): FindingDraft {
+  const cause = causeOf(ws);
+  const problem = ws.handshake.problem;
+  const refused = ws.response === null ? 'got no answer' : ws.response.status === 101 ? `got a 101 that kubectl rejected: ${problem}` : `was refused: ${describeAnswer(ws)}`;
+  return {
+    rule: 'websocket-fallback',
+    conn: ws.conn,
+    severity: 'warn',
+    title: `WebSocket refused (${ws.response ? (ws.response.status === 101 ? 'bad 101' : ws.response.status) : 'no answer'}), kubectl fell back to SPDY`,
+    explanation: `The WebSocket upgrade ${refused}. kubectl treats any refused WebSocket handshake as "try SPDY" and quietly retried over SPDY/3.1 (POST, ${spdy.conn}); `
+      + `only -v=4 shows it ("fallback: unable to upgrade streaming request: …"). ${cause.why} `
+      + 'The command may still have worked, but it depends on SPDY, which is deprecated and which many gateways do not carry.',
+    evidence: {
+      facts: [
+        describeRequest(ws),
+        `${ws.conn}: ${describeAnswer(ws)}${problem && ws.response?.status === 101 ? ` — ${problem}` : ''}`,
+        `${ws.conn}: answered by ${attribute(ws).answeredBy}: ${attribute(ws).why}`,
+        `${describeRequest(spdy)} — the fallback${spdy.response ? `, answered ${describeAnswer(spdy)}` : ''}`,
+      ],
+      seqs: seqsOf(ws.request, ws.response, ws.body, spdy.request, spdy.response),
+    },
+    hop: upstreamHop(ws),
+    fix: `${cause.fix} Until then, ${webSocketSwitch(ws)} makes ${kubectlCommandFor(ws)} skip the WebSocket attempt and go straight to SPDY.`,
+  };
+}
 
 function causeOf(ws: ConnView): { why: string; fix: string } {
   const r = ws.response;
@@ -59,7 +64,7 @@ function causeOf(ws: ConnView): { why: string; fix: string } {
     };
   }
   if (r.status === 101) {
-    const problem = handshake(ws).problem ?? '';
+    const problem = ws.handshake.problem ?? '';
     if (/Accept/.test(problem)) {
       return {
         why: 'A wrong Sec-WebSocket-Accept means the handshake answer was not computed from kubectl\'s key: something on the path answered or rewrote the 101.',

@@ -23,6 +23,31 @@ describe('status-missing', () => {
     expect(statusMissing.evaluate(log.view())[0]?.explanation).toContain('FIN on the error stream 1');
   });
 
+  it('fires on a live connection whose server closed first, kubectl echoing its close frame', () => {
+    const log = new LogBuilder().add('c1', connOpen(), wsRequest(), ws101(), stack('channel-v5'), ...output)
+      .after(5).add('c1', closeFrame('s2c'), closeFrame('c2s'), ...ends(), connClose('upstream', 6));
+    expect(statusMissing.evaluate(log.view())[0]?.title).toMatch(/reported success/);
+  });
+
+  it('is silent when the client ended the stream itself: its close frame came first (client-node ws.close(), python resp.close())', () => {
+    const log = new LogBuilder().add('c1', connOpen(), wsRequest(), ws101(), stack('channel-v5'), ...output)
+      .after(5).add('c1', closeFrame('c2s'))
+      .after(1).add('c1', closeFrame('s2c'), ...ends(), connClose('upstream', 7));
+    expect(log.facts().conns.get('c1')!.clientEnded).toBe(true);
+    expect(statusMissing.evaluate(log.view())).toEqual([]);
+  });
+
+  it('is silent when a SPDY client ended the connection with its GOAWAY before the server\'s', () => {
+    const log = new LogBuilder().add('c1', connOpen(), spdyRequest(), spdy101(), stack('spdy-v4', 'spdy', 'v4.channel.k8s.io'), syn(1, 'error'), reply(1), syn(3, 'stdout'), reply(3))
+      .after(2).add('c1', spdyFrame('s2c', 'DATA', { streamId: 3, streamType: 'stdout', length: 3 }), data('s2c', 'stdout', 3))
+      .after(5).add('c1', spdyFrame('c2s', 'GOAWAY', { lastGoodStreamId: 0 }))
+      .after(1).add('c1', spdyFrame('s2c', 'GOAWAY', { lastGoodStreamId: 3 }), ...ends(), connClose('upstream', 9));
+    expect(statusMissing.evaluate(log.view())).toEqual([]);
+    const serverFirst = new LogBuilder().add('c1', connOpen(), spdyRequest(), spdy101(), stack('spdy-v4', 'spdy', 'v4.channel.k8s.io'), syn(1, 'error'), reply(1))
+      .after(5).add('c1', spdyFrame('s2c', 'GOAWAY', { lastGoodStreamId: 1 }), spdyFrame('c2s', 'GOAWAY', { lastGoodStreamId: 0 }), ...ends(), connClose('upstream', 6));
+    expect(statusMissing.evaluate(serverFirst.view())[0]?.explanation).toContain('GOAWAY');
+  });
+
   it('is silent with a status, when kubectl left, for v1 protocols and for port-forward', () => {
     expect(statusMissing.evaluate(healthyWsExec(new LogBuilder()).view())).toEqual([]);
     expect(statusMissing.evaluate(healthySpdyExec(new LogBuilder()).view())).toEqual([]);

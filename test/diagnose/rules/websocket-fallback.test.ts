@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { websocketFallback } from '../../../src/diagnose/rules/websocket-fallback.js';
-import { LogBuilder, body, connEnd, ends, healthySpdyExec, healthyWsExec, response, spdy101, spdyRequest, wsRequest } from '../events.js';
+import { LogBuilder, body, connClose, connEnd, connOpen, ends, healthySpdyExec, healthyWsExec, response, spdy101, spdyRequest, statusJson, wsRequest } from '../events.js';
 
 describe('websocket-fallback', () => {
   it('fires for an empty 403 (an API server that passed v5 to the kubelet) followed by SPDY', () => {
@@ -33,6 +33,23 @@ describe('websocket-fallback', () => {
     const [f] = websocketFallback.evaluate(log.view());
     expect(f?.hop.answeredBy).toBe('intermediary');
     expect(f?.fix).toContain('proxy_set_header Upgrade $http_upgrade');
+  });
+
+  it('is silent when the API server refused both attempts with the same Status (a container that does not exist): the model sees no fallback', () => {
+    const refusal = [response(400, { auditId: 'a1' }), body(statusJson('BadRequest', 'container nosuch is not valid for pod web', 400)), ...ends()];
+    const log = new LogBuilder()
+      .add('c1', wsRequest({ k8s: { pod: 'web', container: 'nosuch' } }), ...refusal)
+      .after(5).add('c2', spdyRequest({ k8s: { pod: 'web', container: 'nosuch' } }), ...refusal);
+    expect(log.view().story().fallback).toBeNull();
+    expect(websocketFallback.evaluate(log.view())).toEqual([]);
+  });
+
+  it('fires for the WebSocket attempt the model says fell back, not for a later SPDY upgrade past the grace', () => {
+    const log = new LogBuilder()
+      .add('c1', connOpen(), wsRequest(), response(403, { headers: [['Content-Length', '0']] }), ...ends(), connClose('upstream', 2))
+      .after(10_000).add('c2', connOpen(), spdyRequest(), spdy101());
+    expect(log.view().story().fallback).toBeNull();
+    expect(websocketFallback.evaluate(log.view())).toEqual([]);
   });
 
   it('is silent for a healthy WebSocket exec, a healthy SPDY exec, and a refusal with no SPDY retry', () => {
