@@ -130,7 +130,7 @@ export class SessionStore implements SessionListener {
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     if (this.heartbeat === undefined && !this.closed) {
-      this.heartbeat = setInterval(() => this.tick(), HEARTBEAT_MS);
+      this.heartbeat = setInterval(() => this.heartbeatTick(), HEARTBEAT_MS);
       this.heartbeat.unref?.();
     }
     return () => {
@@ -215,7 +215,7 @@ export class SessionStore implements SessionListener {
     this.timer.unref?.();
   }
 
-  private tick(): void {
+  private heartbeatTick(): void {
     if (this.timer !== undefined) return;
     // Without events, only what moves with the clock changes: the rate and live durations.
     if (this.dirty || this.eventRate > 0 || this.snapshot.stats.liveSessions > 0) {
