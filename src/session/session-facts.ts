@@ -35,6 +35,10 @@ import { isCopyProbe, streamingQuery, verbOf, type SessionVerb } from './verb.js
 export const FALLBACK_GRACE_MS = 3000;
 /** Connections remembered per session; a kubectl command makes a handful. */
 const MAX_CONNECTIONS = 256;
+/** API-server refusals that are about the upgrade, not the request (apimachinery httpstream, upgradeaware). */
+const TRANSPORT_REFUSAL = /Upgrade request required|missing upgrade headers|no tunneling spdy protocols|unable to upgrade|unable to negotiate protocol/i;
+/** Session-level errors remembered. */
+const MAX_SESSION_ERRORS = 8;
 /** Rule ids remembered per session. */
 const MAX_FINDING_RULES = 64;
 /** Semantics whose servers always write a status before they end a remote command. */
@@ -107,6 +111,8 @@ export class SessionFacts {
   requests = 0;
   anomalies = 0;
   readonly findingRules: string[] = [];
+  /** kubewire's own errors about the session that name no connection (bounded). */
+  readonly errors: string[] = [];
   findingCount = 0;
   /** Set by the model once no more connections can join (every one ended, the grace passed). */
   settled = false;
@@ -131,6 +137,12 @@ export class SessionFacts {
     if (e.type === 'finding') {
       this.findingCount++;
       if (!this.findingRules.includes(e.rule) && this.findingRules.length < MAX_FINDING_RULES) this.findingRules.push(e.rule);
+      return { conn: null, connEnded: false };
+    }
+    if (e.conn === undefined && e.session !== undefined) {
+      // About the session, not a connection (kubewire refused a request before it had one:
+      // closed-mode audit's 503). It must not become a connection that never ends.
+      if (e.type === 'proxy.error' && this.errors.length < MAX_SESSION_ERRORS) this.errors.push(e.message);
       return { conn: null, connEnded: false };
     }
     const c = this.conn(e.conn ?? '');
@@ -221,7 +233,8 @@ export class SessionFacts {
       if (!c.failedUpgrade) return;
       roles.set(c, 'attempt');
       const retry = retryOf(c, this.upgrades, i);
-      if (!retry || sameRefusal(c, retry)) return;
+      // Until the retry's answer is complete, a same refusal cannot be told from a fallback.
+      if (!retry || !answerComplete(retry) || sameRefusal(c, retry)) return;
       roles.set(retry, retry.failedUpgrade ? 'attempt' : 'fallback');
       found = { status: c.response?.status ?? null, reason: refusalOf(c), answeredBy: attribute(c).answeredBy, from: c.conn, to: retry.conn };
     });
@@ -239,6 +252,7 @@ export class SessionFacts {
   private failure(conns: ConnectionFacts[], stream: ConnectionFacts | null, verb: SessionVerb): string | null {
     const broken = conns.find((c) => c.proxyErrors.length > 0 && c.response === null);
     if (broken) return broken.proxyErrors[0]!.message;
+    if (conns.length === 0 && this.errors.length > 0) return this.errors[0]!;
     if (this.upgrades.length > 0 && !this.upgrades.some((c) => c.accepted)) {
       const tried = last(this.upgrades)!;
       return `${this.upgrades.length > 1 ? 'every upgrade refused, last: ' : 'upgrade refused: '}${describeRefusal(tried)}`;
@@ -311,13 +325,17 @@ function withinGrace(attempt: ConnectionFacts, retry: ConnectionFacts): boolean 
   return from === null || to === null || to - from <= FALLBACK_GRACE_MS;
 }
 
-/** The API server refused both with the same Status: the request was wrong, not the path. */
+/**
+ * The API server refused both with the same Status: the request was wrong, not the path. A
+ * refusal that is about the upgrade itself (a hop dropped the upgrade headers, so both
+ * transports get `Upgrade request required`) is about the path, so it is not one.
+ */
 function sameRefusal(a: ConnectionFacts, b: ConnectionFacts): boolean {
   const x = a.response;
   const y = b.response;
   if (!x || !y || x.status === 101 || x.status !== y.status) return false;
   const m = a.body?.k8sStatus?.message ?? null;
-  return m !== null && m === (b.body?.k8sStatus?.message ?? null);
+  return m !== null && !TRANSPORT_REFUSAL.test(m) && m === (b.body?.k8sStatus?.message ?? null);
 }
 
 /** `403 Forbidden`, `101 rejected: the 101 has no Sec-WebSocket-Protocol`, `no answer`. */
@@ -326,6 +344,13 @@ export function refusalOf(c: ConnectionFacts): string {
   if (!r) return c.proxyErrors[0]?.message ?? 'no answer';
   if (r.status === 101) return `101 rejected: ${c.handshake.problem ?? 'unknown'}`;
   return `${r.status}${r.reason ? ` ${r.reason}` : ''}`;
+}
+
+/** The answer is all in: a 101, a body (or none due), or the connection is over. */
+function answerComplete(c: ConnectionFacts): boolean {
+  const r = c.response;
+  if (!r) return c.ended;
+  return r.status === 101 || c.body !== null || c.ended || c.kind === 'http';
 }
 
 /** The refusal with its Status message, when there is one. */

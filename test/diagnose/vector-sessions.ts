@@ -65,11 +65,13 @@ export function sessionEvents(s: VectorSession, options: StampOptions = {}): Kub
 /**
  * A capture decodes the client's side first, so kubectl's answer to the server's end of the
  * stream seems to come before it; a live log has them in the order they crossed the proxy. In
- * every vector the server ended first and kubectl answered (a close frame echoes a close frame,
+ * every exec and attach vector the server ended first and kubectl answered (a close frame echoes a close frame,
  * RFC 6455 §5.5.1; kubectl's SPDY GOAWAY follows the server's FIN, RST_STREAM or GOAWAY), so a
  * live log puts the client's close frame or GOAWAY right after the server's end.
  */
 function serverCloseFirst<T extends { body: EventBody }>(events: T[]): T[] {
+  // A port-forward ends when kubectl stops it: there the client does close first.
+  if (events.some((e) => e.body.type === 'upgrade.request' && e.body.k8s?.operation === 'portforward')) return events;
   const server = events.findIndex((e) => endsStream(e.body, 's2c'));
   const client = events.findIndex((e) => endsStream(e.body, 'c2s'));
   if (server < 0 || client < 0 || client > server) return events;

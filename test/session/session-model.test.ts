@@ -188,3 +188,35 @@ describe('settling', () => {
     expect([...m.values()].map((s) => s.id)).toEqual(['s7', 's8', 's9']);
   });
 });
+
+describe('model edges', () => {
+  it('a kubewire error about a session with no connection (a refused request) settles, and says why it failed', () => {
+    const m = new SessionModel();
+    m.ingest({ v: 1, seq: 1, ts: new Date(T0).toISOString(), session: 'sess-9', type: 'proxy.error', code: 'KW_ERR_AUDIT_REFUSED', message: 'the audit log cannot be written', upstream: null, status: 503, note: '' } as KubewireEvent);
+    const s = m.get('sess-9')!;
+    expect(s.conns.size).toBe(0);
+    expect(m.tick(T0 + FALLBACK_GRACE_MS).map((x) => x.id)).toEqual(['sess-9']);
+    expect(s.story()).toMatchObject({ state: 'failed', failure: 'the audit log cannot be written', connections: [] });
+  });
+
+  it('a refusal about the upgrade itself on both transports is still a fallback (a hop dropped the upgrade headers)', () => {
+    const msg = 'Upgrade request required';
+    const log = new LogBuilder()
+      .add('c1', connOpen(), wsRequest(), response(400, { auditId: 'a1' }), body(statusJson('BadRequest', msg, 400)), ...ends(), connClose('upstream', 1))
+      .after(1).add('c2', connOpen(), spdyRequest(), response(400, { auditId: 'a2' }), body(statusJson('BadRequest', msg, 400)), ...ends(), connClose('upstream', 1));
+    expect(story(log).fallback).toMatchObject({ status: 400, from: 'c1', to: 'c2' });
+  });
+
+  it('the fallback waits for the retry\'s answer: a same refusal is not a fallback even for a moment', () => {
+    const msg = 'container nosuch is not valid for pod web';
+    const log = new LogBuilder()
+      .add('c1', connOpen(), wsRequest(), response(400, { auditId: 'a1' }), body(statusJson('BadRequest', msg, 400)), ...ends(), connClose('upstream', 1))
+      .after(1).add('c2', connOpen(), spdyRequest(), response(400, { auditId: 'a2' }));
+    const m = new SessionModel();
+    for (const e of log.events) m.ingest(e);
+    expect(m.get('sess-1')!.story().fallback).toBeNull();
+    log.add('c2', body(statusJson('BadRequest', msg, 400)));
+    m.ingest(log.last);
+    expect(m.get('sess-1')!.story().fallback).toBeNull();
+  });
+});
