@@ -82,18 +82,39 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
   }
 
   const relay = (from: Duplex, to: Duplex, dir: Direction, side: 'client' | 'upstream'): void => {
+    // Two things hold a source: a receiver whose buffer is full, and a lossless log that is
+    // behind. Each is waited out on its own, and the source resumes only when neither holds it:
+    // resuming on the first would let the receiver's buffer or the log's queue grow without bound.
+    let waitingForDrain = false;
+    let waitingForLog = false;
+    const release = (): void => {
+      if (waitingForDrain || waitingForLog) return;
+      if (bus.writable) return void from.resume();
+      // The log fell behind on the other direction's bytes while this one waited for a drain.
+      waitingForLog = true;
+      bus.onWritable(logWritable);
+    };
+    const logWritable = (): void => {
+      waitingForLog = false;
+      release();
+    };
     from.on('data', (chunk: Buffer) => {
       const ok = to.write(chunk);
       bytes[dir] += chunk.length;
       decode(dir, chunk);
-      if (!ok) {
+      if (!ok && !waitingForDrain) {
+        waitingForDrain = true;
         from.pause();
-        to.once('drain', () => from.resume());
+        to.once('drain', () => {
+          waitingForDrain = false;
+          release();
+        });
       }
-      if (!bus.writable) {
-        // Lossless logging (--payload full): the log is behind, so the relay waits for it.
+      if (!bus.writable && !waitingForLog) {
+        // Lossless logging (--payload full, --audit): the log is behind, so the relay waits for it.
+        waitingForLog = true;
         from.pause();
-        bus.onWritable(() => from.resume());
+        bus.onWritable(logWritable);
       }
     });
     from.on('end', () => {
