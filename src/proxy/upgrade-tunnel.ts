@@ -36,6 +36,9 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
   const emit = (body: EventBody): void => void bus.publish(body, noteFor(body), ids);
   const started = Date.now();
   client.on('error', () => {});
+  // From the start: a FIN that arrives while the upstream is dialled must leave the client's
+  // side open for the answer.
+  halfOpen(client);
   emit({ type: 'conn.open', kind: 'upgrade', client: remoteOf(client), upstream: upstream.describe() });
 
   let server: Duplex;
@@ -53,8 +56,16 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
     return;
   }
   server.on('error', () => {});
-  halfOpen(client);
   halfOpen(server);
+  if (client.destroyed) {
+    // The client left while the upstream was dialled: send nothing to an upstream whose answer
+    // nobody would read, so no exec starts there.
+    server.destroy();
+    const gone = client.errored;
+    emit({ type: 'conn.close', closedBy: gone ? 'error' : 'client', bytes: { c2s: 0, s2c: 0 }, durationMs: Date.now() - started, error: gone ? `client socket: ${gone.message}` : null });
+    ctx.onClose?.();
+    return;
+  }
 
   let decoder: ConnectionDecoder | null = new ConnectionDecoder((e) => bus.publish(e.body, e.note, ids), { payload: ctx.payload });
   const decode = (dir: Direction, chunk: Buffer): void => {
@@ -117,11 +128,14 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
         bus.onWritable(logWritable);
       }
     });
-    from.on('end', () => {
+    const onEnd = (): void => {
       closedBy ??= side;
       decoderEnd(dir);
       to.end();
-    });
+    };
+    // The client's FIN may have come while the upstream was dialled, its 'end' with it.
+    if (from.readableEnded) onEnd();
+    else from.on('end', onEnd);
     from.on('error', (e: Error) => {
       closedBy ??= 'error';
       error ??= `${side} socket: ${e.message}`;
