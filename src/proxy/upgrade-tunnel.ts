@@ -36,6 +36,9 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
   const emit = (body: EventBody): void => void bus.publish(body, noteFor(body), ids);
   const started = Date.now();
   client.on('error', () => {});
+  // From the start: a FIN that arrives while the upstream is dialled must leave the client's
+  // side open for the answer.
+  halfOpen(client);
   emit({ type: 'conn.open', kind: 'upgrade', client: remoteOf(client), upstream: upstream.describe() });
 
   let server: Duplex;
@@ -53,8 +56,16 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
     return;
   }
   server.on('error', () => {});
-  halfOpen(client);
   halfOpen(server);
+  if (client.destroyed) {
+    // The client left while the upstream was dialled: send nothing to an upstream whose answer
+    // nobody would read, so no exec starts there.
+    server.destroy();
+    const gone = client.errored;
+    emit({ type: 'conn.close', closedBy: gone ? 'error' : 'client', bytes: { c2s: 0, s2c: 0 }, durationMs: Date.now() - started, error: gone ? `client socket: ${gone.message}` : null });
+    ctx.onClose?.();
+    return;
+  }
 
   let decoder: ConnectionDecoder | null = new ConnectionDecoder((e) => bus.publish(e.body, e.note, ids), { payload: ctx.payload });
   const decode = (dir: Direction, chunk: Buffer): void => {
@@ -82,25 +93,49 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
   }
 
   const relay = (from: Duplex, to: Duplex, dir: Direction, side: 'client' | 'upstream'): void => {
+    // Two things hold a source: a receiver whose buffer is full, and a lossless log that is
+    // behind. Each is waited out on its own, and the source resumes only when neither holds it:
+    // resuming on the first would let the receiver's buffer or the log's queue grow without bound.
+    let waitingForDrain = false;
+    let waitingForLog = false;
+    const release = (): void => {
+      if (waitingForDrain || waitingForLog) return;
+      if (bus.writable) return void from.resume();
+      // The log fell behind on the other direction's bytes while this one waited for a drain.
+      waitingForLog = true;
+      bus.onWritable(logWritable);
+    };
+    const logWritable = (): void => {
+      waitingForLog = false;
+      release();
+    };
     from.on('data', (chunk: Buffer) => {
       const ok = to.write(chunk);
       bytes[dir] += chunk.length;
       decode(dir, chunk);
-      if (!ok) {
+      if (!ok && !waitingForDrain) {
+        waitingForDrain = true;
         from.pause();
-        to.once('drain', () => from.resume());
+        to.once('drain', () => {
+          waitingForDrain = false;
+          release();
+        });
       }
-      if (!bus.writable) {
-        // Lossless logging (--payload full): the log is behind, so the relay waits for it.
+      if (!bus.writable && !waitingForLog) {
+        // Lossless logging (--payload full, --audit): the log is behind, so the relay waits for it.
+        waitingForLog = true;
         from.pause();
-        bus.onWritable(() => from.resume());
+        bus.onWritable(logWritable);
       }
     });
-    from.on('end', () => {
+    const onEnd = (): void => {
       closedBy ??= side;
       decoderEnd(dir);
       to.end();
-    });
+    };
+    // The client's FIN may have come while the upstream was dialled, its 'end' with it.
+    if (from.readableEnded) onEnd();
+    else from.on('end', onEnd);
     from.on('error', (e: Error) => {
       closedBy ??= 'error';
       error ??= `${side} socket: ${e.message}`;
