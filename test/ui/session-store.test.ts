@@ -191,6 +191,9 @@ describe.skipIf(!haveVectors)('SessionStore rows tell the session model\'s story
       ['c1', 'attempt', 101, 'refused'],
       ['c2', 'fallback', 101, 'ok'],
     ]);
+    // The rejected 101 carried frames kubectl never showed: the terminal holds the fallback's output alone.
+    const terminal = store.getDetail('bad-accept')!.terminal;
+    expect(new Set(terminal.stdout.map((m) => m.conn))).toEqual(new Set(['c2']));
   });
 
   it('an exec stream the upstream cut before any status failed: the exit code is unknown', () => {

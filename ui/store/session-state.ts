@@ -102,16 +102,19 @@ export class SessionState {
       if (facts) connections.push(connectionView(facts, c));
     }
     const lanes = [...this.lanes.values()].sort((a, b) => a.order - b.order).map(laneView);
-    const stdout = lanes.find((l) => l.key === 'stdout');
+    // The terminal is what kubectl showed: the stream's output only, never a rejected
+    // attempt's (a 101 kubectl refused may still have carried frames).
+    const shown = (lanes.find((l) => l.key === 'stdout')?.messages ?? []).filter((m) => story.stream === null || m.conn === null || m.conn === story.stream);
+    const stdout = { messages: shown, evicted: lanes.find((l) => l.key === 'stdout')?.evicted ?? 0 };
     const terminal: TerminalSource = {
       sessionId: row.id,
       tty: row.tty,
-      stdout: stdout?.messages ?? [],
+      stdout: stdout.messages,
       resizes: this.resizes.toArray(),
-      evicted: stdout?.evicted ?? 0,
-      truncated: (stdout?.messages ?? []).filter((m) => m.truncated).length,
-      bytes: (stdout?.messages ?? []).reduce((n, m) => n + m.size, 0),
-      recordedBytes: (stdout?.messages ?? []).reduce((n, m) => n + (m.payload ? Buffer.byteLength(m.payload, 'base64') : 0), 0),
+      evicted: stdout.evicted,
+      truncated: stdout.messages.filter((m) => m.truncated).length,
+      bytes: stdout.messages.reduce((n, m) => n + m.size, 0),
+      recordedBytes: stdout.messages.reduce((n, m) => n + (m.payload ? Buffer.byteLength(m.payload, 'base64') : 0), 0),
     };
     return {
       row,
