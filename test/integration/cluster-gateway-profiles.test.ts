@@ -3,12 +3,10 @@
  * Profiles are switched at run time on one cluster.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableKubectls, runKubectl, startKubectl } from '../support/kubectl.js';
+import { availableKubectls, runKubectl, startKubectl, WEBSOCKET_ENV as WS, SPDY_ENV as SPDY } from '../support/kubectl.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 
 const [v] = availableKubectls(['1.33']);
-const WS = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'true', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'true' };
-const SPDY = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' };
 
 let t: TestCluster;
 beforeAll(async () => {

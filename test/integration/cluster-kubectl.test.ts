@@ -6,14 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableKubectls, runKubectl, startKubectl } from '../support/kubectl.js';
+import { availableKubectls, runKubectl, SPDY_ENV, startKubectl, WEBSOCKET_ENV } from '../support/kubectl.js';
 import { spawnKubectlInPty } from '../support/pty-kubectl.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 
 const versions = availableKubectls(['1.27', '1.30', '1.31', '1.33']);
 const modes = [
-  { name: 'websocket', env: { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'true', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'true' } },
-  { name: 'spdy', env: { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' } },
+  { name: 'websocket', env: WEBSOCKET_ENV },
+  { name: 'spdy', env: SPDY_ENV },
 ];
 
 let t: TestCluster;

@@ -3,11 +3,10 @@
  * kubectl's read deadline is extended only by pongs (client-go websocket.go heartbeat).
  */
 import { describe, expect, it } from 'vitest';
-import { availableKubectls, runKubectl } from '../support/kubectl.js';
+import { availableKubectls, runKubectl, WEBSOCKET_ENV as WS } from '../support/kubectl.js';
 import { startTestCluster } from '../support/demo-cluster.js';
 
 const [v] = availableKubectls(['1.33']);
-const WS = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'true', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'true' };
 
 describe.skipIf(!v)('no-pong with real kubectl', () => {
   it('kubectl gives up after 61 s when pongs never come', async () => {

@@ -10,15 +10,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableKubectls } from '../support/kubectl.js';
+import { availableKubectls, WEBSOCKET_ENV as WS, SPDY_ENV as SPDY } from '../support/kubectl.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { kubectlPart, runThroughKubewire, startThroughKubewire } from '../support/kubewire-run.js';
 import { runDoctorCommand } from '../../src/cli/doctor-command.js';
 import { gatewayBinary, startApache, startHaproxy, startNginx, startSquid, writeUpstreamKubeconfig, type Gateway } from '../support/gateways.js';
 
 const [v] = availableKubectls(['1.33']);
-const WS = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'true', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'true' };
-const SPDY = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' };
 const EXEC = ['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'echo through-gateway'];
 
 interface Finding {

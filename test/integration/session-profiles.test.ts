@@ -13,13 +13,11 @@ import type { SessionStory } from '../../src/session/session-facts.js';
 import { SessionModel } from '../../src/session/session-model.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { readEvents } from '../support/event-log.js';
-import { availableKubectls, runKubectl, startKubectl, type KubectlResult } from '../support/kubectl.js';
+import { availableKubectls, runKubectl, startKubectl, type KubectlResult, WEBSOCKET_ENV as WS, SPDY_ENV as SPDY } from '../support/kubectl.js';
 import { startProxyProcess, stopStartedProxies } from '../support/kubewire-proxy.js';
 import { Lines } from '../support/lines-output.js';
 
 const [v] = availableKubectls(['1.33']);
-const WS = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'true', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'true' };
-const SPDY = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' };
 
 let t: TestCluster;
 let n = 0;

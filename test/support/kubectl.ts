@@ -104,3 +104,8 @@ export function startKubectl(version: string, args: string[], opts: KubectlRunOp
 export function tempHome(prefix = 'kubewire-kubectl-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+
+/** kubectl 1.30+ forced onto WebSocket (exec, attach, cp, and port-forward's tunnel). */
+export const WEBSOCKET_ENV = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'true', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'true' } as const;
+/** kubectl forced onto SPDY/3.1 (its fallback, and the only transport before 1.30). */
+export const SPDY_ENV = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' } as const;
