@@ -59,7 +59,13 @@ export class ConnectionDecoder {
   private readonly ctx: DecodeContext;
   private readonly summaryBuilder = new ConnectionSummaryBuilder();
   private readonly dirs: Record<Direction, DirectionState>;
+  /**
+   * Requests in order; those before `answeredRequests` have had their answer. A captured client
+   * direction is decoded before the server's, so thousands of pipelined requests can wait here:
+   * answered ones are stepped past, not shifted off, as in ByteQueue.
+   */
   private readonly requests: RequestRecord[] = [];
+  private answeredRequests = 0;
   private readonly pending = new ByteQueue();
   private pendingFrom = 0;
   private stack: StreamStack | null = null;
@@ -211,7 +217,7 @@ export class ConnectionDecoder {
   private onResponse(head: HttpHead, next: number): void {
     const status = head.status ?? 0;
     const interim = status >= 100 && status < 200 && status !== 101;
-    const req = interim ? this.requests[0] : this.requests.shift();
+    const req = interim ? this.requests[this.answeredRequests] : this.nextAnswered();
     const isUpgrade = req?.upgrade ?? status === 101;
     this.ctx.emit({
       type: isUpgrade ? 'upgrade.response' : 'http.response',
@@ -239,6 +245,20 @@ export class ConnectionDecoder {
       if (req) this.resumeClientAfterRefusal(req.head);
     }
     this.startBody('s2c', head, responseBodyFraming(head, req?.head.method ?? null), next);
+  }
+
+  /** The oldest unanswered request, now answered. */
+  private nextAnswered(): RequestRecord | undefined {
+    const req = this.requests[this.answeredRequests];
+    if (req === undefined) return undefined;
+    this.answeredRequests++;
+    const waiting = this.requests.length - this.answeredRequests;
+    // Compacting once the answered prefix is at least half moves no more records than were answered.
+    if (this.answeredRequests >= waiting) {
+      this.requests.splice(0, this.answeredRequests);
+      this.answeredRequests = 0;
+    }
+    return req;
   }
 
   private startStream(request: HttpHead | null, choice: ReturnType<typeof selectStack>, s2cNext: number): void {

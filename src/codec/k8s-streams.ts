@@ -32,6 +32,7 @@ export class StatusCollector {
   private bytes = 0;
   private offset = -1;
   private overflowReported = false;
+  private readonly shape = new ObjectShape();
 
   constructor(private readonly ctx: DecodeContext, private readonly jsonExpected: boolean) {}
 
@@ -50,15 +51,21 @@ export class StatusCollector {
       const kept = data.length > room ? data.subarray(0, room) : data;
       this.chunks.push(kept);
       this.bytes += kept.length;
+      this.shape.scan(kept);
     }
   }
 
-  /** Reports the status if what was collected is a complete JSON object. */
+  /**
+   * Reports the status if what was collected is a complete JSON object. Joining and parsing
+   * everything collected at every message end would cost the whole status per message, so the
+   * text is parsed only when its shape says it can be one object.
+   */
   flushIfComplete(): void {
-    if (!this.pending) return;
+    if (!this.pending || this.shape.state !== SHAPE_CLOSED) return;
     const text = Buffer.concat(this.chunks).toString('utf8');
     const parsed = parseStatusText(text, this.jsonExpected);
     if (parsed.format === 'json') this.report(text);
+    else this.shape.state = SHAPE_NEVER;
   }
 
   /** The stream ended: report whatever was collected. */
@@ -75,6 +82,62 @@ export class StatusCollector {
     this.chunks = [];
     this.bytes = 0;
     this.offset = -1;
+    this.shape.reset();
+  }
+}
+
+// What ObjectShape has seen of a text.
+const SHAPE_BEFORE = 0; // only JSON whitespace
+const SHAPE_OPEN = 1; // inside a value that began with "{"
+const SHAPE_CLOSED = 2; // that value closed, then only whitespace: JSON.parse may accept it
+const SHAPE_NEVER = 3; // no continuation can parse as one JSON object
+
+/**
+ * Tracks, byte by byte, whether a text could be exactly one JSON object (RFC 8259 §2: ws value
+ * ws). The value ends at the bracket that brings the depth back to zero, outside strings;
+ * after it only whitespace may follow, so once that bracket has been seen either the text
+ * parses now or nothing appended will make it parse. The bytes are UTF-8, whose multi-byte
+ * sequences never contain an ASCII byte, so scanning bytes finds the same structure as
+ * scanning the decoded text.
+ */
+class ObjectShape {
+  state = SHAPE_BEFORE;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+
+  scan(data: Buffer): void {
+    for (let i = 0; i < data.length && this.state !== SHAPE_NEVER; i++) {
+      const b = data[i]!;
+      if (this.state === SHAPE_OPEN) {
+        this.inside(b);
+        continue;
+      }
+      if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
+      if (this.state === SHAPE_BEFORE && b === 0x7b) {
+        this.state = SHAPE_OPEN;
+        this.depth = 1;
+      } else {
+        this.state = SHAPE_NEVER;
+      }
+    }
+  }
+
+  reset(): void {
+    this.state = SHAPE_BEFORE;
+    this.depth = 0;
+    this.inString = false;
+    this.escaped = false;
+  }
+
+  private inside(b: number): void {
+    if (this.inString) {
+      if (this.escaped) this.escaped = false;
+      else if (b === 0x5c) this.escaped = true;
+      else if (b === 0x22) this.inString = false;
+    } else if (b === 0x22) this.inString = true;
+    else if (b === 0x7b || b === 0x5b) this.depth++;
+    else if ((b === 0x7d || b === 0x5d) && --this.depth === 0) this.state = SHAPE_CLOSED;
   }
 }
 
