@@ -30,10 +30,18 @@ export class EventStamper {
 
 /** RFC 3339 with microseconds, in UTC: 2026-11-21T10:57:03.123456Z. */
 export function timestampMicros(epochMs: number, extraMicros = 0): string {
-  const iso = new Date(epochMs).toISOString();
-  const micros = String(Math.floor(extraMicros) % 1000).padStart(3, '0');
-  return `${iso.slice(0, 23)}${micros}Z`;
+  // A busy stream stamps many events per millisecond: format the millisecond part once.
+  const ms = Math.floor(epochMs);
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastPrefix = new Date(ms).toISOString().slice(0, 23);
+  }
+  const micros = Math.floor(extraMicros) % 1000;
+  return `${lastPrefix}${micros < 10 ? '00' : micros < 100 ? '0' : ''}${micros}Z`;
 }
+
+let lastMs = Number.NaN;
+let lastPrefix = '';
 
 /**
  * The inverse of timestampMicros: microseconds since the epoch of an RFC 3339 timestamp with up
