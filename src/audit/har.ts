@@ -37,8 +37,8 @@
 import type { HeaderLines, HttpBodyEvent, HttpRequestEvent, HttpResponseEvent, KubewireEvent } from '../events/types.js';
 import { parseTsMicros } from '../events/stamp.js';
 import type { ConnectionFacts } from '../session/connection-facts.js';
-import { SessionModel } from '../session/session-model.js';
-import { LogClock, startsRun } from './log-clock.js';
+import { LogReplay } from '../session/log-replay.js';
+import { sessionKeyOf } from '../session/session-model.js';
 import { payloadBytes } from './terminal-session.js';
 
 export interface HarNameValue {
@@ -159,8 +159,7 @@ export class HarBuilder {
   private run = 0;
   private lastStart: 'audit' | 'proxy' | null = null;
   private readonly conns = new Map<string, ConnState>();
-  private model = new SessionModel();
-  private readonly clock = new LogClock();
+  private readonly replay = new LogReplay();
 
   constructor(private readonly options: HarOptions) {}
 
@@ -175,11 +174,11 @@ export class HarBuilder {
    * nothing of a returned entry.
    */
   push(e: KubewireEvent): HarEntry[] {
+    this.replay.ingest(e);
     // Conn ids restart with every kubewire run; an audit run logs audit.start, then proxy.start.
-    if (startsRun(e)) {
+    if (e.type === 'audit.start' || e.type === 'proxy.start') {
       const done = this.finish();
       this.run++;
-      this.model = new SessionModel();
       if (e.type === 'audit.start') {
         this.server = e.cluster.server.replace(/\/$/, '');
         this.lastStart = 'audit';
@@ -193,16 +192,14 @@ export class HarBuilder {
     }
     if (e.conn === undefined) return [];
     if (this.options.session !== undefined && e.session !== this.options.session) return [];
-    const now = this.clock.due(e);
-    if (now !== null) this.model.tick(now);
-    const observed = this.model.ingest(e);
     const key = `${this.run}\0${e.conn}`;
     const us = parseTsMicros(e.ts);
     if (e.type === 'http.request' || e.type === 'upgrade.request') {
       // A second request on a conn id still open (not seen from kubewire): the first is over.
       const previous = this.conns.get(key);
       const done = previous ? [this.take(previous)] : [];
-      const facts = observed?.conn;
+      const session = sessionKeyOf(e);
+      const facts = session === null ? undefined : this.replay.observer.model.get(session)?.conns.get(e.conn);
       if (!facts) return done;
       this.conns.set(key, {
         key, conn: e.conn, session: e.session ?? null, server: this.server, facts, request: e, requestUs: us, requestTs: e.ts ?? null,

@@ -15,9 +15,8 @@ import type { K8sDataEvent, KubewireEvent, SessionTarget } from '../events/types
 import { parseTsMicros } from '../events/stamp.js';
 import type { ConnectionFacts } from '../session/connection-facts.js';
 import type { SessionFacts } from '../session/session-facts.js';
-import { SessionObserver } from '../session/session-observer.js';
 import type { SessionVerb } from '../session/verb.js';
-import { LogClock, startsRun } from './log-clock.js';
+import { LogReplay } from '../session/log-replay.js';
 
 export interface ChunkCounts {
   chunks: number;
@@ -102,39 +101,30 @@ export class SessionScanner {
   private readonly tallies = new WeakMap<ConnectionFacts, ChunkTally>();
   /** Sessions of events with no `session` (a decoded capture): nothing to replay by id. */
   private readonly anonymous = new WeakSet<SessionFacts>();
-  private readonly clock = new LogClock();
-  private run = 0;
-  private observer = this.newObserver();
+  private readonly replay = new LogReplay();
 
-  push(e: KubewireEvent): void {
-    if (startsRun(e)) {
-      this.observer.finish();
-      this.run++;
-      this.observer = this.newObserver();
-    }
-    const now = this.clock.due(e);
-    if (now !== null) this.observer.tick(now);
-    this.observer.ingest(e);
-  }
-
-  /** Every session, in order of its first event. */
-  sessions(): SessionInfo[] {
-    this.observer.finish();
-    return [...this.found.values()].sort((a, b) => byStart(a.startUs, b.startUs));
-  }
-
-  private newObserver(): SessionObserver {
-    const run = this.run;
-    return new SessionObserver().add({
+  constructor() {
+    this.replay.observer.add({
       primary: (e, session) => {
         if (!session) return;
         if (e.session === undefined) this.anonymous.add(session);
         if (e.type === 'k8s.data' && e.size > 0) this.count(session.conns.get(e.conn ?? ''), e);
       },
       settled: (session) => {
-        if (!this.anonymous.has(session)) this.found.set(`${run}\0${session.id}`, this.describe(session));
+        // A run's sessions settle before the next run is counted, so `run` is theirs.
+        if (!this.anonymous.has(session)) this.found.set(`${this.replay.run}\0${session.id}`, this.describe(session));
       },
     });
+  }
+
+  push(e: KubewireEvent): void {
+    this.replay.ingest(e);
+  }
+
+  /** Every session, in order of its first event. */
+  sessions(): SessionInfo[] {
+    this.replay.finish();
+    return [...this.found.values()].sort((a, b) => byStart(a.startUs, b.startUs));
   }
 
   private count(conn: ConnectionFacts | undefined, e: K8sDataEvent): void {

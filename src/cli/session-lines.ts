@@ -3,18 +3,14 @@
  * (src/session) as the log streams past, so that a refused WebSocket attempt and the SPDY
  * retry that replaced it print as one command, as do the probe and the copy of a `kubectl cp`.
  *
- * The model is sans-IO; a log carries its own clock, the events' `ts`. A live observer
- * settles a session at its first tick past the grace (src/session/session-observer.ts, every
- * TICK_MS), and what the proxy derives then (findings) is logged with that time; so a session
- * is printed once the log has passed its last event by the grace and one more tick, and the
- * rest at the end of the log. Memory stays within the model's bound whatever the log's length.
- * A session that gains an event after it was printed settles, and is printed, once more.
+ * Sessions settle on the log's own clock, one kubewire run at a time (src/session/log-replay.ts);
+ * memory stays within the model's bound whatever the log's length. A session that gains an
+ * event after it was printed settles, and is printed, once more.
  */
 import type { KubewireEvent } from '../events/types.js';
-import { parseTsMillis } from '../events/stamp.js';
 import type { AnsweredBy } from '../session/answered-by.js';
 import type { SessionFacts, SessionStory } from '../session/session-facts.js';
-import { SessionObserver, TICK_MS } from '../session/session-observer.js';
+import { LogReplay } from '../session/log-replay.js';
 
 /** The printed line's keys, in order. */
 export interface SessionLine {
@@ -53,12 +49,10 @@ export function sessionLine(s: SessionStory): SessionLine {
 
 /** Feeds events in log order; calls `print` with each session's line as it settles. */
 export class SessionLines {
-  private readonly observer = new SessionObserver();
-  private clock: number | null = null;
-  private lastTick: number | null = null;
+  private readonly replay = new LogReplay();
 
   constructor(print: (line: SessionLine) => void) {
-    this.observer.add({
+    this.replay.observer.add({
       settled: (s: SessionFacts) => {
         const story = s.story();
         // Only a proxy.start, or findings alone: no kubectl command to speak of.
@@ -68,16 +62,10 @@ export class SessionLines {
   }
 
   ingest(e: KubewireEvent): void {
-    this.observer.ingest(e);
-    const t = parseTsMillis(e.ts);
-    if (t === null || (this.clock !== null && t <= this.clock)) return;
-    this.clock = t;
-    if (this.lastTick !== null && t - this.lastTick < TICK_MS) return;
-    this.lastTick = t;
-    this.observer.tick(t - TICK_MS);
+    this.replay.ingest(e);
   }
 
   finish(): void {
-    this.observer.finish();
+    this.replay.finish();
   }
 }

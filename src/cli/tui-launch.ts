@@ -4,10 +4,11 @@
  *
  * The TUI's store reads the session model (src/session): over a running proxy it listens to
  * the proxy's one session observer (`running.sessions`); over a log it is fed through an
- * observer of its own, which settles quiet sessions every TICK_MS while a followed log grows.
+ * observer of its own, on the log's own clock (src/session/log-replay.ts).
  */
 import type { KubewireEvent } from '../events/types.js';
-import { SessionObserver, TICK_MS, type SessionListener } from '../session/session-observer.js';
+import { LogReplay } from '../session/log-replay.js';
+import { TICK_MS, type SessionListener } from '../session/session-observer.js';
 import type { RunningProxy } from './proxy-setup.js';
 import { waitForSignal } from './signals.js';
 
@@ -38,8 +39,8 @@ export async function launchTui(meta: TuiMeta, ringSize?: number): Promise<Launc
   let log: LogObserver | undefined;
   return {
     listener: store,
-    ingest: (e) => (log ??= new LogObserver(store)).observer.ingest(e),
-    finish: () => log?.observer.finish(),
+    ingest: (e) => (log ??= new LogObserver(store)).replay.ingest(e),
+    finish: () => log?.replay.finish(),
     waitUntilExit: () => handle.waitUntilExit(),
     close: () => {
       log?.stop();
@@ -50,14 +51,14 @@ export async function launchTui(meta: TuiMeta, ringSize?: number): Promise<Launc
   };
 }
 
-/** A log's own session observer, ticking on the wall clock: a followed log is written as it happens. */
+/** A log's own session observer, on the log's own clock (src/session/log-replay.ts). */
 class LogObserver {
-  readonly observer = new SessionObserver();
+  readonly replay = new LogReplay();
   private readonly timer: NodeJS.Timeout;
 
   constructor(listener: SessionListener) {
-    this.observer.add(listener);
-    this.timer = setInterval(() => this.observer.tick(Date.now()), TICK_MS);
+    this.replay.observer.add(listener);
+    this.timer = setInterval(() => this.replay.tickNow(), TICK_MS);
     this.timer.unref();
   }
 

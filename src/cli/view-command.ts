@@ -4,11 +4,11 @@
  * one per kubectl command.
  */
 import { access, constants, stat } from 'node:fs/promises';
-import { SessionObserver, TICK_MS } from '../session/session-observer.js';
+import { LogReplay } from '../session/log-replay.js';
+import { TICK_MS } from '../session/session-observer.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
 import { followJsonl } from '../sinks/jsonl-follow.js';
 import { CliError, describeFsError } from '../io/errors.js';
-import { LogClock } from './log-clock.js';
 import type { Output } from '../io/output.js';
 import { waitForSignal } from './signals.js';
 import { canShowTui, launchTui } from './tui-launch.js';
@@ -45,16 +45,10 @@ export async function runView(opts: ViewOptions, out: Output, err: Output): Prom
   }
   // No terminal: replay the log through the console lines a proxy would have printed, its
   // sessions settling by the log's own clock.
-  const sessions = new SessionObserver().add(new ConsoleSink(out));
-  const clock = new LogClock();
-  const follower = followJsonl(opts.file, (e) => {
-    clock.saw(e);
-    sessions.ingest(e);
-  }, { follow: opts.follow, onBadLine });
-  const ticker = setInterval(() => {
-    const now = clock.now();
-    if (now !== null) sessions.tick(now);
-  }, TICK_MS);
+  const replay = new LogReplay();
+  replay.observer.add(new ConsoleSink(out));
+  const follower = followJsonl(opts.file, (e) => replay.ingest(e), { follow: opts.follow, onBadLine });
+  const ticker = setInterval(() => replay.tickNow(), TICK_MS);
   // Following ends with Ctrl-C; the sessions still waiting get their lines first.
   if (opts.follow) void waitForSignal().then(() => follower.stop());
   try {
@@ -62,6 +56,6 @@ export async function runView(opts: ViewOptions, out: Output, err: Output): Prom
   } finally {
     clearInterval(ticker);
   }
-  sessions.finish();
+  replay.finish();
   return 0;
 }

@@ -20,8 +20,9 @@ import type { FindingDraft, Rule } from './types.js';
 import { parseTsMillis } from '../events/stamp.js';
 import type { FindingEvent, KubewireEvent } from '../events/types.js';
 import { MAX_SERVER_FRAME_BYTES } from '../session/connection-facts.js';
-import { SessionModel } from '../session/session-model.js';
-import { SessionObserver, TICK_MS, type SessionListener } from '../session/session-observer.js';
+import type { SessionModel } from '../session/session-model.js';
+import { LogReplay } from '../session/log-replay.js';
+import type { SessionListener } from '../session/session-observer.js';
 import type { SessionFacts } from '../session/session-facts.js';
 
 export interface DiagnosisEngineOptions {
@@ -165,25 +166,15 @@ export function findingBody(f: FindingDraft): FindingEvent {
 
 /**
  * Every finding of a whole log (or a decoded capture), in the order they arose: the events go
- * through a session observer of their own, whose clock is the log's (it ticks as the
- * timestamps advance, so sessions settle as they did live), and which finishes at the end.
+ * through a session observer of their own on the log's own clock (src/session/log-replay.ts),
+ * so sessions settle as they did live, and it finishes at the end.
  */
 export function diagnoseEvents(events: readonly KubewireEvent[], options: DiagnosisEngineOptions = {}): DiagnosedFinding[] {
   const found: SessionFinding[] = [];
-  const observer = new SessionObserver(new SessionModel());
-  observer.add(new DiagnosisEngine(observer.model, (f) => found.push(f), options));
-  let ticked: number | null = null;
-  for (const e of events) {
-    observer.ingest(e);
-    const t = parseTsMillis(e.ts);
-    if (t === null) continue;
-    if (ticked === null) ticked = t;
-    else if (t - ticked >= TICK_MS) {
-      ticked = t;
-      observer.tick(t);
-    }
-  }
-  observer.finish();
+  const replay = new LogReplay();
+  replay.observer.add(new DiagnosisEngine(replay.observer.model, (f) => found.push(f), options));
+  for (const e of events) replay.ingest(e);
+  replay.finish();
   return found.map((f) => ({
     ...findingBody(f),
     ...(f.session !== undefined ? { session: f.session } : {}),

@@ -97,6 +97,11 @@ export class SessionModel {
     return out;
   }
 
+  /** Forgets every session (a new kubewire run in a log reuses connection ids); consumers keep what they hold. */
+  reset(): void {
+    this.sessions.clear();
+  }
+
   /** End of input: every session not yet settled settles now. */
   finish(): SessionFacts[] {
     const out: SessionFacts[] = [];
