@@ -4,7 +4,7 @@
  * exit code is kubewire's. Afterwards one line per kubectl command goes to stderr, each
  * line starting `kubewire: `, so it never mixes with the command's own output.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -59,23 +59,29 @@ export async function runCommand(opts: RunOptions, err: Output): Promise<number>
 
 function runChild(command: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env });
-    // The terminal sends ^C and ^\ to the whole foreground group; the command decides what
-    // they mean, kubewire only waits for it. Signals sent to kubewire alone are passed on.
-    const forward = (sig: NodeJS.Signals) => (): void => void child.kill(sig);
-    // ^C and ^\ typed at the terminal reach the child already (same foreground group): passing
+    // The handlers go in before the command starts: a signal that arrives while it starts is
+    // kept for it instead of ending kubewire and leaving the command behind.
+    let child: ChildProcess | null = null;
+    let early: NodeJS.Signals | null = null;
+    const send = (sig: NodeJS.Signals): void => {
+      if (child) child.kill(sig);
+      else early ??= sig;
+    };
+    // ^C and ^\ typed at the terminal reach the command already (same foreground group): passing
     // them on would deliver them twice. From anywhere else (`kill -INT PID`, `timeout -s INT`, a
     // supervisor) only kubewire gets them, so they are passed on like TERM and HUP.
     const fromElsewhere = (sig: NodeJS.Signals) => (): void => {
-      if (!inForegroundGroup()) child.kill(sig);
+      if (!inForegroundGroup()) send(sig);
     };
     const handlers: [NodeJS.Signals, () => void][] = [
-      ['SIGINT', fromElsewhere('SIGINT')], ['SIGQUIT', fromElsewhere('SIGQUIT')], ['SIGTERM', forward('SIGTERM')], ['SIGHUP', forward('SIGHUP')],
+      ['SIGINT', fromElsewhere('SIGINT')], ['SIGQUIT', fromElsewhere('SIGQUIT')], ['SIGTERM', () => send('SIGTERM')], ['SIGHUP', () => send('SIGHUP')],
     ];
     for (const [sig, h] of handlers) process.on(sig, h);
     const cleanup = (): void => {
       for (const [sig, h] of handlers) process.off(sig, h);
     };
+    child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env });
+    if (early) child.kill(early);
     child.on('error', (e: NodeJS.ErrnoException) => {
       cleanup();
       if (e.code === 'ENOENT') reject(new CliError('KW_ERR_COMMAND_NOT_FOUND', `cannot run ${command[0]}: command not found`, 127));
