@@ -1,10 +1,11 @@
 /**
  * The commands that only read files must not load the proxy's libraries: @kubernetes/client-node
  * alone more than doubles a bare Node process, and ink/react are only for the terminal view.
+ * The proxy itself loads client-node only for a kubeconfig user with an auth-provider.
  * The built CLI runs under test/support/import-recorder.mjs, which writes down every module the
  * process imports (dynamic imports included), so the test sees what really loaded.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,17 +29,19 @@ interface Recorded {
   modules: string[];
 }
 
-function recorded(nodeArgs: string[]): Recorded {
+function importLog(): { log: string; env: NodeJS.ProcessEnv } {
   const log = join(root, `imports-${++n}.txt`);
   writeFileSync(log, '');
-  const r = spawnSync(process.execPath, [`--import=${RECORDER}`, ...nodeArgs], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    timeout: 30_000,
-    // A NODE_OPTIONS of the test runner's own must not add its hooks to the child's record.
-    env: { ...process.env, NODE_OPTIONS: '', KUBEWIRE_IMPORT_LOG: log },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, modules: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+  // A NODE_OPTIONS of the test runner's own must not add its hooks to the child's record.
+  return { log, env: { ...process.env, NODE_OPTIONS: '', KUBEWIRE_IMPORT_LOG: log } };
+}
+
+const modulesIn = (log: string): string[] => readFileSync(log, 'utf8').split('\n').filter(Boolean);
+
+function recorded(nodeArgs: string[]): Recorded {
+  const { log, env } = importLog();
+  const r = spawnSync(process.execPath, [`--import=${RECORDER}`, ...nodeArgs], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000, env });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, modules: modulesIn(log) };
 }
 
 const kubewire = (...args: string[]): Recorded => recorded([join(REPO_ROOT, 'bin', 'kubewire.js'), ...args]);
@@ -88,5 +91,80 @@ describe('commands load only what they use', () => {
       expect(r.stdout).not.toBe('');
       expect(heavyIn(r), args.join(' ')).toEqual([]);
     }
+  });
+});
+
+/** A kubeconfig for an API server that is never dialled, with `user` as its user. */
+function kubeconfig(user: Record<string, unknown>): string {
+  const file = join(root, `kubeconfig-${++n}.json`);
+  writeFileSync(file, JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1', 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'u', user }],
+    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+    'current-context': 'x',
+  }));
+  return file;
+}
+
+/** Loads the upstream of `file` and evaluates its credentials once, in a process of its own. */
+function evaluate(file: string): Recorded {
+  const upstream = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'proxy', 'kubeconfig-upstream.js')).href;
+  const script = `const { loadUpstream } = await import(${JSON.stringify(upstream)});
+const up = await loadUpstream({ kubeconfig: ${JSON.stringify(file)}, env: {} });
+process.stdout.write((await up.connectionOptions()).headers.Authorization ?? '');`;
+  return recorded(['--input-type=module', '-e', script]);
+}
+
+describe('the upstream loads client-node only for an auth-provider', () => {
+  it('evaluates a token, a token file and an exec plugin without it', () => {
+    const tokenFile = join(root, 'token');
+    writeFileSync(tokenFile, 'from-file\n');
+    const script = join(root, 'plugin.mjs');
+    writeFileSync(script, "process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: 'from-plugin' } }));\n");
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ token: 'static' }, 'Bearer static'],
+      [{ 'token-file': tokenFile }, 'Bearer from-file'],
+      [{ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: process.execPath, args: [script], interactiveMode: 'Never' } }, 'Bearer from-plugin'],
+    ];
+    for (const [user, authorization] of cases) {
+      const r = evaluate(kubeconfig(user));
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toBe(authorization);
+      expect(r.modules.some((u) => u.includes('/node_modules/js-yaml/'))).toBe(true);
+      expect(heavyIn(r)).toEqual([]);
+    }
+  });
+
+  it('imports client-node for an auth-provider', () => {
+    const r = evaluate(kubeconfig({ 'auth-provider': { name: 'gcp', config: { 'access-token': 'gcp-token' } } }));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('Bearer gcp-token');
+    expect(heavyIn(r)).toEqual(['@kubernetes/client-node']);
+  });
+
+  it('kubewire proxy --no-tui starts without client-node, ink or react', async () => {
+    const { log, env } = importLog();
+    const child = spawn(process.execPath, [
+      `--import=${RECORDER}`, join(REPO_ROOT, 'bin', 'kubewire.js'), 'proxy', '--no-tui',
+      '--kubeconfig', kubeconfig({ token: 't' }), '--log', join(root, 'proxy.jsonl'), '--write-kubeconfig', join(root, 'proxy.kubeconfig'),
+    ], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString('utf8');
+          if (out.includes('listening on')) resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`kubewire proxy exited (${code}) before listening: ${out}`)));
+      });
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.on('exit', () => resolve())));
+    }
+    const modules = modulesIn(log);
+    expect(modules.some((u) => u.endsWith('/dist/src/proxy/proxy-server.js'))).toBe(true);
+    expect(HEAVY.filter((p) => packages(modules).has(p))).toEqual([]);
   });
 });
