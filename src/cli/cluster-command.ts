@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { DemoCluster } from '../demo/demo-cluster.js';
-import { GATEWAY_PROFILES, GatewayProfiles } from '../demo/gateway-profiles.js';
+import { GatewayProfiles } from '../demo/gateway-profiles.js';
 import { CliError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 import { parseListen } from './listen-address.js';
@@ -59,8 +59,4 @@ export async function runCluster(opts: ClusterOptions, out: Output, err: Output)
   await waitForSignal();
   await cluster.stop();
   return 0;
-}
-
-export function gatewayHelp(): string {
-  return Object.entries(GATEWAY_PROFILES).map(([name, what]) => `  ${name.padEnd(18)} ${what}`).join('\n');
 }

@@ -1,19 +1,12 @@
 /**
  * The kubewire command line: parses, wires the parts together, maps failures to exit codes.
+ * Each command's module is imported only when that command runs: the proxy, the demo cluster,
+ * the terminal view and their libraries take longer to load than most commands take to run,
+ * and a process that never serves should not carry them.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { gatewayHelp, runCluster } from './cluster-command.js';
-import { runDecode } from './decode-command.js';
-import { runDemo } from './demo-command.js';
-import { runDoctorCommand } from './doctor-command.js';
-import { runView } from './view-command.js';
-import { runProxy } from './proxy-command.js';
-import { runCommand } from './run-command.js';
-import { runSummary } from './summary-command.js';
-import { runVerify } from './verify-command.js';
-import { runReplay } from './replay-command.js';
-import { runExport } from './export-command.js';
-import { auditSettings, type AuditFlags, type AuditSettings } from './audit-setup.js';
+import type { AuditFlags, AuditSettings } from './audit-setup.js';
+import { gatewayHelp } from '../demo/gateway-profiles.js';
 import { CliError, ExitCode } from '../io/errors.js';
 import { StdoutOutput } from '../io/output.js';
 import { VERSION } from '../version.js';
@@ -36,6 +29,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--payload <mode>', 'payload bytes recorded in events').choices(['full', 'head', 'none']).default('full'))
     .addHelpText('after', '\nExamples:\n  kubewire decode --c2s exec.c2s --s2c exec.s2c\n  kubewire decode --c2s exec.c2s --s2c exec.s2c --summary\n  kubewire decode --c2s pf.c2s --s2c pf.s2c --text')
     .action(async (opts) => {
+      const { runDecode } = await import('./decode-command.js');
       process.exitCode = await runDecode(opts, new StdoutOutput());
     });
 
@@ -60,7 +54,9 @@ export function buildProgram(): Command {
       .option('--no-tui', 'print one line per kubectl command instead of the interactive view')
       .addHelpText('after', '\nExamples:\n  kubewire proxy\n  kubewire proxy --context prod --audit --audit-key-file /etc/kubewire/audit.key --max-size 100M --log /var/log/kubewire/audit.jsonl --no-tui'),
   ).action(async (opts, cmd: Command) => {
-    await exitWhenFlushed(await runProxy({ ...opts, audit: auditFrom(opts, cmd) }, new StdoutOutput(), new StdoutOutput(process.stderr)));
+    const { runProxy } = await import('./proxy-command.js');
+    const audit = await auditFrom(opts, cmd);
+    await exitWhenFlushed(await runProxy({ ...opts, audit }, new StdoutOutput(), new StdoutOutput(process.stderr)));
   });
 
   proxyFlags(
@@ -71,7 +67,9 @@ export function buildProgram(): Command {
       .passThroughOptions()
       .addHelpText('after', '\nExamples:\n  kubewire run -- kubectl exec -it web -- sh\n  kubewire run --payload full --log cp.jsonl -- kubectl cp ./big.tar web:/tmp/big.tar\n  kubewire run --audit --audit-key-file audit.key --redact-stdin echo-off -- kubectl exec -it web -- sh'),
   ).action(async (command: string[], opts, cmd: Command) => {
-    process.exitCode = await runCommand({ ...opts, audit: auditFrom(opts, cmd), command }, new StdoutOutput(process.stderr));
+    const { runCommand } = await import('./run-command.js');
+    const audit = await auditFrom(opts, cmd);
+    process.exitCode = await runCommand({ ...opts, audit, command }, new StdoutOutput(process.stderr));
   });
 
   program
@@ -81,6 +79,7 @@ export function buildProgram(): Command {
     .option('--sessions', 'one line per kubectl command: its verb, target, connections and their roles (request, attempt, fallback, stream), the WebSocket refusal that made kubectl fall back to SPDY, the exit code, bytes, times and finding rules')
     .addHelpText('after', "\nExamples:\n  kubewire summary ~/.local/state/kubewire/logs/kubewire-20261121-105703-4242.jsonl\n  kubewire summary run.jsonl | jq -c 'select(.exitCode != 0)'\n  kubewire summary --sessions run.jsonl | jq -c 'select(.fallback != null) | {verb, fallback}'")
     .action(async (log: string, opts: { sessions?: boolean }) => {
+      const { runSummary } = await import('./summary-command.js');
       process.exitCode = await runSummary({ file: log, sessions: opts.sessions === true }, new StdoutOutput(), new StdoutOutput(process.stderr));
     });
 
@@ -92,6 +91,7 @@ export function buildProgram(): Command {
     .option('--no-tui', 'print one line per kubectl command instead of the interactive view')
     .option('--ring <n>', 'messages kept per stream lane in memory (older ones stay in the log)', (v) => Number(v))
     .action(async (log: string, opts) => {
+      const { runView } = await import('./view-command.js');
       process.exitCode = await runView({ file: log, follow: opts.follow, tui: opts.tui, ...(opts.ring ? { ringSize: opts.ring } : {}) }, new StdoutOutput(), new StdoutOutput(process.stderr));
     });
 
@@ -103,6 +103,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the result as one JSON object')
     .addHelpText('after', '\nExamples:\n  kubewire verify audit.jsonl\n  kubewire verify audit-*.jsonl --key-file /etc/kubewire/audit.key')
     .action(async (files: string[], opts) => {
+      const { runVerify } = await import('./verify-command.js');
       process.exitCode = await runVerify({ files, ...(opts.keyFile ? { keyFile: opts.keyFile } : {}), json: opts.json === true }, new StdoutOutput(), new StdoutOutput(process.stderr));
     });
 
@@ -115,6 +116,7 @@ export function buildProgram(): Command {
     .option('--max-idle <seconds>', 'shorten every pause to at most this long', (v) => Number(v))
     .addHelpText('after', '\nExamples:\n  kubewire replay audit.jsonl\n  kubewire replay audit.jsonl --session 3f2a --speed 4 --max-idle 2')
     .action(async (files: string[], opts) => {
+      const { runReplay } = await import('./replay-command.js');
       process.exitCode = await runReplay({ files, ...(opts.session ? { session: opts.session } : {}), ...(opts.speed !== undefined ? { speed: opts.speed } : {}), ...(opts.maxIdle !== undefined ? { maxIdle: opts.maxIdle } : {}) }, process.stdout, process.stderr, new StdoutOutput(process.stderr));
     });
 
@@ -129,6 +131,7 @@ export function buildProgram(): Command {
     .option('-o, --output <file>', 'write here instead of stdout')
     .addHelpText('after', '\nExamples:\n  kubewire export audit.jsonl --format asciicast -o session.cast && asciinema play session.cast\n  kubewire export audit.jsonl --format har -o kubectl.har')
     .action(async (files: string[], opts) => {
+      const { runExport } = await import('./export-command.js');
       process.exitCode = await runExport({
         files, format: opts.format, ...(opts.session ? { session: opts.session } : {}), includeInput: opts.includeInput === true,
         asciicastVersion: Number(opts.asciicastVersion) as 2 | 3, ...(opts.output ? { output: opts.output } : {}),
@@ -145,6 +148,7 @@ export function buildProgram(): Command {
     .option('--idle <seconds>', 'with --pod: hold a session idle this long (plus 5 s) and report when the path cuts it')
     .option('--json', 'print one JSON object {checks, findings}')
     .action(async (opts) => {
+      const { runDoctorCommand } = await import('./doctor-command.js');
       process.exitCode = await runDoctorCommand(opts, new StdoutOutput());
     });
 
@@ -158,6 +162,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--payload <mode>', 'payload recorded per message').choices(['full', 'head', 'none']).default('head'))
     .option('--gateway <profile...>', 'start the demo cluster with these gateway profiles (see kubewire cluster --help)', [])
     .action(async (opts) => {
+      const { runDemo } = await import('./demo-command.js');
       await exitWhenFlushed(await runDemo(opts, new StdoutOutput(), new StdoutOutput(process.stderr)));
     });
 
@@ -169,6 +174,7 @@ export function buildProgram(): Command {
     .option('--gateway <profile...>', 'reproduce a gateway failure (repeatable; see below)', [])
     .addHelpText('after', `\nGateway profiles:\n${gatewayHelp()}`)
     .action(async (opts) => {
+      const { runCluster } = await import('./cluster-command.js');
       await exitWhenFlushed(await runCluster(opts, new StdoutOutput(), new StdoutOutput(process.stderr)));
     });
 
@@ -176,7 +182,8 @@ export function buildProgram(): Command {
 }
 
 /** The audit settings of `proxy`/`run`, checked against `--payload` as the user gave it. */
-function auditFrom(opts: AuditFlags & { payload?: string }, cmd: Command): AuditSettings | null {
+async function auditFrom(opts: AuditFlags & { payload?: string }, cmd: Command): Promise<AuditSettings | null> {
+  const { auditSettings } = await import('./audit-setup.js');
   return auditSettings(opts, cmd.getOptionValueSource('payload') === 'cli');
 }
 

@@ -18,6 +18,11 @@ export const GATEWAY_PROFILES = {
 
 export type GatewayProfileName = keyof typeof GATEWAY_PROFILES;
 
+/** The profiles as `kubewire cluster --help` lists them. */
+export function gatewayHelp(): string {
+  return Object.entries(GATEWAY_PROFILES).map(([name, what]) => `  ${name.padEnd(18)} ${what}`).join('\n');
+}
+
 export class GatewayProfiles {
   private active = new Set<GatewayProfileName>();
   private idleSeconds: number | null = null;

@@ -1,18 +1,17 @@
 /**
  * Choosing the context, its cluster and its user from merged kubeconfig files, and checking
- * what kubectl checks before it connects: a server URL, a proxy-url, readable certificate and
- * key files. `--context` wins over current-context. client-node silently drops an entry it finds
- * invalid, so when a name is missing the raw YAML is read again to say why that entry is
- * unusable, instead of only that it is unknown.
+ * what kubectl checks before it connects: a server URL, a proxy-url, readable token, certificate
+ * and key files, a usable exec section. `--context` wins over current-context. Unusable entries
+ * are dropped when the files are read (kubeconfig-files.ts), so when a name is missing the raw
+ * YAML is read again to say why that entry is unusable, instead of only that it is unknown.
  */
 import { readFileSync } from 'node:fs';
-import type { Cluster, Context, User } from '@kubernetes/client-node';
 import { CliError, describeFsError } from '../io/errors.js';
-import type { LoadedFile, Merged } from './kubeconfig-files.js';
+import type { Cluster, Context, LoadedFile, Merged, User } from './kubeconfig-files.js';
 
 type RawEntry = Record<string, unknown>;
 
-/** The raw entry client-node dropped as invalid, with its file, to say why it is unusable. */
+/** The raw entry dropped as unusable, with its file, to say why it is unusable. */
 function rawEntry(files: LoadedFile[], list: 'clusters' | 'users' | 'contexts', name: string): { entry: RawEntry; file: string } | null {
   for (const f of files) {
     const items = f.raw[list];
@@ -67,22 +66,22 @@ export function selectCluster(files: LoadedFile[], m: Merged, ctx: Context, path
   throw new CliError('KW_ERR_KUBECONFIG_MISSING_CLUSTER', `context "${ctx.name}" names cluster "${ctx.cluster}", which is not defined in ${where(paths)}; ${known('clusters', m.clusters.keys())}`);
 }
 
-export function selectUser(files: LoadedFile[], m: Merged, ctx: Context, paths: string[]): User | null {
+export function selectUser(m: Merged, ctx: Context, paths: string[]): User | null {
   if (!ctx.user) return null;
   const found = m.users.get(ctx.user);
-  if (found) return found.value;
-  const dropped = rawEntry(files, 'users', ctx.user);
-  const tokenFile = dropped ? section(dropped.entry, 'user')?.['token-file'] : undefined;
-  if (dropped && typeof tokenFile === 'string') {
-    let cause = 'it cannot be read';
-    try {
-      readFileSync(tokenFile);
-    } catch (e) {
-      cause = describeFsError(e);
-    }
-    throw new CliError('KW_ERR_KUBECONFIG_TOKEN_FILE', `token-file ${tokenFile} of user "${ctx.user}" in ${dropped.file}: ${cause} (a relative token-file is read from the current directory)`);
+  if (!found) {
+    throw new CliError('KW_ERR_KUBECONFIG_MISSING_USER', `context "${ctx.name}" names user "${ctx.user}", which is not defined in ${where(paths)}; ${known('users', m.users.keys())}`);
   }
-  throw new CliError('KW_ERR_KUBECONFIG_MISSING_USER', `context "${ctx.name}" names user "${ctx.user}", which is not defined in ${where(paths)}; ${known('users', m.users.keys())}`);
+  const user = found.value;
+  // Read now, as kubectl reads it when it loads the kubeconfig; upstream-credentials.ts re-reads it once a minute.
+  if (user.tokenFile && !user.token) {
+    try {
+      readFileSync(user.tokenFile);
+    } catch (e) {
+      throw new CliError('KW_ERR_KUBECONFIG_TOKEN_FILE', `token-file ${user.tokenFile} of user "${ctx.user}" in ${found.file}: ${describeFsError(e)} (a relative token-file is read from the kubeconfig's folder)`);
+    }
+  }
+  return user;
 }
 
 export function parseServer(cluster: Cluster, file: string): URL {

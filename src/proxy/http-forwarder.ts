@@ -75,6 +75,8 @@ export class HttpForwarder {
     delete req.headers['authorization'];
     delete req.headers['proxy-authorization'];
     this.responses.set(req, (proxyRes) => {
+      // As client-go: a rejected credential (an exec plugin's, say) is not offered again.
+      if (proxyRes.statusCode === 401) this.upstream.credentialsRejected?.();
       proxyRes.on('data', (d: Buffer) => (bytes.s2c += d.length));
       emit({
         type: 'http.response', dir: 's2c', offset: 0, status: proxyRes.statusCode ?? 0, reason: proxyRes.statusMessage ?? '',

@@ -10,7 +10,7 @@ import type tls from 'node:tls';
 import { loadKubeconfig, type KubeconfigLoadOptions, type KubeconfigTarget } from '../kubeconfig/load-kubeconfig.js';
 import { UpstreamError, type Upstream, type UpstreamConnectionOptions } from './upstream.js';
 import { dialingAgent } from './upstream-agent.js';
-import { evaluateCredentials } from './upstream-credentials.js';
+import { UpstreamCredentials } from './upstream-credentials.js';
 import { bareHost, dial } from './upstream-dial.js';
 
 export interface LoadUpstreamOptions extends KubeconfigLoadOptions {
@@ -33,10 +33,11 @@ class KubeconfigUpstream implements Upstream {
   readonly proxyUrl: URL | null;
   readonly kubeconfigPaths: string[];
   private readonly display: string;
+  private readonly credentials: UpstreamCredentials;
   private pending: Promise<UpstreamConnectionOptions> | null = null;
   private cachedAgent: http.Agent | null = null;
 
-  constructor(private readonly target: KubeconfigTarget, private readonly timeoutMs: number) {
+  constructor(target: KubeconfigTarget, private readonly timeoutMs: number) {
     this.server = target.server;
     this.contextName = target.contextName;
     this.clusterName = target.clusterName;
@@ -45,6 +46,7 @@ class KubeconfigUpstream implements Upstream {
     this.proxyUrl = target.proxyUrl;
     this.kubeconfigPaths = target.kubeconfigPaths;
     this.display = displayUrl(target.server);
+    this.credentials = new UpstreamCredentials(target, this.display);
   }
 
   describe(): string {
@@ -53,8 +55,12 @@ class KubeconfigUpstream implements Upstream {
 
   connectionOptions(): Promise<UpstreamConnectionOptions> {
     // Callers arriving together share one evaluation, so an exec plugin runs once per burst.
-    this.pending ??= evaluateCredentials(this.target, this.display).finally(() => (this.pending = null));
+    this.pending ??= this.credentials.evaluate().finally(() => (this.pending = null));
     return this.pending.then((o) => ({ headers: { ...o.headers }, tls: { ...o.tls } }));
+  }
+
+  credentialsRejected(): void {
+    this.credentials.rejected();
   }
 
   async connect(options?: UpstreamConnectionOptions): Promise<Duplex> {

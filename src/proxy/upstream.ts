@@ -26,8 +26,10 @@ export interface Upstream {
   readonly proxyUrl: URL | null;
   readonly kubeconfigPaths: string[];
   describe(): string;
-  /** Fresh auth and TLS for one new connection; client-node caches exec credentials until their expirationTimestamp. */
+  /** Fresh auth and TLS for one new connection; an exec plugin's credential is kept until it expires or is rejected. */
   connectionOptions(): Promise<UpstreamConnectionOptions>;
+  /** The API server answered 401 to credentials from connectionOptions(): drop any kept credential, as client-go does. */
+  credentialsRejected?(): void;
   /**
    * A TCP (+TLS) connection for an upgrade leg, with no ALPN (HTTP/1.1), through proxy-url when
    * set. Pass the options already fetched for this connection to avoid evaluating credentials
