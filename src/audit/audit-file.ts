@@ -10,7 +10,8 @@
  */
 import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
-import { LOG_FILE_MODE, makeParents } from '../sinks/log-files.js';
+import { coalesce } from '../sinks/line-arena.js';
+import { LOG_FILE_MODE, makeParents, writeAll } from '../sinks/log-files.js';
 
 export class AuditFile {
   private constructor(readonly path: string, private readonly fh: FileHandle, readonly regular: boolean, private size: number) {}
@@ -33,24 +34,25 @@ export class AuditFile {
     return this.size;
   }
 
-  /** Writes all of `data` or throws, leaving the file as it was before the call. */
-  async append(data: Buffer): Promise<void> {
-    let done = 0;
+  /**
+   * Writes all of `data` (one `writev` for a batch of lines, when the kernel takes it whole) or
+   * throws, leaving the file as it was before the call.
+   */
+  async append(data: Buffer | readonly Buffer[]): Promise<void> {
+    const parts = Buffer.isBuffer(data) ? [data] : coalesce(data);
+    let bytes = 0;
+    for (const p of parts) bytes += p.length;
     try {
-      while (done < data.length) {
-        // At an explicit offset: after a failed write is cut back, the descriptor's own position
-        // still points past the cut, and writing there would leave a hole of NUL bytes.
-        const { bytesWritten } = await this.fh.write(data, done, data.length - done, this.regular ? this.size + done : null);
-        if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-        done += bytesWritten;
-      }
+      // At an explicit offset: after a failed write is cut back, the descriptor's own position
+      // still points past the cut, and writing there would leave a hole of NUL bytes.
+      await writeAll(this.fh, parts, this.regular ? this.size : null);
     } catch (e) {
-      // A short write left part of a record behind: cut the file back (best effort; if even
-      // that fails, verify reports the cut line).
-      if (done > 0 && this.regular) await this.fh.truncate(this.size).catch(() => undefined);
+      // A short write may have left part of a record behind: cut the file back (best effort;
+      // if even that fails, verify reports the cut line).
+      if (this.regular) await this.fh.truncate(this.size).catch(() => undefined);
       throw e;
     }
-    this.size += data.length;
+    this.size += bytes;
   }
 
   /**

@@ -8,8 +8,11 @@
  *    typed input comes back as echo;
  * 2. linking: `prev`/`hash`, and the counts and hashes seals carry, filled in here because only
  *    the chain knows them (the bus carries seals with null counts);
- * 3. one serial writer: lines go to the file in order, in batches, each batch whole or not at
- *    all (audit-file.ts).
+ * 3. one serial writer: lines go to the file in order, in batches (up to BATCH_BYTES, one
+ *    `writev` each), each batch whole or not at all (audit-file.ts).
+ *
+ * A record is serialized once, into reused memory (line-arena.ts), hashed over those bytes in
+ * one pass (chain format 2, chain.ts), and the same bytes are written.
  *
  * Nothing is dropped while the file takes writes: a queue above its bound makes `write` return
  * false, and the lossless bus pauses the relay (backpressure). When a write fails (disk full,
@@ -24,6 +27,7 @@ import type { EventSink } from '../events/event-bus.js';
 import type { AuditFileEvent, AuditGapEvent, AuditSealEvent, ChainInfo, EventBody, KubewireEvent } from '../events/types.js';
 import { CliError } from '../io/errors.js';
 import { noteFor } from '../events/notes.js';
+import { LineArena } from '../sinks/line-arena.js';
 import { describeLogError } from '../sinks/log-files.js';
 import { AuditFile, partPath } from './audit-file.js';
 import { ChainLinker, chainInfo, GENESIS } from './chain.js';
@@ -82,6 +86,8 @@ export class AuditSink implements EventSink {
   private readonly redactor: StdinRedactor;
   private readonly maxQueueBytes: number;
   private readonly now: () => number;
+  private readonly arena = new LineArena();
+  private readonly alloc = (n: number): Buffer => this.arena.alloc(n);
   private linker: ChainLinker;
   private linked: ChainState;
   private committed: ChainState;
@@ -108,7 +114,7 @@ export class AuditSink implements EventSink {
     this.redactor = new StdinRedactor(opts.redactStdin);
     this.maxQueueBytes = opts.maxQueueBytes ?? AUDIT_MAX_QUEUE_BYTES;
     this.now = opts.now ?? Date.now;
-    this.linker = new ChainLinker(opts.key, GENESIS);
+    this.linker = new ChainLinker(opts.key, GENESIS, this.alloc);
     this.linked = freshState(1);
     this.committed = freshState(1);
     this.file = file;
@@ -269,8 +275,7 @@ export class AuditSink implements EventSink {
   }
 
   private linkLine(e: KubewireEvent, sync: boolean, sessionSeal = false): LineItem {
-    const { line, hash } = this.linker.link(e);
-    const data = Buffer.from(line + '\n', 'utf8');
+    const { data, hash } = this.linker.link(e);
     advance(this.linked, hash, data.length, e.session, sessionSeal);
     return { kind: 'line', data, seq: e.seq, hash, session: e.session, sessionSeal, sync };
   }
@@ -303,6 +308,7 @@ export class AuditSink implements EventSink {
         if (first.kind === 'rotate') {
           await this.rotate(first);
           this.queue.shift();
+          this.arena.release(first.seal.data);
           this.queueBytes -= first.seal.data.length;
           advance(this.committed, first.seal.hash, first.seal.data.length, undefined, false);
           this.committed.part = first.part;
@@ -318,11 +324,14 @@ export class AuditSink implements EventSink {
           bytes += item.data.length;
         }
         if (!this.file) throw Object.assign(new Error('the audit file is not open'), { code: 'EBADF' });
-        await this.file.append(batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((b) => b.data), bytes));
+        await this.file.append(batch.map((b) => b.data));
         if (batch.some((b) => b.sync)) await this.file.sync();
         this.queue.splice(0, batch.length);
         this.queueBytes -= bytes;
-        for (const item of batch) advance(this.committed, item.hash, item.data.length, item.session, item.sessionSeal);
+        for (const item of batch) {
+          this.arena.release(item.data);
+          advance(this.committed, item.hash, item.data.length, item.session, item.sessionSeal);
+        }
         if (this.probing) this.recovered();
         this.updateBehind();
       } catch (e) {
@@ -360,9 +369,11 @@ export class AuditSink implements EventSink {
     this.probing = false;
     this.queue.length = 0;
     this.queueBytes = 0;
+    // The lines dropped with the queue are never written: their memory goes to the collector.
+    this.arena.reset();
     // Back to the last record on disk: the next record links to it.
     this.linked = cloneState(this.committed);
-    this.linker = new ChainLinker(this.opts.key, this.committed.hash);
+    this.linker = new ChainLinker(this.opts.key, this.committed.hash, this.alloc);
     this.rotationRequested = false;
     this.updateBehind();
     if (first) for (const l of this.failureListeners) l(this.failed!);

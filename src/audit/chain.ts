@@ -1,31 +1,49 @@
 /**
  * The audit hash chain. Every record of an audit log carries `prev`, the previous record's
- * `hash`, and `hash`, SHA-256 over the record's canonical JSON without `hash` (RFC 8785, JSON
- * Canonicalization Scheme: keys sorted, no whitespace, ECMAScript number and string forms).
- * With a key (`--audit-key-file`) the hash is HMAC-SHA256 under that key, so someone who edits
- * the log cannot recompute the chain.
+ * `hash`, and `hash`, a SHA-256 of the record without `hash`; with a key (`--audit-key-file`) an
+ * HMAC-SHA256 under that key, so someone who edits the log cannot recompute the chain.
  *
- * The line itself is written in the event's own key order with `prev` and `hash` last, for
- * people reading it; only the hash input is canonical, so a verifier never depends on how a
- * writer orders keys.
+ * What exactly is hashed is the chain's format, declared in `audit.start` and every `audit.file`
+ * (`chain.format`):
+ * - format 2 (`"format": 2`, what kubewire writes): the record's line itself, as bytes, without
+ *   its last member `,"hash":"…"`. The writer builds the line once (event-line.ts), hashes it in
+ *   one pass and writes those same bytes, then puts the hash in. A verifier hashes the bytes it
+ *   reads, so any change to a line, even one that leaves its JSON value alone, breaks its hash.
+ * - format 1 (no `format`, logs written before format 2): RFC 8785 canonical JSON of the record
+ *   without `hash` (JSON Canonicalization Scheme: keys sorted, no whitespace, ECMAScript number
+ *   and string forms), independent of how the line was written. That meant a second serializing
+ *   of every record, big payloads included; `verify` still checks such logs.
+ *
+ * Lines are written in the event's own key order with a payload after the other fields, then
+ * `prev`, then `hash`, for people reading them.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ChainInfo } from '../events/types.js';
+import { encodeEventLine, type LineAllocator } from '../sinks/event-line.js';
 
 /** `prev` of a chain's first record. */
 export const GENESIS = '0'.repeat(64);
+
+/** The hash input format kubewire writes (see above); a chain without `format` is format 1. */
+export const CHAIN_FORMAT = 2;
+
+/** The format a chain declares: 1 when it names none (logs from before format 2). */
+export function chainFormatOf(info: { format?: unknown }): unknown {
+  return info.format ?? 1;
+}
 
 /** A key shorter than this is refused: HMAC under a guessable key proves nothing. */
 export const MIN_KEY_BYTES = 16;
 
 /**
- * RFC 8785 for the values an event holds (objects, arrays, strings, finite numbers, booleans,
- * null): keys sorted by UTF-16 code units, strings and numbers as ECMAScript's JSON.stringify
- * writes them (RFC 8785 §3.2.2 adopts exactly that), no whitespace; a string with a lone
- * surrogate has no RFC 8785 form and throws. The `canonicalize` package is the reference, and a
- * property test holds this to it; this one checks strings with the native isWellFormed instead
- * of a loop over every character, which halves the cost of a record with a 64 KiB payload.
+ * Format 1's hash input, kept for `verify` of older logs. RFC 8785 for the values an event holds
+ * (objects, arrays, strings, finite numbers, booleans, null): keys sorted by UTF-16 code units,
+ * strings and numbers as ECMAScript's JSON.stringify writes them (RFC 8785 §3.2.2 adopts exactly
+ * that), no whitespace; a string with a lone surrogate has no RFC 8785 form and throws. The
+ * `canonicalize` package is the reference, and a property test holds this to it; this one
+ * checks strings with the native isWellFormed instead of a loop over every character, which
+ * halves the cost of a record with a 64 KiB payload.
  */
 export function canonicalJson(value: unknown): string {
   switch (typeof value) {
@@ -55,7 +73,7 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
-/** The hash of a record (which must not contain `hash`), hex. */
+/** Format 1: the hash of a record (which must not contain `hash`), hex. */
 export function recordHash(record: object, key: Buffer | null): string {
   const input = canonicalJson(record);
   return (key ? createHmac('sha256', key) : createHash('sha256')).update(input, 'utf8').digest('hex');
@@ -67,7 +85,33 @@ export function keyIdOf(key: Buffer): string {
 }
 
 export function chainInfo(key: Buffer | null): ChainInfo {
-  return key ? { algorithm: 'hmac-sha256', keyId: keyIdOf(key) } : { algorithm: 'sha256', keyId: null };
+  return key ? { algorithm: 'hmac-sha256', keyId: keyIdOf(key), format: CHAIN_FORMAT } : { algorithm: 'sha256', keyId: null, format: CHAIN_FORMAT };
+}
+
+/** `,"hash":"` + 64 hex digits + `"}`: how a format-2 line ends. */
+const HASH_MEMBER = ',"hash":"';
+export const LINE_HASH_SUFFIX_BYTES = HASH_MEMBER.length + 64 + 2;
+const HASH_PLACEHOLDER = '0'.repeat(64);
+const CLOSE_BRACE = Buffer.from('}');
+const HASH_MEMBER_BYTES = Buffer.from(HASH_MEMBER);
+
+function hasher(key: Buffer | null): Hash | Hmac {
+  return key ? createHmac('sha256', key) : createHash('sha256');
+}
+
+/**
+ * Format 2: the hash a line (without its newline) claims, and the one its bytes give: over the
+ * line up to its last member `,"hash":"…"`, and the closing brace. Null when the line does not
+ * end with that member, exactly as the writer puts it.
+ */
+export function lineHashes(line: Buffer, key: Buffer | null): { claimed: string; computed: string } | null {
+  const at = line.length - LINE_HASH_SUFFIX_BYTES;
+  if (at < 1 || line[line.length - 1] !== 0x7d || line[line.length - 2] !== 0x22) return null;
+  if (!line.subarray(at, at + HASH_MEMBER.length).equals(HASH_MEMBER_BYTES)) return null;
+  const claimed = line.toString('latin1', at + HASH_MEMBER.length, line.length - 2);
+  if (!/^[0-9a-f]{64}$/.test(claimed)) return null;
+  const computed = hasher(key).update(line.subarray(0, at)).update(CLOSE_BRACE).digest('hex');
+  return { claimed, computed };
 }
 
 export class KeyFileError extends Error {}
@@ -95,19 +139,21 @@ export async function readKeyFile(path: string): Promise<Buffer> {
 }
 
 export interface LinkedRecord {
-  /** The JSON line, without the newline. */
-  line: string;
+  /** The JSON line with its newline, as written. */
+  data: Buffer;
   hash: string;
+  /** The JSON line as text, without the newline. */
+  readonly line: string;
 }
 
 /**
- * Links records into a chain: each gets `prev` (the last hash) and its own `hash`. Sans-IO: the
- * caller writes the lines.
+ * Links records into a format-2 chain: each gets `prev` (the last hash) and its own `hash`.
+ * Sans-IO: the caller writes the lines, in memory from `alloc` (the audit sink's LineArena).
  */
 export class ChainLinker {
   private lastHash: string;
 
-  constructor(private readonly key: Buffer | null, prev: string = GENESIS) {
+  constructor(private readonly key: Buffer | null, prev: string = GENESIS, private readonly alloc?: LineAllocator) {
     this.lastHash = prev;
   }
 
@@ -117,25 +163,22 @@ export class ChainLinker {
 
   /** `record` must not carry `prev` or `hash`; they are added here. */
   link(record: object): LinkedRecord {
-    let withPrev = { ...record, prev: this.lastHash };
-    let hash: string;
-    try {
-      hash = recordHash(withPrev, this.key);
-    } catch {
-      // RFC 8785 has no form for a lone UTF-16 surrogate; such a string (never seen from the
-      // decoders, whose text is decoded UTF-8) is written with U+FFFD in its place.
-      withPrev = wellFormed(withPrev) as typeof withPrev;
-      hash = recordHash(withPrev, this.key);
-    }
-    const json = JSON.stringify(withPrev);
+    // The line is serialized once, `prev` and a placeholder hash last: `{…,"prev":"…","hash":"0…0"}\n`.
+    const data = encodeEventLine(record, `,"prev":"${this.lastHash}"${HASH_MEMBER}${HASH_PLACEHOLDER}"`, this.alloc);
+    // The hash input is the line without `,"hash":"…"`: everything before it, then `}`. A lone
+    // UTF-16 surrogate needs no care here (format 1 had no form for it): JSON.stringify writes
+    // it as a \u escape (ECMAScript 2019, well-formed JSON.stringify), so the line is ASCII
+    // there, and the hash is over its bytes.
+    const end = data.length - 1 - LINE_HASH_SUFFIX_BYTES;
+    const hash = hasher(this.key).update(data.subarray(0, end)).update(CLOSE_BRACE).digest('hex');
+    data.write(hash, end + HASH_MEMBER.length, 'latin1');
     this.lastHash = hash;
-    return { line: `${json.slice(0, -1)},"hash":"${hash}"}`, hash };
+    return {
+      data,
+      hash,
+      get line(): string {
+        return data.toString('utf8', 0, data.length - 1);
+      },
+    };
   }
-}
-
-function wellFormed(value: unknown): unknown {
-  if (typeof value === 'string') return (value as string & { toWellFormed(): string }).toWellFormed();
-  if (Array.isArray(value)) return value.map(wellFormed);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [wellFormed(k) as string, wellFormed(v)]));
-  return value;
 }

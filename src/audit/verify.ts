@@ -10,14 +10,18 @@
  * or the files given out of order. Logs can be many gigabytes, so files are read as streams,
  * line by line; what is held is one line plus a small state per open session.
  *
- * The checker (`ChainChecker`) is sans-IO: it is fed line texts and says what is wrong. The
+ * Both chain formats are checked (chain.ts): format 2 hashes each line's bytes as read, format 1
+ * (logs from before it) the RFC 8785 canonical JSON of the parsed record; the format is the one
+ * the chain's first record declares, and every part must declare the same.
+ *
+ * The checker (`ChainChecker`) is sans-IO: it is fed lines and says what is wrong. The
  * shell (`verifyFiles`) reads the files, looks ahead in a file when a seq jump needs telling
  * apart (a record moved vs. removed), and assembles the result.
  */
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ChainInfo } from '../events/types.js';
-import { GENESIS, keyIdOf, recordHash } from './chain.js';
+import { CHAIN_FORMAT, chainFormatOf, GENESIS, keyIdOf, lineHashes, recordHash } from './chain.js';
 import { readFileLines } from '../sinks/jsonl-lines.js';
 
 export type ProblemKind = 'changed' | 'missing' | 'reordered' | 'truncated' | 'file-order' | 'seal' | 'key';
@@ -102,7 +106,7 @@ export async function verifyFiles(paths: string[], opts: VerifyOptions): Promise
         if (line.text === null) {
           return checker.unreadable(`${heads[i]!.path}:${line.lineNo}: a line longer than ${MAX_AUDIT_LINE_BYTES / 1024 / 1024} MiB; no audit record is that long, and verify does not read it`);
         }
-        const outcome = checker.line(line.text, line.lineNo, !line.newline);
+        const outcome = checker.line(line.text, line.lineNo, !line.newline, line.bytes!);
         if (outcome === null) continue;
         if ('kind' in outcome) return checker.fail(outcome);
         // A seq jump with a broken link: a record moved (it is further on) or removed (it is not).
@@ -184,6 +188,10 @@ function checkKey(heads: FileHead[], key: Buffer | null): string | null {
   if (chain.algorithm !== 'hmac-sha256' && chain.algorithm !== 'sha256') {
     return `${declared.path} declares the chain algorithm ${JSON.stringify(chain.algorithm)}, which verify does not know`;
   }
+  const format = chainFormatOf(chain);
+  if (format !== 1 && format !== CHAIN_FORMAT) {
+    return `${declared.path} declares the chain format ${JSON.stringify(format)}, which verify does not know (it knows 1 and ${CHAIN_FORMAT}): a newer kubewire wrote it, or the record was changed`;
+  }
   if (chain.algorithm !== 'hmac-sha256') return null;
   if (!key) {
     return `${declared.path} is a keyed audit chain (hmac-sha256, key id ${chain.keyId ?? 'not given'}): pass --key-file with the key it was written with (--audit-key-file)`;
@@ -198,6 +206,8 @@ function checkKey(heads: FileHead[], key: Buffer | null): string | null {
 interface Line {
   /** Null for a line over MAX_AUDIT_LINE_BYTES (not read). */
   text: string | null;
+  /** The line's bytes as read (what format 2 hashes), null when `text` is. */
+  bytes: Buffer | null;
   lineNo: number;
   /** False for a last line with no newline after it. */
   newline: boolean;
@@ -205,7 +215,7 @@ interface Line {
 
 /** The file's lines, 1-based, read chunk by chunk; a line is never held beyond the bound. */
 async function* readLines(path: string): AsyncGenerator<Line, void, undefined> {
-  for await (const l of readFileLines(path, MAX_AUDIT_LINE_BYTES)) yield { text: l.bytes === null ? null : l.bytes.toString('utf8'), lineNo: l.lineNo, newline: l.newline };
+  for await (const l of readFileLines(path, MAX_AUDIT_LINE_BYTES)) yield { text: l.bytes === null ? null : l.bytes.toString('utf8'), bytes: l.bytes, lineNo: l.lineNo, newline: l.newline };
 }
 
 /**
@@ -247,7 +257,7 @@ function unreadableResult(paths: string[], why: string): VerifyResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The checker: line texts in, problems out. No I/O.
+// The checker: lines in, problems out. No I/O.
 
 /** A seq jump at a record whose `prev` does not link: the shell looks for `expected` further on. */
 export interface SeqJump {
@@ -293,8 +303,13 @@ export class ChainChecker {
   private readonly sealedSessions = new Set<string>();
   private readonly gaps: RecordedGap[] = [];
 
+  /** The hash input of every record: the format the chain's first declaring record names. */
+  private readonly format: unknown;
+
   constructor(private readonly heads: readonly FileHead[], private readonly key: Buffer | null) {
     this.files = heads.map((h) => ({ path: h.path, part: h.part, records: 0 }));
+    const declared = heads.find((h) => h.chain !== null)?.chain;
+    this.format = declared ? chainFormatOf(declared) : 1;
   }
 
   private get path(): string {
@@ -308,10 +323,11 @@ export class ChainChecker {
   }
 
   /**
-   * Checks one line. `cutShort`: the file ends on this line without a newline. Returns null when
-   * the record is good, a problem, or a seq jump for the shell to resolve.
+   * Checks one line, without its newline: its text, and its bytes as read (what format 2 hashes;
+   * the text's UTF-8 when not given). `cutShort`: the file ends on this line without a newline.
+   * Returns null when the record is good, a problem, or a seq jump for the shell to resolve.
    */
-  line(text: string, lineNo: number, cutShort: boolean): VerifyProblem | SeqJump | null {
+  line(text: string, lineNo: number, cutShort: boolean, bytes?: Buffer): VerifyProblem | SeqJump | null {
     const file = this.path;
     const at = (kind: ProblemKind, message: string, seq: number | null = null): VerifyProblem => ({ kind, file, line: lineNo, seq, message });
 
@@ -334,9 +350,9 @@ export class ChainChecker {
       return fail('key', `${what} declares a plain SHA-256 chain, but a key was given: the chain was rewritten without the key (if this log was recorded without --audit-key-file, verify it without --key-file)`);
     }
 
-    const { hash, ...content } = r;
-    if (!hashMatches(content, hash, this.key)) {
-      const plain = this.key !== null && hashMatches(content, hash, null);
+    const raw = bytes ?? Buffer.from(text, 'utf8');
+    if (!this.hashMatches(r, raw, this.key)) {
+      const plain = this.key !== null && this.hashMatches(r, raw, null);
       return fail('changed', `${what} was changed: its hash does not match its content${plain ? ' (the hash is plain SHA-256, made without the key: the record was edited and its hash recomputed)' : ''}`);
     }
 
@@ -366,6 +382,24 @@ export class ChainChecker {
     this.fileRecords++;
     this.files[this.fileIndex]!.records++;
     return null;
+  }
+
+  /**
+   * Whether the record's `hash` is its hash: format 2 over the line's bytes up to its last member
+   * `"hash"` (the parsed `hash` is that member: a later key wins in JSON.parse), format 1 over the
+   * canonical JSON of the rest of the parsed record.
+   */
+  private hashMatches(r: Rec, bytes: Buffer, key: Buffer | null): boolean {
+    if (this.format === CHAIN_FORMAT) {
+      const h = lineHashes(bytes, key);
+      return h !== null && h.claimed === r.hash && h.computed === r.hash;
+    }
+    const { hash, ...content } = r;
+    try {
+      return recordHash(content, key) === hash;
+    } catch {
+      return false; // no canonical form (a lone surrogate): a format-1 writer never hashed such a record
+    }
   }
 
   /** The first record of a file: the right part, in the right place, continuing the file before. */
@@ -628,16 +662,16 @@ function isCount(v: unknown): v is number {
 }
 
 function isChainInfo(v: unknown): v is ChainInfo {
-  return isObject(v) && typeof v['algorithm'] === 'string' && (v['keyId'] === null || typeof v['keyId'] === 'string');
+  return isObject(v) && typeof v['algorithm'] === 'string' && (v['keyId'] === null || typeof v['keyId'] === 'string') && (v['format'] === undefined || Number.isSafeInteger(v['format']));
 }
 
 function sameChain(a: ChainInfo, b: ChainInfo | null): boolean {
-  return b !== null && a.algorithm === b.algorithm && a.keyId === b.keyId;
+  return b !== null && a.algorithm === b.algorithm && a.keyId === b.keyId && chainFormatOf(a) === chainFormatOf(b);
 }
 
 function describeChain(c: unknown): string {
   if (!isChainInfo(c)) return 'nothing readable';
-  return c.keyId ? `${c.algorithm} (key ${c.keyId})` : c.algorithm;
+  return `${c.algorithm}${c.keyId ? ` (key ${c.keyId})` : ''}, format ${String(chainFormatOf(c))}`;
 }
 
 /** What makes a parsed line not a record of the chain, or null. */
@@ -647,14 +681,6 @@ function shapeError(r: Record<string, unknown>): string | null {
   if (!isCount(r['seq'])) return 'it has no seq';
   if (typeof r['type'] !== 'string') return 'it has no type';
   return null;
-}
-
-function hashMatches(content: object, hash: string, key: Buffer | null): boolean {
-  try {
-    return recordHash(content, key) === hash;
-  } catch {
-    return false; // no canonical form (a lone surrogate): the writer never hashes such a record
-  }
 }
 
 function gapFields(r: Rec): { fromSeq: number; toSeq: number } | null {

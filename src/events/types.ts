@@ -412,6 +412,12 @@ export type ChainAlgorithm = 'sha256' | 'hmac-sha256';
 export interface ChainInfo {
   algorithm: ChainAlgorithm;
   keyId: string | null;
+  /**
+   * What a record's hash is taken over: 2, the record's line without its `hash` member (what
+   * kubewire writes); absent in logs from before format 2, whose hashes are over the RFC 8785
+   * canonical JSON of the record without `hash`. See src/audit/chain.ts.
+   */
+  format?: 2;
 }
 
 /** Who the proxy acts as in the cluster, as far as the cluster or the kubeconfig tells. */

@@ -3,7 +3,7 @@
  * directories), with parent directories made as `mkdir -p` would, and file-system errors
  * named in words a user acts on.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export const LOG_FILE_MODE = 0o600;
@@ -34,6 +34,27 @@ export async function makeParents(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Writes all of `buffers`, in order, with one `writev` (one `write` for a single buffer), and
+ * again for what a short write left. `position` null: at the file's own position (the end, for
+ * a file opened for appending). Throws the write's error; a write that takes nothing is ENOSPC.
+ */
+export async function writeAll(fh: FileHandle, buffers: readonly Buffer[], position: number | null): Promise<void> {
+  let rest = buffers.filter((b) => b.length > 0);
+  let at = position;
+  while (rest.length > 0) {
+    const { bytesWritten } = rest.length === 1
+      ? await fh.write(rest[0]!, 0, rest[0]!.length, at)
+      : await fh.writev(rest, at ?? undefined);
+    if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    if (at !== null) at += bytesWritten;
+    let skip = bytesWritten;
+    let i = 0;
+    while (i < rest.length && skip >= rest[i]!.length) skip -= rest[i++]!.length;
+    rest = rest.slice(i);
+    if (skip > 0) rest[0] = rest[0]!.subarray(skip);
+  }
+}
 
 /** The cause of a log write or open failure, with its errno code: "disk full (ENOSPC)". */
 export function describeLogError(e: unknown): string {

@@ -6,9 +6,11 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { open } from 'node:fs/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AuditFile } from '../../src/audit/audit-file.js';
 import { AuditSink } from '../../src/audit/audit-sink.js';
-import { GENESIS, recordHash } from '../../src/audit/chain.js';
+import { GENESIS, lineHashes } from '../../src/audit/chain.js';
 import { verifyFiles } from '../../src/audit/verify.js';
 import { expectValidLog } from '../support/event-log.js';
 import { EventBus } from '../../src/events/event-bus.js';
@@ -17,8 +19,18 @@ import type { EventBody, KubewireEvent } from '../../src/events/types.js';
 
 const dirs: string[] = [];
 afterEach(() => {
+  vi.restoreAllMocks();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+
+type Write = (...args: unknown[]) => Promise<{ bytesWritten: number }>;
+/** FileHandle's prototype, to shorten or fail the writes of an AuditFile. */
+async function fileHandleProto(dir: string): Promise<{ write: Write; writev: Write }> {
+  const fh = await open(join(dir, 'proto-probe'), 'w');
+  await fh.close();
+  rmSync(join(dir, 'proto-probe'));
+  return Object.getPrototypeOf(fh) as { write: Write; writev: Write };
+}
 
 async function openSink(opts: { maxSize?: number; key?: Buffer; redact?: 'none' | 'echo-off' | 'all' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'kubewire-auditsink-'));
@@ -41,6 +53,14 @@ function stdout(conn: string, text: string): EventBody {
   return { type: 'k8s.data', dir: 's2c', offset: 0, channel: 1, stream: 'stdout', size: b.length, payload: b.toString('base64') };
 }
 
+/** The file's lines as bytes, without their newlines: what format 2 hashes. */
+function rawLines(path: string): Buffer[] {
+  const bytes = readFileSync(path);
+  const out: Buffer[] = [];
+  for (let start = 0, nl = bytes.indexOf(0x0a); nl !== -1; start = nl + 1, nl = bytes.indexOf(0x0a, start)) out.push(bytes.subarray(start, nl));
+  return out;
+}
+
 function lines(path: string): KubewireEvent[] {
   return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as KubewireEvent);
 }
@@ -56,9 +76,10 @@ describe('AuditSink', () => {
     expect(recs).toHaveLength(53);
     expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: 53 }, (_, i) => i + 1));
     expect(recs[0]!.prev).toBe(GENESIS);
+    expect(recs[0]).toMatchObject({ type: 'audit.start', chain: { algorithm: 'sha256', keyId: null, format: 2 } });
+    const raw = rawLines(sink.path);
     for (let i = 0; i < recs.length; i++) {
-      const { hash, ...rest } = recs[i]!;
-      expect(recordHash(rest, null)).toBe(hash);
+      expect(lineHashes(raw[i]!, null)).toEqual({ claimed: recs[i]!.hash, computed: recs[i]!.hash });
       if (i > 0) expect(recs[i]!.prev).toBe(recs[i - 1]!.hash);
     }
     expect(recs[51]).toMatchObject({ type: 'audit.seal', scope: 'session', session: 's1', count: 50, last: recs[50]!.hash });
@@ -84,6 +105,28 @@ describe('AuditSink', () => {
     expect((await verifyFiles(parts, { key: null })).status).toBe('unreadable');
   });
 
+  it('writes large records through reused memory and rotations: verify accepts them, payloads as published', async () => {
+    const { dir, bus, sink, publish } = await openSink({ maxSize: 1024 * 1024 });
+    const sent: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const raw = Buffer.alloc((i * 7919) % (32 * 1024), i & 0xff);
+      for (let k = 0; k < raw.length; k += 61) raw[k] = (k * i) & 0xff;
+      const body: EventBody = { type: 'k8s.data', dir: 's2c', offset: 0, channel: 1, stream: 'stdout', size: raw.length, payload: raw.toString('base64') };
+      sent.push(body.payload!);
+      bus.publish(body, `chunk ${i} ✓`, { session: 's1', conn: 'c1' });
+      if (!bus.writable) await new Promise<void>((resolve) => bus.onWritable(resolve));
+    }
+    publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 's1' });
+    publish({ type: 'audit.seal', scope: 'file', count: null, last: null, final: true });
+    await bus.close();
+    const parts = readdirSync(dir).sort().map((f) => join(dir, f));
+    expect(parts.length).toBeGreaterThan(5);
+    expect((await verifyFiles(parts, { key: null })).status).toBe('intact');
+    const data = parts.flatMap(lines).filter((r): r is KubewireEvent & { type: 'k8s.data' } => r.type === 'k8s.data');
+    expect(data.map((r) => r.payload)).toEqual(sent);
+    expect(data.map((r) => r.note)).toEqual(sent.map((_, i) => `chunk ${i} ✓`));
+  });
+
   it('refuses to start a chain in a file that exists', async () => {
     const { sink, bus } = await openSink();
     await bus.close();
@@ -101,5 +144,57 @@ describe('AuditSink', () => {
     expect(lines(sink.path)[1]).toMatchObject({ type: 'k8s.data', stream: 'stdin', size: 8, redacted: 'all' });
     const v = await verifyFiles([sink.path], { key: null });
     expect(v.problem).toMatchObject({ message: expect.stringMatching(/session s1/) });
+  });
+});
+
+describe('AuditFile', () => {
+  const lineOf = (n: number, fill: string): Buffer => Buffer.from(`${fill.repeat(n)}\n`);
+
+  it('finishes short writes, in order, at the right offset', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubewire-auditfile-'));
+    dirs.push(dir);
+    const proto = await fileHandleProto(dir);
+    const { write } = proto;
+    const half: Write = function (this: unknown, ...args: unknown[]) {
+      const first = (Array.isArray(args[0]) ? args[0][0] : args[0]) as Buffer;
+      const position = Array.isArray(args[0]) ? args[1] : args[3];
+      const part = first.subarray(0, Math.ceil(first.length / 2));
+      return write.call(this, part, 0, part.length, position ?? null);
+    };
+    vi.spyOn(proto, 'write').mockImplementation(half);
+    vi.spyOn(proto, 'writev').mockImplementation(half);
+    const file = await AuditFile.create(join(dir, 'a.jsonl'));
+    const batches = [[lineOf(100, 'a'), lineOf(3, 'b')], [lineOf(1, 'c')], [Buffer.concat([lineOf(50, 'd'), lineOf(7, 'e')])]];
+    for (const b of batches) await file.append(b);
+    await file.close();
+    const want = Buffer.concat(batches.flat());
+    expect(readFileSync(join(dir, 'a.jsonl'))).toEqual(want);
+    expect(file.bytes).toBe(want.length);
+  });
+
+  it('cuts a write that failed half way back to the last record, and writes on from there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubewire-auditfile-'));
+    dirs.push(dir);
+    const proto = await fileHandleProto(dir);
+    const path = join(dir, 'a.jsonl');
+    const file = await AuditFile.create(path);
+    await file.append([lineOf(10, 'a')]);
+    const { write } = proto;
+    let calls = 0;
+    // The first write of the batch lands in part, the next finds the disk full.
+    const failing: Write = function (this: unknown, ...args: unknown[]) {
+      if (calls++ > 0) return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+      const first = (Array.isArray(args[0]) ? args[0][0] : args[0]) as Buffer;
+      const position = Array.isArray(args[0]) ? args[1] : args[3];
+      return write.call(this, first, 0, 5, position ?? null);
+    };
+    vi.spyOn(proto, 'write').mockImplementation(failing);
+    vi.spyOn(proto, 'writev').mockImplementation(failing);
+    await expect(file.append([lineOf(20, 'b'), lineOf(20, 'c')])).rejects.toMatchObject({ code: 'ENOSPC' });
+    vi.restoreAllMocks();
+    expect(readFileSync(path, 'utf8')).toBe(`${'a'.repeat(10)}\n`);
+    await file.append([lineOf(4, 'd')]);
+    await file.close();
+    expect(readFileSync(path, 'utf8')).toBe(`${'a'.repeat(10)}\n${'d'.repeat(4)}\n`);
   });
 });

@@ -2,7 +2,8 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { open } from 'node:fs/promises';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { CliError } from '../../src/io/errors.js';
 import { EventBus } from '../../src/events/event-bus.js';
 import { noteFor } from '../../src/events/notes.js';
@@ -37,6 +38,31 @@ function event(i: number, payloadBytes = 16): KubewireEvent {
   const raw = Buffer.alloc(payloadBytes, i & 0xff);
   const body: EventBody = { type: 'k8s.data', dir: 's2c', offset: i * payloadBytes, channel: 1, stream: 'stdout', size: raw.length, payload: raw.toString('base64') };
   return stamper.stamp(body, noteFor(body, raw), { ts: timestampMicros(Date.now(), 5), session: 'sess', conn: 'conn-1' });
+}
+
+/** FileHandle's prototype, to watch (or shorten) the sink's writes. */
+const fileHandleProto = await (async () => {
+  const fh = await open(join(root, 'proto-probe'), 'w');
+  await fh.close();
+  return Object.getPrototypeOf(fh) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number }>; writev: (...args: unknown[]) => Promise<{ bytesWritten: number }> };
+})();
+afterEach(() => vi.restoreAllMocks());
+
+/** Events with payloads of every size up to `max` bytes, of varied content. */
+function payloadEvents(n: number, max: number, seed = 1): KubewireEvent[] {
+  let x = seed;
+  const next = (): number => (x = (x * 1103515245 + 12345) & 0x7fffffff);
+  return Array.from({ length: n }, (_, i) => {
+    const raw = Buffer.alloc(next() % (max + 1));
+    for (let k = 0; k < raw.length; k += 97) raw[k] = next() & 0xff;
+    const body: EventBody = { type: 'k8s.data', dir: 's2c', offset: i, channel: 1, stream: 'stdout', size: raw.length, payload: raw.toString('base64') };
+    return stamper.stamp(body, `π ${i} \u{1f600}`, { ts: timestampMicros(Date.now(), 5), session: 's', conn: 'c' });
+  });
+}
+
+async function writeAll(sink: JsonlSink, events: KubewireEvent[]): Promise<void> {
+  for (const e of events) if (!sink.write(e)) await new Promise<void>((resolve) => sink.onDrain(resolve));
+  await sink.close();
 }
 
 const readLines = (path: string): unknown[] =>
@@ -190,6 +216,63 @@ describe('JsonlSink', () => {
     expect(bp[0]).toMatchObject({ sink: 'log', state: 'paused' });
     expect(bp[1]).toMatchObject({ sink: 'log', state: 'resumed' });
     for (const e of bp) expect(validate(e), JSON.stringify(validate.errors)).toBe(true);
+  });
+});
+
+describe('JsonlSink: batched writes', () => {
+  it('writes the events published in one go with one write', async () => {
+    const path = join(fresh(), 'one.jsonl');
+    const sink = await JsonlSink.open(path);
+    const write = vi.spyOn(fileHandleProto, 'write');
+    const writev = vi.spyOn(fileHandleProto, 'writev');
+    const events = Array.from({ length: 200 }, (_, i) => event(i, 100));
+    for (const e of events) sink.write(e);
+    await sink.close();
+    expect(write.mock.calls.length + writev.mock.calls.length).toBe(1);
+    expect(readLines(path)).toEqual(JSON.parse(JSON.stringify(events)));
+  });
+
+  it('writes at most about 1 MiB at a time, and every line as JSON.stringify would, across reused memory', async () => {
+    const path = join(fresh(), 'many.jsonl');
+    const sink = await JsonlSink.open(path, { maxBytes: 2 * 1024 * 1024 });
+    const sizes: number[] = [];
+    const { write, writev } = fileHandleProto;
+    vi.spyOn(fileHandleProto, 'writev').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      sizes.push((args[0] as Buffer[]).reduce((n, b) => n + b.length, 0));
+      return writev.apply(this, args);
+    });
+    vi.spyOn(fileHandleProto, 'write').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      sizes.push(args[2] as number);
+      return write.apply(this, args);
+    });
+    const events = payloadEvents(1500, 48 * 1024);
+    await writeAll(sink, events);
+    expect(readLines(path)).toEqual(JSON.parse(JSON.stringify(events)));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    expect(total).toBe(statSync(path).size);
+    // Far fewer writes than lines, none above the batch size.
+    expect(sizes.length).toBeGreaterThan(total / (1024 * 1024));
+    expect(sizes.length).toBeLessThan(events.length / 5);
+    for (const n of sizes) expect(n).toBeLessThanOrEqual(1024 * 1024);
+  });
+
+  it('finishes a short write with the rest, in order', async () => {
+    const path = join(fresh(), 'short.jsonl');
+    const sink = await JsonlSink.open(path, { maxBytes: 256 * 1024 });
+    const realWrite = fileHandleProto.write;
+    // Every write takes only half of its first buffer, as a pipe may.
+    const half = function (this: unknown, ...args: unknown[]) {
+      const first = (Array.isArray(args[0]) ? args[0][0] : args[0]) as Buffer;
+      const position = Array.isArray(args[0]) ? args[1] : args[3];
+      const part = first.subarray(0, Math.ceil(first.length / 2));
+      return realWrite.call(this, part, 0, part.length, position ?? null);
+    };
+    vi.spyOn(fileHandleProto, 'writev').mockImplementation(half);
+    vi.spyOn(fileHandleProto, 'write').mockImplementation(half);
+    const events = payloadEvents(300, 4096, 2);
+    await writeAll(sink, events);
+    vi.restoreAllMocks();
+    expect(readLines(path)).toEqual(JSON.parse(JSON.stringify(events)));
   });
 });
 

@@ -2,14 +2,14 @@
  * Audit logs for the `kubewire verify` tests, written as `--audit` writes them (see the audit
  * format: `audit.start`, rotated parts with `audit.file`, interleaved kubectl sessions closed by
  * `audit.session` and a session seal, `audit.gap`, file seals, a final seal), with ChainLinker
- * doing the hashing. The events are ordinary kubewire events (exec over WebSocket v5 with
+ * doing the hashing, or for `format: 1` the format-1 linker (chain-v1.ts). The events are ordinary kubewire events (exec over WebSocket v5 with
  * payload-bearing k8s.data), stamped with seq, time, session and connection ids.
  *
  * `rechainAuditLog` plays the attacker who edits records and recomputes the hashes after them.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ChainLinker, chainInfo } from '../../src/audit/chain.js';
+import { chainInfoOf, formatOf, linkerOf, type ChainFormat } from './chain-v1.js';
 import { noteFor } from '../../src/events/notes.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { AuditSealEvent, ChainInfo, EventBody, K8sDataEvent } from '../../src/events/types.js';
@@ -33,6 +33,8 @@ export interface AuditLogSpec {
   lateRecord?: boolean;
   /** Seed of the interleaving and payload sizes. */
   seed?: number;
+  /** The chain format (src/audit/chain.ts): 2, what kubewire writes (default), or 1, older logs. */
+  format?: ChainFormat;
 }
 
 export interface AuditLog {
@@ -59,7 +61,8 @@ export function writeAuditLog(spec: AuditLogSpec): AuditLog {
   const fileName = (part: number): string => join(spec.dir, parts === 1 ? `${base}.jsonl` : `${base}-${String(part).padStart(4, '0')}.jsonl`);
 
   const stamper = new EventStamper();
-  const linker = new ChainLinker(key);
+  const format = spec.format ?? 2;
+  const linker = linkerOf(format, key);
   const files: string[] = [];
   let lines: string[] = [];
   let part = 1;
@@ -104,10 +107,10 @@ export function writeAuditLog(spec: AuditLogSpec): AuditLog {
     sealFile(false);
     const previousFile = basename(files[files.length - 1]!);
     part++;
-    write({ type: 'audit.file', part, chain: chainInfo(key), previousFile, previousHash: linker.last });
+    write({ type: 'audit.file', part, chain: chainInfoOf(key, format), previousFile, previousHash: linker.last });
   };
 
-  write(auditStart(key));
+  write(auditStart(key, format));
   write({ type: 'proxy.start', listen: '127.0.0.1:8001', upstream: 'https://10.0.0.1:6443', context: 'kind-dev', kubeconfig: '/home/ana/.kube/kubewire.kubeconfig', payloadMode: 'full', log: fileName(1), version: '0.1.0', pid: 4242 });
 
   let nextSession = 1;
@@ -150,7 +153,7 @@ export function writeAuditLog(spec: AuditLogSpec): AuditLog {
   write({ type: 'proxy.stop', reason: 'SIGINT', connections: nextConn - 1, dropped: 0 });
   sealFile(true);
   if (files.length !== parts) throw new Error(`asked for ${parts} parts, wrote ${files.length}: give more records`);
-  return { files, records: written, sessions: sealed.size, gaps, chain: chainInfo(key), lastHash: linker.last };
+  return { files, records: written, sessions: sealed.size, gaps, chain: chainInfoOf(key, format), lastHash: linker.last };
 }
 
 export interface Rewrite {
@@ -177,7 +180,11 @@ export interface Rewrite {
  */
 export function rechainAuditLog(files: string[], rw: Rewrite): void {
   const from = rw.from ?? { file: 0, line: 1 };
-  let linker: ChainLinker | null = null;
+  let linker: ReturnType<typeof linkerOf> | null = null;
+  // The attacker links in the format the log declares: its first record's, or the one a
+  // rewritten audit.start or audit.file declares from there on.
+  const first = readFileSync(files[0]!, 'utf8');
+  let format = formatOf((JSON.parse(first.slice(0, first.indexOf('\n'))) as { chain?: unknown }).chain);
   let lastHash = '0'.repeat(64);
   let lastSeq = 0;
   const sessions = new Map<string, { count: number; last: string }>();
@@ -208,7 +215,7 @@ export function rechainAuditLog(files: string[], rw: Rewrite): void {
         track(record, lastHash);
         return;
       }
-      const chain: ChainLinker = (linker ??= new ChainLinker(rw.key, lastHash));
+      let chain = (linker ??= linkerOf(format, rw.key, lastHash));
       const { prev: _prev, hash: _hash, ...content } = record;
       if (content['type'] === 'audit.file') content['previousHash'] = chain.last;
       if (content['type'] === 'audit.seal') {
@@ -219,6 +226,10 @@ export function rechainAuditLog(files: string[], rw: Rewrite): void {
       const edited = rw.edit ? rw.edit(content, at) : content;
       for (const r of edited === null ? [] : Array.isArray(edited) ? edited : [edited]) {
         if (rw.renumber && lastSeq > 0) r['seq'] = lastSeq + 1;
+        if ((r['type'] === 'audit.start' || r['type'] === 'audit.file') && formatOf(r['chain']) !== format) {
+          format = formatOf(r['chain']);
+          chain = linker = linkerOf(format, rw.key, chain.last);
+        }
         const linked = chain.link(r);
         out.push(linked.line);
         lastHash = linked.hash;
@@ -230,10 +241,10 @@ export function rechainAuditLog(files: string[], rw: Rewrite): void {
   });
 }
 
-function auditStart(key: Buffer | null): EventBody {
+function auditStart(key: Buffer | null, format: ChainFormat): EventBody {
   return {
     type: 'audit.start',
-    chain: chainInfo(key),
+    chain: chainInfoOf(key, format),
     identity: {
       source: 'SelfSubjectReview', username: 'ana@example.com', uid: 'b5a1c0de-0000-4000-8000-000000000001', groups: ['system:authenticated', 'sre'], extra: {},
       kubeconfigUser: 'ana', clientCertificate: null, reviewError: null,
