@@ -1,4 +1,3 @@
-import { webcrypto } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -12,8 +11,8 @@ import { CliError } from '../../src/io/errors.js';
 import { loadUpstream, type LoadUpstreamOptions } from '../../src/proxy/kubeconfig-upstream.js';
 import { UpstreamError, type Upstream } from '../../src/proxy/upstream.js';
 import { createDemoTls, type DemoTls } from '../../src/tls/local-ca.js';
+import { clientCertificate } from '../support/client-cert.js';
 
-type X509 = typeof import('@peculiar/x509');
 
 interface Seen {
   authorization: string | null;
@@ -43,27 +42,6 @@ const upstreams: Upstream[] = [];
 const scripted: net.Server[] = [];
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
-
-async function clientCertificate(): Promise<{ certPem: string; keyPem: string }> {
-  await import('reflect-metadata');
-  const x509: X509 = await import('@peculiar/x509');
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<X509['cryptoProvider']['set']>[0]);
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: 'CN=kubewire-test-user',
-    keys,
-    notBefore: new Date(Date.now() - 3_600_000),
-    notAfter: new Date(Date.now() + 86_400_000),
-    signingAlgorithm: alg,
-    extensions: [
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-    ],
-  });
-  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  return { certPem: cert.toString('pem') + '\n', keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') + '\n' };
-}
 
 function track<T extends net.Server>(server: T): T {
   server.on('connection', (s: net.Socket) => {
