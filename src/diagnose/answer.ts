@@ -119,11 +119,3 @@ export function seconds(ms: number): string {
   const s = ms / 1000;
   return s >= 10 ? `${Math.round(s)} s` : `${s.toFixed(1)} s`;
 }
-
-/** `exec default/p1/c1 [echo hi]`, `portforward default/p1` */
-export function describeTarget(c: ConnView): string {
-  const k = c.request?.k8s;
-  if (!k) return c.request?.path ?? 'the request';
-  const who = [k.namespace, k.pod, k.container].filter(Boolean).join('/');
-  return `${k.operation}${who ? ` ${who}` : ''}${k.command.length ? ` [${clip(k.command.join(' '), 60)}]` : ''}`;
-}

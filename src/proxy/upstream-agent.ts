@@ -11,14 +11,21 @@ import type { Duplex } from 'node:stream';
 /** Opens one dialled, ready socket (TLS done for https) or rejects with an UpstreamError. */
 export type OpenSocket = () => Promise<Duplex>;
 
+type ConnectionCallback = (err: Error | null, stream: Duplex) => void;
+
+/** Both agents dial the same way: asynchronously, handing the socket (or the error) to the callback. */
+function openFor(open: OpenSocket, callback: ConnectionCallback | undefined): undefined {
+  open().then((s) => callback?.(null, s), (e: Error) => callback?.(e, undefined as unknown as Duplex));
+  return undefined;
+}
+
 class DialingHttpsAgent extends https.Agent {
   constructor(private readonly open: OpenSocket) {
     super({ keepAlive: true });
   }
 
-  override createConnection(_options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-    this.open().then((s) => callback?.(null, s), (e: Error) => callback?.(e, undefined as unknown as Duplex));
-    return undefined;
+  override createConnection(_options: https.RequestOptions, callback?: ConnectionCallback): Duplex | null | undefined {
+    return openFor(this.open, callback);
   }
 }
 
@@ -27,9 +34,8 @@ class DialingHttpAgent extends http.Agent {
     super({ keepAlive: true });
   }
 
-  override createConnection(_options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-    this.open().then((s) => callback?.(null, s), (e: Error) => callback?.(e, undefined as unknown as Duplex));
-    return undefined;
+  override createConnection(_options: http.ClientRequestArgs, callback?: ConnectionCallback): Duplex | null | undefined {
+    return openFor(this.open, callback);
   }
 }
 

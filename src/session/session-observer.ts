@@ -36,33 +36,33 @@ export interface SessionListener {
 export const TICK_MS = 1000;
 
 export class SessionObserver {
-  private readonly listeners: SessionListener[] = [];
+  /** Replaced, never changed in place: a listener may add or remove listeners while being called. */
+  private listeners: readonly SessionListener[] = [];
 
   constructor(readonly model: SessionModel = new SessionModel()) {}
 
   add(listener: SessionListener): this {
-    this.listeners.push(listener);
+    this.listeners = [...this.listeners, listener];
     return this;
   }
 
   remove(listener: SessionListener): void {
-    const i = this.listeners.indexOf(listener);
-    if (i >= 0) this.listeners.splice(i, 1);
+    this.listeners = this.listeners.filter((l) => l !== listener);
   }
 
   ingest(e: KubewireEvent): void {
     const observed = this.model.ingest(e);
     const session = observed?.session ?? null;
     const derived = recordKind(e.type) !== 'primary';
-    for (const l of [...this.listeners]) {
+    for (const l of this.listeners) {
       if (derived) l.derived?.(e, session);
       else l.primary?.(e, session);
     }
-    if (observed?.connEnded && observed.conn) for (const l of [...this.listeners]) l.connectionEnded?.(observed.conn, observed.session);
+    if (observed?.connEnded && observed.conn) for (const l of this.listeners) l.connectionEnded?.(observed.conn, observed.session);
   }
 
   tick(now: number): void {
-    for (const l of [...this.listeners]) l.tick?.(now);
+    for (const l of this.listeners) l.tick?.(now);
     for (const s of this.model.tick(now)) this.settle(s);
   }
 
@@ -86,6 +86,6 @@ export class SessionObserver {
   }
 
   private settle(s: SessionFacts): void {
-    for (const l of [...this.listeners]) l.settled?.(s);
+    for (const l of this.listeners) l.settled?.(s);
   }
 }

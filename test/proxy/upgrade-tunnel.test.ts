@@ -28,7 +28,7 @@ import type { Upstream } from '../../src/proxy/upstream.js';
 import { createDemoTls, type DemoTls } from '../../src/tls/local-ca.js';
 import { ofType, waitUntil, type EventOf } from '../support/event-log.js';
 import { prng } from '../support/split.js';
-import { EXEC_TARGET, OP, Wire, cframe, chan, head, sframe, wsResponse, type Headers } from '../support/wire.js';
+import { EXEC_TARGET, OP, Wire, cframe, chan, head, sframe, wsRequestHeaders, wsResponse, type Headers } from '../support/wire.js';
 
 /** Only a safety net: no case is judged by how long it takes. */
 const SAFETY_MS = 30_000;
@@ -307,15 +307,7 @@ async function startRig(kind: RigKind, opts: RigOptions = {}): Promise<Rig> {
 // ---------------------------------------------------------------------------------------------
 // Bytes and connections
 
-const REQUEST: Headers = [
-  ['Host', '127.0.0.1:6443'],
-  ['User-Agent', 'kubectl/v1.33.0 (linux/amd64) kubernetes/abcdef'],
-  ['Connection', 'Upgrade'],
-  ['Upgrade', 'websocket'],
-  ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='],
-  ['Sec-WebSocket-Version', '13'],
-  ['Sec-WebSocket-Protocol', PROTOCOL],
-];
+const REQUEST: Headers = wsRequestHeaders([PROTOCOL]);
 
 const RESPONSE_101 = wsResponse(PROTOCOL);
 

@@ -18,7 +18,8 @@ export function head(startLine: string, headers: Headers, body: Buffer | string 
   return Buffer.concat([Buffer.from(lines, 'latin1'), Buffer.from(body)]);
 }
 
-export function wsRequest(target: string, protocols: string[] | null, extra: Headers = []): Buffer {
+/** The headers of kubectl's WebSocket upgrade request, offering `protocols` (none when null). */
+export function wsRequestHeaders(protocols: string[] | null): Headers {
   const headers: Headers = [
     ['Host', '127.0.0.1:6443'],
     ['User-Agent', 'kubectl/v1.33.0 (linux/amd64) kubernetes/abcdef'],
@@ -28,6 +29,11 @@ export function wsRequest(target: string, protocols: string[] | null, extra: Hea
     ['Sec-WebSocket-Version', '13'],
   ];
   if (protocols !== null) headers.push(['Sec-WebSocket-Protocol', protocols.join(', ')]);
+  return headers;
+}
+
+export function wsRequest(target: string, protocols: string[] | null, extra: Headers = []): Buffer {
+  const headers = wsRequestHeaders(protocols);
   return head(`GET ${target} HTTP/1.1`, [...headers, ...extra]);
 }
 

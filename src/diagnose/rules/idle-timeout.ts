@@ -8,7 +8,6 @@ import { describeRequest, seconds, seqsOf, upstreamHop } from '../answer.js';
 import { HAPROXY_TUNNEL, NGINX_TIMEOUTS } from '../fixes.js';
 import { MIN_IDLE_MS, likelyTimeout, silentCut, tsOf } from '../stream.js';
 
-export { MIN_IDLE_MS };
 import type { FindingDraft, Rule } from '../types.js';
 
 /** Below this, a crash of the server side is as likely as a timer. */
