@@ -12,7 +12,6 @@ import type { PayloadMode } from '../codec/decode-context.js';
 import { DemoCluster } from '../demo/demo-cluster.js';
 import { CliError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
-import { ConsoleSink } from '../sinks/console-sink.js';
 import { runTour } from './demo-tour.js';
 import { parseListen } from './listen-address.js';
 import { startProxy } from './proxy-setup.js';
@@ -69,7 +68,7 @@ export async function runDemo(opts: DemoOptions, out: Output, err: Output): Prom
       for (const line of intro.slice(0, 2)) out.line(line);
     } else {
       // The shutdown below settles the sessions still waiting, so every line is out before the demo ends.
-      running.sessions.add(new ConsoleSink(out));
+      running.showConsole(out);
       if (kubectl) {
         await runTour({ kubectl, kubeconfig, cluster, say: (l) => out.line(`tour: ${l}`) });
       } else {

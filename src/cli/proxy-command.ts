@@ -4,7 +4,6 @@
  */
 import { join } from 'node:path';
 import type { Output } from '../io/output.js';
-import { ConsoleSink } from '../sinks/console-sink.js';
 import { parseListen } from './listen-address.js';
 import { startProxy, type ProxyFlags } from './proxy-setup.js';
 import { stateDir } from './state-dir.js';
@@ -35,7 +34,7 @@ export async function runProxy(opts: ProxyOptions, out: Output, err: Output): Pr
     return 0;
   }
   // Shutdown settles the sessions still waiting, so their lines come before it returns.
-  running.sessions.add(new ConsoleSink(out));
+  running.showConsole(out);
   await running.shutdown(await waitForSignal());
   return 0;
 }

@@ -1,22 +1,21 @@
 /**
- * What `proxy` and `run` share: the upstream from the kubeconfig, the JSONL log, the event bus
- * and the proxy itself, started in that order so that a bad kubeconfig or an unwritable log is
- * reported before anything listens.
+ * What `proxy` and `run` share: the upstream from the kubeconfig, the observer (on a worker
+ * thread: the decoders, the log, the session model, diagnosis and the audit recorder;
+ * src/observer) and the proxy itself, started in that order so that a bad kubeconfig or an
+ * unwritable log is reported before anything listens.
  */
 import type { PayloadMode } from '../codec/decode-context.js';
-import { DiagnosisEngine, findingBody } from '../diagnose/engine.js';
-import { EventBus } from '../events/event-bus.js';
-import { noteFor } from '../events/notes.js';
 import type { EventBody } from '../events/types.js';
 import { CliError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
+import { WorkerObserver } from '../observer/worker-observer.js';
 import { loadUpstream } from '../proxy/kubeconfig-upstream.js';
 import { KubewireProxy } from '../proxy/proxy-server.js';
 import type { Upstream } from '../proxy/upstream.js';
-import { SessionObserver } from '../session/session-observer.js';
-import { defaultLogPath, JsonlSink } from '../sinks/jsonl-sink.js';
+import type { SessionObserver } from '../session/session-observer.js';
+import { defaultLogPath } from '../sinks/jsonl-sink.js';
 import { VERSION } from '../version.js';
-import { startAudit, type AuditRecording, type AuditSettings } from './audit-setup.js';
+import { auditStartFacts, readAuditKey, type AuditSettings } from './audit-setup.js';
 import type { ListenAddress } from './listen-address.js';
 import { stateDir } from './state-dir.js';
 
@@ -37,12 +36,14 @@ export interface LogInfo {
 export interface RunningProxy {
   upstream: Upstream;
   proxy: KubewireProxy;
-  bus: EventBus;
-  /** The one session model of this proxy's events; consumers register with `sessions.add`. */
-  sessions: SessionObserver;
+  observer: WorkerObserver;
   log: LogInfo;
+  /** One line per kubectl command (and `!` lines) to `out`, from now on. */
+  showConsole(out: Output): void;
+  /** The live view's copy of the one session model; consumers register with `add`. */
+  sessions(): SessionObserver;
   emit(body: EventBody): void;
-  /** Stops listening, ends open tunnels, flushes and closes the log. */
+  /** Stops listening, ends open tunnels, settles every session, flushes and closes the log. */
   shutdown(reason: string): Promise<void>;
 }
 
@@ -50,88 +51,53 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
   const upstream = await loadUpstream({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
   const logPath = flags.log ?? defaultLogPath(stateDir(), new Date());
   const auditing = flags.audit ?? null;
-  const bus = new EventBus({ lossless: auditing !== null || flags.payload === 'full' });
-  const sessions = new SessionObserver();
-  const detachSessions = sessions.attach(bus);
-  let log: LogInfo;
-  let audit: AuditRecording | null = null;
+  const payload: PayloadMode = auditing ? 'full' : flags.payload;
+  const key = auditing ? await readAuditKey(auditing) : null;
+  const observer = await WorkerObserver.start({
+    payload, lossless: auditing !== null || payload === 'full', digests: auditing !== null, logPath,
+    audit: auditing ? { settings: auditing, key: key ? new Uint8Array(key) : null } : null, errors,
+  });
+  const abandon = async (): Promise<void> => void (await observer.shutdown('start failed', 0));
   if (auditing) {
-    audit = await startAudit(auditing, logPath, upstream, errors);
     try {
-      await audit.attach(bus, sessions);
+      await observer.startAudit(await auditStartFacts(upstream));
     } catch (e) {
-      detachSessions();
-      await bus.close();
+      await abandon();
       throw e;
     }
-    log = audit.sink;
-  } else {
-    const jsonl = await JsonlSink.open(logPath);
-    jsonl.onError((e) => errors.line(`kubewire: ${e.message} [${e.code}]`));
-    bus.addSink(jsonl);
-    log = jsonl;
   }
-  const payload: PayloadMode = auditing ? 'full' : flags.payload;
-  const emit = (body: EventBody): void => void bus.publish(body, noteFor(body));
   let proxy: KubewireProxy;
   try {
-    proxy = await KubewireProxy.start({ upstream, bus, payload, host: listen.host, port: listen.port, ...(audit ? { refusal: audit.refusal } : {}) });
+    proxy = await KubewireProxy.start({ upstream, observer, host: listen.host, port: listen.port, refusal: () => observer.refusal() });
   } catch (e) {
-    audit?.finish();
-    detachSessions();
-    await bus.close();
+    await abandon();
     throw new CliError('KW_ERR_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}`, 1);
   }
-  if (auditing?.failMode === 'closed') audit!.onFailure(() => proxy.endOpenConnections());
+  if (auditing?.failMode === 'closed') observer.onAuditFailure(() => proxy.endOpenConnections());
   if (kubeconfigOut) {
     try {
       await proxy.writeKubeconfig(kubeconfigOut);
     } catch (e) {
       await proxy.stop();
-      audit?.finish();
-      detachSessions();
-      await bus.close();
+      await abandon();
       throw new CliError('KW_ERR_KUBECONFIG_WRITE', `cannot write the kubeconfig ${kubeconfigOut}: ${(e as Error).message}`, 1);
     }
   }
+  const emit = (body: EventBody): void => observer.publish(body);
+  const log = { path: observer.logPath };
   emit({ type: 'proxy.start', listen: proxy.url, upstream: upstream.describe(), context: upstream.contextName, kubeconfig: kubeconfigOut, payloadMode: payload, log: log.path, version: VERSION, pid: process.pid });
-  const diagnosis = diagnose(bus, sessions);
   return {
     upstream,
     proxy,
-    bus,
-    sessions,
+    observer,
     log,
+    showConsole: (out) => observer.showConsole(out),
+    sessions: () => observer.mirrorSessions(),
     emit,
     shutdown: async (reason) => {
       await proxy.stop();
-      diagnosis.finish();
-      sessions.finish();
-      emit({ type: 'proxy.stop', reason, connections: proxy.connections, dropped: bus.dropped });
-      audit?.finish();
-      detachSessions();
-      await bus.close();
-      const gap = audit?.unrecordedGap();
+      const gap = await observer.shutdown(reason, proxy.connections);
       if (gap) errors.line(`kubewire: ${gap}`);
-    },
-  };
-}
-
-/**
- * Findings as live events: the engine listens on the proxy's session observer (primary events,
- * its tick for the time-based rules, settled sessions) and its findings go on the bus (log,
- * console, view), from where they come back through the observer as derived records.
- */
-function diagnose(bus: EventBus, sessions: SessionObserver): { finish(): void } {
-  const engine = new DiagnosisEngine(sessions.model, (f) => {
-    const body = findingBody(f);
-    bus.publish(body, noteFor(body), { ...(f.session ? { session: f.session } : {}), ...(f.conn ? { conn: f.conn } : {}) });
-  });
-  sessions.add(engine);
-  return {
-    finish: () => {
-      engine.finish(Date.now());
-      sessions.remove(engine);
     },
   };
 }

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { CliError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
-import { ConsoleSink } from '../sinks/console-sink.js';
 import { parseListen } from './listen-address.js';
 import { startProxy, type ProxyFlags } from './proxy-setup.js';
 
@@ -42,7 +41,7 @@ export async function runCommand(opts: RunOptions, err: Output): Promise<number>
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
-  running.sessions.add(new ConsoleSink(held));
+  running.showConsole(held);
   let code: number;
   try {
     code = await runChild(opts.command, { ...process.env, KUBECONFIG: kubeconfig });

@@ -3,8 +3,9 @@
  * show the TUI (decode, summary, run, cluster) start fast.
  *
  * The TUI's store reads the session model (src/session): over a running proxy it listens to
- * the proxy's one session observer (`running.sessions`); over a log it is fed through an
- * observer of its own, on the log's own clock (src/session/log-replay.ts).
+ * the relay thread's copy of the proxy's one session model (`running.sessions()`, fed with the
+ * observer's events and ticks in batches); over a log it is fed through an observer of its
+ * own, on the log's own clock (src/session/log-replay.ts).
  */
 import type { KubewireEvent } from '../events/types.js';
 import { LogReplay } from '../session/log-replay.js';
@@ -21,7 +22,7 @@ export interface TuiMeta {
 }
 
 export interface LaunchedTui {
-  /** The store, for a running proxy's session observer (`running.sessions.add`). */
+  /** The store, for a running proxy's session observer (`running.sessions().add`). */
   readonly listener: SessionListener;
   /** One event read from a log, through the TUI's own session observer. */
   ingest(event: KubewireEvent): void;
@@ -75,10 +76,11 @@ export function canShowTui(): boolean {
 /** The view over a running proxy's sessions, until the user quits or a signal comes; says which. */
 export async function showLiveTui(running: RunningProxy, kubeconfig: string, onStart?: () => void): Promise<string> {
   const tui = await launchTui({ listen: running.proxy.url, kubeconfig, log: running.log.path, upstream: running.upstream.describe(), source: 'live' });
-  running.sessions.add(tui.listener);
+  const sessions = running.sessions();
+  sessions.add(tui.listener);
   onStart?.();
   const reason = await Promise.race([tui.waitUntilExit().then(() => 'quit'), waitForSignal()]);
-  running.sessions.remove(tui.listener);
+  sessions.remove(tui.listener);
   tui.close();
   return reason;
 }

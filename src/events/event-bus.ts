@@ -247,7 +247,7 @@ function definedFields(fields: PublishFields): PublishFields {
  * `Date.now()`, re-anchored when the two part by more than a millisecond (a clock step).
  */
 let anchor = Date.now() - performance.now();
-function preciseNow(): number {
+export function preciseNow(): number {
   const mono = anchor + performance.now();
   const wall = Date.now();
   if (Math.abs(mono - wall) <= 1) return mono;

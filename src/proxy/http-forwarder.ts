@@ -5,10 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
-import type { EventBus } from '../events/event-bus.js';
-import { noteFor } from '../events/notes.js';
 import { redactHeaders } from '../events/redact.js';
 import type { EventBody } from '../events/types.js';
+import type { RelayObserver } from '../observer/relay-observer.js';
 import { k8sRequestInfo, splitTarget } from '../codec/k8s-request.js';
 import { upstreamFailure } from './upstream-failure.js';
 import { UpstreamError, type Upstream } from './upstream.js';
@@ -28,7 +27,7 @@ export class HttpForwarder {
   /** The last upstream timeout, answered at once for a while instead of waiting again. */
   private recentTimeout: { at: number; error: unknown } | null = null;
 
-  constructor(private readonly upstream: Upstream, private readonly bus: EventBus) {
+  constructor(private readonly upstream: Upstream, private readonly observer: RelayObserver) {
     // http-proxy emits 'error' on itself when no callback takes it; never let that crash us.
     this.proxy.on('error', () => {});
     this.proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => this.responses.get(req)?.(proxyRes));
@@ -36,7 +35,7 @@ export class HttpForwarder {
 
   async forward(req: IncomingMessage, res: ServerResponse, ctx: ForwardContext): Promise<void> {
     const ids = { conn: ctx.conn, session: ctx.session };
-    const emit = (body: EventBody): void => void this.bus.publish(body, noteFor(body), ids);
+    const emit = (body: EventBody): void => this.observer.publish(body, ids);
     const started = Date.now();
     const target = req.url ?? '/';
     emit({ type: 'conn.open', kind: 'http', client: `${req.socket.remoteAddress}:${req.socket.remotePort}`, upstream: this.upstream.describe() });

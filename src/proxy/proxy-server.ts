@@ -8,12 +8,10 @@ import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { PayloadMode } from '../codec/decode-context.js';
-import type { EventBus } from '../events/event-bus.js';
-import { noteFor } from '../events/notes.js';
 import type { EventBody } from '../events/types.js';
 import { rawResponseHead } from '../http/raw-response.js';
 import { writeKubeconfig } from '../kubeconfig/write-kubeconfig.js';
+import type { RelayObserver } from '../observer/relay-observer.js';
 import { KubectlSessionTracker } from '../session/connection-ids.js';
 import { createDemoTls } from '../tls/local-ca.js';
 import { HttpForwarder } from './http-forwarder.js';
@@ -22,13 +20,14 @@ import type { Upstream } from './upstream.js';
 
 export interface ProxyOptions {
   upstream: Upstream;
-  bus: EventBus;
-  payload: PayloadMode;
+  /** Takes a copy of everything relayed (src/observer). */
+  observer: RelayObserver;
   host: string;
   port: number;
   /**
    * Asked before each new request or upgrade: a reason to refuse it (the audit log cannot be
-   * written and `--audit-fail closed`), answered with a Status 503, or null to serve it.
+   * written, or its recorder stopped, and `--audit-fail closed`), answered with a Status 503,
+   * or null to serve it.
    */
   refusal?: () => string | null;
 }
@@ -65,7 +64,7 @@ export class KubewireProxy {
   private async listen(): Promise<void> {
     const tls = await createDemoTls();
     this.caCertPem = tls.caCertPem;
-    this.forwarder = new HttpForwarder(this.opts.upstream, this.opts.bus);
+    this.forwarder = new HttpForwarder(this.opts.upstream, this.opts.observer);
     // HTTP/1.1 only: upgrades need it, and kubectl falls back to it for REST.
     const server = createServer({ cert: tls.certPem, key: tls.keyPem, ALPNProtocols: ['http/1.1'] });
     server.on('request', (req, res) => this.onRequest(req, res));
@@ -118,7 +117,7 @@ export class KubewireProxy {
     const reason = this.opts.refusal?.() ?? null;
     if (reason) {
       const body: EventBody = { type: 'proxy.error', code: 'KW_ERR_AUDIT_REFUSED', message: `refused ${req.method} ${req.url}: ${reason}`, upstream: null, status: 503 };
-      this.opts.bus.publish(body, noteFor(body), { session: this.tracker.sessionOf(req, 'refused') });
+      this.opts.observer.publish(body, { session: this.tracker.sessionOf(req, 'refused') });
     }
     return reason;
   }
@@ -168,8 +167,7 @@ export class KubewireProxy {
     this.connections++;
     void tunnelUpgrade(req, socket, head, {
       upstream: this.opts.upstream,
-      bus: this.opts.bus,
-      payload: this.opts.payload,
+      observer: this.opts.observer,
       conn,
       session: this.tracker.sessionOf(req, conn),
     });

@@ -5,25 +5,22 @@
  * the upstream's response head comes back verbatim, bytes that arrive with either head are
  * passed on, half-close is passed on, and a full receiver pauses the sender.
  *
- * Decoding runs on a tee of each direction, after the write, so it never delays a byte; a
- * decoder failure is reported and decoding stops, the relay goes on.
+ * Each chunk is written onward first and only then copied to the observer's tap (relay-
+ * observer.ts), which decodes elsewhere, so no decoding ever delays a byte; an observer that
+ * fails is reported and the relay goes on.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ConnectionDecoder } from '../codec/connection-decoder.js';
-import type { PayloadMode } from '../codec/decode-context.js';
 import type { Direction } from '../events/types.js';
-import type { EventBus } from '../events/event-bus.js';
-import { noteFor } from '../events/notes.js';
 import type { EventBody } from '../events/types.js';
+import type { RelayObserver } from '../observer/relay-observer.js';
 import { upstreamRequestHead } from './request-head.js';
 import { upstreamFailure } from './upstream-failure.js';
 import type { Upstream } from './upstream.js';
 
 export interface TunnelContext {
   upstream: Upstream;
-  bus: EventBus;
-  payload: PayloadMode;
+  observer: RelayObserver;
   conn: string;
   session: string;
   /** Called when the tunnel is fully closed. */
@@ -31,9 +28,9 @@ export interface TunnelContext {
 }
 
 export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, ctx: TunnelContext): Promise<void> {
-  const { bus, upstream, conn, session } = ctx;
+  const { observer, upstream, conn, session } = ctx;
   const ids = { conn, session };
-  const emit = (body: EventBody): void => void bus.publish(body, noteFor(body), ids);
+  const emit = (body: EventBody): void => observer.publish(body, ids);
   const started = Date.now();
   client.on('error', () => {});
   // From the start: a FIN that arrives while the upstream is dialled must leave the client's
@@ -67,17 +64,8 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
     return;
   }
 
-  let decoder: ConnectionDecoder | null = new ConnectionDecoder((e) => bus.publish(e.body, e.note, ids), { payload: ctx.payload });
-  const decode = (dir: Direction, chunk: Buffer): void => {
-    if (!decoder) return;
-    try {
-      decoder.push(dir, chunk);
-    } catch (e) {
-      // Never let an observer's fault touch the relay: report it and stop observing.
-      decoder = null;
-      emit({ type: 'proxy.error', code: 'KW_ERR_DECODER', message: `decoder failed and was stopped; bytes still flow: ${(e as Error).message}`, upstream: null, status: null });
-    }
-  };
+  const tap = observer.tap(ids);
+  const decode = (dir: Direction, chunk: Buffer): void => tap.push(dir, chunk);
 
   const bytes = { c2s: 0, s2c: 0 };
   let closedBy: 'client' | 'upstream' | 'error' | 'proxy' | null = null;
@@ -100,10 +88,10 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
     let waitingForLog = false;
     const release = (): void => {
       if (waitingForDrain || waitingForLog) return;
-      if (bus.writable) return void from.resume();
+      if (observer.writable) return void from.resume();
       // The log fell behind on the other direction's bytes while this one waited for a drain.
       waitingForLog = true;
-      bus.onWritable(logWritable);
+      observer.onWritable(logWritable);
     };
     const logWritable = (): void => {
       waitingForLog = false;
@@ -121,11 +109,11 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
           release();
         });
       }
-      if (!bus.writable && !waitingForLog) {
+      if (!observer.writable && !waitingForLog) {
         // Lossless logging (--payload full, --audit): the log is behind, so the relay waits for it.
         waitingForLog = true;
         from.pause();
-        bus.onWritable(logWritable);
+        observer.onWritable(logWritable);
       }
     });
     const onEnd = (): void => {
@@ -142,16 +130,7 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
       to.destroy();
     });
   };
-  const ended = new Set<Direction>();
-  const decoderEnd = (dir: Direction): void => {
-    if (ended.has(dir)) return;
-    ended.add(dir);
-    try {
-      decoder?.end(dir);
-    } catch {
-      decoder = null;
-    }
-  };
+  const decoderEnd = (dir: Direction): void => tap.end(dir);
   relay(client, server, 'c2s', 'client');
   relay(server, client, 's2c', 'upstream');
 

@@ -17,6 +17,7 @@ import { CliError } from '../../src/io/errors.js';
 import type { ExecConfig } from '../../src/kubeconfig/exec-config.js';
 import { loadKubeconfig } from '../../src/kubeconfig/load-kubeconfig.js';
 import { EventBus } from '../../src/events/event-bus.js';
+import { LocalObserver } from '../../src/observer/local-observer.js';
 import { ExecPlugin } from '../../src/proxy/exec-credential.js';
 import { HttpForwarder } from '../../src/proxy/http-forwarder.js';
 import { loadUpstream, type LoadUpstreamOptions } from '../../src/proxy/kubeconfig-upstream.js';
@@ -239,7 +240,7 @@ describe('exec credential plugins', () => {
     const p = await plugin(dir, credential({ token: 'revoked' }));
     const up = await load({ kubeconfig: await writeConfig(dir, single(echoCluster(), execUser(p))) });
     const bus = new EventBus({ lossless: false });
-    const forwarder = new HttpForwarder(up, bus);
+    const forwarder = new HttpForwarder(up, new LocalObserver(bus, { payload: 'head' }));
     const front = http.createServer((req, res) => void forwarder.forward(req, res, { conn: 'c', session: 's' }));
     const port = await new Promise<number>((resolve) => front.listen(0, '127.0.0.1', () => resolve((front.address() as net.AddressInfo).port)));
     const status = (): Promise<{ code: number; body: string }> => new Promise((resolve, reject) => {

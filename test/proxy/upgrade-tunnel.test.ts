@@ -19,6 +19,7 @@ import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PayloadMode } from '../../src/codec/decode-context.js';
 import { EventBus, type EventSink } from '../../src/events/event-bus.js';
+import { LocalObserver } from '../../src/observer/local-observer.js';
 import type { KubewireEvent } from '../../src/events/types.js';
 import { kubeconfigText } from '../../src/kubeconfig/write-kubeconfig.js';
 import { KubewireProxy } from '../../src/proxy/proxy-server.js';
@@ -239,6 +240,7 @@ async function startRig(kind: RigKind, opts: RigOptions = {}): Promise<Rig> {
 
   const accepted: net.Socket[] = [];
   const payload = opts.payload ?? 'head';
+  const observer = new LocalObserver(bus, { payload });
   let connect: () => Promise<End>;
   let token = '';
   if (kind === 'tunnel') {
@@ -250,7 +252,7 @@ async function startRig(kind: RigKind, opts: RigOptions = {}): Promise<Rig> {
     });
     server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, first: Buffer) => {
       accepted.push(socket);
-      void tunnelUpgrade(req, socket, first, { upstream, bus, payload, conn: `c${accepted.length}`, session: 's1' });
+      void tunnelUpgrade(req, socket, first, { upstream, observer, conn: `c${accepted.length}`, session: 's1' });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
@@ -264,7 +266,7 @@ async function startRig(kind: RigKind, opts: RigOptions = {}): Promise<Rig> {
       return new End(s);
     };
   } else {
-    const proxy = await KubewireProxy.start({ upstream, bus, payload, host: '127.0.0.1', port: 0 });
+    const proxy = await KubewireProxy.start({ upstream, observer, host: '127.0.0.1', port: 0 });
     cleanups.push(() => proxy.stop());
     token = proxy.token;
     connect = async () => {

@@ -1,0 +1,178 @@
+/**
+ * Everything kubewire observes, in one place, on the observer's thread: the connections'
+ * decoders, the event bus with its log (the JSONL log or the audit chain), the one session
+ * model, diagnosis, the audit recorder, the console lines and the live view's mirror.
+ *
+ * It takes the relay's batches in order (observer-messages.ts). Each step is stamped with the
+ * relay's own clock, so an event's `ts` is when the relay saw the bytes, not when the observer
+ * got round to them. What goes back to the relay is small: acks, the lossless brake, lines for
+ * the user, and, only while the live view runs, the events it shows.
+ */
+import type { ConnectionDecoderOptions } from '../codec/connection-decoder.js';
+import { DiagnosisEngine, findingBody } from '../diagnose/engine.js';
+import { EventBus, preciseNow } from '../events/event-bus.js';
+import { noteFor } from '../events/notes.js';
+import type { EventBody, KubewireEvent } from '../events/types.js';
+import { CliError } from '../io/errors.js';
+import { SessionObserver, TICK_MS } from '../session/session-observer.js';
+import { ConsoleSink } from '../sinks/console-sink.js';
+import { JsonlSink } from '../sinks/jsonl-sink.js';
+import { AuditRecording } from './audit-recording.js';
+import { ConnectionObservation } from './connection-observation.js';
+import type { AuditStartFacts, FromObserver, MirrorItem, ObserverConfig, RelayEntry, ToObserver } from './observer-messages.js';
+
+/** How often the live view's mirror is sent: the view redraws at about this rate anyway. */
+export const MIRROR_INTERVAL_MS = 50;
+
+export class ObserverCore {
+  /** The relay's time of the step being taken, or null between steps (timers, drains). */
+  private at: number | null = null;
+  readonly bus: EventBus;
+  readonly sessions = new SessionObserver();
+  private readonly detach: () => void;
+  private readonly taps = new Map<string, ConnectionObservation>();
+  private readonly engine: DiagnosisEngine;
+  private audit: AuditRecording | null = null;
+  private mirrorItems: MirrorItem[] | null = null;
+  private mirrorTimer: NodeJS.Timeout | undefined;
+  private readonly decoding: ConnectionDecoderOptions;
+
+  private constructor(private readonly config: ObserverConfig, private readonly post: (m: FromObserver) => void) {
+    const decoding = { payload: config.payload, digests: config.digests };
+    this.decoding = decoding;
+    this.bus = new EventBus({ lossless: config.lossless, now: () => this.at ?? preciseNow() });
+    this.detach = this.sessions.attach(this.bus);
+    this.engine = new DiagnosisEngine(this.sessions.model, (f) => {
+      const body = findingBody(f);
+      this.bus.publish(body, noteFor(body), { ...(f.session ? { session: f.session } : {}), ...(f.conn ? { conn: f.conn } : {}) });
+    });
+    this.sessions.add(this.engine);
+  }
+
+  /** Opens the log; a log that cannot be opened is a CliError, thrown before anything is relayed. */
+  static async open(config: ObserverConfig, post: (m: FromObserver) => void): Promise<{ core: ObserverCore; logPath: string }> {
+    const core = new ObserverCore(config, post);
+    const line = (text: string): void => post({ t: 'line', to: 'error', text });
+    try {
+      if (config.audit) {
+        const key = config.audit.key ? Buffer.from(config.audit.key) : null;
+        core.audit = await AuditRecording.open(config.audit.settings, key, config.logPath, { line, failing: (reason) => post({ t: 'audit-failing', reason }) });
+        return { core, logPath: core.audit.sink.path };
+      }
+      const jsonl = await JsonlSink.open(config.logPath);
+      jsonl.onError((e) => line(`kubewire: ${e.message} [${e.code}]`));
+      core.bus.addSink(jsonl);
+      return { core, logPath: jsonl.path };
+    } catch (e) {
+      core.detach();
+      await core.bus.close();
+      throw e;
+    }
+  }
+
+  async handle(m: ToObserver): Promise<void> {
+    switch (m.t) {
+      case 'batch':
+        this.take(m.entries, m.buffers);
+        this.post({ t: 'ack', bytes: m.bytes });
+        return;
+      case 'console':
+        this.sessions.add(new ConsoleSink({ line: (text) => this.post({ t: 'line', to: 'console', text }) }));
+        return;
+      case 'mirror':
+        this.startMirror();
+        return;
+      case 'audit-start':
+        return this.startAudit(m.facts);
+      case 'shutdown':
+        return this.shutdown(m.reason, m.connections);
+    }
+  }
+
+  private take(entries: readonly RelayEntry[], buffers: readonly ArrayBuffer[]): void {
+    try {
+      for (const e of entries) {
+        this.at = e.at;
+        switch (e.k) {
+          case 'event':
+            this.bus.publish(e.body, noteFor(e.body), ids(e));
+            break;
+          case 'tap':
+            this.taps.set(e.conn, new ConnectionObservation(this.bus, e, this.decoding));
+            break;
+          case 'data':
+            this.taps.get(e.conn)?.push(e.dir, Buffer.from(buffers[e.buf]!, e.off, e.len));
+            break;
+          case 'end':
+            this.taps.get(e.conn)?.end(e.dir);
+            break;
+          case 'skip':
+            this.taps.get(e.conn)?.skipped(e.dir, e.bytes);
+            break;
+        }
+        // The relay's conn.close comes after both ends: the connection is done with.
+        if (e.k === 'event' && e.body.type === 'conn.close' && e.conn) this.taps.delete(e.conn);
+      }
+    } finally {
+      this.at = null;
+    }
+    this.reportBrake();
+  }
+
+  private behindReported = false;
+
+  /** Lossless: tell the relay when the log fell behind and when it drained. */
+  private reportBrake(): void {
+    const behind = !this.bus.writable;
+    if (behind === this.behindReported) return;
+    this.behindReported = behind;
+    this.post({ t: 'behind', behind });
+    if (behind) this.bus.onWritable(() => this.reportBrake());
+  }
+
+  private async startAudit(facts: AuditStartFacts): Promise<void> {
+    try {
+      await this.audit!.attach(this.bus, this.sessions, facts);
+      this.post({ t: 'audit-started', error: null });
+    } catch (e) {
+      const err = e instanceof CliError ? e : new CliError('KW_ERR_AUDIT_UNWRITABLE', (e as Error).message, 1);
+      this.post({ t: 'audit-started', error: { code: err.code, message: err.message, exitCode: err.exitCode } });
+    }
+  }
+
+  /** The live view on the relay's thread reads a copy of the session model, fed the same events and ticks in the same order. */
+  private startMirror(): void {
+    if (this.mirrorItems) return;
+    const items: MirrorItem[] = (this.mirrorItems = []);
+    this.bus.subscribe((e: KubewireEvent) => void items.push({ e }));
+    this.sessions.add({ tick: (now) => void items.push({ tick: now }) });
+    this.mirrorTimer = setInterval(() => this.flushMirror(), MIRROR_INTERVAL_MS);
+    this.mirrorTimer.unref();
+  }
+
+  private flushMirror(): void {
+    if (!this.mirrorItems?.length) return;
+    this.post({ t: 'mirror', items: this.mirrorItems.splice(0) });
+  }
+
+  private async shutdown(reason: string, connections: number): Promise<void> {
+    this.engine.finish(preciseNow());
+    this.sessions.remove(this.engine);
+    this.sessions.finish();
+    const body: EventBody = { type: 'proxy.stop', reason, connections, dropped: this.bus.dropped };
+    this.bus.publish(body, noteFor(body));
+    this.audit?.finish();
+    this.detach();
+    clearInterval(this.mirrorTimer);
+    await this.bus.close();
+    this.flushMirror();
+    this.post({ t: 'closed', gap: this.audit?.unrecordedGap() ?? null });
+  }
+}
+
+function ids(e: { conn?: string; session?: string }): { conn?: string; session?: string } {
+  const out: { conn?: string; session?: string } = {};
+  if (e.conn !== undefined) out.conn = e.conn;
+  if (e.session !== undefined) out.session = e.session;
+  return out;
+}

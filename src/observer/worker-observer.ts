@@ -1,0 +1,321 @@
+/**
+ * The relay's side of the observer thread. Each copy goes into a per-process batch, and a batch
+ * is handed over (its buffers transferred, not cloned) once it holds BATCH_BYTES or at the end
+ * of the event-loop turn that filled it, whichever comes first: a busy stream costs one message
+ * per 64 KiB, a keystroke one message of its own. The relay's events travel in the same batches,
+ * in order (observer-messages.ts).
+ *
+ * In flight means copied and not yet acknowledged as decoded. Lossless modes hold the relay
+ * (`writable` false) while more than LOSSLESS_IN_FLIGHT is in flight or a sink of the observer
+ * is behind, so their guarantee holds across threads. Lossy modes never hold it: past
+ * LOSSY_IN_FLIGHT, copies are not made, the connection is no longer decoded and an event says
+ * so.
+ *
+ * A worker that dies (an exception, `terminate`) is reported once on stderr. From then on the
+ * relay relays without copying, the brake is off, and with `--audit-fail closed` new sessions
+ * are refused: they could not be recorded.
+ */
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { PublishFields } from '../events/event-bus.js';
+import { preciseNow } from '../events/event-bus.js';
+import type { Direction, EventBody } from '../events/types.js';
+import { CliError } from '../io/errors.js';
+import type { Output } from '../io/output.js';
+import type { SessionListener } from '../session/session-observer.js';
+import { SessionObserver } from '../session/session-observer.js';
+import type { AuditStartFacts, FromObserver, ObserverConfig, RelayEntry, ToObserver } from './observer-messages.js';
+import type { ConnectionTap, RelayObserver } from './relay-observer.js';
+
+/** A batch is handed over once it holds this much. */
+export const BATCH_BYTES = 64 * 1024;
+/** Lossless: the relay holds its sources past this much in flight. */
+export const LOSSLESS_IN_FLIGHT = 8 * 1024 * 1024;
+/** Lossy: past this much in flight, copies are skipped. */
+export const LOSSY_IN_FLIGHT = 64 * 1024 * 1024;
+
+export interface WorkerObserverOptions extends ObserverConfig {
+  /** Where the observer's error lines go (stderr). */
+  errors: Output;
+}
+
+export class WorkerObserver implements RelayObserver {
+  readonly logPath: string;
+  private entries: RelayEntry[] = [];
+  private buffers: ArrayBuffer[] = [];
+  private current: Buffer | null = null;
+  private used = 0;
+  private batchBytes = 0;
+  private flushScheduled = false;
+  private inFlight = 0;
+  private sinkBehind = false;
+  private held = false;
+  private writableListeners: (() => void)[] = [];
+  private dead: string | null = null;
+  private stopping = false;
+  private auditFailing: string | null = null;
+  private auditFailureListeners: (() => void)[] = [];
+  private console: Output | null = null;
+  private mirror: SessionObserver | null = null;
+  private waiting: { t: FromObserver['t']; resolve: (m: FromObserver) => void }[] = [];
+  private readonly flushNow = (): void => this.flush();
+
+  private constructor(private readonly worker: Worker, private readonly options: WorkerObserverOptions, logPath: string) {
+    this.logPath = logPath;
+  }
+
+  /** Starts the worker and waits until its log is open; throws the CliError it reports. */
+  static async start(options: WorkerObserverOptions): Promise<WorkerObserver> {
+    const { errors, ...config } = options;
+    const worker = new Worker(workerFile(), { workerData: config, stdout: false, stderr: false });
+    // Listeners are removed one by one: removeAllListeners would also drop the Worker's own.
+    const listeners: { message?: (m: FromObserver) => void; error?: (e: Error) => void; exit?: (code: number) => void } = {};
+    const first = await new Promise<FromObserver>((resolve, reject) => {
+      worker.once('message', (listeners.message = resolve));
+      worker.once('error', (listeners.error = reject));
+      worker.once('exit', (listeners.exit = (code) => reject(new Error(`exited with code ${code}`))));
+    }).catch((e: Error) => ({ t: 'fatal' as const, code: 'KW_ERR_OBSERVER' as const, message: `the observer could not start: ${e.message}`, exitCode: 1 }));
+    worker.off('message', listeners.message!).off('error', listeners.error!).off('exit', listeners.exit!);
+    if (first.t !== 'ready') {
+      await worker.terminate();
+      if (first.t === 'fatal') throw new CliError(first.code, first.message, first.exitCode);
+      throw new CliError('KW_ERR_OBSERVER', `the observer could not start: unexpected ${first.t}`, 1);
+    }
+    const observer = new WorkerObserver(worker, options, first.logPath);
+    worker.on('message', (m: FromObserver) => observer.received(m));
+    worker.on('error', (e: Error) => observer.died(e.message));
+    worker.on('exit', (code) => observer.died(`exited with code ${code}`));
+    // The relay's thread must be able to exit while the observer idles.
+    worker.unref();
+    return observer;
+  }
+
+  publish(body: EventBody, ids: PublishFields = {}): void {
+    if (this.dead) return;
+    const entry: RelayEntry = { k: 'event', at: preciseNow(), body };
+    if (ids.conn !== undefined) entry.conn = ids.conn;
+    if (ids.session !== undefined) entry.session = ids.session;
+    this.add(entry);
+  }
+
+  tap(ids: { conn: string; session: string }): ConnectionTap {
+    const { conn } = ids;
+    this.add({ k: 'tap', at: preciseNow(), conn, session: ids.session });
+    let skipping: Record<Direction, boolean> = { c2s: false, s2c: false };
+    return {
+      push: (dir, chunk) => {
+        if (this.dead || chunk.length === 0) return;
+        if (skipping[dir] || (!this.options.lossless && this.inFlight + chunk.length > LOSSY_IN_FLIGHT)) {
+          // Lossy and far behind: the decoder of this connection stops for good (it cannot resync).
+          if (!skipping[dir]) skipping = { ...skipping, [dir]: true };
+          this.add({ k: 'skip', at: preciseNow(), conn, dir, bytes: chunk.length });
+          return;
+        }
+        this.copy(conn, dir, chunk);
+      },
+      end: (dir) => {
+        if (!this.dead) this.add({ k: 'end', at: preciseNow(), conn, dir });
+      },
+    };
+  }
+
+  get writable(): boolean {
+    return !this.held;
+  }
+
+  onWritable(listener: () => void): void {
+    if (!this.held) queueMicrotask(listener);
+    else this.writableListeners.push(listener);
+  }
+
+  /** Why new sessions are refused: the audit log cannot be written, or its recorder stopped (`--audit-fail closed`). */
+  refusal(): string | null {
+    const audit = this.options.audit;
+    if (!audit || audit.settings.failMode !== 'closed') return null;
+    if (this.dead) return `kubewire's audit recorder stopped (${this.dead}); new sessions are refused (--audit-fail closed)`;
+    if (this.auditFailing) return `kubewire cannot write its audit log (${this.auditFailing}); new sessions are refused until it can (--audit-fail closed)`;
+    return null;
+  }
+
+  /** Called when the audit log starts failing (closed mode: the proxy ends its open connections). */
+  onAuditFailure(listener: () => void): void {
+    this.auditFailureListeners.push(listener);
+  }
+
+  /** Writes `audit.start` and waits until it is on disk; throws the CliError the observer reports. */
+  async startAudit(facts: AuditStartFacts): Promise<void> {
+    this.send({ t: 'audit-start', facts });
+    const m = await this.next('audit-started');
+    if (m.t === 'audit-started' && m.error) throw new CliError(m.error.code, m.error.message, m.error.exitCode);
+  }
+
+  /** Console lines (one per kubectl command, `!` lines) from now on go to `out`. */
+  showConsole(out: Output): void {
+    this.console = out;
+    this.send({ t: 'console' });
+  }
+
+  /** The live view's copy of the session model, fed from now on; add listeners to it. */
+  mirrorSessions(): SessionObserver {
+    if (!this.mirror) {
+      this.mirror = new SessionObserver();
+      this.send({ t: 'mirror' });
+    }
+    return this.mirror;
+  }
+
+  /**
+   * Writes `proxy.stop`, settles every session, seals and closes the log, and ends the worker.
+   * Returns the records the audit log could not take at the end, if any.
+   */
+  async shutdown(reason: string, connections: number): Promise<string | null> {
+    if (this.dead) {
+      this.mirror?.finish();
+      return null;
+    }
+    this.send({ t: 'shutdown', reason, connections });
+    const m = await this.next('closed');
+    this.stopping = true;
+    this.mirror?.finish();
+    await this.worker.terminate();
+    return m.t === 'closed' ? m.gap : null;
+  }
+
+  /** Ends the worker at once, as a crash would: for tests of what the relay does then. */
+  async kill(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private copy(conn: string, dir: Direction, chunk: Buffer): void {
+    const n = chunk.length;
+    let buf: number;
+    let off = 0;
+    if (n >= BATCH_BYTES) {
+      const own = Buffer.allocUnsafeSlow(n);
+      chunk.copy(own);
+      buf = this.buffers.push(own.buffer as ArrayBuffer) - 1;
+    } else {
+      if (!this.current || this.current.length - this.used < n) {
+        this.current = Buffer.allocUnsafeSlow(BATCH_BYTES);
+        this.used = 0;
+        this.buffers.push(this.current.buffer as ArrayBuffer);
+      }
+      chunk.copy(this.current, this.used);
+      buf = this.buffers.length - 1;
+      off = this.used;
+      this.used += n;
+    }
+    this.batchBytes += n;
+    this.inFlight += n;
+    this.add({ k: 'data', at: preciseNow(), conn, dir, buf, off, len: n });
+    if (this.options.lossless && this.inFlight > LOSSLESS_IN_FLIGHT) this.setHeld();
+  }
+
+  private add(entry: RelayEntry): void {
+    this.entries.push(entry);
+    if (this.batchBytes >= BATCH_BYTES) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushNow);
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.entries.length === 0 || this.dead) return;
+    const batch: ToObserver = { t: 'batch', entries: this.entries, buffers: this.buffers, bytes: this.batchBytes };
+    this.entries = [];
+    this.buffers = [];
+    this.current = null;
+    this.used = 0;
+    this.batchBytes = 0;
+    this.worker.postMessage(batch, batch.t === 'batch' ? batch.buffers : []);
+  }
+
+  /** Everything queued goes first, so the worker takes `m` after every step before it. */
+  private send(m: ToObserver): void {
+    if (this.dead) return;
+    this.flush();
+    this.worker.postMessage(m);
+  }
+
+  /** The answer `t`; the worker keeps the process alive until it came. */
+  private next(t: FromObserver['t']): Promise<FromObserver> {
+    this.worker.ref();
+    return new Promise<FromObserver>((resolve) => this.waiting.push({ t, resolve })).finally(() => {
+      if (this.waiting.length === 0) this.worker.unref();
+    });
+  }
+
+  private received(m: FromObserver): void {
+    switch (m.t) {
+      case 'ack':
+        this.inFlight -= m.bytes;
+        this.updateHeld();
+        break;
+      case 'behind':
+        this.sinkBehind = m.behind;
+        if (m.behind) this.setHeld();
+        else this.updateHeld();
+        break;
+      case 'line':
+        (m.to === 'console' ? this.console : this.options.errors)?.line(m.text);
+        break;
+      case 'audit-failing':
+        this.auditFailing = m.reason;
+        if (m.reason) for (const l of this.auditFailureListeners) l();
+        break;
+      case 'mirror':
+        for (const item of m.items) {
+          if ('tick' in item) this.mirror?.tick(item.tick);
+          else this.mirror?.ingest(item.e);
+        }
+        break;
+      default: {
+        const i = this.waiting.findIndex((w) => w.t === m.t);
+        if (i >= 0) this.waiting.splice(i, 1)[0]!.resolve(m);
+      }
+    }
+  }
+
+  private setHeld(): void {
+    if (this.options.lossless) this.held = true;
+  }
+
+  private updateHeld(): void {
+    if (!this.held || this.sinkBehind || this.inFlight > LOSSLESS_IN_FLIGHT / 2) return;
+    this.release();
+  }
+
+  private release(): void {
+    this.held = false;
+    const listeners = this.writableListeners;
+    this.writableListeners = [];
+    for (const l of listeners) l();
+  }
+
+  private died(why: string): void {
+    if (this.dead || this.stopping) return;
+    this.dead = why;
+    this.entries = [];
+    this.buffers = [];
+    this.current = null;
+    this.inFlight = 0;
+    this.sinkBehind = false;
+    this.options.errors.line(`kubewire: the observer stopped (${why}); bytes still flow, but nothing more is decoded, logged or diagnosed${this.refusal() ? '; new sessions are refused (--audit-fail closed)' : ''}`);
+    this.release();
+    // Whoever waits for an answer gets none: shutdown and audit start go on without it.
+    for (const w of this.waiting.splice(0)) w.resolve({ t: 'closed', gap: null });
+    if (this.refusal()) for (const l of this.auditFailureListeners) l();
+  }
+}
+
+/**
+ * The worker's module, compiled: beside this file in dist/, and under vitest (which runs the
+ * TypeScript sources) the built copy, which `npm test` makes before the tests run.
+ */
+function workerFile(): URL {
+  const here = new URL(import.meta.url);
+  if (here.pathname.endsWith('.ts')) return new URL('../../dist/src/observer/observer-worker.js', here);
+  return new URL('./observer-worker.js', here);
+}
