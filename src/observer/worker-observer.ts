@@ -13,7 +13,8 @@
  *
  * A worker that dies (an exception, `terminate`) is reported once on stderr. From then on the
  * relay relays without copying, the brake is off, and with `--audit-fail closed` new sessions
- * are refused: they could not be recorded.
+ * are refused: they could not be recorded. Open sessions go on: ending them would turn an
+ * observer's fault into the user's.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -101,13 +102,13 @@ export class WorkerObserver implements RelayObserver {
   tap(ids: { conn: string; session: string }): ConnectionTap {
     const { conn } = ids;
     this.add({ k: 'tap', at: preciseNow(), conn, session: ids.session });
-    let skipping: Record<Direction, boolean> = { c2s: false, s2c: false };
+    const skipping: Record<Direction, boolean> = { c2s: false, s2c: false };
     return {
       push: (dir, chunk) => {
         if (this.dead || chunk.length === 0) return;
         if (skipping[dir] || (!this.options.lossless && this.inFlight + chunk.length > LOSSY_IN_FLIGHT)) {
           // Lossy and far behind: the decoder of this connection stops for good (it cannot resync).
-          if (!skipping[dir]) skipping = { ...skipping, [dir]: true };
+          skipping[dir] = true;
           this.add({ k: 'skip', at: preciseNow(), conn, dir, bytes: chunk.length });
           return;
         }
@@ -306,7 +307,6 @@ export class WorkerObserver implements RelayObserver {
     this.release();
     // Whoever waits for an answer gets none: shutdown and audit start go on without it.
     for (const w of this.waiting.splice(0)) w.resolve({ t: 'closed', gap: null });
-    if (this.refusal()) for (const l of this.auditFailureListeners) l();
   }
 }
 
