@@ -37,6 +37,9 @@ class KubeconfigUpstream implements Upstream {
   private pending: Promise<UpstreamConnectionOptions> | null = null;
   private cachedAgent: http.Agent | null = null;
 
+  /** The last TLS session per client identity and ALPN offer (upstream-dial.ts). */
+  private readonly tlsSessions = new Map<string, Buffer>();
+
   constructor(target: KubeconfigTarget, private readonly timeoutMs: number) {
     this.server = target.server;
     this.contextName = target.contextName;
@@ -82,9 +85,21 @@ class KubeconfigUpstream implements Upstream {
     }
   }
 
+  private keepSession(key: string, session: Buffer): void {
+    this.tlsSessions.delete(key);
+    this.tlsSessions.set(key, session);
+    // Rotated certificates leave old entries behind: keep the newest few.
+    if (this.tlsSessions.size > MAX_TLS_SESSIONS) this.tlsSessions.delete(this.tlsSessions.keys().next().value!);
+  }
+
   private dial(tlsOptions: tls.ConnectionOptions, alpn: string[] | undefined): Promise<Duplex> {
     const secure = this.server.protocol === 'https:';
+    // A session is resumed only with the client certificate it was made with (an exec plugin
+    // may rotate it), and only for the same ALPN offer.
+    const key = `${alpn?.join(',') ?? ''}\n${String(tlsOptions.cert ?? '')}\n${String(tlsOptions.pfx ?? '')}`;
+    const kept = this.tlsSessions.get(key);
     return dial({
+      resume: { session: kept, keep: (session) => this.keepSession(key, session) },
       host: bareHost(this.server),
       port: Number(this.server.port) || (secure ? 443 : 80),
       display: this.display,
@@ -94,6 +109,8 @@ class KubeconfigUpstream implements Upstream {
     });
   }
 }
+
+const MAX_TLS_SESSIONS = 8;
 
 function displayUrl(url: URL): string {
   const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');

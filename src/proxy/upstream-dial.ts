@@ -24,6 +24,12 @@ export interface DialPlan {
   tls: tls.ConnectionOptions | null;
   proxy: URL | null;
   timeoutMs: number;
+  /**
+   * TLS session resumption: a session of an earlier dial to offer, and where to keep the ones
+   * the server issues. A resumed handshake skips the certificate checks, so new sessions open
+   * quickly even while the proxy is busy relaying others.
+   */
+  resume?: { session: Buffer | undefined; keep(session: Buffer): void };
 }
 
 type Phase = 'tcp' | 'proxy' | 'tls';
@@ -71,7 +77,9 @@ export function dial(plan: DialPlan): Promise<Duplex> {
       if (settled) return;
       if (!plan.tls) return finish(raw);
       phase = 'tls';
-      secure = tls.connect({ ...plan.tls, socket: raw, host: plan.host });
+      const session = plan.resume?.session;
+      secure = tls.connect({ ...plan.tls, socket: raw, host: plan.host, ...(session ? { session } : {}) });
+      if (plan.resume) secure.on('session', (s: Buffer) => plan.resume!.keep(s));
       secure.unref();
       secure.on('error', onSecureError);
       secure.once('secureConnect', () => finish(secure!));

@@ -271,6 +271,16 @@ describe('credentials and TLS material', () => {
     }
   });
 
+  it('resumes the TLS session of an earlier upgrade dial, so a busy proxy opens new streams quickly', async () => {
+    const up = await loadSingle({ server: echoServer(), 'certificate-authority-data': caData() }, { token: 'tok-resume' });
+    // The server's session ticket comes after the handshake, with its answer.
+    await viaConnect(up);
+    const second = (await up.connect()) as TLSSocket;
+    expect(second.isSessionReused()).toBe(true);
+    second.destroy();
+    expect((await viaConnect(up)).seen.authorization).toBe('Bearer tok-resume');
+  });
+
   it('skips verification with insecure-skip-tls-verify', async () => {
     const up = await loadSingle({ server: echoServer(), 'insecure-skip-tls-verify': true }, { token: 'insecure' });
     expect((await up.connectionOptions()).tls.rejectUnauthorized).toBe(false);
