@@ -152,4 +152,23 @@ describe('the brake across threads', () => {
     expect(stdout.equals(data), 'the logged stdout is the relayed stdout, in order').toBe(true);
     expect(errors.text).toBe('');
   });
+
+  it('a lossy observer far behind never holds the relay: it stops decoding that connection and says so', async () => {
+    const errors = new Lines();
+    const path = join(dir, 'lossy.jsonl');
+    const observer = await WorkerObserver.start({ payload: 'head', lossless: false, digests: false, logPath: path, audit: null, errors });
+    const ids = { conn: 'c1', session: 's1' };
+    const tap = observer.tap(ids);
+    // One turn of the loop, so the worker acknowledges nothing meanwhile: 80 MiB in flight.
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    for (let i = 0; i < 80; i++) {
+      tap.push('s2c', chunk);
+      expect(observer.writable).toBe(true);
+    }
+    tap.end('s2c');
+    await observer.shutdown('test done', 1);
+    const behind = readEvents(path).filter((e) => e.type === 'proxy.error' && e.code === 'KW_ERR_OBSERVER_BEHIND');
+    expect(behind).toHaveLength(1);
+    expect(behind[0]).toMatchObject({ conn: 'c1', message: expect.stringMatching(/observer fell behind .* no longer decoded, its bytes still flow/) });
+  });
 });
