@@ -3,7 +3,7 @@
  * The client's Authorization (kubewire's own token) is replaced by the upstream's credentials;
  * every request is reported as conn.open, http.request, http.response and conn.close.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
 import { redactHeaders } from '../events/redact.js';
 import type { EventBody } from '../events/types.js';
@@ -13,6 +13,7 @@ import { upstreamFailure } from './upstream-failure.js';
 import { UpstreamError, type Upstream } from './upstream.js';
 
 const RECENT_TIMEOUT_MS = 10_000;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Discovery endpoints: /version, /api, /apis, /apis/GROUP[/VERSION], /api/v1, /openapi/…. */
 const DISCOVERY_PATH = /^\/(version|api(\/v1)?|apis(\/[^/]+){0,2}|openapi(\/.*)?)\/?$/;
 
@@ -24,6 +25,8 @@ export interface ForwardContext {
 export class HttpForwarder {
   private readonly proxy = httpProxy.createProxyServer({ changeOrigin: true, xfwd: false, ws: false, secure: true });
   private readonly responses = new WeakMap<IncomingMessage, (res: IncomingMessage) => void>();
+  /** Each request's upstream request, to tell whether it went out on a reused socket. */
+  private readonly upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
   /** The last upstream timeout, answered at once for a while instead of waiting again. */
   private recentTimeout: { at: number; error: unknown } | null = null;
 
@@ -31,6 +34,7 @@ export class HttpForwarder {
     // http-proxy emits 'error' on itself when no callback takes it; never let that crash us.
     this.proxy.on('error', () => {});
     this.proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => this.responses.get(req)?.(proxyRes));
+    this.proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => void this.upstreamRequests.set(req, proxyReq));
   }
 
   async forward(req: IncomingMessage, res: ServerResponse, ctx: ForwardContext): Promise<void> {
@@ -84,23 +88,37 @@ export class HttpForwarder {
       });
     });
     const agent = await this.upstream.agent();
-    this.proxy.web(req, res, {
+    const send = (retry: boolean): void => this.proxy.web(req, res, {
       target: this.upstream.server.href,
       agent,
       headers: options.headers,
       // Upstream TLS is verified by the agent, with the kubeconfig's CA.
       secure: options.tls.rejectUnauthorized !== false,
     }, (err: Error) => {
+      if (!retry && this.retryable(req, res, err)) return send(true);
       if (err instanceof UpstreamError && err.code === 'KW_ERR_UPSTREAM_TIMEOUT') this.recentTimeout = { at: Date.now(), error: err };
       this.fail(req, res, err, emit);
       finish('error', err.message);
     });
+    send(false);
     // Counted once http-proxy has piped the body, so counting never starts the flow early.
     req.on('data', (d: Buffer) => (bytes.c2s += d.length));
   }
 
   close(): void {
     this.proxy.close();
+  }
+
+  /**
+   * A kept-alive socket the server closed just as the request went out: nothing was answered,
+   * so a request without a body that changes nothing is sent once more, on a new socket, as
+   * Go's and Node's own clients do.
+   */
+  private retryable(req: IncomingMessage, res: ServerResponse, err: Error): boolean {
+    const code = (err as NodeJS.ErrnoException).code;
+    const bodiless = !req.headers['content-length'] || req.headers['content-length'] === '0';
+    return IDEMPOTENT.has(req.method ?? '') && bodiless && !req.headers['transfer-encoding'] && !res.headersSent
+      && (code === 'ECONNRESET' || code === 'EPIPE') && this.upstreamRequests.get(req)?.reusedSocket === true;
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, e: unknown, emit: (b: EventBody) => void): void {
