@@ -6,6 +6,7 @@
  */
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
+import type net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EventBody } from '../events/types.js';
@@ -14,6 +15,7 @@ import { writeKubeconfig } from '../kubeconfig/write-kubeconfig.js';
 import type { RelayObserver } from '../observer/relay-observer.js';
 import { KubectlSessionTracker } from '../session/connection-ids.js';
 import { createDemoTls } from '../tls/local-ca.js';
+import { answerClientError, frontDoor } from './front-door.js';
 import { HttpForwarder } from './http-forwarder.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
 import type { Upstream } from './upstream.js';
@@ -30,7 +32,20 @@ export interface ProxyOptions {
    * or null to serve it.
    */
   refusal?: () => string | null;
+  /** The server's timeouts; SERVER_TIMEOUTS unless a test needs them short. */
+  timeouts?: ServerTimeouts;
 }
+
+export interface ServerTimeouts {
+  /** A request head must be complete within this long (408 otherwise). */
+  headersMs: number;
+  /** A whole request, body included (a streamed answer, such as a watch, is not limited). */
+  requestMs: number;
+  /** How often Node checks the two. */
+  checkMs: number;
+}
+
+export const SERVER_TIMEOUTS: ServerTimeouts = { headersMs: 30_000, requestMs: 300_000, checkMs: 1000 };
 
 /**
  * A Status 503 as the API server writes one; kubectl prints its message. No Retry-After:
@@ -48,6 +63,7 @@ export class KubewireProxy {
   caCertPem = '';
   connections = 0;
   private server: Server | null = null;
+  private door: net.Server | null = null;
   private forwarder: HttpForwarder | null = null;
   private readonly sockets = new Set<Duplex>();
   private readonly tracker = new KubectlSessionTracker();
@@ -66,19 +82,26 @@ export class KubewireProxy {
     this.caCertPem = tls.caCertPem;
     this.forwarder = new HttpForwarder(this.opts.upstream, this.opts.observer);
     // HTTP/1.1 only: upgrades need it, and kubectl falls back to it for REST.
-    const server = createServer({ cert: tls.certPem, key: tls.keyPem, ALPNProtocols: ['http/1.1'] });
+    const server = createServer({ cert: tls.certPem, key: tls.keyPem, ALPNProtocols: ['http/1.1'], connectionsCheckingInterval: (this.opts.timeouts ?? SERVER_TIMEOUTS).checkMs });
     server.on('request', (req, res) => this.onRequest(req, res));
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     server.on('connection', (s: Duplex) => this.track(s));
     server.on('secureConnection', (s: Duplex) => this.track(s));
     server.on('tlsClientError', () => {});
-    server.on('clientError', (_e, socket: Duplex) => socket.destroy());
+    server.on('clientError', answerClientError);
+    // Explicit, so a head that never completes is answered within about HEADERS_TIMEOUT_MS
+    // (Node checks every 30 s by default: a partial head lived 81 s).
+    const timeouts = this.opts.timeouts ?? SERVER_TIMEOUTS;
+    server.headersTimeout = timeouts.headersMs;
+    server.requestTimeout = timeouts.requestMs;
+    const door = frontDoor(server);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => resolve());
+      door.once('error', reject);
+      door.listen(this.opts.port, this.opts.host, () => resolve());
     });
     this.server = server;
-    const addr = server.address();
+    this.door = door;
+    const addr = door.address();
     if (addr === null || typeof addr === 'string') throw new Error('no listen address');
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     this.url = `https://${host}:${addr.port}`;
@@ -96,11 +119,13 @@ export class KubewireProxy {
 
   async stop(): Promise<void> {
     const server = this.server;
+    const door = this.door;
     this.server = null;
+    this.door = null;
     this.forwarder?.close();
     // close() stops accepting but waits for open connections, so end those first: each side
     // gets a FIN, and whatever has not closed a moment later is destroyed.
-    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const closed = Promise.all([server, door].map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : Promise.resolve())));
     for (const s of this.sockets) s.end();
     await new Promise((r) => setTimeout(r, this.sockets.size ? 200 : 0));
     for (const s of this.sockets) s.destroy();
