@@ -2,11 +2,30 @@
  * A throwaway certificate authority and a loopback server certificate for the demo cluster.
  * Go's crypto/tls (kubectl) checks the chain, the IP SANs (kubectl sends no SNI to an IP
  * address and matches the IP against the SANs) and, on the leaf, the serverAuth EKU. It
- * rejects negative serial numbers since Go 1.23; the generator keeps them positive.
+ * rejects negative serial numbers since Go 1.23; the serials here are always positive.
+ *
+ * Both certificates are X.509 v3, ECDSA P-256 signed ecdsa-with-SHA256, valid for a year
+ * from an hour ago:
+ * - CA: CN=kubewire-demo-ca,O=kubewire; basicConstraints critical CA:TRUE pathlen 0, keyUsage
+ *   critical keyCertSign|cRLSign|digitalSignature, subjectKeyIdentifier.
+ * - server: CN=kubewire-demo-apiserver,O=kubewire; basicConstraints critical CA:FALSE,
+ *   keyUsage critical digitalSignature, extKeyUsage serverAuth, subjectAltName IP 127.0.0.1,
+ *   IP ::1, DNS localhost, subjectKeyIdentifier, authorityKeyIdentifier (the CA's key id).
  */
-import { webcrypto } from 'node:crypto';
-
-type X509 = typeof import('@peculiar/x509');
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  authorityKeyIdentifier,
+  basicConstraints,
+  certificatePem,
+  extKeyUsage,
+  issueCertificate,
+  keyIdentifier,
+  KeyUsage,
+  keyUsage,
+  subjectAltName,
+  subjectKeyIdentifier,
+  type NameAttribute,
+} from './certificate.js';
 
 export interface DemoTls {
   caCertPem: string;
@@ -14,75 +33,55 @@ export interface DemoTls {
   keyPem: string;
 }
 
-const EC_KEY: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
-const SIGNING: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 const HOUR_MS = 3_600_000;
 const YEAR_MS = 365 * 24 * HOUR_MS;
 
-let loaded: Promise<X509> | null = null;
-
-/**
- * @peculiar/x509 2.x loads tsyringe, which needs the Reflect metadata polyfill in place
- * before it is imported; hence the dynamic import after it.
- */
-function loadX509(): Promise<X509> {
-  loaded ??= (async () => {
-    await import('reflect-metadata');
-    const x509 = await import('@peculiar/x509');
-    x509.cryptoProvider.set(webcrypto as unknown as Parameters<X509['cryptoProvider']['set']>[0]);
-    return x509;
-  })();
-  return loaded;
-}
+/** Stored CN first, then O (openssl prints "CN = kubewire-demo-ca, O = kubewire"). */
+const CA_NAME: NameAttribute[] = [['CN', 'kubewire-demo-ca'], ['O', 'kubewire']];
+const SERVER_NAME: NameAttribute[] = [['CN', 'kubewire-demo-apiserver'], ['O', 'kubewire']];
 
 export async function createDemoTls(): Promise<DemoTls> {
-  const x509 = await loadX509();
-  const subtle = webcrypto.subtle;
   // Backdated an hour so a client whose clock runs a little behind still accepts it.
   const notBefore = new Date(Date.now() - HOUR_MS);
   const notAfter = new Date(notBefore.getTime() + YEAR_MS);
 
-  const caKeys = (await subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: 'CN=kubewire-demo-ca,O=kubewire',
-    keys: caKeys,
+  const caKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const caKeyId = keyIdentifier(caKeys.publicKey);
+  const caCert = issueCertificate({
+    subject: CA_NAME,
     notBefore,
     notAfter,
-    signingAlgorithm: SIGNING,
+    publicKey: caKeys.publicKey,
+    signingKey: caKeys.privateKey,
     extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+      basicConstraints(true, 0),
+      keyUsage([KeyUsage.keyCertSign, KeyUsage.cRLSign, KeyUsage.digitalSignature]),
+      subjectKeyIdentifier(caKeyId),
     ],
   });
 
-  const serverKeys = (await subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const serverCert = await x509.X509CertificateGenerator.create({
-    subject: 'CN=kubewire-demo-apiserver,O=kubewire',
-    issuer: caCert.subjectName,
+  const serverKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const serverCert = issueCertificate({
+    subject: SERVER_NAME,
+    issuer: CA_NAME,
+    notBefore,
+    notAfter,
     publicKey: serverKeys.publicKey,
     signingKey: caKeys.privateKey,
-    notBefore,
-    notAfter,
-    signingAlgorithm: SIGNING,
     extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        { type: 'ip', value: '127.0.0.1' },
-        { type: 'ip', value: '::1' },
-        { type: 'dns', value: 'localhost' },
-      ]),
-      await x509.SubjectKeyIdentifierExtension.create(serverKeys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
+      basicConstraints(false),
+      keyUsage([KeyUsage.digitalSignature]),
+      extKeyUsage(['serverAuth']),
+      subjectAltName([{ ip: '127.0.0.1' }, { ip: '::1' }, { dns: 'localhost' }]),
+      subjectKeyIdentifier(keyIdentifier(serverKeys.publicKey)),
+      authorityKeyIdentifier(caKeyId),
     ],
   });
 
-  const pkcs8 = await subtle.exportKey('pkcs8', serverKeys.privateKey);
+  const keyPem = serverKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   return {
-    caCertPem: caCert.toString('pem') + '\n',
-    certPem: serverCert.toString('pem') + '\n',
-    keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') + '\n',
+    caCertPem: certificatePem(caCert),
+    certPem: certificatePem(serverCert),
+    keyPem: keyPem.endsWith('\n') ? keyPem : keyPem + '\n',
   };
 }

@@ -3,7 +3,7 @@
  * does (and real kubectl's `auth whoami` reads it), and whoAmI falls back to the kubeconfig's
  * facts, with a one-line reason, when a server answers 404, 403, too late or not at all.
  */
-import { webcrypto } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
@@ -15,6 +15,7 @@ import { auditIdentity, describeCertificate, readReviewAnswer, reviewPath, whoAm
 import { DEMO_USER_INFO } from '../../src/demo/api-server.js';
 import { kubeconfigText, yamlQuote } from '../../src/kubeconfig/write-kubeconfig.js';
 import { loadUpstream } from '../../src/proxy/kubeconfig-upstream.js';
+import { certificatePem, extKeyUsage, issueCertificate, type NameAttribute } from '../../src/tls/certificate.js';
 import { createDemoTls, type DemoTls } from '../../src/tls/local-ca.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { availableKubectls, runKubectl } from '../support/kubectl.js';
@@ -43,33 +44,22 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // Helpers: client certificates, kubeconfigs, small servers that misbehave on purpose
 
-const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
-const EC_KEY = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-
 /**
  * A client certificate for "jane" in group "devs", issued by a test CA. The subject is stored
  * O first, then CN, as openssl -subj "/O=devs/CN=jane" and Go's crypto/x509 order it.
  */
 async function clientCertificate(): Promise<{ certPem: string; keyPem: string }> {
-  await import('reflect-metadata');
-  const x509 = await import('@peculiar/x509');
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-  const subtle = webcrypto.subtle;
   const notBefore = new Date(Date.now() - 3_600_000);
   const notAfter = new Date('2031-02-03T04:05:06Z');
-  const caKeys = (await subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    name: 'O=kubewire-tests,CN=identity-test-ca', keys: caKeys, serialNumber: '01', notBefore, notAfter, signingAlgorithm: SIGNING,
-    extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
+  const caKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  // Only the test CA's name and key matter here; nothing checks the chain.
+  const caName: NameAttribute[] = [['O', 'kubewire-tests'], ['CN', 'identity-test-ca']];
+  const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const cert = issueCertificate({
+    subject: [['O', 'devs'], ['CN', 'jane']], issuer: caName, serialNumber: Buffer.from('2a3b4c', 'hex'), notBefore, notAfter,
+    publicKey: keys.publicKey, signingKey: caKeys.privateKey, extensions: [extKeyUsage(['clientAuth'])],
   });
-  const keys = (await subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.create({
-    subject: 'O=devs,CN=jane', issuer: ca.subjectName, publicKey: keys.publicKey, signingKey: caKeys.privateKey,
-    serialNumber: '2a3b4c', notBefore, notAfter, signingAlgorithm: SIGNING,
-    extensions: [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])],
-  });
-  const pkcs8 = await subtle.exportKey('pkcs8', keys.privateKey);
-  return { certPem: cert.toString('pem') + '\n', keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') + '\n' };
+  return { certPem: certificatePem(cert), keyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
 }
 
 interface KubeconfigSpec {
