@@ -37,6 +37,8 @@ export function frontDoor(tlsServer: Server): net.Server {
 
 /** The answer to a request the HTTP parser refused, as Go's server gives it, then the socket closes. */
 export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // Node reports the rest of a refused head again: the answer is already on its way.
+  if (socket.writableEnded) return;
   if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
   const [status, text] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large']
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout']

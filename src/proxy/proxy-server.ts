@@ -95,10 +95,14 @@ export class KubewireProxy {
     server.headersTimeout = timeouts.headersMs;
     server.requestTimeout = timeouts.requestMs;
     const door = frontDoor(server);
+    door.on('connection', (s: Duplex) => this.track(s));
     await new Promise<void>((resolve, reject) => {
       door.once('error', reject);
       door.listen(this.opts.port, this.opts.host, () => resolve());
     });
+    // The HTTPS server never listens itself (the door does), and Node starts checking the
+    // timeouts above when a server emits 'listening'.
+    server.emit('listening');
     this.server = server;
     this.door = door;
     const addr = door.address();
