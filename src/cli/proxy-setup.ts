@@ -19,6 +19,9 @@ import { auditStartFacts, readAuditKey, type AuditSettings } from './audit-setup
 import type { ListenAddress } from './listen-address.js';
 import { stateDir } from './state-dir.js';
 
+/** How long the start-up probe of the upstream waits for a TCP connection. */
+const PROBE_TIMEOUT_MS = 2000;
+
 export interface ProxyFlags {
   kubeconfig?: string;
   context?: string;
@@ -49,6 +52,8 @@ export interface RunningProxy {
 
 export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubeconfigOut: string | null, errors: Output): Promise<RunningProxy> {
   const upstream = await loadUpstream({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
+  // Meanwhile: can the upstream be reached at all? Said once, before anything is served.
+  const probe = upstream.probe?.(PROBE_TIMEOUT_MS) ?? Promise.resolve(null);
   const logPath = flags.log ?? defaultLogPath(stateDir(), new Date());
   const auditing = flags.audit ?? null;
   const payload: PayloadMode = auditing ? 'full' : flags.payload;
@@ -83,6 +88,8 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
       throw new CliError('KW_ERR_KUBECONFIG_WRITE', `cannot write the kubeconfig ${kubeconfigOut}: ${(e as Error).message}`, 1);
     }
   }
+  const unreachable = await probe;
+  if (unreachable) errors.line(`kubewire: warning: ${unreachable}; serving anyway`);
   const emit = (body: EventBody): void => observer.publish(body);
   const log = { path: observer.logPath };
   emit({ type: 'proxy.start', listen: proxy.url, upstream: upstream.describe(), context: upstream.contextName, kubeconfig: kubeconfigOut, payloadMode: payload, log: log.path, version: VERSION, pid: process.pid });

@@ -78,6 +78,21 @@ class KubeconfigUpstream implements Upstream {
     return this.cachedAgent;
   }
 
+  async probe(timeoutMs: number): Promise<string | null> {
+    try {
+      this.checkProxy();
+      const socket = await dial({ host: bareHost(this.server), port: this.port(), display: this.display, tls: null, proxy: this.proxyUrl, timeoutMs });
+      socket.destroy();
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
+  private port(): number {
+    return Number(this.server.port) || (this.server.protocol === 'https:' ? 443 : 80);
+  }
+
   private checkProxy(): void {
     const proxy = this.proxyUrl;
     if (proxy && proxy.protocol !== 'http:') {
@@ -101,7 +116,7 @@ class KubeconfigUpstream implements Upstream {
     return dial({
       resume: { session: kept, keep: (session) => this.keepSession(key, session) },
       host: bareHost(this.server),
-      port: Number(this.server.port) || (secure ? 443 : 80),
+      port: this.port(),
       display: this.display,
       tls: secure ? (alpn ? { ...tlsOptions, ALPNProtocols: alpn } : tlsOptions) : null,
       proxy: this.proxyUrl,

@@ -38,6 +38,12 @@ export interface Upstream {
   connect(options?: UpstreamConnectionOptions): Promise<Duplex>;
   /** One keep-alive agent (ALPN http/1.1) whose every new socket is dialled like connect(). */
   agent(): Promise<http.Agent>;
+  /**
+   * Whether the API server (or the proxy-url before it) takes a TCP connection within
+   * `timeoutMs`: null if it does, else why not, in plain words. No credentials are evaluated
+   * (no exec plugin runs) and nothing is sent to the API server.
+   */
+  probe?(timeoutMs: number): Promise<string | null>;
 }
 
 export type UpstreamErrorCode =

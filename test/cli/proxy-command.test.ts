@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -310,6 +311,29 @@ describe.skipIf(versions.length === 0)('kubewire run without a usable command', 
       const r = runCli(args, { timeoutMs: 20_000, env: { HOME: root, XDG_STATE_HOME: root } });
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toContain("missing required argument 'command'");
+    }
+  });
+});
+
+describe('an upstream that cannot be reached at start', () => {
+  it('says so in one line before serving, and serves anyway', async () => {
+    const { dir, home, log } = fresh('unreachable');
+    // A port that was just free: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const kubeconfig = join(dir, 'unreachable.kubeconfig');
+    await writeKubeconfig(kubeconfig, { server: `https://127.0.0.1:${port}`, caCertPem: t!.cluster.caCertPem, token: 't', name: 'gone' });
+    const p = await startProxyProcess({ kubeconfig, log, writeKubeconfig: join(dir, 'client.kubeconfig'), home });
+    try {
+      await waitForText(() => p.stderr(), /serving anyway/, 10_000);
+      expect(p.stderr().trim()).toBe(`kubewire: warning: cannot reach the API server https://127.0.0.1:${port}: connection refused (ECONNREFUSED); serving anyway`);
+      expect(p.alive()).toBe(true);
+    } finally {
+      await p.stop('SIGTERM');
     }
   });
 });
