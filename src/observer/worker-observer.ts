@@ -92,7 +92,6 @@ export class WorkerObserver implements RelayObserver {
   }
 
   publish(body: EventBody, ids: PublishFields = {}): void {
-    if (this.dead) return;
     const entry: RelayEntry = { k: 'event', at: preciseNow(), body };
     if (ids.conn !== undefined) entry.conn = ids.conn;
     if (ids.session !== undefined) entry.session = ids.session;
@@ -114,9 +113,7 @@ export class WorkerObserver implements RelayObserver {
         }
         this.copy(conn, dir, chunk);
       },
-      end: (dir) => {
-        if (!this.dead) this.add({ k: 'end', at: preciseNow(), conn, dir });
-      },
+      end: (dir) => this.add({ k: 'end', at: preciseNow(), conn, dir }),
     };
   }
 
@@ -213,6 +210,7 @@ export class WorkerObserver implements RelayObserver {
   }
 
   private add(entry: RelayEntry): void {
+    if (this.dead) return;
     this.entries.push(entry);
     if (this.batchBytes >= BATCH_BYTES) this.flush();
     else if (!this.flushScheduled) {
