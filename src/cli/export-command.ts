@@ -28,7 +28,7 @@ import { CliError, describeFsError, ExitCode } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 import { LOG_FILE_MODE } from '../sinks/log-files.js';
 import { VERSION } from '../version.js';
-import { assertLogs, badLineReporter, findTerminalSession, logName } from './replay-command.js';
+import { assertLogs, badLineReporter, findSession, logName } from './log-input.js';
 
 export interface ExportOptions {
   files: string[];
@@ -60,7 +60,7 @@ export async function runExport(opts: ExportOptions, stdout: NodeJS.WritableStre
 }
 
 async function exportAsciicast(opts: ExportOptions, version: AsciicastVersion, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
-  const session = await findTerminalSession(opts.files, opts.session, err);
+  const session = await findSession(opts.files, opts.session, 'terminal', err);
   const missing = missingOutputWarning(session);
   if (missing) err.line(`kubewire: warning: ${missing}`);
   const builder = new AsciicastBuilder(session, { version, includeInput: opts.includeInput ?? false });
@@ -86,10 +86,14 @@ async function exportAsciicast(opts: ExportOptions, version: AsciicastVersion, s
 }
 
 async function exportHar(opts: ExportOptions, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
+  // --session names a session as replay's does (a unique prefix is enough): the log is read once
+  // more to resolve it.
+  const session = opts.session === undefined ? undefined : (await findSession(opts.files, opts.session, 'requests', err)).id;
   await assertLogs(opts.files);
-  const builder = new HarBuilder({ creatorVersion: VERSION, ...(opts.session !== undefined ? { session: opts.session } : {}) });
+  const builder = new HarBuilder({ creatorVersion: VERSION, ...(session !== undefined ? { session } : {}) });
   const lines = new HarLines(VERSION);
-  const bad = badLineReporter(err);
+  // Bad lines were reported by the read that resolved --session.
+  const bad = session === undefined ? badLineReporter(err) : null;
   // Opened with the first entry, so a --session that matches nothing writes nothing.
   let sink = null as LineSink | null;
   const open = async (): Promise<LineSink> => {
@@ -107,16 +111,16 @@ async function exportHar(opts: ExportOptions, stdout: NodeJS.WritableStream, err
     }
   };
   try {
-    for await (const event of readLogEvents(opts.files, { onBadLine: bad.report })) {
+    for await (const event of readLogEvents(opts.files, bad ? { onBadLine: bad.report } : {})) {
       // Each finished entry is written and dropped at once: the builder holds only open connections.
       const done = builder.push(event);
       if (done.length > 0) await write(done);
       if (sink?.closed) break;
     }
-    bad.finish();
+    bad?.finish();
     await write(builder.finish());
-    if (opts.session !== undefined && lines.count === 0) {
-      throw new CliError('KW_ERR_SESSION_NOT_FOUND', `session ${opts.session} has no requests in ${logName(opts.files)} (the id must match exactly for --format har)`, ExitCode.Usage);
+    if (session !== undefined && lines.count === 0) {
+      throw new CliError('KW_ERR_SESSION_NOT_FOUND', `session ${session} has no requests in ${logName(opts.files)}`, ExitCode.Usage);
     }
     await (await open()).line(lines.tail());
   } finally {
