@@ -1,6 +1,6 @@
 /**
  * The logs that `replay` and `export` read: checked before any output is written (every file
- * readable), their bad lines reported on stderr with a bound, and the session they work on
+ * readable and a kubewire log, src/sinks/log-head.ts), their bad lines reported on stderr with a bound, and the session they work on
  * chosen by one rule (src/audit/session-choice.ts).
  */
 import { checkReadable, describeBadLine, readLogEvents, type BadLine } from '../audit/log-reader.js';
@@ -8,6 +8,7 @@ import { chooseSession, type SessionUse } from '../audit/session-choice.js';
 import { SessionScanner, type SessionInfo } from '../audit/terminal-session.js';
 import { CliError, describeFsError, ExitCode } from '../io/errors.js';
 import type { Output } from '../io/output.js';
+import { assertKubewireLog } from '../sinks/log-head.js';
 
 /** Bad lines named one by one before the rest are only counted. */
 const MAX_BAD_LINES_SHOWN = 10;
@@ -16,6 +17,7 @@ export async function assertLogs(files: readonly string[]): Promise<void> {
   if (files.length === 0) throw new CliError('KW_ERR_USAGE', 'name at least one log file (rotated parts in order: log-0001.jsonl log-0002.jsonl …)', ExitCode.Usage);
   const unreadable = await checkReadable(files);
   if (unreadable) throw new CliError('KW_ERR_LOG_UNREADABLE', `cannot read the log ${unreadable.file}: ${describeFsError(unreadable.error)}`, ExitCode.Usage);
+  for (const file of files) await assertKubewireLog(file);
 }
 
 /**

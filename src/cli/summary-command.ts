@@ -11,6 +11,7 @@ import { CliError, describeFsError, ExitCode } from '../io/errors.js';
 import { StdoutOutput, type Output } from '../io/output.js';
 import { assertReadableFile, readFileLines } from '../sinks/jsonl-lines.js';
 import type { KubewireEvent } from '../events/types.js';
+import { assertKubewireLog } from '../sinks/log-head.js';
 import { SessionLines } from './session-lines.js';
 
 export interface SummaryOptions {
@@ -24,6 +25,7 @@ export const MAX_LOG_LINE_BYTES = 64 * 1024 * 1024;
 
 export async function runSummary(opts: SummaryOptions, out: Output, err: Output = new StdoutOutput(process.stderr)): Promise<number> {
   await assertReadable(opts.file);
+  await assertKubewireLog(opts.file);
   const sessions = opts.sessions ? new SessionLines((l) => out.line(JSON.stringify(l))) : null;
   const onEvent = (event: unknown): void => {
     if (!sessions) {
