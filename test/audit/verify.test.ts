@@ -466,11 +466,11 @@ describe.each([2, 1] as const)('chain format %i', (format) => {
     });
 
     it('a chain format verify does not know: exit 2, naming it', async () => {
-      const files = log('format-3', { key: null, records: 60 });
-      rechainAuditLog(files, { key: null, edit: (r) => (r['type'] === 'audit.start' ? { ...r, chain: { ...(r['chain'] as object), format: 3 } } : r) });
+      const files = log('format-4', { key: null, records: 60 });
+      rechainAuditLog(files, { key: null, edit: (r) => (r['type'] === 'audit.start' ? { ...r, chain: { ...(r['chain'] as object), format: 4 } } : r) });
       const v = await verify(files, false);
       expect({ status: v.result.status, code: v.code }).toEqual({ status: 'unreadable', code: 2 });
-      expect(v.result.unreadable).toBe(`${files[0]} declares the chain format 3, which verify does not know (it knows 1 and 2): a newer kubewire wrote it, or the record was changed`);
+      expect(v.result.unreadable).toBe(`${files[0]} declares the chain format 4, which verify does not know (it knows 1, 2 and 3): a newer kubewire wrote it, or the record was changed`);
     });
 
     it('verifyFiles with no files: unreadable', async () => {
