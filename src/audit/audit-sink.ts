@@ -85,7 +85,11 @@ interface ChainState {
   sessions: Map<string, { count: number; last: string }>;
 }
 
-interface LineItem { kind: 'line'; data: Buffer; seq: number; hash: string; session: string | undefined; sessionSeal: boolean; sync: boolean }
+interface LineItem {
+  kind: 'line'; data: Buffer; seq: number; hash: string; session: string | undefined; sessionSeal: boolean; sync: boolean;
+  /** A rotation's `audit.file`, which repeats the seq before it: no event of its own. */
+  rotation?: true;
+}
 
 /** A file seal that ends its part, and the switch to the next. */
 interface RotateItem { kind: 'rotate'; part: number; seal: LineItem }
@@ -322,7 +326,7 @@ export class AuditSink implements EventSink {
     this.linked.fileBytes = 0;
     const next: AuditFileEvent = { type: 'audit.file', part: this.linked.part, chain: this.chain, previousFile, previousHash: this.linked.hash };
     const record = writerRecord(next, seq, ts);
-    this.queueLine(this.linker.link(record), record, true, false);
+    this.queueLine(this.linker.link(record), record, true, false).rotation = true;
   }
 
   /** The one writer: batches of whole lines, in order, then rotations. */
@@ -395,8 +399,10 @@ export class AuditSink implements EventSink {
 
   private fail(e: unknown): void {
     const err = e as NodeJS.ErrnoException;
-    const head = this.queue[0];
-    const firstLost = head ? (head.kind === 'line' ? head.seq : head.seal.seq) : this.lastSeq + 1;
+    // The first event not on disk: a rotation's records repeat the seq before them and are no
+    // event, and a piece whose event began on disk makes that event's seq the first lost.
+    const head = this.queue.find((item): item is LineItem => item.kind === 'line' && item.rotation !== true);
+    const firstLost = head ? head.seq : this.lastSeq + 1;
     const since = this.failure?.since ?? new Date(this.now()).toISOString();
     const lostFrom = this.failure?.lostFrom ?? firstLost;
     const first = this.failure === null;

@@ -15,7 +15,8 @@
  * is the one the chain's first record declares, and every part must declare the same. In format
  * 3 a rotation's file seal and the next file's `audit.file` repeat the seq of the record before
  * them, and the pieces of an event cut for `--max-size` share its seq, in order, each piece
- * after the one before (only a rotation may stand between two of them).
+ * after the one before (only a rotation may stand between two of them, or an `audit.gap` that
+ * declares the event's seq lost when the log failed while writing it).
  *
  * The checker (`ChainChecker`) is sans-IO: it is fed lines and says what is wrong. The
  * shell (`verifyFiles`) reads the files, looks ahead in a file when a seq jump needs telling
@@ -511,6 +512,11 @@ export class ChainChecker {
     const piece = pieceOf(r);
     if (piece === 'bad') return { kind: 'changed', file: this.path, line: lineNo, seq: r.seq, message: `${what} was changed: its piece is not {index, count} with 0 ≤ index < count` };
     const open = this.openPiece;
+    if (open && r.type === 'audit.gap' && gapFields(r)?.fromSeq === open.seq) {
+      // The log failed while writing the event's pieces: the gap says its seq was lost.
+      this.openPiece = null;
+      return open.seq;
+    }
     if (open && !(piece && piece.index === open.next && piece.count === open.count)) {
       const where = `line ${open.line}${open.file === this.path ? '' : ` of ${open.file}`}`;
       const upTo = piece && piece.count === open.count && r.seq === open.seq && piece.index > open.next ? piece.index : open.count;
