@@ -20,7 +20,7 @@
  *    `writev` each), each batch whole or not at all (audit-file.ts).
  *
  * A record is serialized once, into reused memory (line-arena.ts), hashed over those bytes in
- * one pass (chain format 2, chain.ts), and the same bytes are written.
+ * one pass (chain formats 2 and 3, chain.ts), and the same bytes are written.
  *
  * Nothing is dropped while the file takes writes: a queue above its bound makes `write` return
  * false, and the lossless bus pauses the relay (backpressure). When a write fails (disk full,

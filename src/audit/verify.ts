@@ -210,7 +210,7 @@ function checkKey(heads: FileHead[], key: Buffer | null): string | null {
 interface Line {
   /** Null for a line over MAX_AUDIT_LINE_BYTES (not read). */
   text: string | null;
-  /** The line's bytes as read (what format 2 hashes), null when `text` is. */
+  /** The line's bytes as read (what formats 2 and 3 hash), null when `text` is. */
   bytes: Buffer | null;
   lineNo: number;
   /** False for a last line with no newline after it. */
@@ -329,7 +329,7 @@ export class ChainChecker {
   }
 
   /**
-   * Checks one line, without its newline: its text, and its bytes as read (what format 2 hashes;
+   * Checks one line, without its newline: its text, and its bytes as read (what formats 2 and 3 hash;
    * the text's UTF-8 when not given). `cutShort`: the file ends on this line without a newline.
    * Returns null when the record is good, a problem, or a seq jump for the shell to resolve.
    */

@@ -87,9 +87,9 @@ async function exportAsciicast(opts: ExportOptions, version: AsciicastVersion, s
 
 async function exportHar(opts: ExportOptions, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
   // --session names a session as replay's does (a unique prefix is enough): the log is read once
-  // more to resolve it.
+  // more to resolve it (which checks the logs too).
   const session = opts.session === undefined ? undefined : (await findSession(opts.files, opts.session, 'requests', err)).id;
-  await assertLogs(opts.files);
+  if (session === undefined) await assertLogs(opts.files);
   const builder = new HarBuilder({ creatorVersion: VERSION, ...(session !== undefined ? { session } : {}) });
   const lines = new HarLines(VERSION);
   // Bad lines were reported by the read that resolved --session.
