@@ -19,7 +19,7 @@ import { Collector } from '../support/collector.js';
 import { Lines } from '../support/lines-output.js';
 import { rechainAuditLog } from '../support/audit-log.js';
 import { verifyFiles } from '../../src/audit/verify.js';
-import { expectValidLog } from '../support/event-log.js';
+import { expectValidLog, schemaErrors } from '../support/event-log.js';
 import { EventBus } from '../../src/events/event-bus.js';
 import { noteFor } from '../../src/events/notes.js';
 import type { EventBody, KubewireEvent } from '../../src/events/types.js';
@@ -182,6 +182,7 @@ describe('AuditSink', () => {
       // A 64 KiB message is cut into pieces of one seq; a rotation's seal and audit.file repeat the seq before them.
       const pieces = records.filter((r) => (r as { piece?: unknown }).piece !== undefined);
       expect(pieces.length).toBeGreaterThanOrEqual(8);
+      for (const r of records) expect(schemaErrors(r), JSON.stringify(r).slice(0, 200)).toEqual([]);
       for (let i = 1; i < parts.length; i++) {
         const before = lines(parts[i - 1]!);
         const seal = before.at(-1)!;
