@@ -11,6 +11,10 @@
  *   since the start); adds the exit event `[interval, "x", "<status>"]`.
  * - codes: `o` output (stdout and stderr: one terminal), `i` input (stdin), `r` resize `"COLSxROWS"`.
  *
+ * Output is written as the user's terminal received it: a session without a tty has bare `\n` on
+ * the wire, which kubectl's terminal turned into `\r\n` (src/session/terminal-newlines.ts); a
+ * cast with bare `\n` would draw a staircase in `asciinema play`.
+ *
  * Event data must be valid UTF-8 text, but a server cuts its output where its buffer ends, so a
  * character can be split across two frames. Each stream has its own streaming TextDecoder: the
  * first bytes of a split character wait for the rest and go out with the next chunk of that
@@ -21,6 +25,7 @@
  */
 import type { SessionInfo, TerminalChunk } from './terminal-session.js';
 import { kubectlCommandLine, sessionTitle } from './terminal-session.js';
+import { asTerminalShowed } from '../session/terminal-newlines.js';
 
 export type AsciicastVersion = 2 | 3;
 
@@ -105,7 +110,7 @@ export class AsciicastBuilder {
     const lines: string[] = [];
     for (const [stream, code] of [['stdout', 'o'], ['stderr', 'o'], ['stdin', 'i']] as const) {
       const rest = this.decoders[stream].decode();
-      if (rest) lines.push(this.event(this.lastUs, code, rest));
+      if (rest) lines.push(this.event(this.lastUs, code, code === 'o' ? this.shown(rest) : rest));
     }
     if (this.options.version === 3 && this.exit) lines.push(this.event(this.exit.tsUs, 'x', String(this.exit.exitCode)));
     return lines;
@@ -117,7 +122,11 @@ export class AsciicastBuilder {
     if (text === '') return [];
     if (code === 'o') this.stats.outputEvents++;
     else this.stats.inputEvents++;
-    return [this.event(tsUs, code, text)];
+    return [this.event(tsUs, code, code === 'o' ? this.shown(text) : text)];
+  }
+
+  private shown(output: string): string {
+    return asTerminalShowed(output, this.session.tty);
   }
 
   private event(tsUs: number, code: Code, data: string): string {

@@ -3,6 +3,14 @@
  * record, in seq order, linked to the one before (chain.ts); files rotate at `--max-size` with
  * the chain continuing across them; sessions and files end with seals.
  *
+ * A rotating log keeps every file at or below `--max-size`. Before a record that would not fit
+ * (with room kept for the file's seal), the writer itself seals the file and opens the next one
+ * with its `audit.file`: these two records take the seq of the record before them (chain
+ * format 3), so the switch happens exactly there, whatever the bus or the redactor still holds.
+ * A payload event too long for any file is written as pieces (record-pieces.ts). Only a record
+ * that has no payload to cut and is longer than a file can hold goes over: it stands alone in
+ * its file, between that file's `audit.file` and its seal.
+ *
  * Three stages, all behind the bus's `write`:
  * 1. the stdin redactor (`--redact-stdin`), which may hold events for a moment to see whether
  *    typed input comes back as echo;
@@ -12,7 +20,7 @@
  *    `writev` each), each batch whole or not at all (audit-file.ts).
  *
  * A record is serialized once, into reused memory (line-arena.ts), hashed over those bytes in
- * one pass (chain format 2, chain.ts), and the same bytes are written.
+ * one pass (chain formats 2 and 3, chain.ts), and the same bytes are written.
  *
  * Nothing is dropped while the file takes writes: a queue above its bound makes `write` return
  * false, and the lossless bus pauses the relay (backpressure). When a write fails (disk full,
@@ -24,13 +32,15 @@
 import { unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { EventSink } from '../events/event-bus.js';
-import type { AuditFileEvent, AuditGapEvent, AuditSealEvent, ChainInfo, EventBody, KubewireEvent } from '../events/types.js';
+import { EVENT_SCHEMA_VERSION, type AuditFileEvent, type AuditGapEvent, type AuditSealEvent, type ChainInfo, type EventBody, type KubewireEvent } from '../events/types.js';
+import { timestampMicros } from '../events/stamp.js';
 import { CliError } from '../io/errors.js';
 import { noteFor } from '../events/notes.js';
 import { LineArena } from '../sinks/line-arena.js';
 import { describeLogError } from '../sinks/log-files.js';
 import { AuditFile, partPath } from './audit-file.js';
-import { ChainLinker, chainInfo, GENESIS } from './chain.js';
+import { ChainLinker, chainInfo, GENESIS, type LinkedRecord } from './chain.js';
+import { pieces } from './record-pieces.js';
 import { StdinRedactor, type RedactStdinMode } from './stdin-redactor.js';
 
 export type AuditFailMode = 'closed' | 'open';
@@ -43,7 +53,7 @@ export interface AuditSinkOptions {
   key: Buffer | null;
   failMode: AuditFailMode;
   redactStdin: RedactStdinMode;
-  /** Publishes on the bus (rotation seals, gap records), which hands them back to `write`. */
+  /** Publishes on the bus (gap records), which hands them back to `write`. */
   publish(body: EventBody, fields?: { session?: string }): void;
   /** Bytes linked but not yet on disk before `write` returns false. */
   maxQueueBytes?: number;
@@ -57,17 +67,29 @@ const RETRY_MS = 1000;
 const RECOVERY_ROOM_BYTES = 1024 * 1024;
 const REDACT_TICK_MS = 100;
 const MAX_HELD_EVENTS = 20_000;
+/**
+ * Room kept in every file of a rotating log for the seal that ends it, and for the `audit.file`
+ * that starts it: each is a few hundred bytes (a count, two hashes, a file name).
+ */
+const SEAL_ROOM_BYTES = 1024;
+const FILE_HEADER_ROOM_BYTES = 1024;
 
 /** What the chain knows after a record: enough to undo to the last record on disk. */
 interface ChainState {
   hash: string;
+  /** The seq of the last record, which the records of a rotation repeat. */
+  seq: number;
   part: number;
   fileCount: number;
   fileBytes: number;
   sessions: Map<string, { count: number; last: string }>;
 }
 
-interface LineItem { kind: 'line'; data: Buffer; seq: number; hash: string; session: string | undefined; sessionSeal: boolean; sync: boolean }
+interface LineItem {
+  kind: 'line'; data: Buffer; seq: number; hash: string; session: string | undefined; sessionSeal: boolean; sync: boolean;
+  /** A rotation's `audit.file`, which repeats the seq before it: no event of its own. */
+  rotation?: true;
+}
 
 /** A file seal that ends its part, and the switch to the next. */
 interface RotateItem { kind: 'rotate'; part: number; seal: LineItem }
@@ -98,7 +120,6 @@ export class AuditSink implements EventSink {
   private idleWaiters: (() => void)[] = [];
   private behind = false;
   private drainListeners: (() => void)[] = [];
-  private rotationRequested = false;
   private failure: (AuditFailure & { lostFrom: number | null }) | null = null;
   /** A gap record is linked and on its way to disk. */
   private probing = false;
@@ -227,11 +248,9 @@ export class AuditSink implements EventSink {
     }
     switch (e.type) {
       case 'audit.seal':
-        if (e.scope === 'file') this.linkFileSeal(e);
+        // The file seals of rotations are the writer's own (startNextPart); the bus brings the final one.
+        if (e.scope === 'file') this.link(filled(e, { part: this.linked.part, count: this.linked.fileCount, last: this.linked.hash, final: true }), true);
         else this.linkSessionSeal(e);
-        return;
-      case 'audit.file':
-        this.link(filled(e, { previousHash: this.linked.hash }), true);
         return;
       case 'audit.gap':
         // A probe that is no longer needed (the log recovered through an earlier one): it is
@@ -240,26 +259,7 @@ export class AuditSink implements EventSink {
         return;
       default:
         this.link(e, false);
-        this.maybeRotate();
     }
-  }
-
-  private linkFileSeal(e: KubewireEvent & AuditSealEvent): void {
-    const final = e.final === true;
-    const record = filled(e, { part: this.linked.part, count: this.linked.fileCount, last: this.linked.hash, final });
-    if (final) {
-      this.link(record, true);
-    } else {
-      // The seal and the switch to the next part are one step of the writer: if the next file
-      // cannot be created, the seal is not written either and the chain stays in this part.
-      const line = this.linkLine(record, false);
-      this.queue.push({ kind: 'rotate', part: this.linked.part + 1, seal: line });
-      this.queueBytes += line.data.length;
-      this.linked.part++;
-      this.linked.fileCount = 0;
-      this.linked.fileBytes = 0;
-    }
-    this.rotationRequested = false;
   }
 
   private linkSessionSeal(e: KubewireEvent & AuditSealEvent): void {
@@ -267,27 +267,66 @@ export class AuditSink implements EventSink {
     this.link(filled(e, { count: s?.count ?? 0, last: s?.last ?? null }), true, true);
   }
 
-  /** Links one record, queues its line and keeps the chain's counts. */
+  /**
+   * Links one record, queues its line and keeps the chain's counts. In a rotating log, a record
+   * that does not fit in the file after those before it (and its seal) goes into the next file;
+   * one that fits in no file is cut into pieces when it can be.
+   */
   private link(e: KubewireEvent, sync: boolean, sessionSeal = false): void {
-    const item = this.linkLine(e, sync, sessionSeal);
+    const max = this.opts.maxSize;
+    let line = this.linker.link(e);
+    // The final seal always fits: every file keeps room for its seal.
+    if (max !== null && this.linked.fileBytes + line.data.length + SEAL_ROOM_BYTES > max && !(e.type === 'audit.seal' && e.scope === 'file')) {
+      this.unlink(line);
+      const room = max - FILE_HEADER_ROOM_BYTES - SEAL_ROOM_BYTES;
+      const cut = line.data.length > room ? pieces(e, line.data.length - 1, room) : null;
+      if (cut) {
+        for (const piece of cut) this.link(piece, sync, sessionSeal);
+        return;
+      }
+      // A file holding only its first record gains nothing from a switch.
+      if (this.linked.fileCount > 1) this.startNextPart();
+      line = this.linker.link(e);
+    }
+    this.queueLine(line, e, sync, sessionSeal);
+  }
+
+  private queueLine(line: LinkedRecord, e: KubewireEvent, sync: boolean, sessionSeal: boolean): LineItem {
+    advance(this.linked, line.hash, line.data.length, e.session, sessionSeal, e.seq);
+    const item: LineItem = { kind: 'line', data: line.data, seq: e.seq, hash: line.hash, session: e.session, sessionSeal, sync };
     this.queue.push(item);
     this.queueBytes += item.data.length;
+    return item;
   }
 
-  private linkLine(e: KubewireEvent, sync: boolean, sessionSeal = false): LineItem {
-    const { data, hash } = this.linker.link(e);
-    advance(this.linked, hash, data.length, e.session, sessionSeal);
-    return { kind: 'line', data, seq: e.seq, hash, session: e.session, sessionSeal, sync };
+  /** Takes back a line just linked and not queued: the next one links to the record before it. */
+  private unlink(line: LinkedRecord): void {
+    this.arena.release(line.data);
+    this.linker = new ChainLinker(this.opts.key, this.linked.hash, this.alloc);
   }
 
-  private maybeRotate(): void {
-    const max = this.opts.maxSize;
-    if (max === null || this.rotationRequested || this.linked.fileBytes < max) return;
-    this.rotationRequested = true;
-    const seal: AuditSealEvent = { type: 'audit.seal', scope: 'file', count: null, last: null, part: this.linked.part, final: false };
-    const next: AuditFileEvent = { type: 'audit.file', part: this.linked.part + 1, chain: this.chain, previousFile: basename(this.currentPath), previousHash: '' };
-    this.opts.publish(seal);
-    this.opts.publish(next);
+  /**
+   * Seals this file and starts the next: the seal, the switch and the next file's `audit.file`,
+   * records of the writer that repeat the seq of the record before them. The seal and the switch
+   * are one step of the writer: if the next file cannot be created, the seal is not written
+   * either and the chain stays in this part.
+   */
+  private startNextPart(): void {
+    const seq = this.linked.seq;
+    const ts = timestampMicros(this.now());
+    const previousFile = basename(this.currentPath);
+    const seal: AuditSealEvent = { type: 'audit.seal', scope: 'file', count: this.linked.fileCount, last: this.linked.hash, part: this.linked.part, final: false };
+    const sealLine = this.linker.link(writerRecord(seal, seq, ts));
+    advance(this.linked, sealLine.hash, sealLine.data.length, undefined, false, seq);
+    const item: LineItem = { kind: 'line', data: sealLine.data, seq, hash: sealLine.hash, session: undefined, sessionSeal: false, sync: false };
+    this.queue.push({ kind: 'rotate', part: this.linked.part + 1, seal: item });
+    this.queueBytes += item.data.length;
+    this.linked.part++;
+    this.linked.fileCount = 0;
+    this.linked.fileBytes = 0;
+    const next: AuditFileEvent = { type: 'audit.file', part: this.linked.part, chain: this.chain, previousFile, previousHash: this.linked.hash };
+    const record = writerRecord(next, seq, ts);
+    this.queueLine(this.linker.link(record), record, true, false).rotation = true;
   }
 
   /** The one writer: batches of whole lines, in order, then rotations. */
@@ -310,7 +349,7 @@ export class AuditSink implements EventSink {
           this.queue.shift();
           this.arena.release(first.seal.data);
           this.queueBytes -= first.seal.data.length;
-          advance(this.committed, first.seal.hash, first.seal.data.length, undefined, false);
+          advance(this.committed, first.seal.hash, first.seal.data.length, undefined, false, first.seal.seq);
           this.committed.part = first.part;
           this.committed.fileCount = 0;
           this.committed.fileBytes = 0;
@@ -330,7 +369,7 @@ export class AuditSink implements EventSink {
         this.queueBytes -= bytes;
         for (const item of batch) {
           this.arena.release(item.data);
-          advance(this.committed, item.hash, item.data.length, item.session, item.sessionSeal);
+          advance(this.committed, item.hash, item.data.length, item.session, item.sessionSeal, item.seq);
         }
         if (this.probing) this.recovered();
         this.updateBehind();
@@ -360,8 +399,10 @@ export class AuditSink implements EventSink {
 
   private fail(e: unknown): void {
     const err = e as NodeJS.ErrnoException;
-    const head = this.queue[0];
-    const firstLost = head ? (head.kind === 'line' ? head.seq : head.seal.seq) : this.lastSeq + 1;
+    // The first event not on disk: a rotation's records repeat the seq before them and are no
+    // event, and a piece whose event began on disk makes that event's seq the first lost.
+    const head = this.queue.find((item): item is LineItem => item.kind === 'line' && item.rotation !== true);
+    const firstLost = head ? head.seq : this.lastSeq + 1;
     const since = this.failure?.since ?? new Date(this.now()).toISOString();
     const lostFrom = this.failure?.lostFrom ?? firstLost;
     const first = this.failure === null;
@@ -374,7 +415,6 @@ export class AuditSink implements EventSink {
     // Back to the last record on disk: the next record links to it.
     this.linked = cloneState(this.committed);
     this.linker = new ChainLinker(this.opts.key, this.committed.hash, this.alloc);
-    this.rotationRequested = false;
     this.updateBehind();
     if (first) for (const l of this.failureListeners) l(this.failed!);
     this.scheduleRetry();
@@ -426,6 +466,11 @@ export class AuditSink implements EventSink {
   }
 }
 
+/** A record of the writer's own, stamped as the bus stamps events, with the seq it repeats. */
+function writerRecord(body: EventBody, seq: number, ts: string): KubewireEvent {
+  return { v: EVENT_SCHEMA_VERSION, seq, ts, ...body, note: noteFor(body) } as KubewireEvent;
+}
+
 /** A copy of `e` with the fields only the chain knows, and the note they change. */
 function filled(e: KubewireEvent, fields: Record<string, unknown>): KubewireEvent {
   const out = { ...e, ...fields } as KubewireEvent;
@@ -434,15 +479,16 @@ function filled(e: KubewireEvent, fields: Record<string, unknown>): KubewireEven
 }
 
 function freshState(part: number): ChainState {
-  return { hash: GENESIS, part, fileCount: 0, fileBytes: 0, sessions: new Map() };
+  return { hash: GENESIS, seq: 0, part, fileCount: 0, fileBytes: 0, sessions: new Map() };
 }
 
 function cloneState(s: ChainState): ChainState {
   return { ...s, sessions: new Map([...s.sessions].map(([k, v]) => [k, { ...v }])) };
 }
 
-function advance(s: ChainState, hash: string, bytes: number, session: string | undefined, sessionSeal: boolean): void {
+function advance(s: ChainState, hash: string, bytes: number, session: string | undefined, sessionSeal: boolean, seq: number): void {
   s.hash = hash;
+  s.seq = seq;
   s.fileCount++;
   s.fileBytes += bytes;
   if (!session) return;

@@ -5,10 +5,16 @@
  *
  * What exactly is hashed is the chain's format, declared in `audit.start` and every `audit.file`
  * (`chain.format`):
- * - format 2 (`"format": 2`, what kubewire writes): the record's line itself, as bytes, without
- *   its last member `,"hash":"…"`. The writer builds the line once (event-line.ts), hashes it in
- *   one pass and writes those same bytes, then puts the hash in. A verifier hashes the bytes it
- *   reads, so any change to a line, even one that leaves its JSON value alone, breaks its hash.
+ * - format 3 (`"format": 3`, what kubewire writes): hashed as format 2. What it adds is where a
+ *   rotating log switches files: the writer seals a file before a record that would not fit,
+ *   and that seal and the next file's `audit.file` repeat the seq of the record before them;
+ *   and a payload event too long for a file is written as pieces of the same seq, each with
+ *   `piece: {index, count}` (record-pieces.ts).
+ * - format 2 (`"format": 2`): the record's line itself, as bytes, without its last member
+ *   `,"hash":"…"`. The writer builds the line once (event-line.ts), hashes it in one pass and
+ *   writes those same bytes, then puts the hash in. A verifier hashes the bytes it reads, so any
+ *   change to a line, even one that leaves its JSON value alone, breaks its hash. Every record
+ *   has a seq of its own: a rotation's seal and `audit.file` came from the bus.
  * - format 1 (no `format`, logs written before format 2): RFC 8785 canonical JSON of the record
  *   without `hash` (JSON Canonicalization Scheme: keys sorted, no whitespace, ECMAScript number
  *   and string forms), independent of how the line was written. That meant a second serializing
@@ -25,8 +31,16 @@ import { encodeEventLine, type LineAllocator } from '../sinks/event-line.js';
 /** `prev` of a chain's first record. */
 export const GENESIS = '0'.repeat(64);
 
-/** The hash input format kubewire writes (see above); a chain without `format` is format 1. */
-export const CHAIN_FORMAT = 2;
+/** The format kubewire writes (see above); a chain without `format` is format 1. */
+export const CHAIN_FORMAT = 3;
+
+/** The formats `verify` checks. */
+export const KNOWN_CHAIN_FORMATS: readonly unknown[] = [1, 2, 3];
+
+/** Whether a format hashes each line's bytes (2 and 3) rather than the canonical JSON (1). */
+export function hashesLineBytes(format: unknown): boolean {
+  return format === 2 || format === 3;
+}
 
 /** The format a chain declares: 1 when it names none (logs from before format 2). */
 export function chainFormatOf(info: { format?: unknown }): unknown {
@@ -147,7 +161,7 @@ export interface LinkedRecord {
 }
 
 /**
- * Links records into a format-2 chain: each gets `prev` (the last hash) and its own `hash`.
+ * Links records into a chain of line-byte hashes (formats 2 and 3): each gets `prev` (the last hash) and its own `hash`.
  * Sans-IO: the caller writes the lines, in memory from `alloc` (the audit sink's LineArena).
  */
 export class ChainLinker {

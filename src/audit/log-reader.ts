@@ -11,6 +11,7 @@
  */
 import type { KubewireEvent } from '../events/types.js';
 import { assertReadableFile, readFileLines } from '../sinks/jsonl-lines.js';
+import { PieceJoiner } from './record-pieces.js';
 
 /** Longer lines are not events kubewire wrote (a 64 MiB line would be a 48 MiB payload). */
 export const MAX_LOG_LINE_BYTES = 64 * 1024 * 1024;
@@ -41,9 +42,16 @@ export function describeBadLine(bad: BadLine): string {
   return `${bad.file}:${bad.line}: ${why[bad.reason]}, skipped`;
 }
 
-/** The events of `files`, in file order, then line order. */
+/**
+ * The events of `files`, in file order, then line order; an event a rotating audit log wrote
+ * in pieces (record-pieces.ts) comes joined, as it was published.
+ */
 export async function* readLogEvents(files: readonly string[], options: LogReadOptions = {}): AsyncGenerator<KubewireEvent> {
-  for (const file of files) yield* readOneFile(file, options);
+  const joiner = new PieceJoiner();
+  for (const file of files) {
+    for await (const event of readOneFile(file, options)) yield* joiner.push(event);
+  }
+  yield* joiner.flush();
 }
 
 /**

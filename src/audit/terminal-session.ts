@@ -111,8 +111,12 @@ export class SessionScanner {
         if (e.type === 'k8s.data' && e.size > 0) this.count(session.conns.get(e.conn ?? ''), e);
       },
       settled: (session) => {
+        if (this.anonymous.has(session)) return;
+        const info = this.describe(session);
+        // Only a proxy.start, or findings alone: no kubectl command to replay or export.
+        if (info.connections.length === 0) return;
         // A run's sessions settle before the next run is counted, so `run` is theirs.
-        if (!this.anonymous.has(session)) this.found.set(`${this.replay.run}\0${session.id}`, this.describe(session));
+        this.found.set(`${this.replay.run}\0${session.id}`, info);
       },
     });
   }
@@ -199,57 +203,7 @@ export class TerminalChunker {
   }
 }
 
-export type SessionChoice =
-  | { ok: true; session: SessionInfo }
-  | { ok: false; code: `KW_ERR_${string}`; message: string };
-
-const shortId = (id: string): string => (id.length > 12 ? `${id.slice(0, 8)}…` : id);
-
-/** The command runs in the pod and its output comes back: what replay and export play (kubectl cp's is its archive). */
-const isTerminal = (s: SessionInfo): boolean => s.kind === 'exec' || s.kind === 'cp' || s.kind === 'attach';
-
-/** One line per session, for a list the user picks `--session` from. */
-export function sessionListing(sessions: readonly SessionInfo[]): string[] {
-  return sessions.map((s) => {
-    const where = s.pod ? `${s.namespace ?? '?'}/${s.pod}` : '-';
-    const what = s.kind === 'exec' || s.kind === 'cp' ? s.command.join(' ') || '(no command)' : s.kind;
-    const out = isTerminal(s) ? `, ${s.output.bytes} B output` : '';
-    return `  ${s.id}  ${s.start ?? '(no time)'}  ${where}  ${what}  (${s.kind}${out})`;
-  });
-}
-
-/**
- * The session to play: the one named (a unique prefix of its id is enough), or the only
- * exec/attach session with output. Never guesses between several.
- */
-export function pickSession(sessions: readonly SessionInfo[], wanted: string | undefined, logName: string): SessionChoice {
-  const list = (): string => (sessions.length ? `\nSessions in the log:\n${sessionListing(sessions).join('\n')}` : '');
-  if (wanted !== undefined) {
-    const exact = sessions.find((s) => s.id === wanted);
-    const prefixed = sessions.filter((s) => s.id.startsWith(wanted));
-    const found = exact ?? (prefixed.length === 1 ? prefixed[0]! : null);
-    if (!found) {
-      const why = prefixed.length > 1 ? `matches ${prefixed.length} sessions; give more of the id` : 'is not in the log';
-      return { ok: false, code: 'KW_ERR_SESSION_NOT_FOUND', message: `session ${wanted} ${why} (${logName}).${list()}` };
-    }
-    if (!isTerminal(found)) {
-      const what = found.kind === 'port-forward' ? 'a port-forward session: its bytes are TCP streams, not terminal output'
-        : found.kind === 'logs' || found.kind === 'watch' ? `a ${found.kind === 'logs' ? 'kubectl logs' : 'watch'} session: a stream of plain API responses, not terminal output`
-        : 'a session of plain API requests only (no exec or attach)';
-      return { ok: false, code: 'KW_ERR_SESSION_NOT_TERMINAL', message: `session ${shortId(found.id)} is ${what}; it cannot be replayed. Use \`kubewire export ${logName} --format har --session ${found.id}\` to look at it.` };
-    }
-    if (found.dataConn === null) {
-      return { ok: false, code: 'KW_ERR_SESSION_NO_STREAM', message: `session ${shortId(found.id)} never got a stream: no ${found.kind === 'attach' ? 'attach' : 'exec'} connection was upgraded, so there is no terminal output to replay.` };
-    }
-    return { ok: true, session: found };
-  }
-  const candidates = sessions.filter((s) => isTerminal(s) && s.dataConn !== null && s.output.chunks > 0);
-  if (candidates.length === 1) return { ok: true, session: candidates[0]! };
-  if (candidates.length === 0) {
-    return { ok: false, code: 'KW_ERR_NO_TERMINAL_SESSION', message: `${logName} holds no exec or attach session with output to replay.${list()}` };
-  }
-  return { ok: false, code: 'KW_ERR_SESSION_AMBIGUOUS', message: `${logName} holds ${candidates.length} exec/attach sessions with output; choose one with --session ID.${list()}` };
-}
+export const shortId = (id: string): string => (id.length > 12 ? `${id.slice(0, 8)}…` : id);
 
 /** A shell word, quoted only when it needs it. */
 function shellWord(word: string): string {
@@ -287,4 +241,3 @@ export function missingOutputWarning(s: SessionInfo): string | null {
     + 'what was kept is used as is. Record with --audit or --payload full to keep every byte.';
 }
 
-export { shortId };

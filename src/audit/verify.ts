@@ -10,9 +10,13 @@
  * or the files given out of order. Logs can be many gigabytes, so files are read as streams,
  * line by line; what is held is one line plus a small state per open session.
  *
- * Both chain formats are checked (chain.ts): format 2 hashes each line's bytes as read, format 1
- * (logs from before it) the RFC 8785 canonical JSON of the parsed record; the format is the one
- * the chain's first record declares, and every part must declare the same.
+ * Every chain format is checked (chain.ts): formats 2 and 3 hash each line's bytes as read,
+ * format 1 (logs from before them) the RFC 8785 canonical JSON of the parsed record; the format
+ * is the one the chain's first record declares, and every part must declare the same. In format
+ * 3 a rotation's file seal and the next file's `audit.file` repeat the seq of the record before
+ * them, and the pieces of an event cut for `--max-size` share its seq, in order, each piece
+ * after the one before (only a rotation may stand between two of them, or an `audit.gap` that
+ * declares the event's seq lost when the log failed while writing it).
  *
  * The checker (`ChainChecker`) is sans-IO: it is fed lines and says what is wrong. The
  * shell (`verifyFiles`) reads the files, looks ahead in a file when a seq jump needs telling
@@ -21,7 +25,7 @@
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ChainInfo } from '../events/types.js';
-import { CHAIN_FORMAT, chainFormatOf, GENESIS, keyIdOf, lineHashes, recordHash } from './chain.js';
+import { chainFormatOf, GENESIS, hashesLineBytes, keyIdOf, KNOWN_CHAIN_FORMATS, lineHashes, recordHash } from './chain.js';
 import { readFileLines } from '../sinks/jsonl-lines.js';
 
 export type ProblemKind = 'changed' | 'missing' | 'reordered' | 'truncated' | 'file-order' | 'seal' | 'key';
@@ -189,8 +193,8 @@ function checkKey(heads: FileHead[], key: Buffer | null): string | null {
     return `${declared.path} declares the chain algorithm ${JSON.stringify(chain.algorithm)}, which verify does not know`;
   }
   const format = chainFormatOf(chain);
-  if (format !== 1 && format !== CHAIN_FORMAT) {
-    return `${declared.path} declares the chain format ${JSON.stringify(format)}, which verify does not know (it knows 1 and ${CHAIN_FORMAT}): a newer kubewire wrote it, or the record was changed`;
+  if (!KNOWN_CHAIN_FORMATS.includes(format)) {
+    return `${declared.path} declares the chain format ${JSON.stringify(format)}, which verify does not know (it knows ${KNOWN_CHAIN_FORMATS.slice(0, -1).join(', ')} and ${String(KNOWN_CHAIN_FORMATS.at(-1))}): a newer kubewire wrote it, or the record was changed`;
   }
   if (chain.algorithm !== 'hmac-sha256') return null;
   if (!key) {
@@ -206,7 +210,7 @@ function checkKey(heads: FileHead[], key: Buffer | null): string | null {
 interface Line {
   /** Null for a line over MAX_AUDIT_LINE_BYTES (not read). */
   text: string | null;
-  /** The line's bytes as read (what format 2 hashes), null when `text` is. */
+  /** The line's bytes as read (what formats 2 and 3 hash), null when `text` is. */
   bytes: Buffer | null;
   lineNo: number;
   /** False for a last line with no newline after it. */
@@ -302,6 +306,8 @@ export class ChainChecker {
   private readonly sessions = new Map<string, SessionSegment>();
   private readonly sealedSessions = new Set<string>();
   private readonly gaps: RecordedGap[] = [];
+  /** Format 3: the event whose pieces are being read, and the piece that comes next. */
+  private openPiece: { seq: number; type: string; next: number; count: number; line: number; file: string } | null = null;
 
   /** The hash input of every record: the format the chain's first declaring record names. */
   private readonly format: unknown;
@@ -323,7 +329,7 @@ export class ChainChecker {
   }
 
   /**
-   * Checks one line, without its newline: its text, and its bytes as read (what format 2 hashes;
+   * Checks one line, without its newline: its text, and its bytes as read (what formats 2 and 3 hash;
    * the text's UTF-8 when not given). `cutShort`: the file ends on this line without a newline.
    * Returns null when the record is good, a problem, or a seq jump for the shell to resolve.
    */
@@ -385,12 +391,12 @@ export class ChainChecker {
   }
 
   /**
-   * Whether the record's `hash` is its hash: format 2 over the line's bytes up to its last member
+   * Whether the record's `hash` is its hash: formats 2 and 3 over the line's bytes up to its last member
    * `"hash"` (the parsed `hash` is that member: a later key wins in JSON.parse), format 1 over the
    * canonical JSON of the rest of the parsed record.
    */
   private hashMatches(r: Rec, bytes: Buffer, key: Buffer | null): boolean {
-    if (this.format === CHAIN_FORMAT) {
+    if (hashesLineBytes(this.format)) {
       const h = lineHashes(bytes, key);
       return h !== null && h.claimed === r.hash && h.computed === r.hash;
     }
@@ -468,6 +474,11 @@ export class ChainChecker {
     }
     const prevOk = r.prev === this.lastHash;
     let expected = this.lastSeq + 1;
+    if (this.format === 3) {
+      const written = this.checkWriterSeq(r, lineNo, what);
+      if (typeof written !== 'number') return written;
+      expected = written;
+    }
     let gapNote = '';
     if (r.type === 'audit.gap') {
       const g = gapFields(r);
@@ -488,6 +499,40 @@ export class ChainChecker {
       return at('missing', `${missing} missing: ${what} follows ${after} with no audit.gap${gapNote}, yet links to it; records were removed and the chain recomputed`);
     }
     return { expected, file, line: lineNo, seq: r.seq, lastLine: last.line, lastFile: last.file };
+  }
+
+  /**
+   * Format 3: the seq this record must have, or the problem it is. A rotation's records repeat
+   * the seq before them; a piece after the first repeats its event's; pieces come in order.
+   */
+  private checkWriterSeq(r: Rec, lineNo: number, what: string): number | VerifyProblem {
+    const at = (message: string): VerifyProblem => ({ kind: 'missing', file: this.path, line: lineNo, seq: r.seq, message });
+    const rotation = (r.type === 'audit.seal' && r['scope'] === 'file' && r['final'] === false) || r.type === 'audit.file';
+    if (rotation) return this.lastSeq!;
+    const piece = pieceOf(r);
+    if (piece === 'bad') return { kind: 'changed', file: this.path, line: lineNo, seq: r.seq, message: `${what} was changed: its piece is not {index, count} with 0 ≤ index < count` };
+    const open = this.openPiece;
+    if (open && r.type === 'audit.gap' && gapFields(r)?.fromSeq === open.seq) {
+      // The log failed while writing the event's pieces: the gap says its seq was lost.
+      this.openPiece = null;
+      return open.seq;
+    }
+    if (open && !(piece && piece.index === open.next && piece.count === open.count)) {
+      const where = `line ${open.line}${open.file === this.path ? '' : ` of ${open.file}`}`;
+      const upTo = piece && piece.count === open.count && r.seq === open.seq && piece.index > open.next ? piece.index : open.count;
+      const missing = upTo === open.next + 1 ? `piece ${upTo} of ${open.count} of that event is` : `pieces ${open.next + 1}..${upTo} of that event are`;
+      return at(`${what} follows piece ${open.next} of ${open.count} of seq ${open.seq} (${open.type}, from ${where}): ${missing} missing`);
+    }
+    if (!piece) return this.lastSeq! + 1;
+    if (piece.index === 0) {
+      this.openPiece = { seq: r.seq, type: r.type, next: 1, count: piece.count, line: lineNo, file: this.path };
+      return this.lastSeq! + 1;
+    }
+    if (!open) return at(`${what} is piece ${piece.index + 1} of ${piece.count} of an event whose first piece${piece.index > 1 ? 's are' : ' is'} missing`);
+    if (r.type !== open.type || r.seq !== open.seq) return at(`${what} is a piece of seq ${open.seq} (${open.type}) but says it is seq ${r.seq}, ${r.type}`);
+    open.next++;
+    if (open.next === open.count) this.openPiece = null;
+    return open.seq;
   }
 
   /** The problem a seq jump is, once the shell has looked for the expected record further on. */
@@ -681,6 +726,13 @@ function shapeError(r: Record<string, unknown>): string | null {
   if (!isCount(r['seq'])) return 'it has no seq';
   if (typeof r['type'] !== 'string') return 'it has no type';
   return null;
+}
+
+function pieceOf(r: Rec): { index: number; count: number } | 'bad' | null {
+  const p = r['piece'];
+  if (p === undefined) return null;
+  if (!isObject(p) || !isCount(p['index']) || !isCount(p['count']) || p['count'] < 2 || p['index'] >= p['count']) return 'bad';
+  return { index: p['index'], count: p['count'] };
 }
 
 function gapFields(r: Rec): { fromSeq: number; toSeq: number } | null {

@@ -13,9 +13,12 @@
  * closed stdout (`| head`) ends the export quietly. With `-o` the file is opened only once there
  * is something to write (the session is known; the first HAR entry, or the end of the log), so
  * a usage error leaves no empty file behind.
+ *
+ * An export holds what its log holds (a HAR of a `--payload full` or `--audit` log, every byte of
+ * the sessions), so the `-o` file is for the user alone, as the logs are: created 0600, and an
+ * existing file it replaces is made 0600 before anything is written to it.
  */
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { AsciicastBuilder, type AsciicastVersion } from '../audit/asciicast.js';
 import { HarBuilder, HarLines, type HarEntry } from '../audit/har.js';
@@ -23,8 +26,9 @@ import { readLogEvents } from '../audit/log-reader.js';
 import { missingOutputWarning, TerminalChunker } from '../audit/terminal-session.js';
 import { CliError, describeFsError, ExitCode } from '../io/errors.js';
 import type { Output } from '../io/output.js';
+import { LOG_FILE_MODE } from '../sinks/log-files.js';
 import { VERSION } from '../version.js';
-import { assertLogs, badLineReporter, findTerminalSession, logName } from './replay-command.js';
+import { assertLogs, badLineReporter, findSession, logName } from './log-input.js';
 
 export interface ExportOptions {
   files: string[];
@@ -56,7 +60,7 @@ export async function runExport(opts: ExportOptions, stdout: NodeJS.WritableStre
 }
 
 async function exportAsciicast(opts: ExportOptions, version: AsciicastVersion, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
-  const session = await findTerminalSession(opts.files, opts.session, err);
+  const session = await findSession(opts.files, opts.session, 'terminal', err);
   const missing = missingOutputWarning(session);
   if (missing) err.line(`kubewire: warning: ${missing}`);
   const builder = new AsciicastBuilder(session, { version, includeInput: opts.includeInput ?? false });
@@ -82,10 +86,14 @@ async function exportAsciicast(opts: ExportOptions, version: AsciicastVersion, s
 }
 
 async function exportHar(opts: ExportOptions, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
-  await assertLogs(opts.files);
-  const builder = new HarBuilder({ creatorVersion: VERSION, ...(opts.session !== undefined ? { session: opts.session } : {}) });
+  // --session names a session as replay's does (a unique prefix is enough): the log is read once
+  // more to resolve it (which checks the logs too).
+  const session = opts.session === undefined ? undefined : (await findSession(opts.files, opts.session, 'requests', err)).id;
+  if (session === undefined) await assertLogs(opts.files);
+  const builder = new HarBuilder({ creatorVersion: VERSION, ...(session !== undefined ? { session } : {}) });
   const lines = new HarLines(VERSION);
-  const bad = badLineReporter(err);
+  // Bad lines were reported by the read that resolved --session.
+  const bad = session === undefined ? badLineReporter(err) : null;
   // Opened with the first entry, so a --session that matches nothing writes nothing.
   let sink = null as LineSink | null;
   const open = async (): Promise<LineSink> => {
@@ -103,16 +111,16 @@ async function exportHar(opts: ExportOptions, stdout: NodeJS.WritableStream, err
     }
   };
   try {
-    for await (const event of readLogEvents(opts.files, { onBadLine: bad.report })) {
+    for await (const event of readLogEvents(opts.files, bad ? { onBadLine: bad.report } : {})) {
       // Each finished entry is written and dropped at once: the builder holds only open connections.
       const done = builder.push(event);
       if (done.length > 0) await write(done);
       if (sink?.closed) break;
     }
-    bad.finish();
+    bad?.finish();
     await write(builder.finish());
-    if (opts.session !== undefined && lines.count === 0) {
-      throw new CliError('KW_ERR_SESSION_NOT_FOUND', `session ${opts.session} has no requests in ${logName(opts.files)} (the id must match exactly for --format har)`, ExitCode.Usage);
+    if (session !== undefined && lines.count === 0) {
+      throw new CliError('KW_ERR_SESSION_NOT_FOUND', `session ${session} has no requests in ${logName(opts.files)}`, ExitCode.Usage);
     }
     await (await open()).line(lines.tail());
   } finally {
@@ -123,13 +131,28 @@ async function exportHar(opts: ExportOptions, stdout: NodeJS.WritableStream, err
 
 async function openSink(path: string | undefined, stdout: NodeJS.WritableStream): Promise<LineSink> {
   if (path === undefined || path === '-') return streamSink(stdout, { name: 'stdout', own: false });
-  const stream = createWriteStream(path, { flags: 'w' });
+  return streamSink(await openPrivate(path), { name: path, own: true });
+}
+
+/**
+ * `path` for writing, emptied, readable by the user alone. A device or pipe (`-o /dev/stdout`)
+ * is not ours to chmod; a file someone else owns, which cannot be made private, is refused.
+ */
+async function openPrivate(path: string): Promise<NodeJS.WritableStream> {
+  let fh;
   try {
-    await once(stream, 'open');
+    fh = await open(path, 'w', LOG_FILE_MODE);
   } catch (e) {
     throw new CliError('KW_ERR_OUTPUT_UNWRITABLE', `cannot write ${path}: ${describeFsError(e)}`, ExitCode.Usage);
   }
-  return streamSink(stream, { name: path, own: true });
+  try {
+    const st = await fh.stat();
+    if (st.isFile() && (st.mode & 0o777) !== LOG_FILE_MODE) await fh.chmod(LOG_FILE_MODE);
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw new CliError('KW_ERR_OUTPUT_UNWRITABLE', `cannot make ${path} readable by you alone (${describeFsError(e)}); an export holds the log's payloads: write it to a new file`, ExitCode.Usage);
+  }
+  return fh.createWriteStream();
 }
 
 /**

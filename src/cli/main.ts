@@ -43,7 +43,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--audit-fail <mode>', 'when the audit log cannot be written: closed (refuse new sessions with 503, end open ones) or open (keep serving, record the gap)').choices(['closed', 'open']))
       .option('--audit-key-file <file>', 'make the chain an HMAC-SHA256 under this key (at least 16 bytes), so it cannot be recomputed without it')
       .addOption(new Option('--redact-stdin <mode>', 'stdin kept in the audit log: none (all of it), echo-off (replace tty input that never came back as echo, such as passwords, by its length), all (lengths only)').choices(['none', 'echo-off', 'all']))
-      .option('--max-size <size>', 'rotate the audit log at this size (e.g. 100M); the chain goes on across files named <log>-0001.jsonl, <log>-0002.jsonl, …');
+      .option('--max-size <size>', 'rotate the audit log at this size (e.g. 100M; every file stays within it); the chain goes on across files named <log>-0001.jsonl, <log>-0002.jsonl, …');
 
   proxyFlags(
     program

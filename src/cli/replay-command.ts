@@ -10,18 +10,12 @@
  * a closed pipe ends playback quietly.
  */
 import { performance } from 'node:perf_hooks';
-import { checkReadable, describeBadLine, readLogEvents, type BadLine } from '../audit/log-reader.js';
+import { readLogEvents } from '../audit/log-reader.js';
 import { ReplayScheduler, timingProblem, type ReplayStep } from '../audit/replay-schedule.js';
-import { CliError, describeFsError, ExitCode } from '../io/errors.js';
+import { CliError, ExitCode } from '../io/errors.js';
 import type { Output } from '../io/output.js';
-import {
-  missingOutputWarning,
-  pickSession,
-  SessionScanner,
-  shortId,
-  TerminalChunker,
-  type SessionInfo,
-} from '../audit/terminal-session.js';
+import { missingOutputWarning, shortId, TerminalChunker } from '../audit/terminal-session.js';
+import { findSession, logError } from './log-input.js';
 
 export interface ReplayOptions {
   files: string[];
@@ -31,8 +25,6 @@ export interface ReplayOptions {
   maxIdle?: number;
 }
 
-/** Bad lines named one by one before the rest are only counted. */
-const MAX_BAD_LINES_SHOWN = 10;
 /** Behind by more than this (a slow terminal), playback stops trying to catch up. */
 const MAX_LAG_MS = 100;
 
@@ -44,7 +36,7 @@ export async function runReplay(
 ): Promise<number> {
   const problem = timingProblem({ speed: opts.speed, maxIdleSeconds: opts.maxIdle });
   if (problem) throw new CliError('KW_ERR_USAGE', problem, ExitCode.Usage);
-  const session = await findTerminalSession(opts.files, opts.session, err);
+  const session = await findSession(opts.files, opts.session, 'terminal', err);
   const missing = missingOutputWarning(session);
   if (missing) err.line(`kubewire: warning: ${missing}`);
 
@@ -72,54 +64,6 @@ export async function runReplay(
   }
   err.line(`kubewire: session ${id} ended with exit code ${session.exitCode}`);
   return session.exitCode;
-}
-
-/**
- * Reads the log once to list its sessions, reports bad lines on `err`, and picks the session
- * to play or export; usage problems become CliErrors (exit 2) that list the sessions.
- */
-export async function findTerminalSession(files: readonly string[], wanted: string | undefined, err: Output): Promise<SessionInfo> {
-  await assertLogs(files);
-  const scanner = new SessionScanner();
-  const bad = badLineReporter(err);
-  try {
-    for await (const event of readLogEvents(files, { onBadLine: bad.report })) scanner.push(event);
-  } catch (e) {
-    throw logError(files, e);
-  }
-  bad.finish();
-  const choice = pickSession(scanner.sessions(), wanted, logName(files));
-  if (!choice.ok) throw new CliError(choice.code, choice.message, ExitCode.Usage);
-  return choice.session;
-}
-
-export async function assertLogs(files: readonly string[]): Promise<void> {
-  if (files.length === 0) throw new CliError('KW_ERR_USAGE', 'name at least one log file (rotated parts in order: log-0001.jsonl log-0002.jsonl …)', ExitCode.Usage);
-  const unreadable = await checkReadable(files);
-  if (unreadable) throw new CliError('KW_ERR_LOG_UNREADABLE', `cannot read the log ${unreadable.file}: ${describeFsError(unreadable.error)}`, ExitCode.Usage);
-}
-
-export function badLineReporter(err: Output): { report: (b: BadLine) => void; finish: () => void } {
-  let count = 0;
-  return {
-    report: (b) => {
-      if (++count <= MAX_BAD_LINES_SHOWN) err.line(`kubewire: ${describeBadLine(b)}`);
-    },
-    finish: () => {
-      if (count > MAX_BAD_LINES_SHOWN) err.line(`kubewire: ${count - MAX_BAD_LINES_SHOWN} more bad lines skipped`);
-    },
-  };
-}
-
-export function logName(files: readonly string[]): string {
-  return files.join(' ');
-}
-
-function logError(files: readonly string[], e: unknown): unknown {
-  if (typeof (e as NodeJS.ErrnoException).code === 'string' && !(e instanceof CliError)) {
-    return new CliError('KW_ERR_LOG_UNREADABLE', `cannot read the log ${logName(files)}: ${describeFsError(e)}`, ExitCode.Usage);
-  }
-  return e;
 }
 
 /**

@@ -11,6 +11,8 @@ import { CliError, describeFsError, ExitCode } from '../io/errors.js';
 import { StdoutOutput, type Output } from '../io/output.js';
 import { assertReadableFile, readFileLines } from '../sinks/jsonl-lines.js';
 import type { KubewireEvent } from '../events/types.js';
+import { assertKubewireLog } from '../sinks/log-head.js';
+import { PieceJoiner } from '../audit/record-pieces.js';
 import { SessionLines } from './session-lines.js';
 
 export interface SummaryOptions {
@@ -24,12 +26,17 @@ export const MAX_LOG_LINE_BYTES = 64 * 1024 * 1024;
 
 export async function runSummary(opts: SummaryOptions, out: Output, err: Output = new StdoutOutput(process.stderr)): Promise<number> {
   await assertReadable(opts.file);
+  await assertKubewireLog(opts.file);
   const sessions = opts.sessions ? new SessionLines((l) => out.line(JSON.stringify(l))) : null;
+  // An event a rotating audit log wrote in pieces is one event to the session model.
+  const joiner = new PieceJoiner();
   const onEvent = (event: unknown): void => {
     if (!sessions) {
       const summary = upgradedSummary(event);
       if (summary) out.line(JSON.stringify(summary));
-    } else if (isEvent(event)) sessions.ingest(event);
+    } else if (isEvent(event)) {
+      for (const e of joiner.push(event)) sessions.ingest(e);
+    }
   };
   const onLine = (line: Buffer, lineNo: number, last: boolean): void => {
     const text = line.toString('utf8').trim();
@@ -54,7 +61,10 @@ export async function runSummary(opts: SummaryOptions, out: Output, err: Output 
     if (typeof (e as NodeJS.ErrnoException).code === 'string') throw unreadable(opts.file, e);
     throw e;
   }
-  sessions?.finish();
+  if (sessions) {
+    for (const e of joiner.flush()) sessions.ingest(e);
+    sessions.finish();
+  }
   return ExitCode.Ok;
 }
 

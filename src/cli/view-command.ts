@@ -11,6 +11,7 @@ import { followJsonl } from '../sinks/jsonl-follow.js';
 import { CliError, describeFsError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 import { waitForSignal } from './signals.js';
+import { assertKubewireLog } from '../sinks/log-head.js';
 import { canShowTui, launchTui } from './tui-launch.js';
 
 export interface ViewOptions {
@@ -27,6 +28,7 @@ export async function runView(opts: ViewOptions, out: Output, err: Output): Prom
   } catch (e) {
     throw new CliError('KW_ERR_LOG_UNREADABLE', `cannot read ${opts.file}: ${describeFsError(e)}`);
   }
+  await assertKubewireLog(opts.file);
   let bad = 0;
   const onBadLine = (n: number): void => {
     if (++bad <= 3) err.line(`kubewire: ${opts.file}:${n}: not an event, skipped`);

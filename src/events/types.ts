@@ -67,6 +67,14 @@ export interface PayloadFields {
   truncated?: boolean;
 }
 
+/**
+ * Rotating audit logs only: one piece of an event too long for a file, its bytes cut into
+ * records of the same seq (src/audit/record-pieces.ts); readers join them back.
+ */
+export interface PieceFields {
+  piece?: { index: number; count: number };
+}
+
 export interface HttpRequestEvent {
   type: 'http.request' | 'upgrade.request';
   dir: 'c2s';
@@ -103,7 +111,7 @@ export interface HttpResponseEvent {
 }
 
 /** The body of a response (or request), once complete; bounded capture, full size. */
-export interface HttpBodyEvent extends PayloadFields {
+export interface HttpBodyEvent extends PayloadFields, PieceFields {
   type: 'http.body';
   dir: Direction;
   offset: number;
@@ -146,7 +154,7 @@ export interface WsFrameEvent {
 }
 
 /** WebSocket message bytes with no channel protocol above them (unknown subprotocol). */
-export interface WsDataEvent extends PayloadFields {
+export interface WsDataEvent extends PayloadFields, PieceFields {
   type: 'ws.data';
   dir: Direction;
   offset: number;
@@ -155,7 +163,7 @@ export interface WsDataEvent extends PayloadFields {
 
 export type K8sStreamName = 'stdin' | 'stdout' | 'stderr' | 'error' | 'resize' | `channel${number}`;
 
-export interface K8sDataEvent extends PayloadFields {
+export interface K8sDataEvent extends PayloadFields, PieceFields {
   type: 'k8s.data';
   dir: Direction;
   offset: number;
@@ -239,7 +247,7 @@ export interface SpdyStreamEvent {
 }
 
 /** Port-forward bytes, over SPDY, the tunnel, or legacy WebSocket channels. */
-export interface PfDataEvent extends PayloadFields {
+export interface PfDataEvent extends PayloadFields, PieceFields {
   type: 'pf.data';
   dir: Direction;
   offset: number;
@@ -413,11 +421,12 @@ export interface ChainInfo {
   algorithm: ChainAlgorithm;
   keyId: string | null;
   /**
-   * What a record's hash is taken over: 2, the record's line without its `hash` member (what
-   * kubewire writes); absent in logs from before format 2, whose hashes are over the RFC 8785
-   * canonical JSON of the record without `hash`. See src/audit/chain.ts.
+   * What a record's hash is taken over: 2 and 3, the record's line without its `hash` member
+   * (3, what kubewire writes, adds rotations at an exact size and payload pieces); absent in logs
+   * from before format 2, whose hashes are over the RFC 8785 canonical JSON of the record without
+   * `hash`. See src/audit/chain.ts.
    */
-  format?: 2;
+  format?: 2 | 3;
 }
 
 /** Who the proxy acts as in the cluster, as far as the cluster or the kubeconfig tells. */

@@ -6,10 +6,13 @@
  *
  * A log that ends with `proxy.stop` is finished: nothing more will be written to it, so
  * following stops at its end (`kubewire view log | grep …` in a script must not hang).
+ *
+ * An event a rotating audit log wrote in pieces (src/audit/record-pieces.ts) is handed on joined.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import type { KubewireEvent } from '../events/types.js';
+import { PieceJoiner } from '../audit/record-pieces.js';
 
 export interface FollowOptions {
   follow: boolean;
@@ -37,6 +40,7 @@ export function followJsonl(path: string, onEvent: (e: KubewireEvent) => void, o
   let lineNumber = 0;
   let wake: (() => void) | null = null;
   let watcher: FSWatcher | null = null;
+  const joiner = new PieceJoiner();
   const poke = (): void => {
     const w = wake;
     wake = null;
@@ -100,6 +104,7 @@ export function followJsonl(path: string, onEvent: (e: KubewireEvent) => void, o
         }
       }
     } finally {
+      for (const e of joiner.flush()) onEvent(e);
       await fh.close().catch(() => {});
       watcher?.close();
     }
@@ -121,7 +126,7 @@ export function followJsonl(path: string, onEvent: (e: KubewireEvent) => void, o
       // A later proxy.start (a proxy appending to the same log) means it goes on after all.
       if (type === 'proxy.stop') finished = true;
       else if (type === 'proxy.start') finished = false;
-      onEvent(value as KubewireEvent);
+      for (const e of joiner.push(value as KubewireEvent)) onEvent(e);
     } else {
       options.onBadLine?.(lineNumber, text.slice(0, 80));
     }

@@ -183,6 +183,18 @@ describe('asciicast of synthetic sessions', () => {
     expect([header['width'], header['height']]).toEqual([80, 24]);
   });
 
+  it('writes the \r\n a terminal showed for a session without a tty, and leaves a tty session as sent', async () => {
+    const noTty = { ...request, k8s: k8s({ tty: false }) } as EventBody;
+    const file = fresh('no-tty.jsonl');
+    writeFileSync(file, syntheticLog([noTty, response, stdout(Buffer.from('line one\nline two\n')), stdout(Buffer.from('three\r\n'))]));
+    const { header, events } = await exportCast([file]);
+    expect(events.filter((x) => x[1] === 'o').map((x) => x[2])).toEqual(['line one\r\nline two\r\n', 'three\r\r\n']);
+    expect(header['command']).toBe("kubectl exec -i -n team-a web -c app -- sh -c 'echo hi; cat'");
+    const tty = fresh('tty.jsonl');
+    writeFileSync(tty, syntheticLog([request, response, stdout(Buffer.from('a\nb\r\n'))]));
+    expect((await exportCast([tty])).events.map((x) => x[2])).toEqual(['a\nb\r\n']);
+  });
+
   it('leaves redacted stdin out of the cast and says how much', async () => {
     const file = fresh('redacted.jsonl');
     writeFileSync(file, syntheticLog([

@@ -1,9 +1,10 @@
 /**
  * The audit sink on a real bus and real files: every event becomes one chained record in seq
  * order, seals carry the counts and hashes only the chain knows, rotation continues the chain,
- * and the result is what `verify` accepts.
+ * and the result is what `verify` accepts. With `--max-size`, every file stays at or below it,
+ * 64 KiB messages included: they are written in pieces, which readers join back.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'node:fs/promises';
@@ -11,8 +12,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditFile } from '../../src/audit/audit-file.js';
 import { AuditSink } from '../../src/audit/audit-sink.js';
 import { GENESIS, lineHashes } from '../../src/audit/chain.js';
+import { readLogEvents } from '../../src/audit/log-reader.js';
+import { runExport } from '../../src/cli/export-command.js';
+import { runReplay } from '../../src/cli/replay-command.js';
+import { Collector } from '../support/collector.js';
+import { Lines } from '../support/lines-output.js';
+import { rechainAuditLog } from '../support/audit-log.js';
 import { verifyFiles } from '../../src/audit/verify.js';
-import { expectValidLog } from '../support/event-log.js';
+import { expectValidLog, schemaErrors } from '../support/event-log.js';
 import { EventBus } from '../../src/events/event-bus.js';
 import { noteFor } from '../../src/events/notes.js';
 import type { EventBody, KubewireEvent } from '../../src/events/types.js';
@@ -76,7 +83,7 @@ describe('AuditSink', () => {
     expect(recs).toHaveLength(53);
     expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: 53 }, (_, i) => i + 1));
     expect(recs[0]!.prev).toBe(GENESIS);
-    expect(recs[0]).toMatchObject({ type: 'audit.start', chain: { algorithm: 'sha256', keyId: null, format: 2 } });
+    expect(recs[0]).toMatchObject({ type: 'audit.start', chain: { algorithm: 'sha256', keyId: null, format: 3 } });
     const raw = rawLines(sink.path);
     for (let i = 0; i < recs.length; i++) {
       expect(lineHashes(raw[i]!, null)).toEqual({ claimed: recs[i]!.hash, computed: recs[i]!.hash });
@@ -125,6 +132,110 @@ describe('AuditSink', () => {
     const data = parts.flatMap(lines).filter((r): r is KubewireEvent & { type: 'k8s.data' } => r.type === 'k8s.data');
     expect(data.map((r) => r.payload)).toEqual(sent);
     expect(data.map((r) => r.note)).toEqual(sent.map((_, i) => `chunk ${i} ✓`));
+  });
+
+  describe('--max-size 64K with 64 KiB messages', () => {
+    const MAX = 64 * 1024;
+    const ids = { session: 'big-session', conn: 'c1' };
+    /** An exec session whose stdout is `messages`, with small records between them, in a log rotating at MAX. */
+    async function bigLog(messages: Buffer[]): Promise<{ dir: string; parts: string[] }> {
+      const { dir, bus, publish } = await openSink({ maxSize: MAX });
+      const k8s = { operation: 'exec', namespace: 'default', pod: 'web', container: null, command: ['cat', 'big'], stdin: false, stdout: true, stderr: false, tty: false, ports: [] } as const;
+      bus.publish({
+        type: 'upgrade.request', dir: 'c2s', offset: 0, method: 'GET', target: '/api/v1/namespaces/default/pods/web/exec?command=cat', path: '/api/v1/namespaces/default/pods/web/exec',
+        version: 'HTTP/1.1', headers: [], upgrade: 'websocket', offered: ['v5.channel.k8s.io'], kubectlSession: ids.session, kubectlCommand: 'kubectl exec', userAgent: null, k8s: { ...k8s, command: [...k8s.command], ports: [] },
+      }, 'request', ids);
+      bus.publish({
+        type: 'upgrade.response', dir: 's2c', offset: 0, status: 101, reason: 'Switching Protocols', version: 'HTTP/1.1',
+        headers: [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Protocol', 'v5.channel.k8s.io']], protocol: 'v5.channel.k8s.io', auditId: null, server: null, contentType: null,
+      }, 'response', ids);
+      let offset = 0;
+      for (const m of messages) {
+        bus.publish({ type: 'k8s.data', dir: 's2c', offset, channel: 1, stream: 'stdout', size: m.length, payload: m.toString('base64') }, 'stdout', ids);
+        offset += m.length;
+        bus.publish({ type: 'ws.frame', dir: 's2c', offset, opcode: 2, kind: 'binary', fin: true, rsv: 0, masked: false, length: 0 }, 'frame', ids);
+        if (!bus.writable) await new Promise<void>((resolve) => bus.onWritable(resolve));
+      }
+      bus.publish({ type: 'k8s.status', dir: 's2c', offset, status: 'Success', reason: null, message: null, code: null, format: 'json', exitCode: 0, raw: '{}' }, 'status', ids);
+      bus.publish({ type: 'conn.close', closedBy: 'upstream', bytes: { c2s: 100, s2c: offset }, durationMs: 30, error: null }, 'close', ids);
+      publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: ids.session });
+      publish({ type: 'audit.seal', scope: 'file', count: null, last: null, final: true });
+      await bus.close();
+      return { dir, parts: readdirSync(dir).sort().map((f) => join(dir, f)) };
+    }
+    const random = (n: number, seed: number): Buffer => {
+      const b = Buffer.alloc(n);
+      let x = seed;
+      for (let i = 0; i < n; i++) b[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+      return b;
+    };
+    const messages = [64 * 1024, 100, 64 * 1024, 64 * 1024 - 1, 3000, 40_000, 64 * 1024, 1].map((n, i) => random(n, i + 1));
+
+    it('keeps every file at or below the size, and verify accepts the chain', async () => {
+      const { parts } = await bigLog(messages);
+      expect(parts.length).toBeGreaterThan(5);
+      for (const p of parts) expect(statSync(p).size, p).toBeLessThanOrEqual(MAX);
+      const v = await verifyFiles(parts, { key: null });
+      expect(v.problem).toBeNull();
+      expect(v.status).toBe('intact');
+      const records = parts.flatMap(lines);
+      // A 64 KiB message is cut into pieces of one seq; a rotation's seal and audit.file repeat the seq before them.
+      const pieces = records.filter((r) => (r as { piece?: unknown }).piece !== undefined);
+      expect(pieces.length).toBeGreaterThanOrEqual(8);
+      for (const r of records) expect(schemaErrors(r), JSON.stringify(r).slice(0, 200)).toEqual([]);
+      for (let i = 1; i < parts.length; i++) {
+        const before = lines(parts[i - 1]!);
+        const seal = before.at(-1)!;
+        expect(seal).toMatchObject({ type: 'audit.seal', scope: 'file', final: false, seq: before.at(-2)!.seq });
+        expect(lines(parts[i]!)[0]).toMatchObject({ type: 'audit.file', part: i + 1, seq: seal.seq });
+      }
+    });
+
+    it('reads the messages back whole: the log reader, replay and the asciicast export', async () => {
+      const { parts } = await bigLog(messages);
+      const data: Buffer[] = [];
+      for await (const e of readLogEvents(parts)) {
+        if (e.type === 'k8s.data') {
+          expect(e).not.toHaveProperty('piece');
+          data.push(Buffer.from(e.payload ?? '', 'base64'));
+          expect(data.at(-1)!.length).toBe(e.size);
+        }
+      }
+      expect(data).toEqual(messages);
+      const bytes: Buffer[] = [];
+      const replayed = new Collector();
+      replayed._write = (chunk: Buffer, _e, cb) => {
+        bytes.push(Buffer.from(chunk));
+        cb();
+      };
+      expect(await runReplay({ files: parts, speed: 1000 }, replayed, new Collector(), new Lines())).toBe(0);
+      // One write per message, as it was sent.
+      expect(bytes).toEqual(messages);
+      const cast = new Collector();
+      expect(await runExport({ files: parts, format: 'asciicast' }, cast, new Lines())).toBe(0);
+      expect(cast.lines.slice(1).filter((l) => l.includes('"o"'))).toHaveLength(messages.length);
+    });
+
+    it('shows a piece removed and the chain recomputed without a key', async () => {
+      const { parts } = await bigLog(messages.slice(0, 1));
+      let dropped = false;
+      rechainAuditLog(parts, {
+        key: null,
+        edit: (r) => {
+          const piece = r['piece'] as { index: number } | undefined;
+          if (!dropped && piece?.index === 1) {
+            dropped = true;
+            return null;
+          }
+          return r;
+        },
+        recount: true,
+      });
+      expect(dropped).toBe(true);
+      const v = await verifyFiles(parts, { key: null });
+      expect(v.status).toBe('tampered');
+      expect(v.problem?.message).toMatch(/follows piece 1 of \d+ of seq \d+ \(k8s\.data, from line \d+.*\): piece 2 of \d+ of that event is missing/);
+    });
   });
 
   it('refuses to start a chain in a file that exists', async () => {

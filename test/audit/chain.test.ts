@@ -71,7 +71,7 @@ describe('ChainLinker', () => {
       expect(Object.keys(b).slice(-2)).toEqual(['prev', 'hash']);
     }
     expect(keyIdOf(KEY)).toMatch(/^[0-9a-f]{16}$/);
-    expect(chainInfo(null)).toEqual({ algorithm: 'sha256', keyId: null, format: 2 });
+    expect(chainInfo(null)).toEqual({ algorithm: 'sha256', keyId: null, format: 3 });
   });
 
   it('puts a payload after the other fields, then prev and hash', () => {

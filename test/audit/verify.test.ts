@@ -3,13 +3,15 @@
  * gap), and each way of tampering with one is caught and named with its file, line and kind:
  * a flipped payload byte, a deleted line, swapped lines, a cut tail, a missing or misplaced
  * part, a chain recomputed without the key. Exit codes: 0 intact, 1 tampered, 2 unreadable.
- * All of it for both chain formats: 2, what kubewire writes, and 1, logs written before it.
+ * All of it for chain formats 2 and 1, as older writers wrote them; what format 3 adds (the
+ * records of a rotation, the pieces of an event) at the end, and from the writer itself in
+ * test/audit/audit-sink.test.ts.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { keyIdOf } from '../../src/audit/chain.js';
+import { ChainLinker, keyIdOf } from '../../src/audit/chain.js';
 import { verifyFiles, type VerifyResult } from '../../src/audit/verify.js';
 import { runVerify } from '../../src/cli/verify-command.js';
 import { rechainAuditLog, writeAuditLog, type AuditLogSpec } from '../support/audit-log.js';
@@ -466,11 +468,11 @@ describe.each([2, 1] as const)('chain format %i', (format) => {
     });
 
     it('a chain format verify does not know: exit 2, naming it', async () => {
-      const files = log('format-3', { key: null, records: 60 });
-      rechainAuditLog(files, { key: null, edit: (r) => (r['type'] === 'audit.start' ? { ...r, chain: { ...(r['chain'] as object), format: 3 } } : r) });
+      const files = log('format-4', { key: null, records: 60 });
+      rechainAuditLog(files, { key: null, edit: (r) => (r['type'] === 'audit.start' ? { ...r, chain: { ...(r['chain'] as object), format: 4 } } : r) });
       const v = await verify(files, false);
       expect({ status: v.result.status, code: v.code }).toEqual({ status: 'unreadable', code: 2 });
-      expect(v.result.unreadable).toBe(`${files[0]} declares the chain format 3, which verify does not know (it knows 1 and 2): a newer kubewire wrote it, or the record was changed`);
+      expect(v.result.unreadable).toBe(`${files[0]} declares the chain format 4, which verify does not know (it knows 1, 2 and 3): a newer kubewire wrote it, or the record was changed`);
     });
 
     it('verifyFiles with no files: unreadable', async () => {
@@ -534,5 +536,74 @@ describe('kubewire verify: logs from the format-1 writer', () => {
       });
       expect(again).toEqual(lines);
     }
+  });
+});
+
+describe('chain format 3: the records of a rotation and the pieces of an event', () => {
+  const T = '2026-11-21T10:00:00.000000Z';
+  /** A format-3 log of `bodies`, each `[seq, body]`, linked in order into one file. */
+  function format3(name: string, records: [number, Record<string, unknown>][]): string {
+    const linker = new ChainLinker(null);
+    const lines = records.map(([seq, body]) => linker.link({ v: 1, seq, ts: T, ...body, note: String(body['type']) }).line);
+    const file = join(freshDir(name), 'audit.jsonl');
+    writeFileSync(file, lines.join('\n') + '\n');
+    return file;
+  }
+  const start = { type: 'audit.start', chain: chainInfoOf(null, 3) };
+  const piece = (index: number, count: number): Record<string, unknown> => ({
+    type: 'k8s.data', conn: 'c1', dir: 's2c', offset: 0, channel: 1, stream: 'stdout', size: 3, payload: 'YWJj', piece: { index, count },
+  });
+  const data = { type: 'k8s.data', conn: 'c1', dir: 's2c', offset: 0, channel: 1, stream: 'stdout', size: 3, payload: 'YWJj' };
+  const final = (count: number): Record<string, unknown> => ({ type: 'audit.seal', scope: 'file', count, last: null, part: 1, final: true });
+  /** Fills in each file seal's `last` and re-links: seals name the record before them. */
+  function sealed(name: string, records: [number, Record<string, unknown>][]): string {
+    const linker = new ChainLinker(null);
+    const lines = records.map(([seq, body]) => {
+      const b = body['type'] === 'audit.seal' && body['scope'] === 'file' ? { ...body, last: linker.last } : body;
+      return linker.link({ v: 1, seq, ts: T, ...b, note: String(b['type']) }).line;
+    });
+    const file = join(freshDir(name), 'audit.jsonl');
+    writeFileSync(file, lines.join('\n') + '\n');
+    return file;
+  }
+
+  it('passes the pieces of one seq in order, and a gap that declares the rest of an event lost', async () => {
+    expect((await verifyFiles([sealed('pieces', [[1, start], [2, piece(0, 3)], [2, piece(1, 3)], [2, piece(2, 3)], [3, data], [4, final(5)]])], { key: null })).status).toBe('intact');
+    const gap = { type: 'audit.gap', reason: 'ENOSPC', code: 'ENOSPC', fromSeq: 2, toSeq: 4, records: 3, since: T, failMode: 'open' };
+    const v = await verifyFiles([sealed('gap', [[1, start], [2, piece(0, 2)], [5, gap], [6, final(3)]])], { key: null });
+    expect(v.problem).toBeNull();
+    expect(v.gaps).toMatchObject([{ fromSeq: 2, toSeq: 4 }]);
+  });
+
+  it('catches a piece missing, pieces out of order, and pieces in a format-2 chain', async () => {
+    const missing = await verifyFiles([sealed('missing', [[1, start], [2, piece(0, 3)], [2, piece(2, 3)], [3, data], [4, final(4)]])], { key: null });
+    expect(missing.problem).toMatchObject({ kind: 'missing', line: 3 });
+    expect(missing.problem!.message).toContain('piece 2 of 3 of that event is missing');
+    const cut = await verifyFiles([sealed('cut', [[1, start], [2, piece(0, 2)], [3, data], [4, final(3)]])], { key: null });
+    expect(cut.problem!.message).toContain('follows piece 1 of 2 of seq 2');
+    const orphan = await verifyFiles([sealed('orphan', [[1, start], [2, data], [2, piece(1, 2)], [3, final(3)]])], { key: null });
+    expect(orphan.problem!.message).toContain('whose first piece is missing');
+    const format2 = await verifyFiles([sealed('format2', [[1, { ...start, chain: chainInfoOf(null, 2) }], [2, piece(0, 2)], [2, piece(1, 2)], [3, final(3)]])], { key: null });
+    expect(format2.problem).toMatchObject({ kind: 'reordered', line: 3 });
+  });
+
+  it('takes a rotation seal that repeats the seq before it, not one with a seq of its own', async () => {
+    const rotation = (seq: number): [number, Record<string, unknown>][] => [[1, start], [2, data], [seq, { type: 'audit.seal', scope: 'file', count: 2, last: null, part: 1, final: false }]];
+    const dir = freshDir('rotation');
+    const linker = new ChainLinker(null);
+    const write = (file: string, records: [number, Record<string, unknown>][]): void => {
+      writeFileSync(join(dir, file), records.map(([seq, body]) => {
+        const b = body['type'] === 'audit.seal' ? { ...body, last: linker.last } : body['type'] === 'audit.file' ? { ...body, previousHash: linker.last } : body;
+        return linker.link({ v: 1, seq, ts: T, ...b, note: String(b['type']) }).line;
+      }).join('\n') + '\n');
+    };
+    write('a-0001.jsonl', rotation(2));
+    write('a-0002.jsonl', [[2, { type: 'audit.file', part: 2, chain: chainInfoOf(null, 3), previousFile: 'a-0001.jsonl', previousHash: '' }], [3, data], [4, { ...final(2), part: 2 }]]);
+    const parts = [join(dir, 'a-0001.jsonl'), join(dir, 'a-0002.jsonl')];
+    const v = await verifyFiles(parts, { key: null });
+    expect(v.problem).toBeNull();
+    expect(v.status).toBe('intact');
+    const own = format3('own-seq', rotation(3));
+    expect((await verifyFiles([own], { key: null })).problem).toMatchObject({ kind: 'missing', line: 3 });
   });
 });

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditSessionEvent, AuditStartEvent, KubewireEvent } from '../../src/events/types.js';
@@ -123,6 +123,8 @@ describe.skipIf(missing)('kubewire --audit with real kubectl', () => {
     await p.stop('SIGTERM');
     const parts = logParts(dir, 'rot');
     expect(parts.length).toBeGreaterThanOrEqual(4);
+    // kubectl's 64 KiB messages are written in pieces: no file goes over --max-size.
+    for (const part of parts) expect(statSync(part).size, part).toBeLessThanOrEqual(64 * 1024);
     const keyed = runCli(['verify', ...parts, '--key-file', keyFile]);
     expect(keyed.stdout).toMatch(/^intact: /);
     expect(keyed.status).toBe(0);

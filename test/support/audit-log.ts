@@ -33,7 +33,10 @@ export interface AuditLogSpec {
   lateRecord?: boolean;
   /** Seed of the interleaving and payload sizes. */
   seed?: number;
-  /** The chain format (src/audit/chain.ts): 2, what kubewire writes (default), or 1, older logs. */
+  /**
+   * The chain format (src/audit/chain.ts): 2 (default) or 1, as older writers wrote them; each
+   * record with a seq of its own. Format 3's rotations are AuditSink's (test/audit/audit-sink.test.ts).
+   */
   format?: ChainFormat;
 }
 
@@ -62,6 +65,7 @@ export function writeAuditLog(spec: AuditLogSpec): AuditLog {
 
   const stamper = new EventStamper();
   const format = spec.format ?? 2;
+  if (format === 3) throw new Error('writeAuditLog writes formats 1 and 2; a format-3 log comes from AuditSink');
   const linker = linkerOf(format, key);
   const files: string[] = [];
   let lines: string[] = [];

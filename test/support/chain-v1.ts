@@ -7,18 +7,19 @@
 import { ChainLinker, chainInfo, GENESIS, recordHash, type LinkedRecord } from '../../src/audit/chain.js';
 import type { ChainInfo } from '../../src/events/types.js';
 
-export type ChainFormat = 1 | 2;
+/** 1 and 2: the formats of older writers; 3 is what AuditSink writes (test/audit/audit-sink.test.ts). */
+export type ChainFormat = 1 | 2 | 3;
 
 /** The chain info a log of `format` declares. */
 export function chainInfoOf(key: Buffer | null, format: ChainFormat): ChainInfo {
-  if (format === 2) return chainInfo(key);
   const { format: _format, ...v1 } = chainInfo(key);
-  return v1;
+  return format === 1 ? v1 : { ...v1, format };
 }
 
 /** The chain format a parsed `chain` field declares. */
 export function formatOf(chain: unknown): ChainFormat {
-  return (chain as { format?: unknown } | null)?.format === 2 ? 2 : 1;
+  const format = (chain as { format?: unknown } | null)?.format;
+  return format === 2 || format === 3 ? format : 1;
 }
 
 /** The format-1 counterpart of ChainLinker. */

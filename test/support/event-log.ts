@@ -14,6 +14,12 @@ const Ajv = Ajv2020 as unknown as typeof Ajv2020.default;
 const ajv = new Ajv({ strict: true, allErrors: true });
 const validate = ajv.compile(EVENT_SCHEMA);
 
+/** What makes `ev` not a valid event by the schema, one line each; empty when it is one. */
+export function schemaErrors(ev: unknown): string[] {
+  if (validate(ev)) return [];
+  return (validate.errors ?? []).filter((x) => x.keyword !== 'if').map((x) => `${x.instancePath || '/'} ${x.message ?? x.keyword} ${JSON.stringify(x.params)}`);
+}
+
 /** Events of the log's complete lines so far (a last line still being written is left out). */
 export function readEvents(path: string): KubewireEvent[] {
   if (!existsSync(path)) return [];
