@@ -12,7 +12,7 @@ import { FilterLine } from './components/filter-line.js';
 import { HelpView } from './components/help-view.js';
 import { SessionDetailView } from './components/session-detail.js';
 import { SessionList } from './components/session-list.js';
-import { StatusBar, statusBarHeight } from './components/status-bar.js';
+import { StatusBar, statusBarHeight, type Notice } from './components/status-bar.js';
 import { TerminalView, terminalLinesHeight } from './components/terminal-view.js';
 import { TitleBar } from './components/title-bar.js';
 import { useSessionDetail } from './hooks/use-session-detail.js';
@@ -25,6 +25,7 @@ import {
   activeFilter, initialViewState, selectedLaneIndex, selectedMessageIndex, selectedRowIndex, type ViewState,
 } from './state/view-state.js';
 import type { SessionStore } from './store/session-store.js';
+import type { StoreMeta } from './store/types.js';
 import './ink-env/restore-ci.js';
 
 /** The title line, and one spare so Ink never fills the screen (it would clear it on every frame). */
@@ -42,6 +43,7 @@ export function App({ store, onQuit, initialView }: AppProps) {
   const { exit } = useApp();
   const { columns, rows: terminalRows } = useTerminalSize();
   const [view, setView] = useState<ViewState>(() => ({ ...initialViewState, ...initialView }));
+  const [notice, setNotice] = useState<Notice | null>(null);
   const snapshot = useStoreSnapshot(store, view.paused);
   const filter = activeFilter(view);
   const rows = useMemo(() => store.filterRows(filter, view.showRest, snapshot), [store, filter, view.showRest, snapshot]);
@@ -55,7 +57,7 @@ export function App({ store, onQuit, initialView }: AppProps) {
   const screen = useTerminalScreen(view.screen === 'terminal' && detail ? detail.terminal : null);
 
   const width = columns;
-  const bodyHeight = Math.max(6, terminalRows - TITLE_AND_SPARE - statusBarHeight(snapshot.meta, width));
+  const bodyHeight = Math.max(6, terminalRows - TITLE_AND_SPARE - statusBarHeight(snapshot, width, notice));
   const listHeight = bodyHeight - (view.editingFilter ? 1 : 0);
   const terminalVisible = terminalLinesHeight(bodyHeight, screen);
 
@@ -80,7 +82,7 @@ export function App({ store, onQuit, initialView }: AppProps) {
     body = (
       <>
         {view.editingFilter ? <FilterLine draft={view.filterDraft} /> : null}
-        <SessionList rows={rows} selected={selected} width={width} height={listHeight} emptyHint={emptyHint(snapshot.rows.length, hiddenRest, filter, snapshot.meta.source)} />
+        <SessionList rows={rows} selected={selected} width={width} height={listHeight} emptyHint={emptyHint(snapshot.rows.length, hiddenRest, filter, snapshot.meta)} />
       </>
     );
   } else if (!detail) {
@@ -109,16 +111,15 @@ export function App({ store, onQuit, initialView }: AppProps) {
         width={width}
       />
       {body}
-      <StatusBar store={store} pausedAt={view.paused ? snapshot.stats.eventsTotal : null} width={width} />
+      <StatusBar store={store} pausedAt={view.paused ? snapshot.stats.eventsTotal : null} width={width} notice={notice} />
     </Box>
   );
 }
 
-function emptyHint(total: number, hiddenRest: number, filter: string, source: string): string {
+function emptyHint(total: number, hiddenRest: number, filter: string, meta: StoreMeta): string {
   if (total === 0) {
-    return source === 'live'
-      ? 'No kubectl commands yet. Run kubectl with the KUBECONFIG below; each command shows up here as it starts.'
-      : 'No kubectl commands in this log (yet).';
+    if (meta.source === 'live') return 'No kubectl commands yet. Run kubectl with the KUBECONFIG below; each command shows up here as it starts.';
+    return meta.stopped ? 'This log has ended, and no kubectl command went through the proxy that wrote it.' : 'No kubectl commands in this log (it has no proxy.stop: its proxy may still be writing it).';
   }
   if (filter) return `Nothing matches "${filter}" (esc clears the filter).`;
   if (hiddenRest > 0) return `Only plain REST requests so far (${hiddenRest}); r shows them.`;

@@ -1,23 +1,38 @@
 /**
- * The bottom lines: how to use the proxy (the kubeconfig to export, where it listens), where the
- * log is, and the live counters. It reads the store on its own, so the counters move even while
- * the view is paused. Two lines when the terminal is wide enough, else three.
+ * The bottom lines. Over a proxy: how to use it (the kubeconfig to export, where it listens),
+ * the live counters and where the log is. Over a log: which file, whether it has ended (its
+ * `proxy.stop`) or is still followed, and its counters, never a rate or proxy wording. Then,
+ * when there is one, a line for what the view just did (a save) or what the tour says. It
+ * reads the store on its own, so the counters move even while the view is paused. Counters
+ * come before the log path, and the path is cut at its start, so no number is ever cut.
  */
 import { Box, Text } from 'ink';
+import { cutStartToWidth, displayWidth } from '../format/display-width.js';
+import { clockTime } from '../format/row-format.js';
+import { parseTsMillis } from '../../src/events/stamp.js';
 import { useStoreSnapshot } from '../hooks/use-store-snapshot.js';
 import type { SessionStore } from '../store/session-store.js';
-import type { StoreMeta } from '../store/types.js';
+import type { Narration, StoreMeta, StoreSnapshot } from '../store/types.js';
+
+/** What the view itself has to say (where a save went, or why it failed). */
+export interface Notice {
+  text: string;
+  error: boolean;
+}
 
 export interface StatusBarProps {
   store: SessionStore;
   /** Events total when the view was paused, to say how many arrived since. */
   pausedAt: number | null;
   width: number;
+  notice?: Notice | null;
 }
 
 /** How many lines the status bar takes at `width`. */
-export function statusBarHeight(meta: StoreMeta, width: number): 2 | 3 {
-  return usageLine(meta).length + listenPart(meta).length <= width ? 2 : 3;
+export function statusBarHeight(snapshot: Pick<StoreSnapshot, 'meta' | 'narration'>, width: number, notice: Notice | null = null): number {
+  const { meta } = snapshot;
+  const first = displayWidth(usageLine(meta)) + displayWidth(listenPart(meta)) <= width ? 2 : 3;
+  return first + (notice || snapshot.narration ? 1 : 0);
 }
 
 function usageLine(meta: StoreMeta): string {
@@ -26,33 +41,56 @@ function usageLine(meta: StoreMeta): string {
 }
 
 function listenPart(meta: StoreMeta): string {
-  if (meta.source !== 'live') return '';
+  if (meta.source !== 'live') return `  ${logState(meta)}`;
   return `  listen ${meta.listen ?? '-'}${meta.upstream ? ` → ${meta.upstream}` : ''}`;
 }
 
-export function StatusBar({ store, pausedAt, width }: StatusBarProps) {
-  const { stats, meta, ringSize } = useStoreSnapshot(store);
+/** A log has ended when it holds its run's proxy.stop; until then its proxy may still write to it. */
+export function logState(meta: StoreMeta): string {
+  if (!meta.stopped) return 'no proxy.stop yet: its proxy may still be writing it';
+  const at = parseTsMillis(meta.stopped.ts ?? undefined);
+  return `log ended${at !== null ? ` at ${clockTime(at)}` : ''}: the proxy stopped (${meta.stopped.reason})`;
+}
+
+export function StatusBar({ store, pausedAt, width, notice = null }: StatusBarProps) {
+  const { stats, meta, ringSize, narration } = useStoreSnapshot(store);
   const live = meta.source === 'live';
-  const split = statusBarHeight(meta, width) === 3;
+  const split = statusBarHeight({ meta, narration: null }, width) === 3;
   const listen = listenPart(meta);
+  const counters: { text: string; colour?: string; dim?: boolean }[] = [];
+  if (live) counters.push({ text: `${formatRate(stats.eventRate)} ev/s · ` });
+  counters.push({ text: `${stats.eventsTotal} events` });
+  if (pausedAt !== null) counters.push({ text: ` · +${stats.eventsTotal - pausedAt} since pause`, colour: 'red' });
+  counters.push({ text: ` · dropped ${stats.droppedEvents}`, ...(stats.droppedEvents ? { colour: 'red' } : {}) });
+  if (stats.backpressure) counters.push({ text: ' · relay paused: log behind', colour: 'red' });
+  if (stats.evictedMessages) counters.push({ text: ` · ${stats.evictedMessages} msgs past the rings (${ringSize}/lane, all in the log)`, colour: 'yellow' });
+  if (stats.evictedSessions) counters.push({ text: ` · ${stats.evictedSessions} old sessions forgotten`, colour: 'yellow' });
+  // Over a log, the file is already named on the first line.
+  const logPath = live || (meta.log !== null && meta.log !== meta.source) ? meta.log ?? '(none)' : null;
+  const used = counters.reduce((n, c) => n + displayWidth(c.text), 0);
+  const room = width - used - ' · log '.length;
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate">
         <Text bold={live && meta.kubeconfig !== null}>{usageLine(meta)}</Text>
-        {split ? null : <Text dimColor>{listen}</Text>}
+        {split ? null : <Text dimColor={live} color={!live && meta.stopped ? 'green' : undefined}>{listen}</Text>}
       </Text>
-      {split ? <Text wrap="truncate" dimColor>{listen.trimStart()}</Text> : null}
+      {split ? <Text wrap="truncate" dimColor={live} color={!live && meta.stopped ? 'green' : undefined}>{listen.trimStart()}</Text> : null}
       <Text wrap="truncate">
-        <Text>{formatRate(stats.eventRate)} ev/s</Text>
-        {pausedAt !== null ? <Text color="red"> · +{stats.eventsTotal - pausedAt} since pause</Text> : null}
-        <Text color={stats.droppedEvents ? 'red' : undefined}> · dropped {stats.droppedEvents}</Text>
-        {stats.backpressure ? <Text color="red"> · relay paused: log behind</Text> : null}
-        <Text dimColor> · log </Text><Text>{meta.log ?? '(none)'}</Text>
-        <Text dimColor> · {stats.eventsTotal} events</Text>
-        {stats.evictedMessages ? <Text color="yellow"> · {stats.evictedMessages} msgs past the rings ({ringSize}/lane, all in the log)</Text> : null}
-        {stats.evictedSessions ? <Text color="yellow"> · {stats.evictedSessions} old sessions forgotten</Text> : null}
+        {counters.map((c, i) => <Text key={i} {...(c.colour ? { color: c.colour } : {})}>{c.text}</Text>)}
+        {logPath !== null && room > 4 ? <><Text dimColor> · log </Text><Text>{cutStartToWidth(logPath, room)}</Text></> : null}
       </Text>
+      {notice ? <Text wrap="truncate" color={notice.error ? 'red' : 'green'}>{notice.text}</Text> : narration ? <NarrationLine narration={narration} /> : null}
     </Box>
+  );
+}
+
+function NarrationLine({ narration }: { narration: Narration }) {
+  const last = narration.lines[narration.lines.length - 1] ?? '';
+  return (
+    <Text wrap="truncate" color={narration.done ? 'green' : 'cyan'}>
+      {narration.done ? `tour done (${narration.count} steps): the sessions are yours to open with enter; ? keys, q quits` : `tour ${narration.count}: ${last}`}
+    </Text>
   );
 }
 

@@ -91,6 +91,18 @@ export interface StoreMeta {
   /** `live` for a proxy, or the path of the log being viewed. */
   source: string;
   payloadMode: 'full' | 'head' | 'none' | null;
+  /** The run's `proxy.stop`: a log that has it has ended and will not grow; null before one. */
+  stopped: { ts: string | null; reason: string } | null;
+}
+
+/** What a guided run (the demo's tour) says while it drives kubectl, newest last. */
+export interface Narration {
+  /** The last lines said, at most NARRATION_LINES. */
+  lines: readonly string[];
+  /** Lines said in all. */
+  count: number;
+  /** The tour is over; `lines` ends with what it said last. */
+  done: boolean;
 }
 
 export interface StoreSnapshot {
@@ -105,6 +117,8 @@ export interface StoreSnapshot {
   stats: StoreStats;
   meta: StoreMeta;
   ringSize: number;
+  /** Null unless something narrates (store.narrate). */
+  narration: Narration | null;
 }
 
 /** One connection (upgrade) or request (plain HTTP) of a session, for the timeline. */

@@ -1,0 +1,64 @@
+/**
+ * Cutting and padding by the columns a terminal gives a string, not by its UTF-16 length: a
+ * CJK character or an emoji takes two columns, a combining mark none. Widths come from
+ * string-width (the measure Ink lays out with), one grapheme cluster at a time, so a cut never
+ * splits a cluster and a wide character that would straddle the edge is left out whole.
+ */
+import stringWidth from 'string-width';
+
+const ASCII = /^[\x20-\x7e]*$/;
+const segmenter = new Intl.Segmenter();
+
+/** Columns `s` takes on a terminal. */
+export function displayWidth(s: string): number {
+  return ASCII.test(s) ? s.length : stringWidth(s);
+}
+
+/** `s` cut to at most `width` columns, an ellipsis marking the cut. */
+export function cutToWidth(s: string, width: number): string {
+  if (width <= 0) return '';
+  if (displayWidth(s) <= width) return s;
+  if (ASCII.test(s)) return width === 1 ? '…' : `${s.slice(0, width - 1)}…`;
+  let out = '';
+  let used = 0;
+  for (const { segment } of segmenter.segment(s)) {
+    const w = stringWidth(segment);
+    if (used + w > width - 1) break;
+    out += segment;
+    used += w;
+  }
+  return `${out}…`;
+}
+
+/** `s` padded with spaces to `width` columns (never cut). */
+export function padToWidth(s: string, width: number): string {
+  const w = displayWidth(s);
+  return w >= width ? s : s + ' '.repeat(width - w);
+}
+
+/** `s` padded on the left to `width` columns (never cut). */
+export function padStartToWidth(s: string, width: number): string {
+  const w = displayWidth(s);
+  return w >= width ? s : ' '.repeat(width - w) + s;
+}
+
+/** Exactly `width` columns: cut with an ellipsis, or padded. */
+export function fitToWidth(s: string, width: number): string {
+  return width <= 0 ? '' : padToWidth(cutToWidth(s, width), width);
+}
+
+/** `s` cut to at most `width` columns at its start (`…/logs/kw.jsonl`): for paths, whose end says most. */
+export function cutStartToWidth(s: string, width: number): string {
+  if (width <= 0) return '';
+  if (displayWidth(s) <= width) return s;
+  const graphemes = [...segmenter.segment(s)].map((g) => g.segment);
+  let out = '';
+  let used = 0;
+  for (let i = graphemes.length - 1; i >= 0; i--) {
+    const w = displayWidth(graphemes[i]!);
+    if (used + w > width - 1) break;
+    out = graphemes[i]! + out;
+    used += w;
+  }
+  return `…${out}`;
+}
