@@ -9,6 +9,7 @@ import './ink-env/hide-ci.js';
 import { useCallback, useMemo, useState } from 'react';
 import { Box, render, Text, useApp } from 'ink';
 import { FilterLine } from './components/filter-line.js';
+import { FindingsView, findingsLinesHeight } from './components/findings-view.js';
 import { HelpView } from './components/help-view.js';
 import { SessionDetailView } from './components/session-detail.js';
 import { SessionList } from './components/session-list.js';
@@ -19,8 +20,10 @@ import { useSessionDetail } from './hooks/use-session-detail.js';
 import { useStoreSnapshot } from './hooks/use-store-snapshot.js';
 import { useTerminalScreen } from './hooks/use-terminal-screen.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
+import { findingLines } from './format/findings-format.js';
 import { useViewKeys } from './hooks/use-view-keys.js';
-import type { KeyContext } from './state/key-bindings.js';
+import { defaultSaveDir, saveMessage, saveStream } from './save/save-file.js';
+import type { KeyAction, KeyContext } from './state/key-bindings.js';
 import {
   activeFilter, initialViewState, selectedLaneIndex, selectedMessageIndex, selectedRowIndex, type ViewState,
 } from './state/view-state.js';
@@ -37,9 +40,11 @@ export interface AppProps {
   onQuit?: () => void;
   /** View state to start from (tests). */
   initialView?: Partial<ViewState>;
+  /** Where w and W save; defaultSaveDir() unless given. */
+  saveDir?: string;
 }
 
-export function App({ store, onQuit, initialView }: AppProps) {
+export function App({ store, onQuit, initialView, saveDir }: AppProps) {
   const { exit } = useApp();
   const { columns, rows: terminalRows } = useTerminalSize();
   const [view, setView] = useState<ViewState>(() => ({ ...initialViewState, ...initialView }));
@@ -60,6 +65,10 @@ export function App({ store, onQuit, initialView }: AppProps) {
   const bodyHeight = Math.max(6, terminalRows - TITLE_AND_SPARE - statusBarHeight(snapshot, width, notice));
   const listHeight = bodyHeight - (view.editingFilter ? 1 : 0);
   const terminalVisible = terminalLinesHeight(bodyHeight, screen);
+  const findings = useMemo(
+    () => (view.screen === 'findings' && detail ? findingLines(detail.findings, Math.max(20, width - 1)) : []),
+    [view.screen, detail, width],
+  );
 
   const ctx: KeyContext = {
     rowIds: rows.map((r) => r.id),
@@ -67,12 +76,33 @@ export function App({ store, onQuit, initialView }: AppProps) {
     messageSeqs,
     page: Math.max(1, bodyHeight - 4),
     terminalScrollMax: Math.max(0, (screen?.lines.length ?? 0) - terminalVisible),
+    findingsScrollMax: Math.max(0, findings.length - findingsLinesHeight(bodyHeight)),
   };
   const quit = useCallback(() => {
     onQuit?.();
     exit();
   }, [onQuit, exit]);
-  useViewKeys(view, setView, ctx, quit);
+  // What a save said stays until the next key changes the view.
+  const changeView = useCallback((v: ViewState) => {
+    setNotice(null);
+    setView(v);
+  }, []);
+  const message = lane && messageIndex >= 0 ? lane.messages[messageIndex] ?? null : null;
+  const act = useCallback((a: KeyAction) => {
+    if (a.action !== 'save' || !detail) return;
+    if (!lane) {
+      setNotice({ text: 'nothing to save: this session has no stream data', error: true });
+      return;
+    }
+    const dir = saveDir ?? defaultSaveDir();
+    if (a.what === 'message' && !message) {
+      setNotice({ text: `nothing to save: no message selected in ${lane.label}`, error: true });
+      return;
+    }
+    const saving = a.what === 'message' ? saveMessage(dir, detail.row.id, lane, message!) : saveStream(dir, detail.row.id, lane);
+    void saving.then((r) => setNotice({ text: r.text, error: r.error }));
+  }, [detail, lane, message, saveDir]);
+  useViewKeys(view, changeView, ctx, quit, act);
 
   const hiddenRest = view.showRest ? 0 : snapshot.restCount;
   let body;
@@ -92,6 +122,8 @@ export function App({ store, onQuit, initialView }: AppProps) {
         <Text dimColor>esc goes back</Text>
       </Box>
     );
+  } else if (view.screen === 'findings') {
+    body = <FindingsView row={detail.row} lines={findings} count={detail.findings.length} scroll={view.findingsScroll} height={bodyHeight} />;
   } else if (view.screen === 'detail') {
     body = <SessionDetailView detail={detail} laneIndex={laneIndex} messageIndex={messageIndex} format={view.format} width={width} height={bodyHeight} />;
   } else {
@@ -101,7 +133,7 @@ export function App({ store, onQuit, initialView }: AppProps) {
   return (
     <Box flexDirection="column" width={width}>
       <TitleBar
-        screen={view.help ? 'help' : view.screen === 'list' ? 'sessions' : view.screen === 'detail' ? 'session' : 'terminal'}
+        screen={view.help ? 'help' : view.screen === 'list' ? 'sessions' : view.screen === 'detail' ? 'session' : view.screen}
         shown={rows.length}
         total={snapshot.rows.length - hiddenRest}
         restHidden={hiddenRest}

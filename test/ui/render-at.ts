@@ -50,6 +50,14 @@ export interface SizedApp {
   press(key: string, test: (frame: string) => boolean, ms?: number): Promise<string>;
 }
 
+async function waitUntil(ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error('Ink never subscribed to its input');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 export function renderAt(tree: ReactElement, columns = 80, rows = 24): SizedApp {
   const stdout = new SizedStdout(columns, rows);
   const stdin = new KeyStdin();
@@ -74,7 +82,9 @@ export function renderAt(tree: ReactElement, columns = 80, rows = 24): SizedApp 
     stdin,
     unmount: () => instance.unmount(),
     frame,
-    press: (key, test, ms) => {
+    press: async (key, test, ms) => {
+      // Ink reads keys only once its input hook has subscribed (an effect after the first frame).
+      await waitUntil(() => stdin.listenerCount('readable') > 0, ms);
       stdin.write(key);
       return frame(test, ms);
     },

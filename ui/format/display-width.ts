@@ -62,3 +62,47 @@ export function cutStartToWidth(s: string, width: number): string {
   }
   return `…${out}`;
 }
+
+/**
+ * `text` wrapped at word boundaries into lines of at most `width` columns; its own newlines
+ * are kept, and a word longer than a line is split between grapheme clusters.
+ */
+export function wrapToWidth(text: string, width: number): string[] {
+  const w = Math.max(1, width);
+  const out: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    let used = 0;
+    for (const word of paragraph.split(/ +/)) {
+      if (word === '') continue;
+      let ww = displayWidth(word);
+      if (used > 0 && used + 1 + ww <= w) {
+        line += ` ${word}`;
+        used += 1 + ww;
+        continue;
+      }
+      if (used > 0) out.push(line);
+      line = '';
+      used = 0;
+      let rest = word;
+      while (ww > w) {
+        let head = '';
+        let hw = 0;
+        for (const { segment } of segmenter.segment(rest)) {
+          const sw = displayWidth(segment);
+          // A cluster wider than the whole line still goes, alone, so the loop moves on.
+          if (hw + sw > w && head !== '') break;
+          head += segment;
+          hw += sw;
+        }
+        out.push(head);
+        rest = rest.slice(head.length);
+        ww = displayWidth(rest);
+      }
+      line = rest;
+      used = ww;
+    }
+    out.push(line);
+  }
+  return out;
+}

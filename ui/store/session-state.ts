@@ -163,6 +163,9 @@ export class SessionState {
       title: typeof f.title === 'string' ? f.title : f.note ?? '',
       fix: typeof f.fix === 'string' ? f.fix : '',
       hop: f.hop && typeof f.hop === 'object' ? `${String(f.hop.where ?? '')}, ${String(f.hop.answeredBy ?? '')}` : '',
+      explanation: typeof f.explanation === 'string' ? f.explanation : '',
+      evidence: Array.isArray(f.evidence?.facts) ? f.evidence.facts.filter((x): x is string => typeof x === 'string') : [],
+      evidenceSeqs: Array.isArray(f.evidence?.seqs) ? f.evidence.seqs.filter((x): x is number => typeof x === 'number') : [],
     });
   }
 }
@@ -175,6 +178,8 @@ interface FindingLike {
   title?: unknown;
   fix?: unknown;
   hop?: { where?: unknown; answeredBy?: unknown };
+  explanation?: unknown;
+  evidence?: { facts?: unknown; seqs?: unknown };
 }
 
 const KNOWN_LANES = new Set<LaneKind>(['stdin', 'stdout', 'stderr', 'resize', 'close', 'ping', 'data']);

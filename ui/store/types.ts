@@ -225,6 +225,11 @@ export interface FindingView {
   fix: string;
   /** `kubewire↔upstream, intermediary`: the hop and who answered there. */
   hop: string;
+  /** Why it is a problem; empty when the event had none. */
+  explanation: string;
+  /** The facts the finding rests on, and the seqs of their events. */
+  evidence: readonly string[];
+  evidenceSeqs: readonly number[];
 }
 
 export interface SessionDetail {
