@@ -68,7 +68,10 @@ export function vectorEvents(name: string, o: VectorEventOptions): KubewireEvent
 export function restEvents(
   clock: Clock,
   ids: { session: string; conn: string },
-  req: { method?: string; path: string; kubectlCommand?: string | null; status?: number; reason?: string; bytes?: number },
+  req: {
+    method?: string; path: string; kubectlCommand?: string | null; status?: number; reason?: string; bytes?: number;
+    requestHeaders?: [string, string][]; responseHeaders?: [string, string][];
+  },
 ): KubewireEvent[] {
   const path = req.path;
   const podPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/?]+)(?:\/([^/?]+))?/.exec(path);
@@ -78,7 +81,7 @@ export function restEvents(
   return [
     clock.stamp({ type: 'conn.open', kind: 'http', client: '127.0.0.1:50001', upstream: 'https://127.0.0.1:6443' }, ids),
     clock.stamp({
-      type: 'http.request', dir: 'c2s', offset: 0, method: req.method ?? 'GET', target: path, path: path.split('?')[0]!, version: '1.1', headers: [],
+      type: 'http.request', dir: 'c2s', offset: 0, method: req.method ?? 'GET', target: path, path: path.split('?')[0]!, version: '1.1', headers: req.requestHeaders ?? [],
       upgrade: null, offered: [], kubectlSession: ids.session, kubectlCommand: req.kubectlCommand ?? null, userAgent: 'kubectl/v1.33.1',
       k8s: podPath
         ? {
@@ -88,7 +91,7 @@ export function restEvents(
         : null,
     }, ids),
     clock.stamp({
-      type: 'http.response', dir: 's2c', offset: 0, status: req.status ?? 200, reason: req.reason ?? 'OK', version: '1.1', headers: [],
+      type: 'http.response', dir: 's2c', offset: 0, status: req.status ?? 200, reason: req.reason ?? 'OK', version: '1.1', headers: req.responseHeaders ?? [],
       protocol: null, auditId: null, server: null, contentType: 'application/json',
     }, ids, 3),
     clock.stamp({ type: 'conn.close', closedBy: 'upstream', bytes: { c2s: 0, s2c: req.bytes ?? 1234 }, durationMs: 4, error: null }, ids, 1),

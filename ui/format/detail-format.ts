@@ -36,7 +36,7 @@ export function statusLine(row: SessionRow, status: DecodedStatus | null): strin
   }
   if (row.failure) return `failed: ${row.failure}`;
   if (row.state === 'live') return 'status: none yet (session live)';
-  return row.rest || row.verb === 'logs' || row.verb === 'watch' ? 'status: (plain HTTP: see the responses below)' : 'status: none received';
+  return row.rest || row.verb === 'logs' || row.verb === 'watch' ? 'status: (plain HTTP: the headers lane has each request and answer)' : 'status: none received';
 }
 
 export function fallbackLine(row: SessionRow, connections: readonly ConnectionView[]): string | null {

@@ -73,7 +73,7 @@ export const HELP: readonly { section: string; keys: readonly [string, string][]
     section: 'session',
     keys: [
       ['j k g G', 'move through the lane\'s messages'],
-      ['tab l →  shift-tab h ←', 'next / previous lane: stdin stdout stderr status resize close ping ports'],
+      ['tab l →  shift-tab h ←', 'next / previous lane: stdin stdout stderr status resize close ping ports headers'],
       ['t x J', 'show messages as text, hex, pretty JSON'],
       ['s', 'terminal: the screen rebuilt from stdout'],
       ['F', 'findings in full: where, why, the fix, the evidence'],

@@ -9,6 +9,7 @@
 import type { KubewireEvent } from '../../src/events/types.js';
 import type { SessionFacts } from '../../src/session/session-facts.js';
 import { connectionView } from './connection-view.js';
+import { headersLane } from './headers-lane.js';
 import { Lane, type LaneEvent, type LaneLimits } from './lane.js';
 import { laneView } from './lane-view.js';
 import { Ring } from './ring.js';
@@ -102,6 +103,9 @@ export class SessionState {
       if (facts) connections.push(connectionView(facts, c));
     }
     const lanes = [...this.lanes.values()].sort((a, b) => a.order - b.order).map(laneView);
+    // The heads of every request and answer, after the streams (the only lane of a REST row).
+    const headers = headersLane(this.facts);
+    if (headers) lanes.push(headers);
     // The terminal is what kubectl showed: the stream's output only, never a rejected
     // attempt's (a 101 kubectl refused may still have carried frames).
     const shown = (lanes.find((l) => l.key === 'stdout')?.messages ?? []).filter((m) => story.stream === null || m.conn === null || m.conn === story.stream);

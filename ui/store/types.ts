@@ -154,7 +154,7 @@ export interface ConnectionView {
   anomalies: number;
 }
 
-export type LaneKind = 'stdin' | 'stdout' | 'stderr' | 'status' | 'resize' | 'close' | 'ping' | 'port' | 'data' | 'channel';
+export type LaneKind = 'stdin' | 'stdout' | 'stderr' | 'status' | 'resize' | 'close' | 'ping' | 'port' | 'data' | 'channel' | 'headers';
 
 /** One message as a lane shows it. Payload bytes stay base64 until a view formats them. */
 export interface LaneMessage {
