@@ -1,8 +1,9 @@
 /**
  * `kubewire demo` (and `npm start`): the demo cluster, kubewire in front of it, and the TUI,
  * with the kubectl lines to try from another terminal. `--script` also runs a short tour with
- * the installed kubectl so the view fills itself. Without a terminal it prints one line per
- * kubectl command instead, and with `--script` it ends after the tour.
+ * the installed kubectl so the view fills itself; the view's status bar says what the tour
+ * runs and when it is done. Without a terminal it prints one line per kubectl command instead,
+ * and with `--script` it ends after the tour.
  */
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,10 +16,10 @@ import type { Output } from '../io/output.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
 import { runTour } from './demo-tour.js';
 import { parseListen } from './listen-address.js';
-import { startProxy } from './proxy-setup.js';
+import { startProxy, type RunningProxy } from './proxy-setup.js';
 import { waitForSignal } from './signals.js';
 import { stateDir } from './state-dir.js';
-import { canShowTui, showLiveTui } from './tui-launch.js';
+import { canShowTui } from './tui-launch.js';
 
 export interface DemoOptions {
   script: boolean;
@@ -63,9 +64,7 @@ export async function runDemo(opts: DemoOptions, out: Output, err: Output): Prom
   const useTui = opts.tui && canShowTui();
   try {
     if (useTui) {
-      await showLiveTui(running, kubeconfig, () => {
-        if (kubectl) void runTour({ kubectl, kubeconfig, cluster, say: () => {} }).catch(() => {});
-      });
+      await showDemoTui(running, kubeconfig, kubectl ? (say) => runTour({ kubectl, kubeconfig, cluster, say }) : null);
       for (const line of intro.slice(0, 2)) out.line(line);
     } else {
       // The shutdown below settles the sessions still waiting, so every line is out before the demo ends.
@@ -84,6 +83,28 @@ export async function runDemo(opts: DemoOptions, out: Output, err: Output): Prom
     await rm(kubeconfig, { force: true });
   }
   return 0;
+}
+
+/**
+ * The live view over the demo's proxy, fed as showLiveTui (tui-launch.ts) feeds it, with the
+ * tour's narration in the status bar and a closing line that says when the tour is done.
+ */
+async function showDemoTui(running: RunningProxy, kubeconfig: string, tour: ((say: (line: string) => void) => Promise<void>) | null): Promise<void> {
+  const [{ SessionStore }, { startTui }] = await Promise.all([import('../../ui/store/session-store.js'), import('../../ui/app.js')]);
+  const store = new SessionStore();
+  store.setMeta({ listen: running.proxy.url, kubeconfig, log: running.log.path, upstream: running.upstream.describe(), source: 'live' });
+  const handle = startTui({ store });
+  running.sessions.add(store);
+  if (tour) {
+    tour((line) => store.narrate(line)).then(
+      () => store.endNarration('tour done: enter opens a session, ? lists the keys; or run kubectl yourself'),
+      (e: unknown) => store.endNarration(`the tour stopped: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  }
+  await Promise.race([handle.waitUntilExit(), waitForSignal()]);
+  running.sessions.remove(store);
+  handle.unmount();
+  store.close();
 }
 
 function assertExecutable(path: string): void {

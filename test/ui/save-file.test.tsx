@@ -32,7 +32,7 @@ function sessionStore(): SessionStore {
   return store;
 }
 
-const savedLine = (frame: string): string => stripVTControlCharacters(frame).split('\n').find((l) => l.startsWith('saved ') || l.startsWith('not saved')) ?? '';
+const savedLine = (frame: string): string => stripVTControlCharacters(frame).split('\n').find((l) => l.startsWith('saved to ') || l.startsWith('not saved')) ?? '';
 
 describe('saving from the session screen', () => {
   it('the default directory is beside the logs', () => {
@@ -48,19 +48,19 @@ describe('saving from the session screen', () => {
     // The first stdout message is selected.
     let frame = await app.press('w', (f) => savedLine(f) !== '');
     const first = join(dir, 'kubewire-0b1c2d3e-stdout-4.txt');
-    expect(savedLine(frame)).toBe(`saved 9B of #4 stdout to ${first}`);
+    expect(savedLine(frame)).toBe(`saved to ${first} · 9B of #4 stdout`);
     expect(readFileSync(first, 'utf8')).toBe('line one\n');
     expect(statSync(first).mode & 0o777).toBe(0o600);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
 
     // Again: a new name, the first file left as it was.
     frame = await app.press('w', (f) => savedLine(f).includes('-4-2'));
-    expect(savedLine(frame)).toBe(`saved 9B of #4 stdout to ${join(dir, 'kubewire-0b1c2d3e-stdout-4-2.txt')}`);
+    expect(savedLine(frame)).toBe(`saved to ${join(dir, 'kubewire-0b1c2d3e-stdout-4-2.txt')} · 9B of #4 stdout`);
     expect(readFileSync(first, 'utf8')).toBe('line one\n');
 
     frame = await app.press('W', (f) => savedLine(f).includes('stdout.bin'));
     const stream = join(dir, 'kubewire-0b1c2d3e-stdout.bin');
-    expect(savedLine(frame)).toBe(`saved 21B of stdout, 3 messages to ${stream}`);
+    expect(savedLine(frame)).toBe(`saved to ${stream} · 21B of stdout, 3 messages`);
     expect(readFileSync(stream)).toEqual(Buffer.concat([Buffer.from('line one\nline two\n'), Buffer.from([0x00, 0xff, 0x10])]));
     expect(statSync(stream).mode & 0o777).toBe(0o600);
     expect(readdirSync(dir).sort()).toEqual(['kubewire-0b1c2d3e-stdout-4-2.txt', 'kubewire-0b1c2d3e-stdout-4.txt', 'kubewire-0b1c2d3e-stdout.bin']);
@@ -91,5 +91,16 @@ describe('saving from the session screen', () => {
     expect(savedLine(frame)).toContain('(1 earlier messages fell out of the ring (the log has them))');
     expect(readFileSync(join(dir, 'kubewire-ring-stdout.txt'), 'utf8')).toBe('b\nc\n');
     app.unmount();
+
+    // In a narrow terminal the notice wraps: the path is never cut.
+    const narrow = renderAt(<App store={store} saveDir={dir} />, 40, 24);
+    await narrow.frame((f) => f.includes('yes'));
+    await narrow.press(ENTER, (f) => f.includes('LANES'));
+    const lines = stripVTControlCharacters(await narrow.press('W', (f) => f.includes('saved to'))).split('\n');
+    const at = lines.findIndex((l) => l.startsWith('saved to'));
+    // Wrapped between words, and a path longer than a line split where the line ends.
+    expect(lines.slice(at).join('').replace(/\s+/g, '')).toContain(`savedto${join(dir, 'kubewire-ring-stdout-2.txt')}·4Bofstdout`);
+    expect(lines.length).toBeLessThanOrEqual(24);
+    narrow.unmount();
   });
 });

@@ -7,7 +7,7 @@
  * come before the log path, and the path is cut at its start, so no number is ever cut.
  */
 import { Box, Text } from 'ink';
-import { cutStartToWidth, displayWidth } from '../format/display-width.js';
+import { cutStartToWidth, cutToWidth, displayWidth, wrapToWidth } from '../format/display-width.js';
 import { clockTime } from '../format/row-format.js';
 import { parseTsMillis } from '../../src/events/stamp.js';
 import { useStoreSnapshot } from '../hooks/use-store-snapshot.js';
@@ -32,7 +32,15 @@ export interface StatusBarProps {
 export function statusBarHeight(snapshot: Pick<StoreSnapshot, 'meta' | 'narration'>, width: number, notice: Notice | null = null): number {
   const { meta } = snapshot;
   const first = displayWidth(usageLine(meta)) + displayWidth(listenPart(meta)) <= width ? 2 : 3;
-  return first + (notice || snapshot.narration ? 1 : 0);
+  return first + (notice ? noticeLines(notice, width).length : snapshot.narration ? 1 : 0);
+}
+
+/** A notice is wrapped, not cut: it holds a path to read. At most three lines. */
+const NOTICE_LINES = 3;
+
+function noticeLines(notice: Notice, width: number): string[] {
+  const lines = wrapToWidth(notice.text, width);
+  return lines.length > NOTICE_LINES ? [...lines.slice(0, NOTICE_LINES - 1), cutToWidth(lines.slice(NOTICE_LINES - 1).join(' '), width)] : lines;
 }
 
 function usageLine(meta: StoreMeta): string {
@@ -80,18 +88,16 @@ export function StatusBar({ store, pausedAt, width, notice = null }: StatusBarPr
         {counters.map((c, i) => <Text key={i} {...(c.colour ? { color: c.colour } : {})}>{c.text}</Text>)}
         {logPath !== null && room > 4 ? <><Text dimColor> · log </Text><Text>{cutStartToWidth(logPath, room)}</Text></> : null}
       </Text>
-      {notice ? <Text wrap="truncate" color={notice.error ? 'red' : 'green'}>{notice.text}</Text> : narration ? <NarrationLine narration={narration} /> : null}
+      {notice
+        ? noticeLines(notice, width).map((l, i) => <Text key={i} wrap="truncate" color={notice.error ? 'red' : 'green'}>{l}</Text>)
+        : narration ? <NarrationLine narration={narration} /> : null}
     </Box>
   );
 }
 
 function NarrationLine({ narration }: { narration: Narration }) {
   const last = narration.lines[narration.lines.length - 1] ?? '';
-  return (
-    <Text wrap="truncate" color={narration.done ? 'green' : 'cyan'}>
-      {narration.done ? `tour done (${narration.count} steps): the sessions are yours to open with enter; ? keys, q quits` : `tour ${narration.count}: ${last}`}
-    </Text>
-  );
+  return <Text wrap="truncate" color={narration.done ? 'green' : 'cyan'}>{narration.done ? last : `tour ${narration.count}: ${last}`}</Text>;
 }
 
 function formatRate(r: number): string {

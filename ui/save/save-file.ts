@@ -56,7 +56,8 @@ export async function saveStream(dir: string, sessionId: string, lane: LaneView)
   if (lane.evicted > 0) notes.push(`${lane.evicted} earlier messages fell out of the ring (the log has them)`);
   if (partial > 0) notes.push(`${partial} recorded in part or not at all`);
   if (dirs.size > 1) notes.push('both directions, in order');
-  return write(dir, `${base(sessionId)}-${slug(lane.label)}`, Buffer.concat(parts), `${lane.label}, ${lane.messages.length} messages`, notes);
+  const count = lane.messages.length;
+  return write(dir, `${base(sessionId)}-${slug(lane.label)}`, Buffer.concat(parts), `${lane.label}, ${count} message${count === 1 ? '' : 's'}`, notes);
 }
 
 async function write(dir: string, name: string, bytes: Uint8Array, what: string, notes: string[]): Promise<SaveResult> {
@@ -79,13 +80,18 @@ async function write(dir: string, name: string, bytes: Uint8Array, what: string,
         await fh.close();
       }
       const tail = notes.length ? ` (${notes.join('; ')})` : '';
-      return { path, text: `saved ${compactBytes(bytes.length)} of ${what} to ${path}${tail}`, error: false };
+      return { path, text: `saved to ${tildePath(path)} · ${compactBytes(bytes.length)} of ${what}${tail}`, error: false };
     }
     return refused(`not saved: ${MAX_TRIES} files named ${name} already in ${dir}`);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     return refused(`not saved: ${err.code ? `${err.code} ` : ''}${err.message} (the directory is ${dir})`);
   }
+}
+
+/** The path as the user would type it: the home directory as `~`. */
+export function tildePath(path: string, home: string = homedir()): string {
+  return home && path.startsWith(`${home}/`) ? `~${path.slice(home.length)}` : path;
 }
 
 function refused(text: string): SaveResult {

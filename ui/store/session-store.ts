@@ -207,10 +207,10 @@ export class SessionStore implements SessionListener {
     this.changed();
   }
 
-  /** The narration is over; `line` (if given) says so in its own words. */
-  endNarration(line?: string): void {
-    const lines = line === undefined ? this.narration?.lines ?? [] : [...(this.narration?.lines ?? []), line].slice(-NARRATION_LINES);
-    this.narration = { lines, count: (this.narration?.count ?? 0) + (line === undefined ? 0 : 1), done: true };
+  /** The narration is over; `line` says how it ended, and stays in the status bar. */
+  endNarration(line: string): void {
+    const lines = [...(this.narration?.lines ?? []), line].slice(-NARRATION_LINES);
+    this.narration = { lines, count: this.narration?.count ?? 0, done: true };
     this.changed();
   }
 

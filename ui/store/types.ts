@@ -99,9 +99,9 @@ export interface StoreMeta {
 export interface Narration {
   /** The last lines said, at most NARRATION_LINES. */
   lines: readonly string[];
-  /** Lines said in all. */
+  /** Lines narrated in all (the closing line not counted). */
   count: number;
-  /** The tour is over; `lines` ends with what it said last. */
+  /** The narration is over; the last line says how it ended. */
   done: boolean;
 }
 
