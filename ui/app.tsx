@@ -22,7 +22,7 @@ import { useTerminalScreen } from './hooks/use-terminal-screen.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { findingLines } from './format/findings-format.js';
 import { useViewKeys } from './hooks/use-view-keys.js';
-import { defaultSaveDir, saveMessage, saveStream } from './save/save-file.js';
+import { defaultSaveDir, saveMessage, saveStream, tildePath } from './save/save-file.js';
 import type { KeyAction, KeyContext } from './state/key-bindings.js';
 import {
   activeFilter, initialViewState, selectedLaneIndex, selectedMessageIndex, selectedRowIndex, type ViewState,
@@ -107,7 +107,7 @@ export function App({ store, onQuit, initialView, saveDir }: AppProps) {
   const hiddenRest = view.showRest ? 0 : snapshot.restCount;
   let body;
   if (view.help) {
-    body = <HelpView height={bodyHeight} ringSize={snapshot.ringSize} log={snapshot.meta.log} />;
+    body = <HelpView height={bodyHeight} ringSize={snapshot.ringSize} log={snapshot.meta.log} saveDir={tildePath(saveDir ?? defaultSaveDir())} />;
   } else if (view.screen === 'list') {
     body = (
       <>

@@ -116,6 +116,26 @@ describe('80x24', () => {
   });
 });
 
+describe('help at 80x24', () => {
+  it('lists the new keys and where w and W save, within the screen', async () => {
+    const s = new SessionStore();
+    s.setMeta({ log: '/l.jsonl', source: '/l.jsonl' });
+    const app = renderAt(<App store={s} saveDir="/home/me/.local/state/kubewire/saved" />, 80, 24);
+    const frame = plain(await app.press('?', (f) => f.includes('kubewire help')));
+    expect(frame.length).toBeLessThan(24);
+    const text = frame.join('\n');
+    expect(text).toMatch(/enter  F\s+open the session; its findings in full/);
+    expect(text).toMatch(/F\s+findings in full: where, why, fix, evidence\n/);
+    expect(text).toMatch(/w  W\s+save the message \/ the lane's stream to a file\n/);
+    // Every line whole: nothing is cut at 80 columns.
+    expect(text).not.toContain('…');
+    expect(text).toMatch(/findings\s+j k g G   esc F\s+scroll   back to the session/);
+    expect(text).toMatch(/files\s+w  W save to\s+\/home\/me\/.local\/state\/kubewire\/saved/);
+    expect(text).toContain('next / previous lane: streams, ports, headers');
+    app.unmount();
+  });
+});
+
 describe('a finished log', () => {
   function logStore(): SessionStore {
     const s = new SessionStore();
