@@ -7,6 +7,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { App } from '../../ui/app.js';
 import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
+import { outcomeLine } from '../../ui/format/detail-format.js';
 import { columnWidths, headerCells, rowCells } from '../../ui/format/row-format.js';
 import { SessionStore } from '../../ui/store/session-store.js';
 import { Clock, execEvents, feed, restEvents } from './event-fixtures.js';
@@ -106,6 +107,14 @@ describe('80x24', () => {
     expect(stream).toMatch(/\b351ms\b/);
     expect(stream).toMatch(/exit 3/);
     for (const line of frame) expect(line).not.toMatch(/\d…/);
+    // The outcome line leaves out whole parts too.
+    const row = s.getSnapshot().rows[0]!;
+    for (const width of [20, 30, 45, 60]) {
+      const line = outcomeLine(row, width);
+      expect(stringWidth(line)).toBeLessThanOrEqual(width);
+      expect(outcomeLine(row).startsWith(line)).toBe(true);
+      expect(outcomeLine(row).slice(line.length)).toMatch(/^( · |$)/);
+    }
     // At 160 columns nothing has to go.
     const wide = renderAt(<App store={s} />, 160, 40);
     await wide.frame((f) => f.includes('exit 3'));
@@ -188,6 +197,22 @@ describe('a finished log', () => {
     expect(s.getSnapshot().meta.source).toBe('/l.jsonl');
     const app = renderAt(<App store={s} />, 100, 24);
     expect(plain(app.lastFrame()).join('\n')).not.toMatch(/Run kubectl|ev\/s/);
+    app.unmount();
+  });
+});
+
+describe('the status bar at 80 columns', () => {
+  it('wraps a long kubeconfig path instead of cutting it: it is there to be copied', async () => {
+    const s = new SessionStore();
+    const kubeconfig = '/home/someone-with-a-long-name/.local/state/kubewire/proxy-4243-with-a-long-suffix.kubeconfig';
+    s.setMeta({ listen: 'https://127.0.0.1:46129', kubeconfig, log: '/l.jsonl', source: 'live' });
+    const app = renderAt(<App store={s} />, 60, 24);
+    const lines = plain(app.lastFrame());
+    expect(lines.length).toBeLessThan(24);
+    const at = lines.findIndex((l) => l.startsWith('export KUBECONFIG='));
+    expect(lines[at]! + lines[at + 1]!).toBe(`export KUBECONFIG=${kubeconfig}`);
+    expect(lines[at + 2]).toBe('listen https://127.0.0.1:46129');
+    expect(lines[at + 3]).toMatch(/^0 ev\/s · 0 events · dropped 0 · log \/l\.jsonl$/);
     app.unmount();
   });
 });

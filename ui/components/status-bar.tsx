@@ -7,7 +7,7 @@
  * come before the log path, and the path is cut at its start, so no number is ever cut.
  */
 import { Box, Text } from 'ink';
-import { cutStartToWidth, cutToWidth, displayWidth, wrapToWidth } from '../format/display-width.js';
+import { cutStartToWidth, cutToWidth, displayWidth, splitToWidth, wrapToWidth } from '../format/display-width.js';
 import { clockTime } from '../format/row-format.js';
 import { parseTsMillis } from '../../src/events/stamp.js';
 import { useStoreSnapshot } from '../hooks/use-store-snapshot.js';
@@ -31,8 +31,15 @@ export interface StatusBarProps {
 /** How many lines the status bar takes at `width`. */
 export function statusBarHeight(snapshot: Pick<StoreSnapshot, 'meta' | 'narration'>, width: number, notice: Notice | null = null): number {
   const { meta } = snapshot;
-  const first = displayWidth(usageLine(meta)) + displayWidth(listenPart(meta)) <= width ? 2 : 3;
+  const usage = usageLines(meta, width).length;
+  const first = usage === 1 && displayWidth(usageLine(meta)) + displayWidth(listenPart(meta)) <= width ? 2 : usage + 2;
   return first + (notice ? noticeLines(notice, width).length : snapshot.narration ? 1 : 0);
+}
+
+/** The kubeconfig to export (or the log viewed) is wrapped, never cut: it is there to be copied. At most two lines. */
+function usageLines(meta: StoreMeta, width: number): string[] {
+  const lines = splitToWidth(usageLine(meta), width);
+  return lines.length > 2 ? [lines[0]!, cutStartToWidth(lines.slice(1).join(''), width)] : lines;
 }
 
 /** A notice is wrapped, not cut: it holds a path to read. At most three lines. */
@@ -63,7 +70,8 @@ export function logState(meta: StoreMeta): string {
 export function StatusBar({ store, pausedAt, width, notice = null }: StatusBarProps) {
   const { stats, meta, ringSize, narration } = useStoreSnapshot(store);
   const live = meta.source === 'live';
-  const split = statusBarHeight({ meta, narration: null }, width) === 3;
+  const split = statusBarHeight({ meta, narration: null }, width) > 2;
+  const usage = usageLines(meta, width);
   const listen = listenPart(meta);
   const counters: { text: string; colour?: string; dim?: boolean }[] = [];
   if (live) counters.push({ text: `${formatRate(stats.eventRate)} ev/s · ` });
@@ -79,10 +87,12 @@ export function StatusBar({ store, pausedAt, width, notice = null }: StatusBarPr
   const room = width - used - ' · log '.length;
   return (
     <Box flexDirection="column" width={width}>
-      <Text wrap="truncate">
-        <Text bold={live && meta.kubeconfig !== null}>{usageLine(meta)}</Text>
-        {split ? null : <Text dimColor={live} color={!live && meta.stopped ? 'green' : undefined}>{listen}</Text>}
-      </Text>
+      {usage.map((line, i) => (
+        <Text key={i} wrap="truncate">
+          <Text bold={live && meta.kubeconfig !== null}>{line}</Text>
+          {split ? null : <Text dimColor={live} color={!live && meta.stopped ? 'green' : undefined}>{listen}</Text>}
+        </Text>
+      ))}
       {split ? <Text wrap="truncate" dimColor={live} color={!live && meta.stopped ? 'green' : undefined}>{listen.trimStart()}</Text> : null}
       <Text wrap="truncate">
         {counters.map((c, i) => <Text key={i} {...(c.colour ? { color: c.colour } : {})}>{c.text}</Text>)}

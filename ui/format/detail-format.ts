@@ -3,7 +3,7 @@
  * connection, one line per lane message. Pure strings; the components only colour them.
  */
 import type { ConnectionView, DecodedStatus, LaneMessage, SessionRow } from '../store/types.js';
-import { cutToWidth, displayWidth, fitToWidth, padStartToWidth } from './display-width.js';
+import { cutToWidth, displayWidth, fitToWidth, joinFitting, padStartToWidth } from './display-width.js';
 import { clockTime, compactBytes, compactDuration, shortProtocol } from './row-format.js';
 
 export function summaryLine(row: SessionRow): string {
@@ -14,7 +14,8 @@ export function summaryLine(row: SessionRow): string {
   return parts.join(' ');
 }
 
-export function outcomeLine(row: SessionRow): string {
+/** How it went, the numbers first; at `width`, parts that do not fit are left out whole. */
+export function outcomeLine(row: SessionRow, width = Infinity): string {
   const parts: string[] = [row.state];
   if (row.exitCode !== null) parts.push(`exit ${row.exitCode}`);
   parts.push(`↑${compactBytes(row.bytesUp)} ↓${compactBytes(row.bytesDown)}`);
@@ -25,7 +26,7 @@ export function outcomeLine(row: SessionRow): string {
   if (row.kubectlCommand) parts.push(row.kubectlCommand);
   // A decoded capture's events carry no session: the model's anonymous session has no id.
   if (row.id) parts.push(`session ${row.id}`);
-  return parts.join(' · ');
+  return joinFitting(parts, ' · ', width);
 }
 
 /** The exit code, reason and message kubectl was given, or why there was none. */

@@ -106,3 +106,41 @@ export function wrapToWidth(text: string, width: number): string[] {
   }
   return out;
 }
+
+/**
+ * `parts` joined by `sep` while they fit in `width` columns: a part that does not fit is left
+ * out whole (and the later ones with it), so a number or a time is never cut in the middle.
+ * The first part is always there, cut if it must be.
+ */
+export function joinFitting(parts: readonly string[], sep: string, width: number): string {
+  let out = cutToWidth(parts[0] ?? '', width);
+  let used = displayWidth(out);
+  const sepWidth = displayWidth(sep);
+  for (const part of parts.slice(1)) {
+    const w = sepWidth + displayWidth(part);
+    if (used + w > width) break;
+    out += sep + part;
+    used += w;
+  }
+  return out;
+}
+
+/** `s` split into lines of exactly `width` columns (the last shorter), between grapheme clusters, ignoring words: for paths. */
+export function splitToWidth(s: string, width: number): string[] {
+  const w = Math.max(2, width);
+  const out: string[] = [];
+  let line = '';
+  let used = 0;
+  for (const { segment } of segmenter.segment(s)) {
+    const sw = displayWidth(segment);
+    if (used + sw > w && line !== '') {
+      out.push(line);
+      line = '';
+      used = 0;
+    }
+    line += segment;
+    used += sw;
+  }
+  out.push(line);
+  return out;
+}
