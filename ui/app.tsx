@@ -1,9 +1,11 @@
 /**
- * The kubewire TUI: the sessions list, a session's detail, its rebuilt terminal, help, and the
- * status bar. Live data comes from a SessionStore outside React (store/session-store.ts) through
- * snapshots published at most 20 times a second; this component only lays them out and maps
- * keys to view state (state/key-bindings.ts). Everything drawn fits in the terminal's height,
- * and `startTui` draws it on the alternate screen, so the user's scrollback is left alone.
+ * The kubewire TUI: the sessions list, a session's detail, its rebuilt terminal, its findings
+ * in full, help, and the status bar. Live data comes from a SessionStore outside React
+ * (store/session-store.ts) through snapshots published at most 20 times a second; this
+ * component only lays them out, maps keys to view state (state/key-bindings.ts) and runs the
+ * one action a key asks for beside that: saving a message or a stream (save/save-file.ts).
+ * Everything drawn fits in the terminal's height, and `startTui` draws it on the alternate
+ * screen, so the user's scrollback is left alone.
  */
 import './ink-env/hide-ci.js';
 import { useCallback, useMemo, useState } from 'react';
@@ -16,11 +18,11 @@ import { SessionList } from './components/session-list.js';
 import { StatusBar, statusBarHeight, type Notice } from './components/status-bar.js';
 import { TerminalView, terminalLinesHeight } from './components/terminal-view.js';
 import { TitleBar } from './components/title-bar.js';
+import { findingLines } from './format/findings-format.js';
 import { useSessionDetail } from './hooks/use-session-detail.js';
 import { useStoreSnapshot } from './hooks/use-store-snapshot.js';
 import { useTerminalScreen } from './hooks/use-terminal-screen.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
-import { findingLines } from './format/findings-format.js';
 import { useViewKeys } from './hooks/use-view-keys.js';
 import { defaultSaveDir, saveMessage, saveStream, tildePath } from './save/save-file.js';
 import type { KeyAction, KeyContext } from './state/key-bindings.js';

@@ -96,7 +96,7 @@ async function showDemoTui(running: RunningProxy, kubeconfig: string, tour: ((sa
   const handle = startTui({ store });
   running.sessions.add(store);
   if (tour) {
-    tour((line) => store.narrate(line)).then(
+    void tour((line) => store.narrate(line)).then(
       () => store.endNarration('tour done: enter opens a session, ? lists the keys; or run kubectl yourself'),
       (e: unknown) => store.endNarration(`the tour stopped: ${e instanceof Error ? e.message : String(e)}`),
     );

@@ -1,10 +1,11 @@
 /**
  * The bottom lines. Over a proxy: how to use it (the kubeconfig to export, where it listens),
  * the live counters and where the log is. Over a log: which file, whether it has ended (its
- * `proxy.stop`) or is still followed, and its counters, never a rate or proxy wording. Then,
- * when there is one, a line for what the view just did (a save) or what the tour says. It
- * reads the store on its own, so the counters move even while the view is paused. Counters
- * come before the log path, and the path is cut at its start, so no number is ever cut.
+ * `proxy.stop`) or may still grow, and its counters, never a rate or proxy wording. Then,
+ * when there is one, what the view just did (a save) or what the tour says. It reads the
+ * store on its own, so the counters move even while the view is paused. Counters come before
+ * the log path, which is cut at its start; the kubeconfig and a save's path are split over
+ * lines rather than cut.
  */
 import { Box, Text } from 'ink';
 import { cutStartToWidth, cutToWidth, displayWidth, splitToWidth, wrapToWidth } from '../format/display-width.js';
@@ -73,7 +74,7 @@ export function StatusBar({ store, pausedAt, width, notice = null }: StatusBarPr
   const split = statusBarHeight({ meta, narration: null }, width) > 2;
   const usage = usageLines(meta, width);
   const listen = listenPart(meta);
-  const counters: { text: string; colour?: string; dim?: boolean }[] = [];
+  const counters: { text: string; colour?: string }[] = [];
   if (live) counters.push({ text: `${formatRate(stats.eventRate)} ev/s · ` });
   counters.push({ text: `${stats.eventsTotal} events` });
   if (pausedAt !== null) counters.push({ text: ` · +${stats.eventsTotal - pausedAt} since pause`, colour: 'red' });
