@@ -1,8 +1,9 @@
 /**
  * `kubewire demo` (and `npm start`): the demo cluster, kubewire in front of it, and the TUI,
  * with the kubectl lines to try from another terminal. `--script` also runs a short tour with
- * the installed kubectl so the view fills itself. Without a terminal it prints one line per
- * kubectl command instead, and with `--script` it ends after the tour.
+ * the installed kubectl so the view fills itself; the view's status bar says what the tour
+ * runs and when it is done. Without a terminal it prints one line per kubectl command instead,
+ * and with `--script` it ends after the tour.
  */
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -62,8 +63,13 @@ export async function runDemo(opts: DemoOptions, out: Output, err: Output): Prom
   const useTui = opts.tui && canShowTui();
   try {
     if (useTui) {
-      await showLiveTui(running, kubeconfig, () => {
-        if (kubectl) void runTour({ kubectl, kubeconfig, cluster, say: () => {} }).catch(() => {});
+      // The tour narrates in the view's status bar and says when it is done.
+      await showLiveTui(running, kubeconfig, (view) => {
+        if (!kubectl) return;
+        void runTour({ kubectl, kubeconfig, cluster, say: (line) => view.narrate(line) }).then(
+          () => view.endNarration('tour done: enter opens a session, ? lists the keys; or run kubectl yourself'),
+          (e: unknown) => view.endNarration(`the tour stopped: ${e instanceof Error ? e.message : String(e)}`),
+        );
       });
       for (const line of intro.slice(0, 2)) out.line(line);
     } else {

@@ -28,6 +28,9 @@ export interface LaunchedTui {
   ingest(event: KubewireEvent): void;
   /** The log ended and will not grow: every session settles. */
   finish(): void;
+  /** A line of narration in the status bar (the demo tour), and the one that closes it. */
+  narrate(line: string): void;
+  endNarration(line: string): void;
   waitUntilExit(): Promise<void>;
   close(): void;
 }
@@ -42,6 +45,8 @@ export async function launchTui(meta: TuiMeta, ringSize?: number): Promise<Launc
     listener: store,
     ingest: (e) => (log ??= new LogObserver(store)).replay.ingest(e),
     finish: () => log?.replay.finish(),
+    narrate: (line) => store.narrate(line),
+    endNarration: (line) => store.endNarration(line),
     waitUntilExit: () => handle.waitUntilExit(),
     close: () => {
       log?.stop();
@@ -73,12 +78,15 @@ export function canShowTui(): boolean {
   return Boolean(process.stdout.isTTY && process.stdin.isTTY);
 }
 
-/** The view over a running proxy's sessions, until the user quits or a signal comes; says which. */
-export async function showLiveTui(running: RunningProxy, kubeconfig: string, onStart?: () => void): Promise<string> {
+/**
+ * The view over a running proxy's sessions, until the user quits or a signal comes; says which.
+ * `onStart` gets the view once it shows, to narrate in it.
+ */
+export async function showLiveTui(running: RunningProxy, kubeconfig: string, onStart?: (view: Pick<LaunchedTui, 'narrate' | 'endNarration'>) => void): Promise<string> {
   const tui = await launchTui({ listen: running.proxy.url, kubeconfig, log: running.log.path, upstream: running.upstream.describe(), source: 'live' });
   const sessions = running.sessions();
   sessions.add(tui.listener);
-  onStart?.();
+  onStart?.(tui);
   const reason = await Promise.race([tui.waitUntilExit().then(() => 'quit'), waitForSignal()]);
   sessions.remove(tui.listener);
   tui.close();

@@ -36,9 +36,10 @@ export async function runView(opts: ViewOptions, out: Output, err: Output): Prom
   if (opts.tui && canShowTui()) {
     const tui = await launchTui({ log: opts.file, source: opts.file }, opts.ringSize);
     const follower = followJsonl(opts.file, (e) => tui.ingest(e), { follow: opts.follow, onBadLine: () => bad++ });
-    // A log read to its end settles at once; a followed one settles as it goes quiet.
+    // A log read to its end, or one that ended with proxy.stop, settles at once; a followed one
+    // settles as it goes quiet.
     follower.done.then(() => {
-      if (!opts.follow) tui.finish();
+      if (!opts.follow || follower.finished) tui.finish();
     }, () => {});
     await tui.waitUntilExit();
     follower.stop();

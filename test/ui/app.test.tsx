@@ -68,7 +68,7 @@ describe.skipIf(!haveVectors)('App with real sessions', () => {
     expect(tty).toMatch(/exec\s+default\/p1\/c1\s+sh\s+ws v5\s+done .* 5/);
     expect(frame).toContain('export KUBECONFIG=/home/me/.local/state/kubewire/proxy-4243.kubeconfig');
     expect(frame).toContain('listen https://127.0.0.1:46129');
-    expect(frame).toMatch(/\d ev\/s · dropped 0 · log \/home\/me\/.local\/state\/kubewire\/logs\/kw.jsonl · \d+ events/);
+    expect(frame).toMatch(/\d ev\/s · \d+ events · dropped 0 · log \/home\/me\/.local\/state\/kubewire\/logs\/kw.jsonl/);
     expect(frame).not.toContain('default/pods');
 
     await press(app.stdin, 'r');

@@ -68,7 +68,10 @@ export function vectorEvents(name: string, o: VectorEventOptions): KubewireEvent
 export function restEvents(
   clock: Clock,
   ids: { session: string; conn: string },
-  req: { method?: string; path: string; kubectlCommand?: string | null; status?: number; reason?: string; bytes?: number },
+  req: {
+    method?: string; path: string; kubectlCommand?: string | null; status?: number; reason?: string; bytes?: number;
+    requestHeaders?: [string, string][]; responseHeaders?: [string, string][];
+  },
 ): KubewireEvent[] {
   const path = req.path;
   const podPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/?]+)(?:\/([^/?]+))?/.exec(path);
@@ -78,7 +81,7 @@ export function restEvents(
   return [
     clock.stamp({ type: 'conn.open', kind: 'http', client: '127.0.0.1:50001', upstream: 'https://127.0.0.1:6443' }, ids),
     clock.stamp({
-      type: 'http.request', dir: 'c2s', offset: 0, method: req.method ?? 'GET', target: path, path: path.split('?')[0]!, version: '1.1', headers: [],
+      type: 'http.request', dir: 'c2s', offset: 0, method: req.method ?? 'GET', target: path, path: path.split('?')[0]!, version: '1.1', headers: req.requestHeaders ?? [],
       upgrade: null, offered: [], kubectlSession: ids.session, kubectlCommand: req.kubectlCommand ?? null, userAgent: 'kubectl/v1.33.1',
       k8s: podPath
         ? {
@@ -88,7 +91,7 @@ export function restEvents(
         : null,
     }, ids),
     clock.stamp({
-      type: 'http.response', dir: 's2c', offset: 0, status: req.status ?? 200, reason: req.reason ?? 'OK', version: '1.1', headers: [],
+      type: 'http.response', dir: 's2c', offset: 0, status: req.status ?? 200, reason: req.reason ?? 'OK', version: '1.1', headers: req.responseHeaders ?? [],
       protocol: null, auditId: null, server: null, contentType: 'application/json',
     }, ids, 3),
     clock.stamp({ type: 'conn.close', closedBy: 'upstream', bytes: { c2s: 0, s2c: req.bytes ?? 1234 }, durationMs: 4, error: null }, ids, 1),
@@ -120,4 +123,34 @@ export function observerOf(store: SessionStore): SessionObserver {
 export function feed(store: SessionStore, events: Iterable<KubewireEvent>): void {
   const observer = observerOf(store);
   for (const e of events) observer.ingest(e);
+}
+
+/** A finished `kubectl exec` over WebSocket v5, built by hand: request, 101, stdout, the status with its exit code, close. */
+export function execEvents(
+  clock: Clock,
+  ids: { session: string; conn: string },
+  o: { namespace?: string; pod: string; container?: string | null; command: string[]; stdout?: string; exitCode: number; bytes?: number },
+): KubewireEvent[] {
+  const ns = o.namespace ?? 'default';
+  const query = o.command.map((c) => `command=${encodeURIComponent(c)}`).join('&');
+  const failed = o.exitCode !== 0;
+  return [
+    clock.stamp({ type: 'conn.open', kind: 'upgrade', client: '127.0.0.1:50002', upstream: 'https://127.0.0.1:6443' }, ids),
+    clock.stamp({
+      type: 'upgrade.request', dir: 'c2s', offset: 0, method: 'GET', target: `/api/v1/namespaces/${ns}/pods/${o.pod}/exec?${query}`, path: `/api/v1/namespaces/${ns}/pods/${o.pod}/exec`,
+      version: '1.1', headers: [['Connection', 'Upgrade'], ['Upgrade', 'websocket'], ['Sec-WebSocket-Protocol', 'v5.channel.k8s.io']], upgrade: 'websocket', offered: ['v5.channel.k8s.io'],
+      kubectlSession: ids.session, kubectlCommand: 'kubectl exec', userAgent: 'kubectl/v1.33.1',
+      k8s: { operation: 'exec', namespace: ns, pod: o.pod, container: o.container ?? null, command: o.command, stdin: false, stdout: true, stderr: true, tty: false, ports: [] },
+    }, ids),
+    clock.stamp({
+      type: 'upgrade.response', dir: 's2c', offset: 0, status: 101, reason: 'Switching Protocols', version: '1.1',
+      headers: [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Protocol', 'v5.channel.k8s.io']], protocol: 'v5.channel.k8s.io', auditId: null, server: null, contentType: null,
+    }, ids),
+    ...(o.stdout !== undefined ? [dataEvent(clock, ids, o.stdout)] : []),
+    clock.stamp({
+      type: 'k8s.status', dir: 's2c', offset: 200, format: 'json', status: failed ? 'Failure' : 'Success', reason: failed ? 'NonZeroExitCode' : null,
+      message: failed ? `command terminated with non-zero exit code: exit status ${o.exitCode}` : null, code: failed ? 500 : null, exitCode: o.exitCode, raw: '{}',
+    }, ids),
+    clock.stamp({ type: 'conn.close', closedBy: 'client', bytes: { c2s: 400, s2c: o.bytes ?? 600 }, durationMs: 351, error: null }, ids, 351),
+  ];
 }

@@ -84,7 +84,7 @@ describe.skipIf(!haveVectors)('SessionStore rows from real kubectl vectors', () 
     expect(detail.status).toMatchObject({ status: 'Success', exitCode: 0 });
     const stdout = detail.lanes.find((l) => l.key === 'stdout')!;
     expect(stdout.messages.map((m) => Buffer.from(m.payload!, 'base64').toString())).toEqual(['hi\n']);
-    expect(detail.lanes.map((l) => l.label)).toEqual(['stdout', 'status', 'close']);
+    expect(detail.lanes.map((l) => l.label)).toEqual(['stdout', 'status', 'close', 'headers']);
   });
 
   it('a stream session is live until its connections are done', () => {
@@ -118,7 +118,7 @@ describe.skipIf(!haveVectors)('SessionStore rows from real kubectl vectors', () 
     });
     const detail = store.getDetail('tty')!;
     expect(detail.terminal.resizes.map((r) => [r.width, r.height])).toEqual([[80, 24], [100, 30], [101, 31]]);
-    expect(detail.lanes.map((l) => l.key)).toEqual(['stdin', 'stdout', 'status', 'resize', 'close']);
+    expect(detail.lanes.map((l) => l.key)).toEqual(['stdin', 'stdout', 'status', 'resize', 'close', 'headers']);
     expect(detail.lanes.find((l) => l.key === 'stdin')!.messages.map((m) => m.payload && Buffer.from(m.payload, 'base64').toString()))
       .toEqual(['hello\r', 'exit 5\r']);
   });

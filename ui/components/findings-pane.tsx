@@ -1,6 +1,6 @@
 /**
  * The session's findings: for each (the first two, newest last), its severity, rule and title,
- * then the hop and the fix. The full explanation and evidence are in the log's `finding` events.
+ * then the hop and the fix, on one line each; F shows them whole (findings-view.tsx).
  */
 import { Box, Text } from 'ink';
 import type { FindingView } from '../store/types.js';
@@ -18,7 +18,7 @@ export function FindingsPane({ findings, width }: { findings: readonly FindingVi
   const shown = findings.slice(0, SHOWN);
   return (
     <Box flexDirection="column" width={width}>
-      <Text bold dimColor wrap="truncate">FINDINGS{findings.length ? ` (${findings.length})` : ''}</Text>
+      <Text bold dimColor wrap="truncate">FINDINGS{findings.length ? ` (${findings.length}) · F shows them whole` : ''}</Text>
       {findings.length === 0 ? <Text wrap="truncate" dimColor>none</Text> : null}
       {shown.map((f) => (
         <Box key={f.seq} flexDirection="column">
@@ -26,7 +26,7 @@ export function FindingsPane({ findings, width }: { findings: readonly FindingVi
           <Text wrap="truncate" dimColor>{`  ${f.hop ? `${f.hop} · ` : ''}fix: ${f.fix.replace(/\s+/g, ' ')}`}</Text>
         </Box>
       ))}
-      {findings.length > SHOWN ? <Text wrap="truncate" dimColor>{`  … ${findings.length - SHOWN} more in the log`}</Text> : null}
+      {findings.length > SHOWN ? <Text wrap="truncate" dimColor>{`  … ${findings.length - SHOWN} more (F)`}</Text> : null}
     </Box>
   );
 }

@@ -1,6 +1,7 @@
 /** The messages of one lane, windowed to its height, and the selected one in full below. */
 import { Box, Text } from 'ink';
 import { dirArrow, messageTime } from '../format/detail-format.js';
+import { displayWidth } from '../format/display-width.js';
 import { messageBlock, messageLine, type MessageFormat } from '../format/message-format.js';
 import { compactBytes } from '../format/row-format.js';
 import { useScrollWindow } from '../hooks/use-scroll-window.js';
@@ -47,7 +48,7 @@ export function MessagePreview({ lane, selected, format, width, height }: { lane
   const lines = messageBlock(m, format, Math.max(10, width - 2), Math.max(1, height - 1));
   return (
     <Box flexDirection="column" height={height} overflow="hidden">
-      <Text bold dimColor wrap="truncate">{`── ${head} `.padEnd(width, '─')}</Text>
+      <Text bold dimColor wrap="truncate">{`── ${head} ${'─'.repeat(Math.max(0, width - 4 - displayWidth(head)))}`}</Text>
       {lines.map((l, i) => <Text key={i} wrap="truncate">{' '}{l}</Text>)}
     </Box>
   );

@@ -53,10 +53,10 @@ export function SessionDetailView({ detail, laneIndex, messageIndex, format, wid
   return (
     <Box flexDirection="column" height={height} overflow="hidden">
       <Text bold wrap="truncate">{summaryLine(row)}</Text>
-      <Text wrap="truncate" color={stateColour}>{outcomeLine(row)}</Text>
+      <Text wrap="truncate" color={stateColour}>{outcomeLine(row, width)}</Text>
       <Text wrap="truncate" color={detail.status && detail.status.exitCode ? 'red' : row.failure ? 'red' : undefined}>{statusLine(row, detail.status)}</Text>
       {fallback ? <Text wrap="truncate" color="yellow">{fallback}</Text> : null}
-      <ConnectionTimeline connections={detail.connections} sessionStart={row.startedAt} maxLines={layout.connections} />
+      <ConnectionTimeline connections={detail.connections} sessionStart={row.startedAt} maxLines={layout.connections} width={width} />
       <LaneTabs lanes={detail.lanes} selected={laneIndex} format={format} />
       {evicted ? <Text wrap="truncate" color="yellow">{evicted}</Text> : null}
       <MessageList lane={lane} selected={messageIndex} format={format} sessionStart={row.startedAt} width={width} listHeight={layout.messages} />

@@ -16,7 +16,7 @@ export interface SessionListProps {
 }
 
 export function SessionList({ rows, selected, width, height, emptyHint }: SessionListProps) {
-  const widths = useMemo(() => columnWidths(width), [width]);
+  const widths = useMemo(() => columnWidths(width, rows), [width, rows]);
   const header = useMemo(() => headerCells(widths), [widths]);
   const windowHeight = Math.max(1, height - 1);
   const top = useScrollWindow(selected, rows.length, windowHeight);

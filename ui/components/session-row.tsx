@@ -23,7 +23,8 @@ export const SessionRow = memo(function SessionRow(p: SessionRowProps) {
       {p.time ? <Text dimColor={!header}>{p.time} </Text> : null}
       <Text bold>{p.verb}</Text> {p.target} {p.command} {p.transport}
       <Text color="yellow">{p.fallback}</Text> <Text color={header ? undefined : STATE_COLOUR[p.status as RowState]}>{p.state}</Text>
-      {gap(p.duration)}{p.duration} {p.bytes} <Text color={p.exitCode ? 'red' : undefined}>{p.exit}</Text> <Text color="magenta">{p.findings}</Text>
+      {gap(p.duration)}{p.duration}{gap(p.bytes)}{p.bytes} <Text color={p.exitCode ? 'red' : undefined}>{p.exit}</Text>
+      {gap(p.findings)}<Text color="magenta">{p.findings}</Text>
     </Text>
   );
 });

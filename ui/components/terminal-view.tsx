@@ -4,6 +4,7 @@
  */
 import { memo } from 'react';
 import { Box, Text } from 'ink';
+import { cutToWidth, displayWidth, joinFitting } from '../format/display-width.js';
 import type { SessionRow } from '../store/types.js';
 import type { TerminalScreen } from '../terminal/terminal-replay.js';
 
@@ -37,14 +38,21 @@ export function TerminalView({ row, screen, scroll, width, height }: TerminalVie
   return (
     <Box flexDirection="column" height={height} overflow="hidden">
       <Text bold wrap="truncate">
-        terminal {screen.cols}x{screen.rows} · {row.verb} {row.target} [{row.command}] · {screen.messages} stdout messages · sizes {sizes}
-        {scroll > 0 ? ` · scrolled up ${scroll}` : ''}
+        {headerLine(`terminal ${screen.cols}x${screen.rows}`, `${row.verb} ${row.target} [${row.command}]`, [
+          `${screen.messages} stdout messages`, `sizes ${sizes}`, ...(scroll > 0 ? [`scrolled up ${scroll}`] : []),
+        ], width)}
       </Text>
       {screen.notices.map((n, i) => <Text key={i} color="yellow" wrap="truncate">⚠ {n}</Text>)}
       <Text dimColor wrap="truncate">{'─'.repeat(Math.min(width, screen.cols))}</Text>
       {screen.lines.slice(start, end).map((line, i) => <ScreenLine key={start + i} line={line} />)}
     </Box>
   );
+}
+
+/** The size, what ran (cut to leave room), then the counts; what still does not fit goes whole. */
+function headerLine(size: string, what: string, counts: string[], width: number): string {
+  const room = width - displayWidth([size, ...counts].join(' · ')) - 3;
+  return joinFitting([size, ...(room >= 12 ? [cutToWidth(what, room)] : []), ...counts], ' · ', width);
 }
 
 const ScreenLine = memo(function ScreenLine({ line }: { line: string }) {

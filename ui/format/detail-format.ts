@@ -3,6 +3,7 @@
  * connection, one line per lane message. Pure strings; the components only colour them.
  */
 import type { ConnectionView, DecodedStatus, LaneMessage, SessionRow } from '../store/types.js';
+import { cutToWidth, displayWidth, fitToWidth, joinFitting, padStartToWidth } from './display-width.js';
 import { clockTime, compactBytes, compactDuration, shortProtocol } from './row-format.js';
 
 export function summaryLine(row: SessionRow): string {
@@ -13,7 +14,8 @@ export function summaryLine(row: SessionRow): string {
   return parts.join(' ');
 }
 
-export function outcomeLine(row: SessionRow): string {
+/** How it went, the numbers first; at `width`, parts that do not fit are left out whole. */
+export function outcomeLine(row: SessionRow, width = Infinity): string {
   const parts: string[] = [row.state];
   if (row.exitCode !== null) parts.push(`exit ${row.exitCode}`);
   parts.push(`↑${compactBytes(row.bytesUp)} ↓${compactBytes(row.bytesDown)}`);
@@ -24,7 +26,7 @@ export function outcomeLine(row: SessionRow): string {
   if (row.kubectlCommand) parts.push(row.kubectlCommand);
   // A decoded capture's events carry no session: the model's anonymous session has no id.
   if (row.id) parts.push(`session ${row.id}`);
-  return parts.join(' · ');
+  return joinFitting(parts, ' · ', width);
 }
 
 /** The exit code, reason and message kubectl was given, or why there was none. */
@@ -35,7 +37,7 @@ export function statusLine(row: SessionRow, status: DecodedStatus | null): strin
   }
   if (row.failure) return `failed: ${row.failure}`;
   if (row.state === 'live') return 'status: none yet (session live)';
-  return row.rest || row.verb === 'logs' || row.verb === 'watch' ? 'status: (plain HTTP: see the responses below)' : 'status: none received';
+  return row.rest || row.verb === 'logs' || row.verb === 'watch' ? 'status: (plain HTTP: the headers lane has each request and answer)' : 'status: none received';
 }
 
 export function fallbackLine(row: SessionRow, connections: readonly ConnectionView[]): string | null {
@@ -44,9 +46,49 @@ export function fallbackLine(row: SessionRow, connections: readonly ConnectionVi
   return `↩ fell back to SPDY: WebSocket got ${row.fallbackReason ?? 'no answer'}${why ? ` "${why}"` : ''}`;
 }
 
-/** `attempt  c1  GET  ws exec          403 Forbidden            +2ms   3ms ↑449B ↓258B  fake apiserver rejected…` */
-export function connectionLine(c: ConnectionView, sessionStart: number | null): string {
-  const role = c.role.padEnd(8);
+interface Cell {
+  text: string;
+  width: number;
+  right?: boolean;
+}
+
+/** Columns of the timeline left out, in this order, when the line would not fit. */
+const TIMELINE_OPTIONAL = ['bytes', 'at', 'conn', 'method'] as const;
+/** What the last column (exit code, the refusal's message, the error) keeps at least before a column goes. */
+const TIMELINE_EXTRA = 16;
+
+/**
+ * The timeline, one line per connection, at most `width` columns each:
+ * `attempt  c1    GET  ws exec  403 Forbidden  +2ms  3ms ↑449B ↓258B  fake apiserver rejected…`.
+ * The columns line up across the connections; when they do not fit, whole columns go (bytes,
+ * the start offset, the connection id, the method) rather than a number being cut, and only the
+ * closing text is cut.
+ */
+export function connectionLines(connections: readonly ConnectionView[], sessionStart: number | null, width = Infinity): string[] {
+  const rows = connections.map((c) => connectionCells(c, sessionStart));
+  const widths: Record<string, number> = {};
+  for (const r of rows) for (const [k, cell] of Object.entries(r)) widths[k] = Math.max(widths[k] ?? 0, Math.min(cell.width, displayWidth(cell.text)));
+  const shown = new Set(Object.keys(widths).filter((k) => k !== 'extra' && widths[k]! > 0));
+  const used = (): number => [...shown].reduce((n, k) => n + (widths[k] ?? 0) + 1, 0);
+  const anyExtra = (widths['extra'] ?? 0) > 0;
+  for (const k of TIMELINE_OPTIONAL) {
+    if (width - used() >= (anyExtra ? Math.min(TIMELINE_EXTRA, widths['extra']!) : 0)) break;
+    shown.delete(k);
+  }
+  return rows.map((r) => {
+    const parts: string[] = [];
+    for (const [k, cell] of Object.entries(r)) {
+      if (k === 'extra' || !shown.has(k)) continue;
+      const w = widths[k]!;
+      parts.push(cell.right ? padStartToWidth(cutToWidth(cell.text, w), w) : fitToWidth(cell.text, w));
+    }
+    const line = parts.join(' ');
+    const room = width - displayWidth(line) - 1;
+    return r.extra.text && room > 0 ? `${line} ${cutToWidth(r.extra.text, room)}` : line;
+  });
+}
+
+function connectionCells(c: ConnectionView, sessionStart: number | null): Record<'role' | 'conn' | 'method' | 'what' | 'answer' | 'at' | 'took' | 'bytes' | 'extra', Cell> {
   const what = c.kind === 'upgrade'
     ? `${upgradeShort(c.upgrade)} ${c.operation ?? 'upgrade'}`
     : shortPath(c.path ?? '');
@@ -62,8 +104,17 @@ export function connectionLine(c: ConnectionView, sessionStart: number | null): 
   if (c.bodyStatus?.message) extra.push(c.bodyStatus.message);
   if (c.error) extra.push(c.error);
   if (c.anomalies) extra.push(`${c.anomalies} anomalies`);
-  const bytes = `↑${compactBytes(c.bytesUp)} ↓${compactBytes(c.bytesDown)}`;
-  return `${role} ${c.conn.padEnd(5)} ${(c.method ?? '').padEnd(4)} ${fitTo(what, 22)} ${fitTo(answer, 21)} ${at.padStart(6)} ${took.padStart(6)} ${bytes.padEnd(13)} ${extra.join(' · ')}`;
+  return {
+    role: { text: c.role, width: 8 },
+    conn: { text: c.conn, width: 5 },
+    method: { text: c.method ?? '', width: 7 },
+    what: { text: what, width: 22 },
+    answer: { text: answer, width: 21 },
+    at: { text: at, width: 7, right: true },
+    took: { text: took, width: 6, right: true },
+    bytes: { text: `↑${compactBytes(c.bytesUp)} ↓${compactBytes(c.bytesDown)}`, width: 13 },
+    extra: { text: extra.join(' · '), width: Infinity },
+  };
 }
 
 /** `/api/v1/namespaces/default/pods/p1/log` → `pods default/p1/log`; other paths as they are. */
@@ -94,6 +145,3 @@ export function dirArrow(m: LaneMessage): string {
   return m.dir === 'c2s' ? '↑' : m.dir === 's2c' ? '↓' : ' ';
 }
 
-function fitTo(s: string, n: number): string {
-  return s.length > n ? `${s.slice(0, n - 1)}…` : s.padEnd(n);
-}

@@ -4,6 +4,7 @@
  * results are cached on the message object, which the store keeps until the next publish).
  */
 import type { LaneMessage } from '../store/types.js';
+import { cutToWidth } from './display-width.js';
 
 export type MessageFormat = 'text' | 'hex' | 'json';
 
@@ -19,7 +20,7 @@ export function messageBytes(m: LaneMessage): Uint8Array {
   return b;
 }
 
-/** The message on one line (the list): at most `max` characters. */
+/** The message on one line (the list): at most `max` display columns. */
 export function messageLine(m: LaneMessage, format: MessageFormat, max = 160): string {
   let cache = lineCache.get(m);
   if (!cache) lineCache.set(m, (cache = {}));
@@ -125,6 +126,7 @@ function parseJson(bytes: Uint8Array): unknown {
   }
 }
 
+/** At most `max` display columns: wide characters count two. */
 function cut(s: string, max: number): string {
-  return s.length > max ? `${s.slice(0, Math.max(0, max - 1))}…` : s;
+  return cutToWidth(s, max);
 }

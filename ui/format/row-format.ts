@@ -1,9 +1,13 @@
 /**
  * The session list's columns: compact units, fixed widths for everything but the target and the
- * command, which share what is left of the terminal's width. Pure, for the row component and
- * for tests.
+ * command, which share what is left of the terminal's width. When the width is short, whole
+ * columns go (time, then duration, then bytes: the session screen has all three) rather than
+ * numbers being cut, and the command gets what the target does not need. Widths are display
+ * columns (display-width.ts): a CJK character or an emoji takes two. Pure, for the row
+ * component and for tests.
  */
 import type { SessionRow } from '../store/types.js';
+import { cutToWidth, displayWidth, fitToWidth, padStartToWidth } from './display-width.js';
 
 export interface ColumnWidths {
   time: number;
@@ -18,23 +22,50 @@ export interface ColumnWidths {
   findings: number;
 }
 
-const FIXED = { time: 8, verb: 12, transport: 15, state: 6, duration: 6, bytes: 12, exit: 4, findings: 2 };
+/** `bytes` holds `↑99.9K ↓99.9K`, the longest compactBytes pair; `duration` `59m59s`. */
+const FIXED = { time: 8, verb: 12, transport: 15, state: 6, duration: 6, bytes: 13, exit: 4, findings: 2 };
 /** Below this width the verb column narrows (`port-fwd`) to leave room for the target and command. */
 const NARROW = 120;
-/** Below this width the time and duration columns go (the session screen has both). */
-const COMPACT = 100;
-const COLUMNS = 10;
+/** Columns left out, in this order, while the target and the command would get less than MIN_FLEX. */
+const OPTIONAL = ['time', 'duration', 'bytes'] as const;
+const MIN_FLEX = 27;
+const MIN_TARGET = 10;
+/** The target's share of the flexible width at most; the command takes the rest. */
+const TARGET_SHARE = 0.45;
 /** The selection mark in front of a row. */
 const MARK = 2;
 
-export function columnWidths(total: number): ColumnWidths {
-  const compact = total < COMPACT;
-  const w = { ...FIXED, verb: total < NARROW ? 8 : FIXED.verb, time: compact ? 0 : FIXED.time, duration: compact ? 0 : FIXED.duration };
-  const gaps = COLUMNS - 1 - (compact ? 2 : 0);
-  const fixed = w.time + w.verb + w.transport + w.state + w.duration + w.bytes + w.exit + w.findings + gaps + MARK;
-  const flex = Math.max(12, total - fixed);
-  const target = Math.max(6, Math.ceil(flex * 0.55));
-  return { ...w, target, command: Math.max(5, flex - target) };
+/**
+ * Widths for a list `total` columns wide. With the rows, the target column shrinks to the
+ * longest target, and gives way to the command when both do not fit (down to TARGET_SHARE).
+ */
+export function columnWidths(total: number, rows?: readonly Pick<SessionRow, 'target' | 'command' | 'kubectlCommand'>[]): ColumnWidths {
+  const w: Record<keyof typeof FIXED, number> = { ...FIXED, verb: total < NARROW ? 8 : FIXED.verb };
+  const flexOf = (): number => {
+    const shown = Object.values(w).filter((n) => n > 0);
+    // Target and command, plus one space between each two columns shown.
+    return total - MARK - shown.reduce((a, n) => a + n, 0) - (shown.length + 1);
+  };
+  for (const column of OPTIONAL) {
+    if (flexOf() >= MIN_FLEX) break;
+    w[column] = 0;
+  }
+  const flex = Math.max(MIN_TARGET + 5, flexOf());
+  const share = Math.max(MIN_TARGET, Math.floor(flex * TARGET_SHARE));
+  if (!rows) return { ...w, target: share, command: flex - share };
+  let targetNeed = MIN_TARGET;
+  let commandNeed = 0;
+  for (const r of rows) {
+    targetNeed = Math.max(targetNeed, displayWidth(r.target));
+    commandNeed = Math.max(commandNeed, displayWidth(commandText(r)));
+  }
+  const target = Math.min(targetNeed, Math.max(share, flex - commandNeed));
+  return { ...w, target, command: flex - target };
+}
+
+/** What the COMMAND column says: the command, or the kubectl command when there is none. */
+export function commandText(row: Pick<SessionRow, 'command' | 'kubectlCommand'>): string {
+  return row.command || (row.kubectlCommand ?? '');
 }
 
 export interface RowCells {
@@ -51,16 +82,16 @@ export interface RowCells {
   findings: string;
 }
 
-/** Each cell padded or cut to its width, so a row is exactly one line. */
+/** Each cell padded or cut to its width, so a row is exactly one line; a column left out is ''. */
 export function rowCells(row: SessionRow, w: ColumnWidths): RowCells {
   const fallback = row.fellBack ? ` ↩ws ${shortAnswer(row.fallbackReason)}` : '';
   const transport = row.refused ? refusedLabel(row.refused) : transportLabel(row);
-  const transportWidth = Math.max(0, w.transport - fallback.length);
+  const transportWidth = Math.max(0, w.transport - displayWidth(fallback));
   return {
     time: fit(clockTime(row.startedAt), w.time),
     verb: fit(row.verb.length > w.verb && row.verb === 'port-forward' ? 'port-fwd' : row.verb, w.verb),
     target: fit(row.target, w.target),
-    command: fit(row.command || (row.kubectlCommand ?? ''), w.command),
+    command: fit(commandText(row), w.command),
     transport: fit(transport, transportWidth),
     fallback: fallback ? fit(fallback, w.transport - transportWidth) : '',
     state: fit(row.state, w.state),
@@ -124,22 +155,21 @@ export function compactDuration(ms: number | null): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** At most five characters: `999B`, `1.1K`, `99.9K`, `352K`, `1.5M`. */
 export function compactBytes(n: number): string {
   if (n < 1000) return `${n}B`;
-  if (n < 1000 * 1024) return `${(n / 1024).toFixed(1)}K`;
-  if (n < 1000 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)}M`;
-  return `${(n / 1024 / 1024 / 1024).toFixed(1)}G`;
+  const [value, unit] = n < 1000 * 1024 ? [n / 1024, 'K'] : n < 1000 * 1024 * 1024 ? [n / 1024 / 1024, 'M'] : [n / 1024 / 1024 / 1024, 'G'];
+  return `${value < 99.95 ? value.toFixed(1) : Math.round(value)}${unit}`;
 }
 
-/** Cut to `width` columns (an ellipsis marks the cut) and pad with spaces. */
+/** Cut to `width` display columns (an ellipsis marks the cut) and pad with spaces. */
 export function fit(s: string, width: number): string {
   if (width <= 0) return '';
-  const flat = s.replace(/[\u0000-\u001f\u007f]/g, ' ');
-  if (flat.length > width) return width === 1 ? '…' : `${flat.slice(0, width - 1)}…`;
-  return flat.padEnd(width);
+  return fitToWidth(s.replace(/[\u0000-\u001f\u007f]/g, ' '), width);
 }
 
+/** Right-aligned in `width` columns; a value that does not fit is cut at its end, never in its leading digits. */
 export function fitLeft(s: string, width: number): string {
-  if (s.length > width) return s.slice(s.length - width);
-  return s.padStart(width);
+  if (width <= 0) return '';
+  return padStartToWidth(cutToWidth(s, width), width);
 }

@@ -37,6 +37,15 @@ export interface KeyContext {
   page: number;
   /** How far the terminal screen can scroll up (its lines beyond the visible height). */
   terminalScrollMax: number;
+  /** How far the findings screen can scroll down. */
+  findingsScrollMax: number;
+}
+
+/** Something for the app to do beside changing the view: write a file. */
+export interface KeyAction {
+  action: 'save';
+  /** The selected message, or the whole stream of the lane shown. */
+  what: 'message' | 'stream';
 }
 
 export const HELP: readonly { section: string; keys: readonly [string, string][] }[] = [
@@ -45,17 +54,17 @@ export const HELP: readonly { section: string; keys: readonly [string, string][]
     keys: [
       ['q  ctrl-c', 'quit'],
       ['?', 'this help (any key closes it)'],
-      ['space', 'pause / resume the view; events are still recorded'],
-      ['f', 'follow: keep the newest session (or message) selected'],
-      ['r', 'show / hide plain REST requests (get, apply, discovery)'],
-      ['/', 'filter: words, or pod: ns: c: verb: state: cmd: text: (text searches payloads)'],
+      ['space', 'pause / resume the view; events still recorded'],
+      ['f', 'follow: keep the newest session / message'],
+      ['r', 'show / hide plain REST (get, apply, discovery)'],
+      ['/', 'filter by words and fields (pod: verb: text:)'],
     ],
   },
   {
     section: 'sessions',
     keys: [
       ['j k ↓ ↑ g G pgup pgdn', 'move, first / last, page (also ctrl-u ctrl-d)'],
-      ['enter', 'open the session'],
+      ['enter  F', 'open the session; its findings in full'],
       ['esc', 'clear the filter'],
     ],
   },
@@ -63,9 +72,11 @@ export const HELP: readonly { section: string; keys: readonly [string, string][]
     section: 'session',
     keys: [
       ['j k g G', 'move through the lane\'s messages'],
-      ['tab l →  shift-tab h ←', 'next / previous lane: stdin stdout stderr status resize close ping ports'],
+      ['tab l →  shift-tab h ←', 'next / previous lane: streams, ports, headers'],
       ['t x J', 'show messages as text, hex, pretty JSON'],
       ['s', 'terminal: the screen rebuilt from stdout'],
+      ['F', 'findings in full: where, why, fix, evidence'],
+      ['w  W', 'save the message / the lane\'s stream to a file'],
       ['esc', 'back to the sessions'],
     ],
   },
@@ -73,9 +84,13 @@ export const HELP: readonly { section: string; keys: readonly [string, string][]
     section: 'terminal',
     keys: [['j k g G   esc s', 'scroll   back to the session']],
   },
+  {
+    section: 'findings',
+    keys: [['j k g G   esc F', 'scroll   back to the session']],
+  },
 ];
 
-export type KeyResult = ViewState | 'quit';
+export type KeyResult = ViewState | 'quit' | KeyAction;
 
 export function handleKey(v: ViewState, input: string, key: KeyPress, ctx: KeyContext): KeyResult {
   if (key.ctrl && input === 'c') return 'quit';
@@ -102,6 +117,7 @@ export function handleKey(v: ViewState, input: string, key: KeyPress, ctx: KeyCo
     case 'list': return listKey(v, input, key, ctx);
     case 'detail': return detailKey(v, input, key, ctx);
     case 'terminal': return terminalKey(v, input, key, ctx);
+    case 'findings': return findingsKey(v, input, key, ctx);
   }
 }
 
@@ -153,12 +169,19 @@ function listKey(v: ViewState, input: string, key: KeyPress, ctx: KeyContext): V
     const id = ctx.rowIds[index]!;
     return { ...v, screen: 'detail', detailId: id, selectedId: id, selectedIndex: index, laneKey: null, messageSeq: null, message: 0, terminalScroll: 0 };
   }
+  if (input === 'F' && index >= 0) {
+    const id = ctx.rowIds[index]!;
+    return { ...v, screen: 'findings', detailId: id, selectedId: id, selectedIndex: index, laneKey: null, messageSeq: null, message: 0, findingsScroll: 0 };
+  }
   if (key.escape && v.filter) return { ...v, filter: '' };
   return v;
 }
 
-function detailKey(v: ViewState, input: string, key: KeyPress, ctx: KeyContext): ViewState {
+function detailKey(v: ViewState, input: string, key: KeyPress, ctx: KeyContext): ViewState | KeyAction {
   if (key.escape || key.backspace) return { ...v, screen: 'list' };
+  if (input === 'F') return { ...v, screen: 'findings', findingsScroll: 0 };
+  if (input === 'w') return { action: 'save', what: 'message' };
+  if (input === 'W') return { action: 'save', what: 'stream' };
   if (input === 't') return { ...v, format: 'text' };
   if (input === 'x') return { ...v, format: 'hex' };
   if (input === 'J') return { ...v, format: 'json' };
@@ -185,5 +208,13 @@ function terminalKey(v: ViewState, input: string, key: KeyPress, ctx: KeyContext
   const fromTop = max - Math.min(v.terminalScroll, max);
   const next = moved(input, key, fromTop, max + 1, ctx.page);
   if (next !== null) return { ...v, terminalScroll: max - next };
+  return v;
+}
+
+function findingsKey(v: ViewState, input: string, key: KeyPress, ctx: KeyContext): ViewState {
+  if (key.escape || key.backspace || input === 'F') return { ...v, screen: 'detail' };
+  const max = Math.max(0, ctx.findingsScrollMax);
+  const next = moved(input, key, Math.min(v.findingsScroll, max), max + 1, ctx.page);
+  if (next !== null) return { ...v, findingsScroll: next };
   return v;
 }

@@ -6,7 +6,7 @@
 import type { MessageFormat } from '../format/message-format.js';
 import type { LaneView, SessionRow } from '../store/types.js';
 
-export type Screen = 'list' | 'detail' | 'terminal';
+export type Screen = 'list' | 'detail' | 'terminal' | 'findings';
 
 export interface ViewState {
   screen: Screen;
@@ -31,6 +31,8 @@ export interface ViewState {
   message: number;
   /** Terminal screen: lines scrolled up from the bottom. */
   terminalScroll: number;
+  /** Findings screen: lines scrolled down from the top. */
+  findingsScroll: number;
 }
 
 export const initialViewState: ViewState = {
@@ -50,6 +52,7 @@ export const initialViewState: ViewState = {
   messageSeq: null,
   message: 0,
   terminalScroll: 0,
+  findingsScroll: 0,
 };
 
 /** The filter the list applies now: what is being typed, live, or the one applied. */

@@ -30,7 +30,7 @@ export interface LaneLimits {
 }
 
 const LANE_ORDER: Record<LaneKind, number> = {
-  stdin: 0, stdout: 1, stderr: 2, status: 3, resize: 4, close: 5, ping: 6, port: 7, data: 8, channel: 9,
+  stdin: 0, stdout: 1, stderr: 2, status: 3, resize: 4, close: 5, ping: 6, port: 7, data: 8, channel: 9, headers: 10,
 };
 
 export class Lane {

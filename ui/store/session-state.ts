@@ -9,6 +9,7 @@
 import type { KubewireEvent } from '../../src/events/types.js';
 import type { SessionFacts } from '../../src/session/session-facts.js';
 import { connectionView } from './connection-view.js';
+import { headersLane } from './headers-lane.js';
 import { Lane, type LaneEvent, type LaneLimits } from './lane.js';
 import { laneView } from './lane-view.js';
 import { Ring } from './ring.js';
@@ -102,6 +103,9 @@ export class SessionState {
       if (facts) connections.push(connectionView(facts, c));
     }
     const lanes = [...this.lanes.values()].sort((a, b) => a.order - b.order).map(laneView);
+    // The heads of every request and answer, after the streams (the only lane of a REST row).
+    const headers = headersLane(this.facts);
+    if (headers) lanes.push(headers);
     // The terminal is what kubectl showed: the stream's output only, never a rejected
     // attempt's (a 101 kubectl refused may still have carried frames).
     const shown = (lanes.find((l) => l.key === 'stdout')?.messages ?? []).filter((m) => story.stream === null || m.conn === null || m.conn === story.stream);
@@ -163,6 +167,9 @@ export class SessionState {
       title: typeof f.title === 'string' ? f.title : f.note ?? '',
       fix: typeof f.fix === 'string' ? f.fix : '',
       hop: f.hop && typeof f.hop === 'object' ? `${String(f.hop.where ?? '')}, ${String(f.hop.answeredBy ?? '')}` : '',
+      explanation: typeof f.explanation === 'string' ? f.explanation : '',
+      evidence: Array.isArray(f.evidence?.facts) ? f.evidence.facts.filter((x): x is string => typeof x === 'string') : [],
+      evidenceSeqs: Array.isArray(f.evidence?.seqs) ? f.evidence.seqs.filter((x): x is number => typeof x === 'number') : [],
     });
   }
 }
@@ -175,6 +182,8 @@ interface FindingLike {
   title?: unknown;
   fix?: unknown;
   hop?: { where?: unknown; answeredBy?: unknown };
+  explanation?: unknown;
+  evidence?: { facts?: unknown; seqs?: unknown };
 }
 
 const KNOWN_LANES = new Set<LaneKind>(['stdin', 'stdout', 'stderr', 'resize', 'close', 'ping', 'data']);

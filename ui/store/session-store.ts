@@ -18,7 +18,7 @@ import type { SessionListener } from '../../src/session/session-observer.js';
 import { searchNeedle } from './lane.js';
 import { filterRows, parseFilter } from './row-filter.js';
 import { SessionState } from './session-state.js';
-import type { SessionDetail, SessionRow, StoreMeta, StoreSnapshot, StoreStats } from './types.js';
+import type { Narration, SessionDetail, SessionRow, StoreMeta, StoreSnapshot, StoreStats } from './types.js';
 
 export interface SessionStoreOptions {
   /** Messages kept per lane; default 500. */
@@ -36,6 +36,8 @@ export const DEFAULT_RING_SIZE = 500;
 export const DEFAULT_MAX_SESSIONS = 2000;
 export const DEFAULT_PUBLISH_HZ = 20;
 export const DEFAULT_LANE_BYTES = 1024 * 1024;
+/** Narration lines a snapshot carries. */
+export const NARRATION_LINES = 20;
 /** The window of the event rate. */
 const RATE_WINDOW_MS = 5000;
 /** While someone listens, live durations and the rate are refreshed this often without events. */
@@ -53,7 +55,8 @@ export class SessionStore implements SessionListener {
   private readonly listeners = new Set<() => void>();
   private readonly droppedBySink = new Map<string, number>();
   private readonly rateSamples: { t: number; total: number }[] = [];
-  private meta: StoreMeta = { listen: null, kubeconfig: null, log: null, upstream: null, source: 'live', payloadMode: null };
+  private meta: StoreMeta = { listen: null, kubeconfig: null, log: null, upstream: null, source: 'live', payloadMode: null, stopped: null };
+  private narration: Narration | null = null;
   private snapshot: StoreSnapshot;
   private timer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -100,7 +103,10 @@ export class SessionStore implements SessionListener {
     switch (type) {
       case 'proxy.start': {
         const e = event as Extract<KubewireEvent, { type: 'proxy.start' }>;
-        this.meta = { ...this.meta, listen: e.listen, upstream: e.upstream, kubeconfig: e.kubeconfig ?? this.meta.kubeconfig, log: e.log ?? this.meta.log, payloadMode: e.payloadMode };
+        this.meta = {
+          ...this.meta, listen: e.listen, upstream: e.upstream, kubeconfig: e.kubeconfig ?? this.meta.kubeconfig, log: e.log ?? this.meta.log, payloadMode: e.payloadMode,
+          stopped: null,
+        };
         return;
       }
       case 'sink.dropped': {
@@ -111,8 +117,11 @@ export class SessionStore implements SessionListener {
       case 'sink.backpressure':
         this.backpressure = (event as Extract<KubewireEvent, { type: 'sink.backpressure' }>).state === 'paused';
         return;
-      case 'proxy.stop':
+      case 'proxy.stop': {
+        const e = event as Extract<KubewireEvent, { type: 'proxy.stop' }>;
+        this.meta = { ...this.meta, stopped: { ts: e.ts ?? null, reason: e.reason } };
         return;
+      }
       case 'finding':
         // The model says which session a finding is about; one about none is not shown.
         if (session) this.sessionOf(session).ingest(event, session);
@@ -178,12 +187,35 @@ export class SessionStore implements SessionListener {
     return frozen;
   }
 
+  /**
+   * Where the view is (a proxy or a log, the kubeconfig, the log path). Published at once: it
+   * changes what every line says, and the first frame must not speak of a proxy over a log.
+   */
   setMeta(meta: Partial<StoreMeta>): void {
     const next = { ...this.meta };
     for (const [k, v] of Object.entries(meta) as [keyof StoreMeta, StoreMeta[keyof StoreMeta] | undefined][]) {
       if (v !== undefined) (next as Record<string, unknown>)[k] = v;
     }
     this.meta = next;
+    this.flush();
+  }
+
+  /** A line of narration (the demo's tour says what it runs), shown in the status bar. */
+  narrate(line: string): void {
+    const lines = [...(this.narration?.lines ?? []), line].slice(-NARRATION_LINES);
+    this.narration = { lines, count: (this.narration?.count ?? 0) + 1, done: false };
+    this.changed();
+  }
+
+  /** The narration is over; `line` says how it ended, and stays in the status bar. */
+  endNarration(line: string): void {
+    const lines = [...(this.narration?.lines ?? []), line].slice(-NARRATION_LINES);
+    this.narration = { lines, count: this.narration?.count ?? 0, done: true };
+    this.changed();
+  }
+
+  private changed(): void {
+    if (this.closed) return;
     this.dirty = true;
     if (this.timer === undefined) this.schedule();
   }
@@ -269,6 +301,7 @@ export class SessionStore implements SessionListener {
       stats,
       meta: Object.freeze({ ...this.meta }),
       ringSize: this.ringSize,
+      narration: this.narration,
     });
   }
 

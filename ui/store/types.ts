@@ -91,6 +91,18 @@ export interface StoreMeta {
   /** `live` for a proxy, or the path of the log being viewed. */
   source: string;
   payloadMode: 'full' | 'head' | 'none' | null;
+  /** The run's `proxy.stop`: a log that has it has ended and will not grow; null before one. */
+  stopped: { ts: string | null; reason: string } | null;
+}
+
+/** What a guided run (the demo's tour) says while it drives kubectl, newest last. */
+export interface Narration {
+  /** The last lines said, at most NARRATION_LINES. */
+  lines: readonly string[];
+  /** Lines narrated in all (the closing line not counted). */
+  count: number;
+  /** The narration is over; the last line says how it ended. */
+  done: boolean;
 }
 
 export interface StoreSnapshot {
@@ -105,6 +117,8 @@ export interface StoreSnapshot {
   stats: StoreStats;
   meta: StoreMeta;
   ringSize: number;
+  /** Null unless something narrates (store.narrate). */
+  narration: Narration | null;
 }
 
 /** One connection (upgrade) or request (plain HTTP) of a session, for the timeline. */
@@ -140,7 +154,7 @@ export interface ConnectionView {
   anomalies: number;
 }
 
-export type LaneKind = 'stdin' | 'stdout' | 'stderr' | 'status' | 'resize' | 'close' | 'ping' | 'port' | 'data' | 'channel';
+export type LaneKind = 'stdin' | 'stdout' | 'stderr' | 'status' | 'resize' | 'close' | 'ping' | 'port' | 'data' | 'channel' | 'headers';
 
 /** One message as a lane shows it. Payload bytes stay base64 until a view formats them. */
 export interface LaneMessage {
@@ -211,6 +225,11 @@ export interface FindingView {
   fix: string;
   /** `kubewire↔upstream, intermediary`: the hop and who answered there. */
   hop: string;
+  /** Why it is a problem; empty when the event had none. */
+  explanation: string;
+  /** The facts the finding rests on, and the seqs of their events. */
+  evidence: readonly string[];
+  evidenceSeqs: readonly number[];
 }
 
 export interface SessionDetail {

@@ -9,6 +9,7 @@
 import xterm from '@xterm/headless';
 import type { LaneMessage, ResizeMark, TerminalSource } from '../store/types.js';
 import { ansiLine } from './ansi-line.js';
+import { terminalAddsCarriageReturn } from '../../src/session/terminal-newlines.js';
 
 export interface TerminalScreen {
   cols: number;
@@ -92,7 +93,7 @@ export class TerminalReplay {
       // Binary stdout is full of what a parser calls errors; xterm would print each on the console.
       logLevel: 'off',
       // Without a tty in the pod, kubectl's own terminal turned each \n into \r\n (onlcr).
-      convertEol: !source.tty,
+      convertEol: terminalAddsCarriageReturn(source.tty),
     });
     this.sessionId = source.sessionId;
     this.firstSeq = firstSeq;
