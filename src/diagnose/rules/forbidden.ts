@@ -4,22 +4,27 @@
  * namespace "default"`). Not the empty 403 an old server's kubelet gives to v5 (that is
  * websocket-fallback), not an HTML page (forward-proxy). WebSocket upgrades are GETs, authorized
  * as verb get, SPDY upgrades POSTs (create); from 1.35 (AuthorizePodWebsocketUpgradeCreatePermission)
- * GET upgrades need create as well (protocol.md A §5).
+ * GET upgrades need create as well (protocol.md A §5). A session whose WebSocket upgrade RBAC
+ * refused for one of those verbs is rbac-verb-split's story, the SPDY retry's refusal included.
  */
 import { attribute, isPlain } from '../../session/answered-by.js';
 import { tsOf } from '../stream.js';
 import { answerComplete, describeAnswer, describeRequest, isFinalAnswer, laterUpgrade, seqsOf, upstreamHop } from '../answer.js';
 import type { ConnView, FindingDraft, Rule } from '../types.js';
+import { sessionHasVerbSplit } from './rbac-verb-split.js';
 
+const STREAM_RBAC = /cannot (get|create) resource "pods\/(exec|attach|portforward)"/;
 const RBAC = /User "([^"]*)" cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]*)")?/;
 
 export const forbidden: Rule = {
   id: 'forbidden',
   evaluate(view) {
     const out: FindingDraft[] = [];
+    const split = sessionHasVerbSplit(view);
     for (const c of view.conns) {
       const r = c.response;
       if (r?.status !== 403 || !answerComplete(c)) continue;
+      if (split && c.isUpgrade && STREAM_RBAC.test(c.body?.k8sStatus?.message ?? '')) continue;
       const status = c.body?.k8sStatus ?? null;
       const message = status?.message ?? '';
       const rbac = RBAC.exec(message);
