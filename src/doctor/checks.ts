@@ -213,7 +213,7 @@ export async function checkUpgrade(u: Upstream, kind: UpgradeKind, namespace: st
   const spec = UPGRADES[kind];
   const t = await exchange(u, (headers) => upgradeRequest(u, kind, namespace, pod, session, headers, container));
   const judged = judgeUpgrade(t);
-  const { findings } = diagnoseTranscript(t, session, conn);
+  const { findings } = diagnoseTranscript(t, session, conn, serverMinor !== null ? `v1.${serverMinor}` : null);
   let { verdict, detail } = judged;
   if (kind === 'ws-exec' && judged.status === 404 && serverMinor !== null && serverMinor < 30) {
     verdict = 'warn';

@@ -29,7 +29,10 @@ export function disabledRefusals(view: SessionView): ConnView[] {
     if (!(isRemoteCommand(c) || op === 'portforward') || (op === 'portforward' && minor < 31)) return false;
     if (verbSplitOf(c) || OWN_CAUSE.test(c.body?.k8sStatus?.message ?? bodyText(c))) return false;
     const by = attribute(c).answeredBy;
-    return by === 'api-server' || (by === 'kubelet' && r.auditId !== null);
+    if (by === 'api-server') return true;
+    // The kubelet's refusals of a request the API server should have handled itself.
+    const text = bodyText(c).trim();
+    return by === 'kubelet' && ((r.status === 403 && text === '') || /query parameter "port" is required/.test(text));
   });
 }
 
