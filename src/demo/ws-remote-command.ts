@@ -140,10 +140,12 @@ function runOverWebSocket(ws: WebSocket, protocol: string, command: CommandReque
     },
   });
 
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
+  // The protocol, not the frame type, says how a message is encoded (apimachinery wsstream
+  // conn.go): python-kubernetes sends raw channel bytes in text frames.
+  ws.on('message', (data: Buffer) => {
     let channel: number;
     let payload: Buffer;
-    if (base64 || !isBinary) {
+    if (base64) {
       const text = data.toString('latin1');
       if (text.length === 0) return;
       channel = text.charCodeAt(0) - 0x30;
