@@ -22,6 +22,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { DemoPod, K8sStatus } from './contracts.js';
 import { humanDuration, podJson, podListJson, podTableJson, type IncludeObject, type PodMeta } from './demo-pods.js';
 import { badRequest, forbidden, internalError, methodNotAllowed, notFound, pathNotFound, requestEntityTooLarge, unauthorized, writeStatus } from './k8s-errors.js';
+import { decodeReview, isProtobufBody } from './protobuf-body.js';
 import { allowed, allowedReason, deniedReason, upgradeVerbs, type AccessAttributes, type DemoUser } from './rbac.js';
 import { refuseUpgrade } from '../http/raw-response.js';
 import { isTrue } from '../codec/k8s-request.js';
@@ -330,7 +331,7 @@ export class DemoApiServer {
     if (body === null) return writeStatus(res, requestEntityTooLarge(MAX_REVIEW_BODY));
     let posted: { apiVersion?: unknown; kind?: unknown; spec?: { resourceAttributes?: Record<string, unknown>; nonResourceAttributes?: Record<string, unknown> } };
     try {
-      posted = JSON.parse(body.toString('utf8')) as typeof posted;
+      posted = (isProtobufBody(req.headers['content-type']) ? decodeReview(body) : JSON.parse(body.toString('utf8'))) as typeof posted;
     } catch (e) {
       return writeStatus(res, badRequest(`the object provided is unrecognized (must be of type SelfSubjectAccessReview): couldn't get version/kind; json parse error: ${(e as Error).message}`));
     }
@@ -363,7 +364,7 @@ export class DemoApiServer {
     const unrecognized = (why: string) => badRequest(`the object provided is unrecognized (must be of type SelfSubjectReview): ${why}`);
     let posted: unknown;
     try {
-      posted = JSON.parse(body.toString('utf8'));
+      posted = isProtobufBody(req.headers['content-type']) ? decodeReview(body) : JSON.parse(body.toString('utf8'));
     } catch (e) {
       return writeStatus(res, unrecognized(`couldn't get version/kind; json parse error: ${(e as Error).message}`));
     }

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableKubectls, kubectlPath, WEBSOCKET_ENV as WS } from '../support/kubectl.js';
+import { availableKubectls, kubectlPath, runKubectl, WEBSOCKET_ENV as WS } from '../support/kubectl.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { kubectlPart, runCommandThroughKubewire } from '../support/kubewire-run.js';
 import { REPO_ROOT } from '../support/vectors.js';
@@ -69,6 +69,13 @@ describe.skipIf(!v)('the new rules with real kubectl through kubewire, demo clus
     const r = await run(kubectlPath(v!), ['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'exit 3'], { profiles: ['drop-status'] });
     expect(r.code).toBe(0);
     expect(r.rules).toEqual(['exit-unknown']);
+  });
+
+  it('kubectl auth whoami and auth can-i answer per user, as RBAC does', async () => {
+    const canI = async (context: string, verb: string): Promise<string> => (await runKubectl(v!, ['--context', context, 'auth', 'can-i', verb, 'pods', '--subresource=exec'], { kubeconfig: t.kubeconfig, home: t.home })).stdout.trim();
+    expect([await canI('getter', 'get'), await canI('getter', 'create'), await canI('creator', 'get'), await canI('creator', 'create')]).toEqual(['yes', 'no', 'no', 'yes']);
+    const who = await runKubectl(v!, ['--context', 'creator', 'auth', 'whoami', '-o', 'json'], { kubeconfig: t.kubeconfig, home: t.home });
+    expect(JSON.parse(who.stdout).status.userInfo.username).toBe('creator');
   });
 
   it('a healthy admin exec gives no finding', async () => {

@@ -67,7 +67,16 @@ function finding(c: ConnView, rbac: RegExpExecArray | null, final: boolean, retr
     },
     hop: upstreamHop(c),
     fix: `Grant it in a Role bound to ${user ? `"${user}"` : 'the user'}: rules: [{apiGroups: [""], resources: ["${res}"], verbs: ${verbs}}]; `
-      + `check with ${(subresource ? ['get', 'create'] : [verb ?? 'get']).map((v) => `\`kubectl auth can-i ${v} ${res} -n ${ns}${user ? ` --as ${user}` : ''}\``).join(' and ')}. `
+      + `check with ${(subresource ? ['get', 'create'] : [verb ?? 'get']).map((v) => `\`${canI(v, res, ns, user)}\``).join(' and ')}. `
       + 'If RBAC allows it, look for an admission webhook or policy engine (OPA/Gatekeeper, Kyverno) that denies exec.',
   };
+}
+
+/**
+ * The `kubectl auth can-i` line for a verb on a resource: a subresource goes in --subresource
+ * (`pods/exec` would ask about a pod named exec).
+ */
+export function canI(verb: string, resource: string, namespace: string, user: string | undefined): string {
+  const [base, sub] = resource.split('/', 2);
+  return `kubectl auth can-i ${verb} ${base}${sub ? ` --subresource=${sub}` : ''} -n ${namespace}${user ? ` --as ${user}` : ''}`;
 }

@@ -12,6 +12,7 @@ import { clip } from '../../session/answered-by.js';
 import { answerComplete, describeAnswer, describeRequest, isFinalAnswer, laterUpgrade, seqsOf, upstreamHop } from '../answer.js';
 import { tsOf } from '../stream.js';
 import type { ConnView, FindingDraft, Rule, SessionView } from '../types.js';
+import { canI } from './forbidden.js';
 
 const SPLIT = /User "([^"]*)" cannot (get|create) resource "pods\/(exec|attach|portforward)"(?: in API group "[^"]*")?(?: in the namespace "([^"]*)")?/;
 
@@ -78,6 +79,6 @@ function finding(s: VerbSplit, retry: ConnView | null): FindingDraft {
     },
     hop: upstreamHop(s.ws),
     fix: `Add "${s.verb}" to the Role bound to ${who}, so that it reads: rules: [{apiGroups: [""], resources: ["${res}"], verbs: ["get", "create"]}]; `
-      + `check with \`kubectl auth can-i get ${res} -n ${ns}${s.user ? ` --as ${s.user}` : ''}\` and \`kubectl auth can-i create ${res} -n ${ns}${s.user ? ` --as ${s.user}` : ''}\`.`,
+      + `check with \`${canI('get', res, ns, s.user || undefined)}\` and \`${canI('create', res, ns, s.user || undefined)}\`.`,
   };
 }

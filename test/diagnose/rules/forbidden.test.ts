@@ -14,7 +14,7 @@ describe('forbidden', () => {
     expect(f!.explanation).toContain('POST, authorized as verb create');
     expect(f!.explanation).toContain('1.35');
     expect(f!.fix).toContain('verbs: ["get", "create"]');
-    expect(f!.fix).toContain('kubectl auth can-i create pods/exec -n default --as jane');
+    expect(f!.fix).toContain('kubectl auth can-i create pods --subresource=exec -n default --as jane');
   });
 
   it('leaves a WebSocket upgrade RBAC refused for a verb, and its SPDY retry, to rbac-verb-split', () => {

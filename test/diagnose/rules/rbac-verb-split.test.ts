@@ -20,7 +20,7 @@ describe('rbac-verb-split', () => {
     expect(f!.explanation).toContain('WebSocket-only hop');
     expect(f!.fix).toContain('Add "get" to the Role bound to "jane"');
     expect(f!.fix).toContain('verbs: ["get", "create"]');
-    expect(f!.fix).toContain('kubectl auth can-i get pods/exec -n default --as jane');
+    expect(f!.fix).toContain('kubectl auth can-i get pods --subresource=exec -n default --as jane');
   });
 
   it('a role with only get on 1.35: WebSocket needs create too, and the SPDY retry is refused as well', () => {
