@@ -3,7 +3,7 @@
  * gateway failures, and as the upstream of `kubewire proxy`.
  */
 import { join } from 'node:path';
-import { DemoCluster } from '../demo/demo-cluster.js';
+import { DemoCluster, parseServerVersion, parseUserSpec } from '../demo/demo-cluster.js';
 import { GatewayProfiles } from '../demo/gateway-profiles.js';
 import { CliError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
@@ -15,6 +15,8 @@ export interface ClusterOptions {
   listen: string;
   writeKubeconfig?: string;
   gateway: string[];
+  user?: string[];
+  serverVersion?: string;
 }
 
 export async function runCluster(opts: ClusterOptions, out: Output, err: Output): Promise<number> {
@@ -24,12 +26,18 @@ export async function runCluster(opts: ClusterOptions, out: Output, err: Output)
   } catch (e) {
     throw new CliError('KW_ERR_BAD_GATEWAY_PROFILE', (e as Error).message);
   }
+  try {
+    for (const u of opts.user ?? []) parseUserSpec(u);
+    if (opts.serverVersion !== undefined) parseServerVersion(opts.serverVersion);
+  } catch (e) {
+    throw new CliError('KW_ERR_BAD_CLUSTER_OPTION', (e as Error).message);
+  }
   if (!listen.loopback) {
     err.line(`kubewire: warning: listening on ${listen.host}, not loopback: anyone who can reach it and has the token can run commands on this machine`);
   }
   let cluster: DemoCluster;
   try {
-    cluster = await DemoCluster.start({ host: listen.host, port: listen.port, gateway: opts.gateway });
+    cluster = await DemoCluster.start({ host: listen.host, port: listen.port, gateway: opts.gateway, users: opts.user ?? [], ...(opts.serverVersion !== undefined ? { serverVersion: opts.serverVersion } : {}) });
   } catch (e) {
     throw new CliError('KW_ERR_CLUSTER_START', `cannot start the demo cluster on ${opts.listen}: ${(e as Error).message}`, 1);
   }
@@ -43,6 +51,8 @@ export async function runCluster(opts: ClusterOptions, out: Output, err: Output)
   out.line(`kubewire demo cluster listening on ${cluster.url}`);
   out.line(`kubeconfig written to ${kubeconfig} (mode 0600)`);
   out.line(`gateway profiles: ${cluster.profiles.list().join(', ') || 'none'}`);
+  out.line(`server version: ${cluster.version?.gitVersion ?? 'v1.33.1'}`);
+  if (cluster.users.length) out.line(`users (each a context of its name): ${cluster.users.map((u) => `${u.name} (${u.role})`).join(', ')}`);
   out.line('');
   out.line(`  export KUBECONFIG=${kubeconfig}`);
   for (const line of [

@@ -7,6 +7,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { AuditFlags, AuditSettings } from './audit-setup.js';
 import { gatewayHelp } from '../demo/gateway-profiles.js';
+import { roleHelp } from '../demo/rbac.js';
 import { CliError, ExitCode } from '../io/errors.js';
 import { StdoutOutput } from '../io/output.js';
 import { VERSION } from '../version.js';
@@ -172,7 +173,9 @@ export function buildProgram(): Command {
     .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:0')
     .option('--write-kubeconfig <file>', 'where to write the kubeconfig (default: under ~/.local/state/kubewire)')
     .option('--gateway <profile...>', 'reproduce a gateway failure (repeatable; see below)', [])
-    .addHelpText('after', `\nGateway profiles:\n${gatewayHelp()}`)
+    .option('--user <name=role>', 'add a user with its own token and kubeconfig context NAME (repeatable; roles below)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--server-version <1.N>', 'what /version says (1.30 … 1.36) and how upgrades are authorized: from 1.35 WebSocket needs get and create (default 1.33)')
+    .addHelpText('after', `\nGateway profiles:\n${gatewayHelp()}\n\nRoles:\n${roleHelp()}`)
     .action(async (opts) => {
       const { runCluster } = await import('./cluster-command.js');
       await exitWhenFlushed(await runCluster(opts, new StdoutOutput(), new StdoutOutput(process.stderr)));

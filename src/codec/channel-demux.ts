@@ -41,11 +41,12 @@ export class ChannelDemux implements WsMessageConsumer {
     this.channel = null;
     this.skip = false;
     this.carry = '';
-    const expected = this.base64 ? WsOpcode.Text : WsOpcode.Binary;
-    if (opcode !== expected && !this.typeReported) {
-      // Servers decode either frame type the same way (apimachinery wsstream conn.go), so read on.
+    // Servers decode either frame type the same way (apimachinery wsstream conn.go), so read on.
+    // A text message in a binary protocol is what python-kubernetes sends for stdin and resize,
+    // and API servers take it: no anomaly. A binary message in a base64 protocol is one.
+    if (this.base64 && opcode !== WsOpcode.Text && !this.typeReported) {
       this.typeReported = true;
-      this.anomaly(AnomalyCode.ChannelBadMessageType, offset, `${opcode === WsOpcode.Text ? 'text' : 'binary'} message in a ${this.base64 ? 'base64 (text)' : 'binary'} channel protocol`);
+      this.anomaly(AnomalyCode.ChannelBadMessageType, offset, 'binary message in a base64 (text) channel protocol');
     }
   }
 

@@ -5,6 +5,11 @@
  * `kubectl auth whoami` and kubewire's audit identity. Upgrades (WebSocket GET and
  * SPDY POST alike) for exec/attach/portforward are checked here, then handed to `onUpgrade`.
  *
+ * Each bearer token is one user with one role (rbac.ts): the demo's own token is a cluster
+ * admin, `kubewire cluster --user NAME=ROLE` adds more. Requests are authorized as RBAC does,
+ * SelfSubjectReview and SelfSubjectAccessReview answer for the token's user, and the version
+ * (`--server-version`) decides how stream upgrades are authorized.
+ *
  * Replies copy a real API server's: Status bodies (k8s-errors.ts), Table when the Accept header
  * asks `as=Table`, PodList items without kind/apiVersion, watch events as newline-separated
  * JSON objects on a chunked response.
@@ -16,7 +21,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import type { DemoPod, K8sStatus } from './contracts.js';
 import { humanDuration, podJson, podListJson, podTableJson, type IncludeObject, type PodMeta } from './demo-pods.js';
-import { badRequest, internalError, methodNotAllowed, notFound, pathNotFound, requestEntityTooLarge, unauthorized, writeStatus } from './k8s-errors.js';
+import { badRequest, forbidden, internalError, methodNotAllowed, notFound, pathNotFound, requestEntityTooLarge, unauthorized, writeStatus } from './k8s-errors.js';
+import { decodeReview, isProtobufBody } from './protobuf-body.js';
+import { allowed, allowedReason, deniedReason, upgradeVerbs, type AccessAttributes, type DemoUser } from './rbac.js';
 import { refuseUpgrade } from '../http/raw-response.js';
 import { isTrue } from '../codec/k8s-request.js';
 
@@ -43,9 +50,18 @@ export interface ServerVersion {
   gitVersion: string;
 }
 
+/** A user of the demo cluster and the bearer token that authenticates it. */
+export interface DemoCredential {
+  user: DemoUser;
+  token: string;
+}
+
 export interface DemoApiServerOptions {
   tls: { certPem: string; keyPem: string };
+  /** The token of the demo's cluster admin (DEMO_USER_INFO). */
   token: string;
+  /** More users, each with its own token and role. */
+  users?: DemoCredential[];
   pods: DemoPod[];
   logs: LogSource;
   onUpgrade: UpgradeHandler;
@@ -69,6 +85,7 @@ const REFUSAL_LINGER_MS = 5000;
 /** A SelfSubjectReview body is a few dozen bytes; the apiserver's own limit is 3 MiB. */
 const MAX_REVIEW_BODY = 64 * 1024;
 const AUTHENTICATION_V1 = 'authentication.k8s.io/v1';
+const AUTHORIZATION_V1 = 'authorization.k8s.io/v1';
 
 /** Who the demo's bearer token authenticates as: a cluster admin, as with a kubeadm admin.conf. */
 export const DEMO_USER_INFO = {
@@ -77,8 +94,10 @@ export const DEMO_USER_INFO = {
   groups: ['system:masters', 'system:authenticated'],
 } as const;
 
+const DEMO_ADMIN: DemoUser = { name: DEMO_USER_INFO.username, uid: DEMO_USER_INFO.uid, groups: [...DEMO_USER_INFO.groups], role: 'admin' };
+
 type Route =
-  | { t: 'version' | 'api' | 'apis' | 'apiv1' | 'namespaces' | 'health' | 'selfsubjectreview' }
+  | { t: 'version' | 'api' | 'apis' | 'apiv1' | 'namespaces' | 'health' | 'selfsubjectreview' | 'selfsubjectaccessreview' }
   | { t: 'namespace'; ns: string }
   | { t: 'pods'; ns: string | null }
   | { t: 'pod' | 'log'; ns: string; name: string }
@@ -102,13 +121,13 @@ export class DemoApiServer {
   private readonly sockets = new Set<Duplex>();
   private readonly watchers = new Set<Watcher>();
   private readonly meta = new Map<DemoPod, { resourceVersion: string; annotations: Record<string, string> }>();
-  private readonly tokenDigest: Buffer;
+  private readonly credentials: { digest: Buffer; user: DemoUser }[];
   private resourceVersion = 41200;
   private ticker: NodeJS.Timeout | null = null;
   private address = '';
 
   constructor(private readonly opts: DemoApiServerOptions) {
-    this.tokenDigest = sha256(`Bearer ${opts.token}`);
+    this.credentials = [{ token: opts.token, user: DEMO_ADMIN }, ...(opts.users ?? [])].map((c) => ({ digest: sha256(`Bearer ${c.token}`), user: c.user }));
     for (const pod of opts.pods) this.meta.set(pod, { resourceVersion: String(++this.resourceVersion), annotations: {} });
     this.server = createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem, ALPNProtocols: ['http/1.1'], noDelay: true });
     this.server.keepAliveTimeout = 65_000;
@@ -161,20 +180,31 @@ export class DemoApiServer {
     });
   }
 
-  private authorized(req: IncomingMessage): boolean {
+  /** The user the request's bearer token authenticates, or null. */
+  private authenticate(req: IncomingMessage): DemoUser | null {
     const h = req.headers.authorization;
-    if (typeof h !== 'string') return false;
+    if (typeof h !== 'string') return null;
     // The scheme is case-insensitive (apiserver bearertoken authenticator).
-    const normalised = h.replace(/^bearer /i, 'Bearer ');
-    return timingSafeEqual(sha256(normalised), this.tokenDigest);
+    const digest = sha256(h.replace(/^bearer /i, 'Bearer '));
+    let found: DemoUser | null = null;
+    // Every token is compared, so the time taken does not say which one matched.
+    for (const c of this.credentials) if (timingSafeEqual(digest, c.digest)) found = c.user;
+    return found;
+  }
+
+  private get minor(): number {
+    return Number((this.opts.version ?? DEFAULT_VERSION).minor);
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    if (!this.authorized(req)) return writeStatus(res, unauthorized());
+    const user = this.authenticate(req);
+    if (!user) return writeStatus(res, unauthorized());
     const { path, query } = splitUrl(req.url);
     const route = parseRoute(path);
     if (!route) return writeStatus(res, pathNotFound());
     const method = req.method ?? 'GET';
+    const denied = this.denied(user, route, method, query);
+    if (denied) return writeStatus(res, denied);
     if (route.t === 'stream') {
       // upgradeaware.go: a streaming request that lost its Connection/Upgrade headers.
       if (method === 'GET' || method === 'POST') return writeStatus(res, badRequest('Upgrade request required'));
@@ -183,7 +213,11 @@ export class DemoApiServer {
     if (route.t === 'selfsubjectreview') {
       // A create-only resource: the apiserver installs POST and nothing else for it.
       if (method !== 'POST') return writeStatus(res, methodNotAllowed());
-      return void this.selfSubjectReview(req, res).catch((e: unknown) => writeStatus(res, internalError(e instanceof Error ? e.message : String(e))));
+      return void this.selfSubjectReview(req, res, user).catch((e: unknown) => writeStatus(res, internalError(e instanceof Error ? e.message : String(e))));
+    }
+    if (route.t === 'selfsubjectaccessreview') {
+      if (method !== 'POST') return writeStatus(res, methodNotAllowed());
+      return void this.selfSubjectAccessReview(req, res, user).catch((e: unknown) => writeStatus(res, internalError(e instanceof Error ? e.message : String(e))));
     }
     if (method !== 'GET' && method !== 'HEAD') return writeStatus(res, methodNotAllowed());
     const table = tableRequest(req.headers.accept, query);
@@ -223,12 +257,17 @@ export class DemoApiServer {
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     if (this.opts.gateway?.(req, socket)) return;
-    if (!this.authorized(req)) return this.refuse(socket, unauthorized());
+    const user = this.authenticate(req);
+    if (!user) return this.refuse(socket, unauthorized());
     const { path, query } = splitUrl(req.url);
     const route = parseRoute(path);
     if (!route) return this.refuse(socket, pathNotFound());
     if (route.t !== 'stream') return this.refuse(socket, badRequest(`unable to upgrade: ${path} does not support upgrades`));
     if (req.method !== 'GET' && req.method !== 'POST') return this.refuse(socket, methodNotAllowed());
+    for (const verb of upgradeVerbs(req.method, this.minor)) {
+      const a: AccessAttributes = { verb, resource: 'pods', subresource: route.kind, namespace: route.ns };
+      if (!allowed(user, a)) return this.refuse(socket, forbidden('pods', route.name, deniedReason(user, a)));
+    }
     const pod = this.findPod(route.ns, route.name);
     if (!pod) return this.refuse(socket, notFound('pods', route.name));
     if (route.kind !== 'portforward') {
@@ -248,17 +287,84 @@ export class DemoApiServer {
 
   /**
    * SelfSubjectReview (pkg/registry/authentication/selfsubjectreview): the posted object comes
-   * back, 201 Created, with status.userInfo of the authenticated user. Every request that gets
-   * here carries the demo's token, so that user is always DEMO_USER_INFO. The body is decoded as
+   * back, 201 Created, with status.userInfo of the token's user. The body is decoded as
    * the create handler decodes it: apiVersion and kind default to the path's and must match it.
    */
-  private async selfSubjectReview(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** The Forbidden Status RBAC gives `user` for a REST request, or null when it is allowed. */
+  private denied(user: DemoUser, route: Route, method: string, query: URLSearchParams): ReturnType<typeof forbidden> | null {
+    let a: AccessAttributes;
+    let name: string | undefined;
+    switch (route.t) {
+      case 'namespaces':
+        a = { verb: 'list', resource: 'namespaces', namespace: null };
+        break;
+      case 'namespace':
+        a = { verb: 'get', resource: 'namespaces', namespace: null };
+        name = route.ns;
+        break;
+      case 'pods':
+        a = { verb: isTrue(query.get('watch')) ? 'watch' : 'list', resource: 'pods', namespace: route.ns };
+        break;
+      case 'pod':
+        a = { verb: 'get', resource: 'pods', namespace: route.ns };
+        name = route.name;
+        break;
+      case 'log':
+        a = { verb: 'get', resource: 'pods', subresource: 'log', namespace: route.ns };
+        name = route.name;
+        break;
+      default:
+        // Discovery, health, version and the self reviews are every authenticated user's.
+        return null;
+    }
+    if (method !== 'GET' && method !== 'HEAD') return null;
+    return allowed(user, a) ? null : forbidden(a.resource, name, deniedReason(user, a));
+  }
+
+  /**
+   * SelfSubjectAccessReview (pkg/registry/authorization/selfsubjectaccessreview): may the
+   * token's user do `spec.resourceAttributes`? Answered 201 with the spec and `status.allowed`,
+   * as `kubectl auth can-i` reads it.
+   */
+  private async selfSubjectAccessReview(req: IncomingMessage, res: ServerResponse, user: DemoUser): Promise<void> {
+    const body = await readBody(req, MAX_REVIEW_BODY);
+    if (body === null) return writeStatus(res, requestEntityTooLarge(MAX_REVIEW_BODY));
+    let posted: { apiVersion?: unknown; kind?: unknown; spec?: { resourceAttributes?: Record<string, unknown>; nonResourceAttributes?: Record<string, unknown> } };
+    try {
+      posted = (isProtobufBody(req.headers['content-type']) ? decodeReview(body) : JSON.parse(body.toString('utf8'))) as typeof posted;
+    } catch (e) {
+      return writeStatus(res, badRequest(`the object provided is unrecognized (must be of type SelfSubjectAccessReview): couldn't get version/kind; json parse error: ${(e as Error).message}`));
+    }
+    const { apiVersion = AUTHORIZATION_V1, kind = 'SelfSubjectAccessReview' } = posted ?? {};
+    if (apiVersion !== AUTHORIZATION_V1 || kind !== 'SelfSubjectAccessReview') {
+      return writeStatus(res, badRequest(`the object provided is unrecognized (must be of type SelfSubjectAccessReview): no kind "${String(kind)}" is registered for version "${String(apiVersion)}"`));
+    }
+    const ra = posted.spec?.resourceAttributes;
+    const spec = posted.spec ?? {};
+    if (!ra && !spec.nonResourceAttributes) return writeStatus(res, { ...badRequest('SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified'), reason: 'Invalid', code: 422 });
+    const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+    let ok: boolean;
+    if (ra) {
+      const group = str(ra['group']);
+      const verb = str(ra['verb']);
+      const a: AccessAttributes = { verb, resource: str(ra['resource']), subresource: str(ra['subresource']) || undefined, namespace: str(ra['namespace']) || null };
+      ok = verb === '*' ? user.role === 'admin' : (group === '' || user.role === 'admin') && allowed(user, a);
+    } else {
+      ok = true;
+    }
+    const reason = ok ? allowedReason(user) : '';
+    const text = JSON.stringify({ kind, apiVersion, metadata: { creationTimestamp: null }, spec, status: { allowed: ok, ...(reason ? { reason } : {}) } }) + '\n';
+    res.writeHead(201, { ...JSON_HEADERS, 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private async selfSubjectReview(req: IncomingMessage, res: ServerResponse, user: DemoUser): Promise<void> {
     const body = await readBody(req, MAX_REVIEW_BODY);
     if (body === null) return writeStatus(res, requestEntityTooLarge(MAX_REVIEW_BODY));
     const unrecognized = (why: string) => badRequest(`the object provided is unrecognized (must be of type SelfSubjectReview): ${why}`);
     let posted: unknown;
     try {
-      posted = JSON.parse(body.toString('utf8'));
+      posted = isProtobufBody(req.headers['content-type']) ? decodeReview(body) : JSON.parse(body.toString('utf8'));
     } catch (e) {
       return writeStatus(res, unrecognized(`couldn't get version/kind; json parse error: ${(e as Error).message}`));
     }
@@ -267,7 +373,7 @@ export class DemoApiServer {
     if (apiVersion !== AUTHENTICATION_V1) return writeStatus(res, badRequest(`the API version in the data (${String(apiVersion)}) does not match the expected API version (${AUTHENTICATION_V1})`));
     if (kind !== 'SelfSubjectReview') return writeStatus(res, unrecognized(`no kind "${String(kind)}" is registered for version "${AUTHENTICATION_V1}"`));
     // metadata.creationTimestamp is a struct Go's encoding/json does not omit: it is sent as null.
-    const text = JSON.stringify({ kind, apiVersion, metadata: { creationTimestamp: null }, status: { userInfo: DEMO_USER_INFO } }) + '\n';
+    const text = JSON.stringify({ kind, apiVersion, metadata: { creationTimestamp: null }, status: { userInfo: { username: user.name, uid: user.uid, groups: user.groups } } }) + '\n';
     res.writeHead(201, { ...JSON_HEADERS, 'Content-Length': Buffer.byteLength(text) });
     res.end(text);
   }
@@ -494,6 +600,7 @@ export function parseRoute(path: string): Route | null {
       return null;
   }
   if (segs.length === 4 && a === 'apis' && b === 'authentication.k8s.io' && c === 'v1' && d === 'selfsubjectreviews') return { t: 'selfsubjectreview' };
+  if (segs.length === 4 && a === 'apis' && b === 'authorization.k8s.io' && c === 'v1' && d === 'selfsubjectaccessreviews') return { t: 'selfsubjectaccessreview' };
   if (a !== 'api' || b !== 'v1' || c !== 'namespaces' || d === undefined) return null;
   if (segs.length === 4) return { t: 'namespace', ns: d };
   if (e !== 'pods') return null;

@@ -14,6 +14,7 @@ export const GATEWAY_PROFILES = {
   'drop-status': 'the exit status is never sent; the connection closes normally (kubectl reports success)',
   'no-close-frame': 'after the status the TCP connection ends with no WebSocket close frame (kubectl exits 1, close 1006)',
   'no-stream-version': 'the SPDY 101 lacks X-Stream-Protocol-Version (kubectl falls back to v1: exit codes are lost)',
+  'runtime-http': 'WebSocket exec/attach get a 101, then an InternalError status from a runtime streaming server that answers plain HTTP (1.36 with cri-dockerd)',
 } as const;
 
 export type GatewayProfileName = keyof typeof GATEWAY_PROFILES;

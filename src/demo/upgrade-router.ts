@@ -11,13 +11,13 @@ import type { CommandRequest, DialPodPort, StartCommand } from './contracts.js';
 import type { GatewayProfiles } from './gateway-profiles.js';
 import { isTrue } from '../codec/k8s-request.js';
 import { rawResponseHead, refuseUpgrade } from '../http/raw-response.js';
-import { badRequest } from './k8s-errors.js';
+import { badRequest, internalError } from './k8s-errors.js';
 import { SpdyServerConnection } from './spdy-server-connection.js';
 import { serveSpdyPortForward } from './spdy-portforward.js';
 import { negotiateSpdyProtocol, serveSpdyRemoteCommand, type SpdyNegotiation } from './spdy-remote-command.js';
 import { WsByteStream } from './ws-byte-stream.js';
 import { servePortsOverWebSocket } from './ws-portforward.js';
-import { acceptWebSocket, armIdleTimeout, offeredProtocols, serveWsRemoteCommand } from './ws-remote-command.js';
+import { acceptWebSocket, armIdleTimeout, offeredProtocols, serveWsRemoteCommand, serveWsStatusOnly } from './ws-remote-command.js';
 
 export const TUNNEL_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
 export const PORTFORWARD_PROTOCOL = 'portforward.k8s.io';
@@ -75,6 +75,13 @@ export function createUpgradeRouter(deps: UpgradeRouterDeps) {
       // An API server without the stream translator passes the v5 request to the kubelet,
       // whose x/net server knows no v5 and answers 403 with no body.
       refuse(socket, 403, null);
+      return;
+    }
+    if (profiles.has('runtime-http')) {
+      // 1.36 proxies WebSocket to the kubelet, which dials the runtime's streaming server over
+      // TLS; cri-dockerd serves it over plain HTTP (protocol.md A §5).
+      served(`websocket ${route.kind} runtime-http`);
+      serveWsStatusOnly(req, socket, head, internalError(`error sending request: Get "https://[::]:36215/cri/${route.kind}/${runtimeToken(route)}": http: server gave HTTP response to HTTPS client`), profiles);
       return;
     }
     served(`websocket ${route.kind}`);
@@ -135,6 +142,11 @@ function headerList(req: IncomingMessage, name: string): string[] {
     if (req.rawHeaders[i]!.toLowerCase() === name) out.push(...req.rawHeaders[i + 1]!.split(',').map((s) => s.trim()).filter(Boolean));
   }
   return out;
+}
+
+/** The one-time token a runtime's streaming URL carries (`/cri/exec/qD3xXnYs`), stable per pod. */
+function runtimeToken(route: UpgradeRoute): string {
+  return Buffer.from(`${route.pod.uid}`).toString('base64url').slice(0, 8);
 }
 
 export function commandRequest(route: UpgradeRoute): CommandRequest {

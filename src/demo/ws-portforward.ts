@@ -68,8 +68,10 @@ function forwardPorts(ws: WebSocket, base64: boolean, pod: DemoPod, ports: numbe
     );
   });
 
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    const text = base64 || !isBinary;
+  // The protocol, not the frame type, says how a message is encoded (apimachinery wsstream
+  // conn.go): python-kubernetes sends raw channel bytes in text frames.
+  ws.on('message', (data: Buffer) => {
+    const text = base64;
     if (data.length === 0) return;
     const channel = text ? data[0]! - 0x30 : data[0]!;
     const payload = text ? Buffer.from(data.subarray(1).toString('latin1'), 'base64') : data.subarray(1);

@@ -79,6 +79,26 @@ export function serveWsRemoteCommand(
   acceptWebSocket(req, socket, head, protocol, profiles, (ws) => runOverWebSocket(ws, protocol, command, startCommand, profiles));
 }
 
+/**
+ * The 101 and then, instead of a command, `status` on channel 3 and close 1000: what the API
+ * server's translator sends when the leg behind it fails after it accepted the WebSocket (a
+ * container runtime's streaming server that cannot be dialled).
+ */
+export function serveWsStatusOnly(req: IncomingMessage, socket: Duplex, head: Buffer, status: K8sStatus, profiles: GatewayProfiles): void {
+  const protocol = chooseProtocol(offeredProtocols(req), WS_REMOTE_COMMAND_PROTOCOLS);
+  if (protocol === null) {
+    refuseUpgrade(socket, 403, null);
+    return;
+  }
+  acceptWebSocket(req, socket, head, protocol, profiles, (ws) => {
+    const sender = new WsSender(ws);
+    const text = statusText(status, protocol.startsWith('v4.') || protocol.startsWith('v5.')) ?? '';
+    if (protocol.includes('base64')) sender.send(`3${Buffer.from(text).toString('base64')}`, false);
+    else sender.send(Buffer.concat([Buffer.of(3), Buffer.from(text)]), true);
+    ws.close(1000);
+  });
+}
+
 function runOverWebSocket(ws: WebSocket, protocol: string, command: CommandRequest, startCommand: StartCommand, profiles: GatewayProfiles): void {
   const base64 = protocol.includes('base64');
   const jsonStatus = protocol.startsWith('v4.') || protocol.startsWith('v5.');
@@ -120,10 +140,12 @@ function runOverWebSocket(ws: WebSocket, protocol: string, command: CommandReque
     },
   });
 
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
+  // The protocol, not the frame type, says how a message is encoded (apimachinery wsstream
+  // conn.go): python-kubernetes sends raw channel bytes in text frames.
+  ws.on('message', (data: Buffer) => {
     let channel: number;
     let payload: Buffer;
-    if (base64 || !isBinary) {
+    if (base64) {
       const text = data.toString('latin1');
       if (text.length === 0) return;
       channel = text.charCodeAt(0) - 0x30;

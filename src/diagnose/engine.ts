@@ -27,6 +27,11 @@ import type { SessionFacts } from '../session/session-facts.js';
 
 export interface DiagnosisEngineOptions {
   rules?: readonly Rule[];
+  /**
+   * The API server's version (`v1.35.2`) when the caller knows it (the doctor asked `/version`);
+   * otherwise the engine takes it from the first `/version` answer whose body it sees.
+   */
+  serverVersion?: string | null;
 }
 
 /** A finding of one session; `session` is absent for events that carried none (a decoded capture). */
@@ -54,9 +59,11 @@ export class DiagnosisEngine implements SessionListener {
   /** Keyed by the model's own session objects, so a session the model forgets is forgotten here too. */
   private readonly diagnoses = new WeakMap<SessionFacts, Diagnosis>();
   private now = Number.NaN;
+  private serverVersion: string | null;
 
   constructor(private readonly model: SessionModel, private readonly publish: (f: SessionFinding) => void, options: DiagnosisEngineOptions = {}) {
     this.rules = options.rules ?? RULES;
+    this.serverVersion = options.serverVersion ?? null;
   }
 
   /** An event replays with its own clock; one without a time keeps the last known. */
@@ -65,6 +72,7 @@ export class DiagnosisEngine implements SessionListener {
     const t = parseTsMillis(e.ts);
     if (t !== null) this.now = t;
     const d = this.diagnosisOf(session, e);
+    if (e.type === 'http.body') this.learnVersion(session, e);
     if (!routine(e)) this.evaluate(session, d, false);
   }
 
@@ -83,6 +91,14 @@ export class DiagnosisEngine implements SessionListener {
     for (const s of this.model.values()) if (!s.settled) this.evaluateKnown(s, true);
   }
 
+  /** A `/version` answer of any session tells every session what the API server is. */
+  private learnVersion(s: SessionFacts, e: KubewireEvent & { type: 'http.body' }): void {
+    if (this.serverVersion !== null || e.dir !== 's2c' || !e.text) return;
+    if (s.conns.get(e.conn ?? '')?.request?.path !== '/version') return;
+    const m = /"gitVersion"\s*:\s*"([^"]+)"/.exec(e.text);
+    if (m) this.serverVersion = m[1]!;
+  }
+
   private diagnosisOf(s: SessionFacts, e: KubewireEvent): Diagnosis {
     let d = this.diagnoses.get(s);
     if (!d) {
@@ -99,7 +115,7 @@ export class DiagnosisEngine implements SessionListener {
   }
 
   private evaluate(s: SessionFacts, d: Diagnosis, ended: boolean): void {
-    const view = sessionView(s, d.session, this.now, ended);
+    const view = sessionView(s, d.session, this.now, ended, this.serverVersion);
     for (const rule of this.rules) {
       let drafts: FindingDraft[];
       try {

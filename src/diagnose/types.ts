@@ -35,6 +35,8 @@ export interface SessionView {
   readonly now: number;
   /** True once no more connections can join the session (it settled, or the input ended). */
   readonly ended: boolean;
+  /** The API server's version as its `/version` said (`v1.35.2`), or null when kubewire has not seen it. */
+  readonly serverVersion: string | null;
 }
 
 export interface Rule {

@@ -192,11 +192,15 @@ export function judgeUpgrade(t: Transcript & { error: string | null }): { verdic
  * Rules about what follows a 101 (the status, the close, silence): after a 101 the probe hangs
  * up by itself, so these would describe the probe, not the path.
  */
-const AFTER_101_RULES = new Set(['status-missing', 'no-close-frame', 'no-frames-after-101', 'idle-timeout', 'pong-missing']);
+const AFTER_101_RULES = new Set(['status-missing', 'exit-unknown', 'no-close-frame', 'no-frames-after-101', 'idle-timeout', 'pong-missing']);
 
-/** Findings the probe itself causes: the 404 of the pod that was chosen not to exist, and its own hang-up after a 101. */
+/**
+ * Findings the probe itself causes: the 404 of the pod that was chosen not to exist, its own
+ * hang-up after a 101, and the SPDY retry it does not make (each transport is probed on its own).
+ */
 function expected(f: DiagnosedFinding, probePod: string, status: number | null): boolean {
   if (f.rule === 'not-found' && f.title.includes(probePod)) return true;
+  if (f.rule === 'no-fallback') return true;
   return status === 101 && AFTER_101_RULES.has(f.rule);
 }
 
@@ -209,7 +213,7 @@ export async function checkUpgrade(u: Upstream, kind: UpgradeKind, namespace: st
   const spec = UPGRADES[kind];
   const t = await exchange(u, (headers) => upgradeRequest(u, kind, namespace, pod, session, headers, container));
   const judged = judgeUpgrade(t);
-  const { findings } = diagnoseTranscript(t, session, conn);
+  const { findings } = diagnoseTranscript(t, session, conn, serverMinor !== null ? `v1.${serverMinor}` : null);
   let { verdict, detail } = judged;
   if (kind === 'ws-exec' && judged.status === 404 && serverMinor !== null && serverMinor < 30) {
     verdict = 'warn';

@@ -137,7 +137,8 @@ export interface Diagnosed {
  * Decodes a transcript (the client's bytes first, then the server's, as a capture is decoded),
  * stamps the events with the session and connection of the check, and runs the rules.
  */
-export function diagnoseTranscript(t: Transcript, session: string, conn: string): Diagnosed {
+/** `serverVersion`: what the doctor's `/version` said (`v1.33`), for the rules that depend on it. */
+export function diagnoseTranscript(t: Transcript, session: string, conn: string, serverVersion: string | null = null): Diagnosed {
   const events: KubewireEvent[] = [];
   const stamper = new EventStamper();
   let now = t.c2s[0]?.at ?? Date.now();
@@ -155,5 +156,5 @@ export function diagnoseTranscript(t: Transcript, session: string, conn: string)
   now = t.s2cEnded ?? now;
   decoder.end('s2c');
   decoder.end('c2s');
-  return { events, findings: diagnoseEvents(events) };
+  return { events, findings: diagnoseEvents(events, { serverVersion }) };
 }

@@ -47,7 +47,7 @@ export const AnomalyCode = {
   ChannelBadResize: 'KW_CHANNEL_BAD_RESIZE',
   /** A status longer than MAX_STATUS_BYTES. */
   StatusTooLarge: 'KW_STATUS_TOO_LARGE',
-  /** A WebSocket frame type the subprotocol does not allow (text in a binary protocol, ...). */
+  /** A binary message in a base64 (text) channel protocol (text in a binary one is what servers accept and python-kubernetes sends). */
   ChannelBadMessageType: 'KW_CHANNEL_BAD_MESSAGE_TYPE',
 
   /** SPDY/3 §2.2: a control frame whose version is not 3. */

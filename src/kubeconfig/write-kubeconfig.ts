@@ -15,6 +15,8 @@ export interface KubeconfigOptions {
   /** Cluster, user and context name. Default `kubewire-demo`. */
   name?: string;
   namespace?: string;
+  /** More users of the same cluster: each gets a user and a context entry of its name. */
+  users?: { name: string; token: string }[];
 }
 
 export const DEFAULT_KUBECONFIG_NAME = 'kubewire-demo';
@@ -44,16 +46,14 @@ export function kubeconfigText(opts: KubeconfigOptions): string {
     `    server: ${yamlQuote(opts.server)}`,
     `    certificate-authority-data: ${yamlQuote(caData)}`,
     'users:',
-    `- name: ${name}`,
-    '  user:',
-    `    token: ${yamlQuote(opts.token)}`,
-    'contexts:',
-    `- name: ${name}`,
-    '  context:',
-    `    cluster: ${name}`,
-    `    user: ${name}`,
   ];
-  if (opts.namespace !== undefined) lines.push(`    namespace: ${yamlQuote(opts.namespace)}`);
+  const users = [{ name: opts.name ?? DEFAULT_KUBECONFIG_NAME, token: opts.token }, ...(opts.users ?? [])];
+  for (const u of users) lines.push(`- name: ${yamlQuote(u.name)}`, '  user:', `    token: ${yamlQuote(u.token)}`);
+  lines.push('contexts:');
+  for (const u of users) {
+    lines.push(`- name: ${yamlQuote(u.name)}`, '  context:', `    cluster: ${name}`, `    user: ${yamlQuote(u.name)}`);
+    if (opts.namespace !== undefined) lines.push(`    namespace: ${yamlQuote(opts.namespace)}`);
+  }
   lines.push(`current-context: ${name}`, 'preferences: {}', '');
   return lines.join('\n');
 }

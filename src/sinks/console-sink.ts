@@ -12,6 +12,13 @@
  *
  * Sessions that made an upgrade get a line, and so do `logs` and `watch` streams; plain REST
  * (kubectl get) gets none. A session observer's listener, not a sink: it never slows the relay.
+ *
+ * A `!` line that repeats the one before it (one failing `kubectl get` retries, and each try
+ * gets the same proxy error) is counted, not printed again; the count follows as one line when
+ * another line comes, on the observer's tick, or when a session settles:
+ *
+ *   ! KW_ERR_UPSTREAM_CONNECT connect ECONNREFUSED 127.0.0.1:6443 (answered 502)
+ *   ! KW_ERR_UPSTREAM_CONNECT connect ECONNREFUSED 127.0.0.1:6443 (answered 502) (repeated 4 more times)
  */
 import type { Output } from '../io/output.js';
 import { formatBytes } from '../events/preview.js';
@@ -92,25 +99,50 @@ export class ConsoleSink implements SessionListener {
    * again only when its story changed. Keyed by the model's session, so it is forgotten with it.
    */
   private readonly printed = new WeakMap<SessionFacts, string>();
+  /** The last `!` line printed, and how often it came again since. */
+  private lastAlert: string | null = null;
+  private repeats = 0;
 
   constructor(private readonly out: Output) {}
 
   primary(e: KubewireEvent): void {
-    if (e.type === 'proxy.error') this.out.line(formatErrorLine(e.code, e.message, e.status));
+    if (e.type === 'proxy.error') this.alert(formatErrorLine(e.code, e.message, e.status));
   }
 
   derived(e: KubewireEvent): void {
     // A fallback's line carries its mark; its finding adds the why and the fix.
-    if (e.type === 'finding') this.out.line(formatFindingLine(e.severity, e.rule, e.title, e.fix));
-    else if (e.type === 'sink.dropped') this.out.line(`! ${e.note}`);
+    if (e.type === 'finding') this.alert(formatFindingLine(e.severity, e.rule, e.title, e.fix));
+    else if (e.type === 'sink.dropped') this.alert(`! ${e.note}`);
+  }
+
+  tick(): void {
+    this.flushRepeats();
   }
 
   settled(session: SessionFacts): void {
+    this.flushRepeats();
     const story = session.story();
     if (!hasSessionLine(story)) return;
     const line = formatSessionLine(story);
     if (this.printed.get(session) === line) return;
     this.printed.set(session, line);
+    this.lastAlert = null;
     this.out.line(line);
+  }
+
+  private alert(line: string): void {
+    if (line === this.lastAlert) {
+      this.repeats++;
+      return;
+    }
+    this.flushRepeats();
+    this.lastAlert = line;
+    this.out.line(line);
+  }
+
+  private flushRepeats(): void {
+    if (this.repeats === 0 || this.lastAlert === null) return;
+    this.out.line(`${this.lastAlert} (repeated ${this.repeats} more time${this.repeats > 1 ? 's' : ''})`);
+    this.repeats = 0;
   }
 }

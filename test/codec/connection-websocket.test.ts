@@ -161,6 +161,25 @@ describe('v5.channel.k8s.io exec', () => {
     expect(summary.stdinClosed).toBe(false);
   });
 
+  it('reads channel data in text frames (python-kubernetes) as servers do, with no anomaly', () => {
+    const { c, s } = wsExec(V4);
+    c.add(cframe(OP.text, chan(0, 'echo hi\n')));
+    c.add(cframe(OP.text, chan(4, '{"Width":80,"Height":24}')));
+    s.add(sframe(OP.binary, chan(1, 'hi\n')));
+    const { events } = expectChunkingInvariant(c.bytes, s.bytes);
+    expect(anomalies(events)).toEqual([]);
+    expect(ofType(events, 'k8s.data').filter((e) => e.dir === 'c2s').map((e) => [e.stream, e.size])).toEqual([['stdin', 8], ['resize', 24]]);
+    expect(ofType(events, 'k8s.resize').map((r) => [r.width, r.height])).toEqual([[80, 24]]);
+  });
+
+  it('still notes a binary message in a base64 protocol', () => {
+    const { c, s } = wsExec('v4.base64.channel.k8s.io');
+    c.add(cframe(OP.binary, chan64(0, 'x')));
+    s.add(sframe(OP.text, chan64(1, 'y')));
+    const { events } = expectChunkingInvariant(c.bytes, s.bytes);
+    expect(anomalies(events).map((a) => a.code)).toEqual(['KW_CHANNEL_BAD_MESSAGE_TYPE']);
+  });
+
   it('reads a resize spanning two messages and two resizes sharing one message', () => {
     const { c, s } = wsExec(V5, [V5], `${EXEC_TARGET}&tty=true`);
     const firstAt = c.add(cframe(OP.binary, chan(4, '{"Width":120,')));

@@ -65,11 +65,11 @@ describe('DiagnosisEngine', () => {
     const when: [number, SessionFinding[]][] = events.map((e) => [e.seq, engine.ingest(e)]);
     const reported = when.filter(([, f]) => f.length);
     // websocket-fallback as the SPDY retry is answered (only then is it no same refusal again);
-    // status-missing with the first event after the server ended the error stream without a status
+    // exit-unknown with the first event after the server ended the error stream without a status
     // (DATA frames alone do not trigger an evaluation).
     const spdyAnswerSeq = events.find((e) => e.type === 'upgrade.response' && e.conn === 'c2')!.seq;
     const errorFinSeq = events.find((e) => e.type === 'spdy.frame' && e.fin)!.seq;
-    expect(reported.map(([seq, f]) => [seq, f.map((x) => x.rule)])).toEqual([[spdyAnswerSeq, ['websocket-fallback']], [errorFinSeq + 1, ['status-missing']]]);
+    expect(reported.map(([seq, f]) => [seq, f.map((x) => x.rule)])).toEqual([[spdyAnswerSeq, ['websocket-fallback']], [errorFinSeq + 1, ['exit-unknown']]]);
     expect(reported[0]![1][0]).toMatchObject({ session: 'sess-1', conn: 'c1' });
     expect(engine.tick(T0 + 60_000)).toEqual([]);
     expect(engine.finish()).toEqual([]);
@@ -88,10 +88,11 @@ describe('DiagnosisEngine', () => {
     const live = diagnosis();
     for (const e of log.events) expect(live.ingest(e)).toEqual([]);
     expect(live.tick(T0 + 1_000)).toEqual([]);
-    expect(live.tick(T0 + 4_000).map((f) => f.rule)).toEqual(['forbidden']);
+    // No SPDY retry came: the refusal is final, and the client has no fallback.
+    expect(live.tick(T0 + 4_000).map((f) => f.rule)).toEqual(['no-fallback', 'forbidden']);
     const replay = diagnosis();
     for (const e of log.events) replay.ingest(e);
-    expect(replay.finish().map((f) => f.rule)).toEqual(['forbidden']);
+    expect(replay.finish().map((f) => f.rule)).toEqual(['no-fallback', 'forbidden']);
   });
 
   it('evaluates a session once more, as ended, when it settles, and not on later ticks', () => {
@@ -196,8 +197,8 @@ describe('DiagnosisEngine', () => {
     observer.tick(clock + 5_000);
     observer.finish();
     const findings = published.flatMap((e) => (e.type === 'finding' ? [[e.rule, e.session, e.conn]] : []));
-    expect(findings).toEqual([['websocket-fallback', 'sess-1', 'c1'], ['status-missing', 'sess-1', 'c2']]);
-    expect(observer.model.get('sess-1')!.story().findings).toEqual(['websocket-fallback', 'status-missing']);
+    expect(findings).toEqual([['websocket-fallback', 'sess-1', 'c1'], ['exit-unknown', 'sess-1', 'c2']]);
+    expect(observer.model.get('sess-1')!.story().findings).toEqual(['websocket-fallback', 'exit-unknown']);
   });
 
   it('survives a rule that throws', () => {
@@ -243,7 +244,18 @@ describe('findings validate against event.schema.json', () => {
     },
     'idle-timeout': () => new LogBuilder().add('c1', connOpen(), wsRequest(), ws101(), stack('channel-v5')).at(60_000).add('c1', connEnd('s2c'), connClose('upstream', 60_000)).events,
     'no-close-frame': () => new LogBuilder('s', false).add('c1', wsRequest(), ws101(), stack('channel-v5'), ...statusMessage(0), ...ends()).events,
-    'status-missing': () => new LogBuilder('s', false).add('c1', wsRequest(), ws101(), stack('channel-v5'), wsFrame('s2c', 'binary'), closeFrame('s2c'), ...ends()).events,
+    'status-missing': () => new LogBuilder('s', false).add('c1', wsRequest(), ws101(), stack('channel-v5'), wsFrame('s2c', 'binary'), ...ends()).events,
+    'exit-unknown': () => new LogBuilder('s', false).add('c1', wsRequest(), ws101(), stack('channel-v5'), wsFrame('s2c', 'binary'), closeFrame('s2c'), ...ends()).events,
+    'rbac-verb-split': () => new LogBuilder().add('c1', wsRequest(), response(403, { auditId: 'a1' }), body(statusJson('Forbidden', 'pods "p1" is forbidden: User "u" cannot get resource "pods/exec" in API group "" in the namespace "default"', 403)), ...ends())
+      .after(5).add('c2', spdyRequest(), spdy101()).events,
+    'no-fallback': () => new LogBuilder().add('c1', wsRequest(), response(403, { auditId: 'a1' }), body(statusJson('Forbidden', 'denied by policy', 403)), ...ends()).events,
+    'websocket-disabled': () => new LogBuilder()
+      .add('v1', httpRequest('/version'), response(200, { type: 'http.response' }), body('{"major":"1","minor":"33","gitVersion":"v1.33.1"}'))
+      .add('c1', wsRequest(), response(400, { auditId: 'a1' }), body(statusJson('BadRequest', 'websocket streaming is disabled by policy', 400)), ...ends()).events,
+    'runtime-streaming': () => new LogBuilder().add('c1', wsRequest(), ws101(), stack('channel-v5'), wsFrame('s2c', 'binary', { length: 200 }), data('s2c', 'error', 199),
+      { type: 'k8s.status', dir: 's2c', offset: 0, format: 'json', status: 'Failure', reason: 'InternalError', code: 500, exitCode: null,
+        message: 'Internal error occurred: error sending request: Get "https://[::]:36215/cri/exec/AbC": http: server gave HTTP response to HTTPS client', raw: '{}' },
+      closeFrame('s2c'), ...ends()).events,
     'corrupt-frames': () => new LogBuilder().add('c1', wsRequest(), ws101(), { type: 'decode.anomaly', dir: 's2c', offset: 9, layer: 'websocket', code: 'KW_WS_RSV_BITS', message: 'rsv', opaque: false }, ...ends()).events,
     'frame-too-large': () => new LogBuilder().add('c1', wsRequest(), ws101(), closeFrame('s2c', 1009), ...ends()).events,
     'pf-error': () => new LogBuilder().add('c1', wsRequest({ op: 'portforward', offered: [TUNNEL] }), ws101(TUNNEL), { type: 'pf.error', dir: 's2c', offset: 0, requestId: '0', port: 80, message: 'connection refused', tunnel: true }, ...ends()).events,

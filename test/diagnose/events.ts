@@ -61,9 +61,9 @@ export class LogBuilder {
     return model.get(this.session)!;
   }
 
-  /** The rules' view of the log: ended unless told, at `now` ms after T0 (no clock unless told). */
-  view(options: { now?: number; ended?: boolean } = {}): SessionView {
-    return sessionView(this.facts(), this.session, options.now === undefined ? Number.NaN : T0 + options.now, options.ended ?? true);
+  /** The rules' view of the log: ended unless told, at `now` ms after T0 (no clock unless told), the API server's version unknown unless told. */
+  view(options: { now?: number; ended?: boolean; serverVersion?: string } = {}): SessionView {
+    return sessionView(this.facts(), this.session, options.now === undefined ? Number.NaN : T0 + options.now, options.ended ?? true, options.serverVersion ?? null);
   }
 }
 

@@ -88,6 +88,8 @@ describe('kubewire doctor', () => {
     expect(report.checks.find((c) => c.id === 'ws-exec')!.data?.['status']).toBe(403);
     expect(v['spdy-exec']).toBe('pass');
     expect(v['spdy-portforward']).toBe('pass');
+    // The demo says 1.33: a 1.30+ API server that passes v5 to the kubelet has WebSocket turned off.
+    expect(report.findings.filter((f) => f.check === 'ws-exec').map((f) => f.rule)).toEqual(['websocket-disabled']);
     expect(code).toBe(1);
   });
 

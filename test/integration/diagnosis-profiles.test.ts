@@ -40,8 +40,8 @@ describe.skipIf(!v)('diagnosis of live sessions', () => {
     expect(r.stderr).toMatch(/kubewire: ! \w+ websocket-fallback: /);
   });
 
-  it('drop-status: status-missing', async () => {
-    expect((await findings(['drop-status'], ['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'exit 3'], WS)).rules).toContain('status-missing');
+  it('drop-status: exit-unknown (kubectl reports success)', async () => {
+    expect((await findings(['drop-status'], ['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'exit 3'], WS)).rules).toContain('exit-unknown');
   });
 
   it('no-close-frame: no-close-frame', async () => {

@@ -216,6 +216,33 @@ describe('ConsoleSink', () => {
     ]);
   });
 
+  it('collapses a ! line that repeats the one before it into one line with a count', () => {
+    const events: KubewireEvent[] = [];
+    let seq = 0;
+    const add = (body: EventBody): void => void events.push({ v: 1, seq: ++seq, ts: '2026-11-21T10:00:00.000000Z', session: 's1', conn: `r${seq}`, ...body, note: noteFor(body) } as KubewireEvent);
+    const refused: EventBody = { type: 'proxy.error', code: 'KW_ERR_UPSTREAM_CONNECT', message: 'connect ECONNREFUSED 127.0.0.1:6443', upstream: 'https://127.0.0.1:6443', status: 502 };
+    for (let i = 0; i < 5; i++) add(refused);
+    add({ ...refused, message: 'connect ETIMEDOUT 127.0.0.1:6443' });
+    add({ ...refused, message: 'connect ETIMEDOUT 127.0.0.1:6443' });
+    expect(linesOf(events)).toEqual([
+      '! KW_ERR_UPSTREAM_CONNECT connect ECONNREFUSED 127.0.0.1:6443 (answered 502)',
+      '! KW_ERR_UPSTREAM_CONNECT connect ECONNREFUSED 127.0.0.1:6443 (answered 502) (repeated 4 more times)',
+      '! KW_ERR_UPSTREAM_CONNECT connect ETIMEDOUT 127.0.0.1:6443 (answered 502)',
+      '! KW_ERR_UPSTREAM_CONNECT connect ETIMEDOUT 127.0.0.1:6443 (answered 502) (repeated 1 more time)',
+    ]);
+  });
+
+  it('prints a pending count on the observer\'s tick', () => {
+    const out = new Lines();
+    const observer = new SessionObserver().add(new ConsoleSink(out));
+    const e = { v: 1, seq: 1, type: 'proxy.error', code: 'KW_ERR_X', message: 'boom', upstream: null, status: 502, note: 'x' } as KubewireEvent;
+    observer.ingest(e);
+    observer.ingest({ ...e, seq: 2 });
+    expect(out.lines).toEqual(['! KW_ERR_X boom (answered 502)']);
+    observer.tick(T0);
+    expect(out.lines).toEqual(['! KW_ERR_X boom (answered 502)', '! KW_ERR_X boom (answered 502) (repeated 1 more time)']);
+  });
+
   it('a session refused over both transports for different reasons: the failure and the mark', () => {
     const log = new LogBuilder();
     refusedWs(log, 'c1', 500);

@@ -9,13 +9,25 @@ import { waitForText } from './wait.js';
 
 export const KUBEWIRE_BIN = join(REPO_ROOT, 'bin', 'kubewire.js');
 
-export function runThroughKubewire(
-  version: string,
-  args: string[],
-  opts: { kubeconfig: string; home: string; log: string; env?: Record<string, string>; input?: string | Buffer; timeoutMs?: number; payload?: string; flags?: string[] },
-): Promise<KubectlResult> {
+export interface RunThroughOptions {
+  kubeconfig: string;
+  home: string;
+  log: string;
+  env?: Record<string, string>;
+  input?: string | Buffer;
+  timeoutMs?: number;
+  payload?: string;
+  flags?: string[];
+}
+
+export function runThroughKubewire(version: string, args: string[], opts: RunThroughOptions): Promise<KubectlResult> {
+  return runCommandThroughKubewire(kubectlPath(version), args, opts);
+}
+
+/** Any client (a node script with a Kubernetes library, python) through `kubewire run`. */
+export function runCommandThroughKubewire(command: string, args: string[], opts: RunThroughOptions): Promise<KubectlResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', opts.kubeconfig, '--log', opts.log, ...(opts.payload ? ['--payload', opts.payload] : []), ...(opts.flags ?? []), '--', kubectlPath(version), ...args], {
+    const child = spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', opts.kubeconfig, '--log', opts.log, ...(opts.payload ? ['--payload', opts.payload] : []), ...(opts.flags ?? []), '--', command, ...args], {
       env: kubectlEnv(opts),
       stdio: ['pipe', 'pipe', 'pipe'],
     });

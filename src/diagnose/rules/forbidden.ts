@@ -4,22 +4,27 @@
  * namespace "default"`). Not the empty 403 an old server's kubelet gives to v5 (that is
  * websocket-fallback), not an HTML page (forward-proxy). WebSocket upgrades are GETs, authorized
  * as verb get, SPDY upgrades POSTs (create); from 1.35 (AuthorizePodWebsocketUpgradeCreatePermission)
- * GET upgrades need create as well (protocol.md A §5).
+ * GET upgrades need create as well (protocol.md A §5). A session whose WebSocket upgrade RBAC
+ * refused for one of those verbs is rbac-verb-split's story, the SPDY retry's refusal included.
  */
 import { attribute, isPlain } from '../../session/answered-by.js';
 import { tsOf } from '../stream.js';
 import { answerComplete, describeAnswer, describeRequest, isFinalAnswer, laterUpgrade, seqsOf, upstreamHop } from '../answer.js';
 import type { ConnView, FindingDraft, Rule } from '../types.js';
+import { sessionHasVerbSplit } from './rbac-verb-split.js';
 
+const STREAM_RBAC = /cannot (get|create) resource "pods\/(exec|attach|portforward)"/;
 const RBAC = /User "([^"]*)" cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]*)")?/;
 
 export const forbidden: Rule = {
   id: 'forbidden',
   evaluate(view) {
     const out: FindingDraft[] = [];
+    const split = sessionHasVerbSplit(view);
     for (const c of view.conns) {
       const r = c.response;
       if (r?.status !== 403 || !answerComplete(c)) continue;
+      if (split && c.isUpgrade && STREAM_RBAC.test(c.body?.k8sStatus?.message ?? '')) continue;
       const status = c.body?.k8sStatus ?? null;
       const message = status?.message ?? '';
       const rbac = RBAC.exec(message);
@@ -62,7 +67,16 @@ function finding(c: ConnView, rbac: RegExpExecArray | null, final: boolean, retr
     },
     hop: upstreamHop(c),
     fix: `Grant it in a Role bound to ${user ? `"${user}"` : 'the user'}: rules: [{apiGroups: [""], resources: ["${res}"], verbs: ${verbs}}]; `
-      + `check with ${(subresource ? ['get', 'create'] : [verb ?? 'get']).map((v) => `\`kubectl auth can-i ${v} ${res} -n ${ns}${user ? ` --as ${user}` : ''}\``).join(' and ')}. `
+      + `check with ${(subresource ? ['get', 'create'] : [verb ?? 'get']).map((v) => `\`${canI(v, res, ns, user)}\``).join(' and ')}. `
       + 'If RBAC allows it, look for an admission webhook or policy engine (OPA/Gatekeeper, Kyverno) that denies exec.',
   };
+}
+
+/**
+ * The `kubectl auth can-i` line for a verb on a resource: a subresource goes in --subresource
+ * (`pods/exec` would ask about a pod named exec).
+ */
+export function canI(verb: string, resource: string, namespace: string, user: string | undefined): string {
+  const [base, sub] = resource.split('/', 2);
+  return `kubectl auth can-i ${verb} ${base}${sub ? ` --subresource=${sub}` : ''} -n ${namespace}${user ? ` --as ${user}` : ''}`;
 }

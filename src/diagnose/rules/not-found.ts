@@ -2,12 +2,19 @@
  * not-found: a final 404. Three different things share the code: the pod (or namespace, or
  * container) does not exist (a Status with reason NotFound from the API server), a gateway has no
  * route for the path (HTML, or a gateway's text: `404 page not found`, `default backend - 404`),
- * or the path itself is wrong (a kubeconfig server URL that lost or gained a prefix).
+ * or the path itself is wrong (a kubeconfig server URL that lost or gained a prefix). A 404 on a
+ * pod's subresource (`pods/NAME/log`) whose Status does not name the pod says the subresource was
+ * not found, not the pod: a partial API server (a virtual cluster, an API proxy) may not serve it.
  */
-import { attribute, isKubeStatusBody, isPlain } from '../../session/answered-by.js';
+import { attribute, clip, isKubeStatusBody, isPlain } from '../../session/answered-by.js';
 import { tsOf } from '../stream.js';
 import { answerComplete, answerMessage, describeAnswer, describeRequest, isFinalAnswer, seqsOf, upstreamHop } from '../answer.js';
-import type { FindingDraft, Rule } from '../types.js';
+import type { ConnView, FindingDraft, Rule } from '../types.js';
+
+/** `/api/v1/namespaces/NS/pods/NAME/SUB`: the subresource of a pod request. */
+const SUBRESOURCE = /\/pods\/[^/]+\/([^/?]+)/;
+/** The API server's words for a pod (or its namespace) that does not exist. */
+const POD_NOT_FOUND = /(pods?|namespaces?) "[^"]*" not found/i;
 
 export const notFound: Rule = {
   id: 'not-found',
@@ -28,6 +35,11 @@ export const notFound: Rule = {
       const route = !podGone && by.answeredBy === 'intermediary';
       const k = c.request?.k8s;
       const target = k?.pod ? `${k.namespace ?? 'default'}/${k.pod}` : c.request?.path ?? 'the path';
+      const sub = SUBRESOURCE.exec(c.request?.path ?? '')?.[1] ?? null;
+      if (podGone && sub && !POD_NOT_FOUND.test(status?.message ?? '')) {
+        out.push(subresourceFinding(c, sub, target, k?.pod ?? 'NAME', k?.namespace ?? 'NAMESPACE'));
+        continue;
+      }
       out.push({
         rule: 'not-found',
         conn: c.conn,
@@ -50,3 +62,22 @@ export const notFound: Rule = {
     return out;
   },
 };
+
+function subresourceFinding(c: ConnView, sub: string, target: string, pod: string, namespace: string): FindingDraft {
+  const message = answerMessage(c);
+  return {
+    rule: 'not-found',
+    conn: c.conn,
+    severity: 'error',
+    title: `Not found: the ${sub} subresource of pod ${target}${message ? ` (${clip(message, 80)})` : ''}`,
+    explanation: `The API server answered ${describeAnswer(c)} to ${c.request?.path ?? 'the request'}. For a pod that does not exist it says so (pods "${pod}" not found); `
+      + (c.body?.k8sStatus
+        ? `this answer does not, so it is pods/${sub} that was not found: `
+        : 'kubewire does not record the bodies of plain requests, so the answer does not tell whether the pod or its subresource was missing. If the pod exists, ')
+      + `the server at this URL may be a partial API server (a virtual cluster, an API proxy or aggregator) that does not serve pods/${sub}. `
+      + 'kubectl prints the server\'s message ("Error from server (NotFound): …").',
+    evidence: { facts: [describeRequest(c), `${c.conn}: ${describeAnswer(c)}`, `${c.conn}: ${attribute(c).why}`], seqs: seqsOf(c.request, c.response, c.body) },
+    hop: upstreamHop(c),
+    fix: `Check that the pod exists (\`kubectl get pod ${pod} -n ${namespace}\`); if it does, ask for pods/${sub} at the real API server, or make the server in front of it serve that subresource.`,
+  };
+}

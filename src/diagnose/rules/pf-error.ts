@@ -8,6 +8,22 @@ import { clip } from '../../session/answered-by.js';
 import { describeRequest, seqsOf } from '../answer.js';
 import type { FindingDraft, Rule } from '../types.js';
 
+/** Causes in the order they decide, the first found wins (the kubelet joins its IPv4 and IPv6 dial errors in one text). */
+const CAUSES = [/connection refused/i, /i\/o timeout|timed? ?out/i, /no route to host/i, /network is unreachable/i, /socat not found|nsenter/i];
+
+/**
+ * The cause a title names: a known one wherever it stands, else the last `: `-part. The kubelet
+ * writes `IPv4: dial tcp4 127.0.0.1:8080: connect: connection refused IPv6 dial tcp6: address
+ * localhost: no suitable address`; the IPv6 part only says there was no IPv6 address to try.
+ */
+export function causeText(message: string): string {
+  for (const re of CAUSES) {
+    const m = re.exec(message);
+    if (m) return m[0];
+  }
+  return message.split(': ').pop() ?? message;
+}
+
 export const pfError: Rule = {
   id: 'pf-error',
   evaluate(view) {
@@ -30,7 +46,7 @@ export const pfError: Rule = {
         rule: 'pf-error',
         conn: c.conn,
         severity: 'error',
-        title: `Port-forward to port ${port ?? '?'} failed: ${clip(first.message.split(': ').pop() ?? first.message, 70)}`,
+        title: `Port-forward to port ${port ?? '?'} failed: ${clip(causeText(first.message), 70)}`,
         explanation: `The node's kubelet wrote on the error stream of port ${port ?? '?'}${first.requestId !== null ? ` (connection ${first.requestId})` : ''}: "${clip(first.message, 300)}". ${cause} `
           + 'kubectl prints "an error occurred forwarding … -> …" and then exits with `error: lost connection to pod` (rc 1): every forwarded port of the command stops, not only this connection.'
           + (c.pfErrors.length > 1 ? ` ${c.pfErrors.length} errors in all.` : ''),

@@ -5,12 +5,15 @@
  * path looks healthy until the day SPDY is gone. The finding says what refused it and how.
  * When the API server refused both attempts with the same Status, the request was wrong, not
  * the transport (a container that does not exist: container-not-found), and the model calls
- * it no fallback.
+ * it no fallback. Two refusals tell their fallback in a finding of their own: RBAC's missing
+ * verb (rbac-verb-split) and a control plane with WebSocket turned off (websocket-disabled).
  */
 import { attribute, bodyText, intermediaryHeaders, isHtml } from '../../session/answered-by.js';
 import { answerComplete, answerMessage, describeAnswer, describeRequest, isRemoteCommand, seqsOf, upstreamHop } from '../answer.js';
 import { ENVOY_UPGRADE, NGINX_UPGRADE, kubectlCommandFor, webSocketSwitch } from '../fixes.js';
 import type { ConnView, FindingDraft, Rule } from '../types.js';
+import { verbSplitOf } from './rbac-verb-split.js';
+import { disabledRefusals } from './websocket-disabled.js';
 
 export const websocketFallback: Rule = {
   id: 'websocket-fallback',
@@ -22,6 +25,7 @@ export const websocketFallback: Rule = {
     const spdy = fallback ? view.byConn.get(fallback.to) : undefined;
     // Until the retry's answer is in, the model cannot yet tell it from the same refusal again.
     if (!ws || !spdy || !(answerComplete(spdy) || spdy.ended)) return [];
+    if (verbSplitOf(ws) || disabledRefusals(view).includes(ws)) return [];
     return [finding(ws, spdy)];
   },
 };
@@ -109,13 +113,6 @@ function causeOf(ws: ConnView): { why: string; fix: string } {
     };
   }
   if (by.answeredBy === 'api-server') {
-    const rbac = /cannot (get|create) resource "pods\/(exec|attach|portforward)"/i.exec(message ?? '');
-    if (rbac) {
-      return {
-        why: `RBAC refused the WebSocket request (a GET, checked as verb ${rbac[1]}) while the SPDY retry (a POST) is checked as create.`,
-        fix: `Grant both verbs: a Role rule {apiGroups: [""], resources: ["pods/${rbac[2]}"], verbs: ["get", "create"]}.`,
-      };
-    }
     return {
       why: 'The API server itself wrote this refusal; kubectl shows its message only at -v=4.',
       fix: `Find why the API server refuses WebSocket ${portForward ? 'port-forward' : 'exec'} requests (its audit log has the request, by Audit-Id when present).`,

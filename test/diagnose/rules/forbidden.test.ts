@@ -5,17 +5,28 @@ import { LogBuilder, body, connClose, connOpen, ends, healthyWsExec, httpRequest
 const RBAC_GET = 'pods "p1" is forbidden: User "jane" cannot get resource "pods/exec" in API group "" in the namespace "default"';
 
 describe('forbidden', () => {
-  it('names user, verb and resource of an RBAC denial, even when the SPDY retry then worked', () => {
+  it('names user, verb and resource of an RBAC denial', () => {
+    const rbac = 'pods "p1" is forbidden: User "jane" cannot create resource "pods/exec" in API group "" in the namespace "default"';
+    const log = new LogBuilder().add('c1', spdyRequest(), response(403, { auditId: 'a1' }), body(statusJson('Forbidden', rbac, 403)), ...ends());
+    const [f, ...rest] = forbidden.evaluate(log.view());
+    expect(rest).toEqual([]);
+    expect(f).toMatchObject({ rule: 'forbidden', conn: 'c1', severity: 'error', title: 'RBAC: jane cannot create pods/exec in default', hop: { answeredBy: 'api-server' } });
+    expect(f!.explanation).toContain('POST, authorized as verb create');
+    expect(f!.explanation).toContain('1.35');
+    expect(f!.fix).toContain('verbs: ["get", "create"]');
+    expect(f!.fix).toContain('kubectl auth can-i create pods --subresource=exec -n default --as jane');
+  });
+
+  it('leaves a WebSocket upgrade RBAC refused for a verb, and its SPDY retry, to rbac-verb-split', () => {
     const log = new LogBuilder()
       .add('c1', wsRequest(), response(403, { auditId: 'a1' }), body(statusJson('Forbidden', RBAC_GET, 403)), ...ends())
       .add('c2', spdyRequest(), spdy101());
-    const [f, ...rest] = forbidden.evaluate(log.view());
-    expect(rest).toEqual([]);
-    expect(f).toMatchObject({ rule: 'forbidden', conn: 'c1', severity: 'warn', title: 'RBAC: jane cannot get pods/exec in default', hop: { answeredBy: 'api-server' } });
-    expect(f!.explanation).toContain('GET, authorized as verb get');
-    expect(f!.explanation).toContain('1.35');
-    expect(f!.fix).toContain('verbs: ["get", "create"]');
-    expect(f!.fix).toContain('kubectl auth can-i create pods/exec -n default --as jane');
+    expect(forbidden.evaluate(log.view())).toEqual([]);
+    const create = RBAC_GET.replace('cannot get', 'cannot create');
+    const both = new LogBuilder()
+      .add('c1', wsRequest(), response(403, { auditId: 'a1' }), body(statusJson('Forbidden', create, 403)), ...ends())
+      .add('c2', spdyRequest(), response(403, { auditId: 'a2' }), body(statusJson('Forbidden', create, 403)), ...ends());
+    expect(forbidden.evaluate(both.view())).toEqual([]);
   });
 
   it('fires for a final SPDY refusal with a Forbidden Status', () => {

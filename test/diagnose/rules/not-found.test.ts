@@ -17,6 +17,19 @@ describe('not-found', () => {
     expect(f?.explanation).toContain('Error from server (NotFound)');
   });
 
+  it('names the subresource, not the pod, for a 404 on pods/NAME/log whose Status does not name the pod', () => {
+    const partial = new LogBuilder().add('r1', httpRequest('/api/v1/namespaces/default/pods/p1/log', { op: 'log' }), response(404, { auditId: 'a' }), body(statusJson('NotFound', 'the server could not find the requested resource', 404)), ...ends());
+    const [f] = notFound.evaluate(partial.view());
+    expect(f?.title).toBe('Not found: the log subresource of pod default/p1 (the server could not find the requested resource)');
+    expect(f?.title).not.toMatch(/pod default\/p1 not found/);
+    expect(f?.explanation).toContain('partial API server');
+    expect(f?.fix).toContain('kubectl get pod p1 -n default');
+    const plain = new LogBuilder().add('r1', connOpen('http'), httpRequest('/api/v1/namespaces/default/pods/p1/log', { op: 'log' }), response(404, { type: 'http.response', headers: [['Content-Type', 'application/json']] }));
+    expect(notFound.evaluate(plain.view())[0]?.title).toBe('Not found: the log subresource of pod default/p1');
+    const gone = new LogBuilder().add('r1', httpRequest('/api/v1/namespaces/default/pods/p1/log', { op: 'log' }), response(404, { auditId: 'a' }), body(statusJson('NotFound', 'pods "p1" not found', 404)), ...ends());
+    expect(notFound.evaluate(gone.view())[0]?.title).toBe('Not found: pods "p1" not found');
+  });
+
   it('blames a gateway route for an HTML 404, and the path for a bare one', () => {
     const html = new LogBuilder().add('c1', spdyRequest(), response(404, { headers: [['Server', 'nginx']] }), body('<html><title>404 Not Found</title></html>', 'text/html'), ...ends());
     expect(notFound.evaluate(html.view())[0]).toMatchObject({ hop: { answeredBy: 'intermediary' }, title: 'A gateway has no route for exec (404)' });

@@ -17,6 +17,14 @@ describe('pf-error', () => {
     expect(f!.fix).toContain('ss -ltn');
   });
 
+  it('names the IPv4 cause when the kubelet joins IPv4 and IPv6 dial errors in one text', () => {
+    const both: EventBody = { ...refused, message: 'error forwarding port 8080 to pod 4f1c…, uid : failed to execute portforward in network namespace "/var/run/netns/cni-1": failed to connect to localhost:8080 inside namespace "4f1c…", IPv4: dial tcp4 127.0.0.1:8080: connect: connection refused IPv6 dial tcp6: address localhost: no suitable address' } as EventBody;
+    const log = new LogBuilder('s', false).add('c1', spdyRequest({ op: 'portforward' }), spdy101('portforward.k8s.io'), syn(1, 'error'), reply(1), syn(3, 'data'), reply(3), both, ...ends());
+    const [f] = pfError.evaluate(log.view());
+    expect(f?.title).toBe('Port-forward to port 8080 failed: connection refused');
+    expect(f?.fix).toContain('ss -ltn');
+  });
+
   it('is silent for a port-forward without errors', () => {
     const log = new LogBuilder('s', false).add('c1', spdyRequest({ op: 'portforward' }), spdy101('portforward.k8s.io'), syn(1, 'error'), reply(1), ...ends());
     expect(pfError.evaluate(log.view())).toEqual([]);
