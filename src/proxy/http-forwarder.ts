@@ -14,6 +14,29 @@ import { UpstreamError, type Upstream } from './upstream.js';
 
 const RECENT_TIMEOUT_MS = 10_000;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** How much of a `/version` answer is kept: it is a few hundred bytes. */
+const VERSION_BODY_BYTES = 4096;
+
+/** The first bytes of a body, and how long it was. */
+class BodyHead {
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  size = 0;
+
+  constructor(private readonly max: number) {}
+
+  add(d: Buffer): void {
+    this.size += d.length;
+    if (this.kept >= this.max) return;
+    const part = d.subarray(0, this.max - this.kept);
+    this.chunks.push(part);
+    this.kept += part.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
 /** Discovery endpoints: /version, /api, /apis, /apis/GROUP[/VERSION], /api/v1, /openapi/…. */
 const DISCOVERY_PATH = /^\/(version|api(\/v1)?|apis(\/[^/]+){0,2}|openapi(\/.*)?)\/?$/;
 
@@ -80,7 +103,17 @@ export class HttpForwarder {
     this.responses.set(req, (proxyRes) => {
       // As client-go: a rejected credential (an exec plugin's, say) is not offered again.
       if (proxyRes.statusCode === 401) this.upstream.credentialsRejected?.();
-      proxyRes.on('data', (d: Buffer) => (bytes.s2c += d.length));
+      // The API server's version, for the rules that depend on it: `/version` answers are small.
+      const version = splitTarget(target).path === '/version' && proxyRes.statusCode === 200 ? new BodyHead(VERSION_BODY_BYTES) : null;
+      proxyRes.on('data', (d: Buffer) => {
+        bytes.s2c += d.length;
+        version?.add(d);
+      });
+      if (version) {
+        proxyRes.once('end', () => emit({
+          type: 'http.body', dir: 's2c', offset: 0, size: version.size, contentType: header(proxyRes, 'content-type'), k8sStatus: null, text: version.text(),
+        }));
+      }
       emit({
         type: 'http.response', dir: 's2c', offset: 0, status: proxyRes.statusCode ?? 0, reason: proxyRes.statusMessage ?? '',
         version: proxyRes.httpVersion, headers: redactHeaders(pairs(proxyRes.rawHeaders)), protocol: null,

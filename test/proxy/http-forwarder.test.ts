@@ -10,9 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/event-bus.js';
+import type { KubewireEvent } from '../../src/events/types.js';
 import { LocalObserver } from '../../src/observer/local-observer.js';
 import { HttpForwarder } from '../../src/proxy/http-forwarder.js';
 import { loadUpstream } from '../../src/proxy/kubeconfig-upstream.js';
+import { waitUntil } from '../support/event-log.js';
 import { FREE_SOCKET_IDLE_MS } from '../../src/proxy/upstream-agent.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -109,6 +111,29 @@ describe('the forwarder and its keep-alive agent', () => {
     expect(post.status).toBe(502);
     expect(JSON.parse(post.body)).toMatchObject({ kind: 'Status', code: 502, reason: 'BadGateway' });
     expect(up.requests.filter((r) => r.startsWith('POST'))).toHaveLength(1);
+  });
+
+  it('records the API server\'s /version answer, for the rules that depend on the version', async () => {
+    const version = '{"major":"1","minor":"35","gitVersion":"v1.35.1"}';
+    const server = http.createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(version));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }));
+    const { url, bus } = await forwarderTo((server.address() as net.AddressInfo).port);
+    const events: KubewireEvent[] = [];
+    bus.subscribe((e) => events.push(e));
+    const got = await new Promise<string>((resolve, reject) => {
+      http.get(url + '/version', { agent: false }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    });
+    expect(got).toBe(version);
+    await waitUntil('the body event', () => (events.some((e) => e.type === 'conn.close') ? true : undefined), 5000);
+    expect(events.filter((e) => e.type === 'http.body')).toEqual([expect.objectContaining({ type: 'http.body', dir: 's2c', text: version, size: version.length })]);
   });
 
   it('closes an idle kept socket before common servers do (Node after 5 s, Go after 90 s)', () => {
