@@ -19,7 +19,8 @@ class SizedStdout extends EventEmitter {
   lastFrame = (): string => this.frames[this.frames.length - 1] ?? '';
 }
 
-class KeyStdin extends EventEmitter {
+/** A terminal's stdin that takes keys from the test. */
+export class KeyStdin extends EventEmitter {
   isTTY = true;
   private data: string | null = null;
   write = (s: string): void => {
