@@ -2,8 +2,15 @@
  * What every decoder layer of one connection shares: the place events go, the payload
  * recording mode, and the note that goes with each event. Layers build event bodies; this
  * fills `note` and the payload fields in one place so the rules are the same everywhere.
+ *
+ * It also folds plain data frames (schema version 2, types.ts): a frame layer hands a plain
+ * data frame to `holdFrame` instead of `emit`, and the first data event of the same direction
+ * and layer takes its facts (`wsFrame`, `spdyFrame`). Any other event, the frame's end or the
+ * next frame emits the held frame on its own first, so events keep their order, and a frame
+ * whose payload yields no data (an empty continuation, DATA on an unknown stream) is still
+ * reported. That halves the events of bulk traffic: one per frame instead of two.
  */
-import type { ConnEndEvent, Direction, EventBody, PayloadFields } from '../events/types.js';
+import type { ConnEndEvent, Direction, EventBody, PayloadFields, SpdyFrameEvent, WsFrameEvent } from '../events/types.js';
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import { noteFor } from '../events/notes.js';
 
@@ -25,6 +32,7 @@ export type CutOff = NonNullable<ConnEndEvent['cutOff']>;
 
 export class DecodeContext {
   private readonly cutOffs: Partial<Record<Direction, CutOff>> = {};
+  private held: WsFrameEvent | SpdyFrameEvent | null = null;
 
   constructor(
     private readonly listener: DecodedEventListener,
@@ -40,6 +48,29 @@ export class DecodeContext {
       this.cutOffs[body.dir] ??= { offset: body.offset ?? 0, layer: body.layer, message: body.message, ...(body.tunnel ? { tunnel: true } : {}) };
       return;
     }
+    const held = this.held;
+    if (held !== null) {
+      this.held = null;
+      if (!foldInto(held, body)) this.deliver(held);
+    }
+    this.deliver(body, raw);
+  }
+
+  /** A plain data frame (see the module note): reported with its first data event, or alone. */
+  holdFrame(frame: WsFrameEvent | SpdyFrameEvent): void {
+    this.flushFrame();
+    this.held = frame;
+  }
+
+  /** The frame ended (or its direction did): a held frame that took no data is reported now. */
+  flushFrame(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    this.deliver(held);
+  }
+
+  private deliver(body: EventBody, raw?: Buffer): void {
     const event: DecodedEvent = { body, note: noteFor(body, raw) };
     if (raw) event.raw = raw;
     this.listener(event);
@@ -66,4 +97,23 @@ export class DecodeContext {
         return size === 0 ? { size } : { size, truncated: true };
     }
   }
+}
+
+/**
+ * Folds `frame` into `body` when `body` is data of the layer right above that frame: same
+ * direction, and for SPDY the same side of the tunnel. A WebSocket frame never folds into
+ * tunnel data, whose offsets count the joined SPDY stream instead.
+ */
+function foldInto(frame: WsFrameEvent | SpdyFrameEvent, body: EventBody): boolean {
+  if (body.type !== 'k8s.data' && body.type !== 'pf.data' && body.type !== 'ws.data') return false;
+  if (body.dir !== frame.dir) return false;
+  const tunnel = body.type === 'pf.data' && body.tunnel === true;
+  if (frame.type === 'ws.frame') {
+    if (tunnel) return false;
+    body.wsFrame = { offset: frame.offset, opcode: frame.opcode as 1 | 2, length: frame.length };
+    return true;
+  }
+  if (tunnel !== (frame.tunnel === true)) return false;
+  body.spdyFrame = { offset: frame.offset, length: frame.length, fin: frame.fin, streamId: frame.streamId!, streamType: frame.streamType ?? null };
+  return true;
 }
