@@ -13,6 +13,8 @@
 import type { ConnEndEvent, Direction, EventBody, PayloadFields, SpdyFrameEvent, WsFrameEvent } from '../events/types.js';
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import { noteFor } from '../events/notes.js';
+import { MAX_PREVIEW_BYTES as PREVIEW_BYTES } from '../events/preview.js';
+import { PayloadBytes } from './payload-bytes.js';
 
 export type PayloadMode = 'full' | 'head' | 'none';
 
@@ -20,10 +22,30 @@ export type PayloadMode = 'full' | 'head' | 'none';
 export const PAYLOAD_HEAD_BYTES = 256;
 
 export interface DecodedEvent {
-  body: EventBody;
-  note: string;
+  readonly body: EventBody;
+  readonly note: string;
   /** The payload as it crossed the wire, for consumers inside the process (summary, audit). */
-  raw?: Buffer;
+  readonly raw?: Buffer;
+}
+
+/**
+ * Note and raw bytes are built when first read, then kept: a listener that only counts or
+ * forwards bodies (the benchmark, a consumer that wants no note) never pays for them.
+ */
+class LazyDecodedEvent implements DecodedEvent {
+  private noteText: string | undefined;
+
+  constructor(readonly body: EventBody, private readonly bytes: PayloadBytes | undefined) {}
+
+  get note(): string {
+    // A note previews at most the first 32 bytes (preview.ts): one more tells it there are more.
+    this.noteText ??= noteFor(this.body, this.bytes?.head(PREVIEW_BYTES + 1));
+    return this.noteText;
+  }
+
+  get raw(): Buffer | undefined {
+    return this.bytes?.all();
+  }
 }
 
 export type DecodedEventListener = (event: DecodedEvent) => void;
@@ -40,7 +62,7 @@ export class DecodeContext {
     private readonly headBytes: number = PAYLOAD_HEAD_BYTES,
   ) {}
 
-  emit(body: EventBody, raw?: Buffer): void {
+  emit(body: EventBody, raw?: Buffer | PayloadBytes): void {
     // A direction that ends inside a frame or head is how a peer that exits looks (kubectl
     // writes a frame header and its payload separately and may die between them): the bytes
     // were not wrong, so it is reported on that direction's conn.end, not as an anomaly.
@@ -70,10 +92,8 @@ export class DecodeContext {
     this.deliver(held);
   }
 
-  private deliver(body: EventBody, raw?: Buffer): void {
-    const event: DecodedEvent = { body, note: noteFor(body, raw) };
-    if (raw) event.raw = raw;
-    this.listener(event);
+  private deliver(body: EventBody, raw?: Buffer | PayloadBytes): void {
+    this.listener(new LazyDecodedEvent(body, raw === undefined || raw instanceof PayloadBytes ? raw : PayloadBytes.of(raw)));
   }
 
   /** Where a direction's bytes stopped inside a unit, if they did. */
@@ -81,15 +101,15 @@ export class DecodeContext {
     return this.cutOffs[dir];
   }
 
-  /** The recorded payload fields of `raw` under the current mode. */
-  payload(raw: Uint8Array): PayloadFields {
+  /** The recorded payload fields of `raw` under the current mode; reads only what it records. */
+  payload(raw: Uint8Array | PayloadBytes): PayloadFields {
     const size = raw.length;
     switch (this.payloadMode) {
       case 'full':
-        return { size, payload: Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('base64') };
+        return { size, payload: bytesOf(raw, size).toString('base64') };
       case 'head': {
         const kept = Math.min(size, this.headBytes);
-        const fields: PayloadFields = { size, payload: Buffer.from(raw.buffer, raw.byteOffset, kept).toString('base64') };
+        const fields: PayloadFields = { size, payload: bytesOf(raw, kept).toString('base64') };
         if (kept < size) fields.truncated = true;
         return fields;
       }
@@ -116,4 +136,9 @@ function foldInto(frame: WsFrameEvent | SpdyFrameEvent, body: EventBody): boolea
   if (tunnel !== (frame.tunnel === true)) return false;
   body.spdyFrame = { offset: frame.offset, length: frame.length, fin: frame.fin, streamId: frame.streamId!, streamType: frame.streamType ?? null };
   return true;
+}
+
+function bytesOf(raw: Uint8Array | PayloadBytes, n: number): Buffer {
+  if (raw instanceof PayloadBytes) return raw.head(n);
+  return Buffer.from(raw.buffer, raw.byteOffset, n);
 }

@@ -1,5 +1,5 @@
 /** Short, printable previews of payload bytes for notes: `"hi\n"` or `"\x1b[1mroot@…"`. */
-const MAX_PREVIEW_BYTES = 32;
+export const MAX_PREVIEW_BYTES = 32;
 
 export function previewBytes(bytes: Uint8Array, max = MAX_PREVIEW_BYTES): string {
   let out = '"';
