@@ -11,7 +11,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { ByteDigest, ConnectionSummary, Direction } from '../events/types.js';
-import { foldedFrameOf, type FrameEvent } from '../events/frames.js';
+import type { FrameEvent } from '../events/frames.js';
 import type { DecodedEvent } from './decode-context.js';
 
 class Digest {
@@ -66,9 +66,6 @@ export class ConnectionSummaryBuilder {
     const ev = event.body;
     // A getter: the payload bytes are looked at only when a digest needs them.
     const raw = (): Buffer | undefined => event.raw;
-    // A plain data frame rides in its data event (schema version 2) and came before it.
-    const folded = foldedFrameOf(ev);
-    if (folded !== null) this.observeFrame(folded);
     switch (ev.type) {
       case 'upgrade.request':
       case 'http.request':
@@ -89,9 +86,13 @@ export class ConnectionSummaryBuilder {
       case 'decode.stack':
         this.transport = ev.transport;
         return;
-      case 'k8s.data':
+      case 'k8s.data': {
         if (ev.size > 0) this.digest(this.streams, ev.stream).add(ev.size, raw);
+        // A folded frame (schema version 2) is plain data: never a ping or a close, but a FIN.
+        const f = ev.spdyFrame;
+        if (f?.fin && ev.dir === 'c2s' && f.streamType?.toLowerCase() === 'stdin') this.stdinClosed = true;
         return;
+      }
       case 'k8s.status':
         this.status = { status: ev.status, reason: ev.reason, exitCode: ev.exitCode };
         return;

@@ -256,7 +256,9 @@ export class WebSocketFrameDecoder {
 
   private getPayloadLength16(): boolean {
     if (this.queue.length < 2) return false;
-    this.length = this.queue.take(2).readUInt16BE(0);
+    // Two byte reads: no view or copy of them is needed.
+    this.length = (this.queue.peekByte(0) << 8) | this.queue.peekByte(1);
+    this.queue.skip(2);
     this.afterLength();
     return true;
   }
