@@ -21,19 +21,20 @@ import { byteQueueWork } from './byte-queue.js';
 const EMPTY = Buffer.alloc(0);
 
 export class PayloadBytes {
-  private whole: Buffer | null;
+  private whole: Buffer | null = null;
 
   /**
-   * `parts` hold `length` bytes in all; `key` is the masking key (or null) and `keyIndex` the
-   * key byte that applies to the first byte.
+   * The `length` bytes from byte `skip` on of the concatenated `parts`; `key` is the masking
+   * key (or null) and `keyIndex` the key byte that applies to the first of them.
    */
   constructor(
     private readonly parts: readonly Buffer[],
     readonly length: number,
     private readonly key: Buffer | null = null,
     private readonly keyIndex = 0,
+    private readonly skip = 0,
   ) {
-    this.whole = key === null && parts.length === 1 ? parts[0]! : length === 0 ? EMPTY : null;
+    if (length === 0) this.whole = EMPTY;
   }
 
   static of(bytes: Buffer): PayloadBytes {
@@ -42,30 +43,19 @@ export class PayloadBytes {
 
   /** The unmasked byte at `i` (0 <= i < length). */
   byteAt(i: number): number {
-    if (this.whole !== null) return this.whole[i]!;
-    let at = i;
+    if (i < 0 || i >= this.length) throw new RangeError(`PayloadBytes.byteAt(${i}) past ${this.length} bytes`);
+    let at = i + this.skip;
     for (const p of this.parts) {
       if (at < p.length) return this.key === null ? p[at]! : p[at]! ^ this.key[(this.keyIndex + i) & 3]!;
       at -= p.length;
     }
-    throw new RangeError(`PayloadBytes.byteAt(${i}) past ${this.length} bytes`);
+    throw new RangeError(`PayloadBytes.byteAt(${i}): parts hold fewer bytes than ${this.length}`);
   }
 
-  /** The bytes from `start` on, as a view: nothing is copied. */
+  /** The bytes from `start` on, as a view: nothing is copied or allocated but this object. */
   from(start: number): PayloadBytes {
     if (start === 0) return this;
-    if (this.whole !== null) return PayloadBytes.of(this.whole.subarray(start));
-    const parts: Buffer[] = [];
-    let skip = start;
-    for (const p of this.parts) {
-      if (skip >= p.length) {
-        skip -= p.length;
-        continue;
-      }
-      parts.push(skip > 0 ? p.subarray(skip) : p);
-      skip = 0;
-    }
-    return new PayloadBytes(parts, Math.max(0, this.length - start), this.key, (this.keyIndex + start) & 3);
+    return new PayloadBytes(this.parts, Math.max(0, this.length - start), this.key, (this.keyIndex + start) & 3, this.skip + start);
   }
 
   /** The first `n` bytes (all of them if fewer), unmasked; copies at most those. */
@@ -73,24 +63,35 @@ export class PayloadBytes {
     if (n >= this.length) return this.all();
     if (this.whole !== null) return this.whole.subarray(0, n);
     const first = this.parts[0]!;
-    if (this.key === null && first.length >= n) return first.subarray(0, n);
+    if (this.key === null && first.length >= this.skip + n) return first.subarray(this.skip, this.skip + n);
     return this.gather(n);
   }
 
-  /** Every byte, unmasked, in one buffer (a view when it already is one). */
+  /** Every byte, unmasked, in one buffer (a view when it already is one), kept once built. */
   all(): Buffer {
-    this.whole ??= this.gather(this.length);
+    if (this.whole === null) {
+      const first = this.parts[0]!;
+      this.whole = this.key === null && first.length >= this.skip + this.length
+        ? first.subarray(this.skip, this.skip + this.length)
+        : this.gather(this.length);
+    }
     return this.whole;
   }
 
   private gather(n: number): Buffer {
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
+    let skip = this.skip;
     for (const p of this.parts) {
       if (filled >= n) break;
-      const take = Math.min(p.length, n - filled);
-      p.copy(out, filled, 0, take);
+      if (skip >= p.length) {
+        skip -= p.length;
+        continue;
+      }
+      const take = Math.min(p.length - skip, n - filled);
+      p.copy(out, filled, skip, skip + take);
       filled += take;
+      skip = 0;
     }
     byteQueueWork.bytesCopied += n;
     if (this.key !== null) xorMask(out, this.key, this.keyIndex);
