@@ -11,7 +11,8 @@
  *   - Buffer.copy of every chunk into a preallocated 64 KiB buffer: the memcpy baseline;
  *   - the bare frame decoder (WebSocketFrameDecoder / SpdyFrameDecoder) with no-op handlers;
  *   - the whole ConnectionDecoder stack (HTTP upgrade, framing, channels, events) with a no-op
- *     listener, with payload 'none', 'head' and (WebSocket) 'full'.
+ *     listener, with payload 'none', 'head' and (WebSocket) 'full', and without the summary's
+ *     stream digests, as a live proxy without --audit runs it (a SHA-256 of every byte).
  *
  * Cost is CPU time (process.cpuUsage: user + system of the whole process, so garbage collection
  * on helper threads is charged to the code that made the garbage), not wall time: on a shared
@@ -208,8 +209,9 @@ function spdyNoop(h) {
   };
 }
 
+/** As the live proxy runs it: no per-stream SHA-256 (only --audit asks for digests). */
 function connection(stream, mode, listener = () => {}) {
-  const conn = new ConnectionDecoder(listener, { payload: mode });
+  const conn = new ConnectionDecoder(listener, { payload: mode, digests: false });
   stream.preamble(conn);
   return conn;
 }

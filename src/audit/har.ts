@@ -21,7 +21,7 @@
  *   `proxy.start.upstream`) plus the request target; without either, the Host header kubectl sent.
  * - WebSocket messages go in `_webSocketMessages`, the custom field Chrome devtools writes and
  *   reads: `{type: 'send'|'receive', time: epoch seconds, opcode, data}`. A message is rebuilt
- *   from its frames (`ws.frame`) and the bytes decoded inside them: binary channel protocols as
+ *   from its frames (`ws.frame`, or the frame folded into a data event) and the bytes decoded inside them: binary channel protocols as
  *   base64 of channel byte + payload (opcode 2), the base64 channel protocols as the text sent
  *   (channel digit + base64, opcode 1), unknown subprotocols from `ws.data`, control frames from
  *   the frame's own payload (base64). A message whose bytes the log does not fully hold
@@ -34,6 +34,7 @@
  *   which the builder feeds as it reads: the decoder's transport, the protocol of the answer,
  *   the exit code of the connection's status.
  */
+import { foldedFrameOf } from '../events/frames.js';
 import type { HeaderLines, HttpBodyEvent, HttpRequestEvent, HttpResponseEvent, KubewireEvent } from '../events/types.js';
 import { parseTsMicros } from '../events/stamp.js';
 import type { ConnectionFacts } from '../session/connection-facts.js';
@@ -211,6 +212,9 @@ export class HarBuilder {
     if (!c) return [];
     if (us !== null && (c.lastUs === null || us > c.lastUs)) c.lastUs = us;
     const at = us ?? c.lastUs ?? 0;
+    // A plain WebSocket frame rides in its data event (schema version 2); it came first.
+    const folded = e.type === 'k8s.data' || e.type === 'pf.data' || e.type === 'ws.data' ? foldedFrameOf(e) : null;
+    if (folded?.type === 'ws.frame') this.frame(c, folded.dir, folded.kind, folded.opcode, folded.fin, folded.payload, at);
     switch (e.type) {
       case 'http.body':
         if (e.dir === 'c2s') c.requestBody = e;

@@ -634,7 +634,8 @@ export function redactSummary(event: Envelope & ConnSummaryEvent): KubewireEvent
   const streams: Record<string, ByteDigest> = { ...event.summary.streams };
   for (const name of STDIN_STREAM_KEYS) {
     const d = streams[name];
-    if (d) streams[name] = { ...d, sha256: 'redacted' };
+    // A digest that was never taken (sha256 null) has nothing to hide.
+    if (d && d.sha256 !== null) streams[name] = { ...d, sha256: 'redacted' };
   }
   return { ...rest, summary: { ...event.summary, streams } };
 }

@@ -33,6 +33,12 @@ export class ByteQueue {
     return this.total;
   }
 
+  /** Bytes that can be taken as one view of the first chunk. */
+  get headLength(): number {
+    const head = this.chunks[this.first];
+    return head === undefined ? 0 : head.length - this.offset;
+  }
+
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
@@ -79,6 +85,24 @@ export class ByteQueue {
     const out = this.peek(n);
     this.skip(n);
     return out;
+  }
+
+  /**
+   * Takes the first `n` bytes without copying them: `piece` gets each as a view of the chunk
+   * it lies in, in order.
+   */
+  takeEach(n: number, piece: (view: Buffer) => void): void {
+    if (n > this.total) throw new RangeError(`ByteQueue.takeEach(${n}) past ${this.total} queued bytes`);
+    let left = n;
+    let skip = this.offset;
+    for (let k = this.first; left > 0; k++) {
+      const c = this.chunks[k]!;
+      const take = Math.min(c.length - skip, left);
+      piece(skip === 0 && take === c.length ? c : c.subarray(skip, skip + take));
+      left -= take;
+      skip = 0;
+    }
+    this.skip(n);
   }
 
   /** Drops the first `n` bytes. */

@@ -8,13 +8,15 @@
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { DecodeContext } from './decode-context.js';
 import type { Direction } from '../events/types.js';
+import { PayloadBytes } from './payload-bytes.js';
 import { WsOpcode, type WsPayloadSegment } from './websocket-frame.js';
 import type { WsMessageConsumer } from './websocket-layer.js';
 
 export interface ChannelHandler {
   /** A message for `channel` starts; `index` counts this direction's messages from 0. */
   start(channel: number, offset: number, index: number): void;
-  payload(channel: number, bytes: Buffer, offset: number): void;
+  /** `bytes` are read only as far as the handler needs (PayloadBytes). */
+  payload(channel: number, bytes: PayloadBytes, offset: number): void;
   end(channel: number, offset: number): void;
   /** The direction sent a WebSocket close frame. */
   close(offset: number): void;
@@ -52,11 +54,11 @@ export class ChannelDemux implements WsMessageConsumer {
 
   data(s: WsPayloadSegment): void {
     if (this.skip) return;
-    let bytes = s.data;
+    let bytes = s.bytes;
     let offset = s.offset;
     if (this.channel === null) {
       if (bytes.length === 0) return;
-      const first = bytes[0]!;
+      const first = bytes.byteAt(0);
       const channel = this.base64 ? first - 0x30 : first;
       if (this.base64 && (channel < 0 || channel > 9)) {
         this.skip = true;
@@ -64,7 +66,7 @@ export class ChannelDemux implements WsMessageConsumer {
         return;
       }
       this.channel = channel;
-      bytes = bytes.subarray(1);
+      bytes = bytes.from(1);
       offset += 1;
       this.handler.start(channel, s.offset, this.index);
     }
@@ -72,7 +74,7 @@ export class ChannelDemux implements WsMessageConsumer {
       if (bytes.length) this.handler.payload(this.channel, bytes, offset);
       return;
     }
-    const text = this.carry + bytes.toString('latin1');
+    const text = this.carry + bytes.all().toString('latin1');
     if (!BASE64_TEXT.test(text)) {
       this.skip = true;
       this.anomaly(AnomalyCode.ChannelBadBase64, offset, 'base64 channel message holds characters outside the base64 alphabet');
@@ -80,13 +82,13 @@ export class ChannelDemux implements WsMessageConsumer {
     }
     const whole = text.length - (text.length % 4);
     this.carry = text.slice(whole);
-    if (whole > 0) this.handler.payload(this.channel, Buffer.from(text.slice(0, whole), 'base64'), offset - (text.length - bytes.length));
+    if (whole > 0) this.handler.payload(this.channel, PayloadBytes.of(Buffer.from(text.slice(0, whole), 'base64')), offset - (text.length - bytes.length));
   }
 
   messageEnd(offset: number): void {
     const channel = this.channel;
     if (channel !== null && !this.skip) {
-      if (this.carry) this.handler.payload(channel, Buffer.from(this.carry, 'base64'), offset - this.carry.length);
+      if (this.carry) this.handler.payload(channel, PayloadBytes.of(Buffer.from(this.carry, 'base64')), offset - this.carry.length);
       this.handler.end(channel, offset);
     }
     // A message with no channel byte at all carries nothing; servers skip it too.

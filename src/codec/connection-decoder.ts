@@ -10,6 +10,12 @@
  * (`stack-select.ts`); any other answer is reported with its body, and HTTP goes on.
  *
  * Sans-IO: `push(dir, bytes)` and `end(dir)`; events go to the listener as they are decoded.
+ *
+ * Options: `payload` (none | head | full) and `headBytes` bound what events record; `digests`
+ * (default true) makes the `conn.summary` carry each stream's SHA-256, which costs a pass over
+ * every payload byte: `decode --summary` and the audit log keep it, a plain live proxy turns it
+ * off and its summaries say `sha256: null`. `maxPendingBytes` bounds the client bytes held
+ * while an upgrade waits for its answer.
  */
 import type { Direction, HttpRequestEvent } from '../events/types.js';
 import { redactHeaders, redactProtocol } from '../events/redact.js';
@@ -27,8 +33,14 @@ import { negotiatedProtocol, selectStack } from './stack-select.js';
 import { buildStreamStack, type StreamStack } from './stream-stack.js';
 
 export interface ConnectionDecoderOptions {
-  /** How much payload the events record; the summary always sees every byte. */
+  /** How much payload the events record; the summary always counts every byte. */
   payload?: PayloadMode;
+  /**
+   * Take the SHA-256 of every stream for the summary (default true). It reads every payload
+   * byte, so a live proxy asks for it only where it is used (the audit log's stream digests);
+   * without it the summary's digests say `sha256: null`.
+   */
+  digests?: boolean;
   headBytes?: number;
   /** Bound on client bytes held while an upgrade waits for its answer. */
   maxPendingBytes?: number;
@@ -57,7 +69,7 @@ interface RequestRecord {
 
 export class ConnectionDecoder {
   private readonly ctx: DecodeContext;
-  private readonly summaryBuilder = new ConnectionSummaryBuilder();
+  private readonly summaryBuilder: ConnectionSummaryBuilder;
   private readonly dirs: Record<Direction, DirectionState>;
   /**
    * Requests in order; those before `answeredRequests` have had their answer. A captured client
@@ -74,6 +86,7 @@ export class ConnectionDecoder {
 
   constructor(listener: DecodedEventListener, options: ConnectionDecoderOptions = {}) {
     this.maxPending = options.maxPendingBytes ?? MAX_PENDING_BEFORE_RESPONSE_BYTES;
+    this.summaryBuilder = new ConnectionSummaryBuilder(options.digests ?? true);
     this.ctx = new DecodeContext((e) => this.forward(listener, e), options.payload ?? 'full', options.headBytes);
     this.dirs = { c2s: this.newDirection(), s2c: this.newDirection() };
   }

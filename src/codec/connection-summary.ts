@@ -3,22 +3,35 @@
  * live connection), built from the connection's events and the payload bytes that came with
  * them, so it does not depend on how much payload the log records. Its shape is defined in
  * `test/fixtures/vectors/README.md`.
+ *
+ * Byte counts come from each data event's `size`. The SHA-256 of each stream is optional: it
+ * reads every payload byte (on its own it held the decoder to a fraction of memcpy speed), so
+ * it is taken only when asked (`decode --summary`, the audit log's stream digests) and is
+ * `sha256: null` otherwise, which says "not computed", never "empty".
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { ByteDigest, ConnectionSummary, Direction } from '../events/types.js';
+import type { FrameEvent } from '../events/frames.js';
 import type { DecodedEvent } from './decode-context.js';
 
 class Digest {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash | null;
   bytes = 0;
 
-  add(data: Uint8Array): void {
-    this.hash.update(data);
-    this.bytes += data.length;
+  constructor(hashed: boolean) {
+    this.hash = hashed ? createHash('sha256') : null;
+  }
+
+  /** `raw` is read only when hashing: without a digest the size is all that counts. */
+  add(size: number, raw: (() => Uint8Array | undefined)): void {
+    this.bytes += size;
+    if (this.hash === null || size === 0) return;
+    const data = raw();
+    if (data) this.hash.update(data);
   }
 
   result(): ByteDigest {
-    return { bytes: this.bytes, sha256: this.hash.copy().digest('hex') };
+    return { bytes: this.bytes, sha256: this.hash === null ? null : this.hash.copy().digest('hex') };
   }
 }
 
@@ -46,7 +59,13 @@ export class ConnectionSummaryBuilder {
   private readonly portForward = new Map<string, PortForwardEntry>();
   private anomalies = 0;
 
-  observe({ body: ev, raw }: DecodedEvent): void {
+  /** `digests`: take the SHA-256 of every stream (see the module note). */
+  constructor(private readonly digests = true) {}
+
+  observe(event: DecodedEvent): void {
+    const ev = event.body;
+    // A getter: the payload bytes are looked at only when a digest needs them.
+    const raw = (): Buffer | undefined => event.raw;
     switch (ev.type) {
       case 'upgrade.request':
       case 'http.request':
@@ -67,9 +86,13 @@ export class ConnectionSummaryBuilder {
       case 'decode.stack':
         this.transport = ev.transport;
         return;
-      case 'k8s.data':
-        if (raw && raw.length) this.digest(this.streams, ev.stream).add(raw);
+      case 'k8s.data': {
+        if (ev.size > 0) this.digest(this.streams, ev.stream).add(ev.size, raw);
+        // A folded frame (schema version 2) is plain data: never a ping or a close, but a FIN.
+        const f = ev.spdyFrame;
+        if (f?.fin && ev.dir === 'c2s' && f.streamType?.toLowerCase() === 'stdin') this.stdinClosed = true;
         return;
+      }
       case 'k8s.status':
         this.status = { status: ev.status, reason: ev.reason, exitCode: ev.exitCode };
         return;
@@ -80,22 +103,15 @@ export class ConnectionSummaryBuilder {
         if (ev.channel === 0) this.stdinClosed = true;
         return;
       case 'ws.frame':
-        if (ev.kind === 'ping') this.pings[ev.dir]++;
-        else if (ev.kind === 'close' && !this.closeSeen[ev.dir]) {
-          this.closeSeen[ev.dir] = true;
-          this.closeCodes[ev.dir] = ev.closeCode ?? null;
-        }
-        return;
       case 'spdy.frame':
-        if (ev.frame === 'PING') this.pings[ev.dir]++;
-        if (ev.fin && ev.dir === 'c2s' && ev.streamType?.toLowerCase() === 'stdin') this.stdinClosed = true;
+        this.observeFrame(ev);
         return;
       case 'spdy.stream':
         if (ev.requestId !== null && ev.state === 'open') this.entry(ev.requestId, ev.port);
         return;
       case 'pf.data': {
         const e = this.entry(ev.requestId ?? `port-${ev.port ?? '?'}`, ev.port);
-        if (raw) e[ev.dir].add(raw);
+        e[ev.dir].add(ev.size, raw);
         return;
       }
       case 'pf.error': {
@@ -109,6 +125,19 @@ export class ConnectionSummaryBuilder {
       default:
         return;
     }
+  }
+
+  private observeFrame(ev: FrameEvent): void {
+    if (ev.type === 'ws.frame') {
+      if (ev.kind === 'ping') this.pings[ev.dir]++;
+      else if (ev.kind === 'close' && !this.closeSeen[ev.dir]) {
+        this.closeSeen[ev.dir] = true;
+        this.closeCodes[ev.dir] = ev.closeCode ?? null;
+      }
+      return;
+    }
+    if (ev.frame === 'PING') this.pings[ev.dir]++;
+    if (ev.fin && ev.dir === 'c2s' && ev.streamType?.toLowerCase() === 'stdin') this.stdinClosed = true;
   }
 
   result(): ConnectionSummary {
@@ -136,13 +165,13 @@ export class ConnectionSummaryBuilder {
 
   private digest(map: Map<string, Digest>, key: string): Digest {
     let d = map.get(key);
-    if (!d) map.set(key, (d = new Digest()));
+    if (!d) map.set(key, (d = new Digest(this.digests)));
     return d;
   }
 
   private entry(requestId: string, port: number | null): PortForwardEntry {
     let e = this.portForward.get(requestId);
-    if (!e) this.portForward.set(requestId, (e = { port, c2s: new Digest(), s2c: new Digest(), error: null }));
+    if (!e) this.portForward.set(requestId, (e = { port, c2s: new Digest(this.digests), s2c: new Digest(this.digests), error: null }));
     else if (e.port === null) e.port = port;
     return e;
   }

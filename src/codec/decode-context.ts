@@ -2,10 +2,19 @@
  * What every decoder layer of one connection shares: the place events go, the payload
  * recording mode, and the note that goes with each event. Layers build event bodies; this
  * fills `note` and the payload fields in one place so the rules are the same everywhere.
+ *
+ * It also folds plain data frames (schema version 2, types.ts): a frame layer hands a plain
+ * data frame to `holdFrame` instead of `emit`, and the first data event of the same direction
+ * and layer takes its facts (`wsFrame`, `spdyFrame`). Any other event, the frame's end or the
+ * next frame emits the held frame on its own first, so events keep their order, and a frame
+ * whose payload yields no data (an empty continuation, DATA on an unknown stream) is still
+ * reported. That halves the events of bulk traffic: one per frame instead of two.
  */
-import type { ConnEndEvent, Direction, EventBody, PayloadFields } from '../events/types.js';
+import type { ConnEndEvent, Direction, EventBody, PayloadFields, SpdyFrameEvent, WsFrameEvent } from '../events/types.js';
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import { noteFor } from '../events/notes.js';
+import { MAX_PREVIEW_BYTES as PREVIEW_BYTES } from '../events/preview.js';
+import { PayloadBytes } from './payload-bytes.js';
 
 export type PayloadMode = 'full' | 'head' | 'none';
 
@@ -13,10 +22,30 @@ export type PayloadMode = 'full' | 'head' | 'none';
 export const PAYLOAD_HEAD_BYTES = 256;
 
 export interface DecodedEvent {
-  body: EventBody;
-  note: string;
+  readonly body: EventBody;
+  readonly note: string;
   /** The payload as it crossed the wire, for consumers inside the process (summary, audit). */
-  raw?: Buffer;
+  readonly raw?: Buffer;
+}
+
+/**
+ * Note and raw bytes are built when first read, then kept: a listener that only counts or
+ * forwards bodies (the benchmark, a consumer that wants no note) never pays for them.
+ */
+class LazyDecodedEvent implements DecodedEvent {
+  private noteText: string | undefined;
+
+  constructor(readonly body: EventBody, private readonly bytes: PayloadBytes | undefined) {}
+
+  get note(): string {
+    // A note previews at most the first 32 bytes (preview.ts): one more tells it there are more.
+    this.noteText ??= noteFor(this.body, this.bytes?.head(PREVIEW_BYTES + 1));
+    return this.noteText;
+  }
+
+  get raw(): Buffer | undefined {
+    return this.bytes?.all();
+  }
 }
 
 export type DecodedEventListener = (event: DecodedEvent) => void;
@@ -25,6 +54,7 @@ export type CutOff = NonNullable<ConnEndEvent['cutOff']>;
 
 export class DecodeContext {
   private readonly cutOffs: Partial<Record<Direction, CutOff>> = {};
+  private held: WsFrameEvent | SpdyFrameEvent | null = null;
 
   constructor(
     private readonly listener: DecodedEventListener,
@@ -32,7 +62,7 @@ export class DecodeContext {
     private readonly headBytes: number = PAYLOAD_HEAD_BYTES,
   ) {}
 
-  emit(body: EventBody, raw?: Buffer): void {
+  emit(body: EventBody, raw?: Buffer | PayloadBytes): void {
     // A direction that ends inside a frame or head is how a peer that exits looks (kubectl
     // writes a frame header and its payload separately and may die between them): the bytes
     // were not wrong, so it is reported on that direction's conn.end, not as an anomaly.
@@ -40,9 +70,30 @@ export class DecodeContext {
       this.cutOffs[body.dir] ??= { offset: body.offset ?? 0, layer: body.layer, message: body.message, ...(body.tunnel ? { tunnel: true } : {}) };
       return;
     }
-    const event: DecodedEvent = { body, note: noteFor(body, raw) };
-    if (raw) event.raw = raw;
-    this.listener(event);
+    const held = this.held;
+    if (held !== null) {
+      this.held = null;
+      if (!foldInto(held, body)) this.deliver(held);
+    }
+    this.deliver(body, raw);
+  }
+
+  /** A plain data frame (see the module note): reported with its first data event, or alone. */
+  holdFrame(frame: WsFrameEvent | SpdyFrameEvent): void {
+    this.flushFrame();
+    this.held = frame;
+  }
+
+  /** The frame ended (or its direction did): a held frame that took no data is reported now. */
+  flushFrame(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    this.deliver(held);
+  }
+
+  private deliver(body: EventBody, raw?: Buffer | PayloadBytes): void {
+    this.listener(new LazyDecodedEvent(body, raw === undefined || raw instanceof PayloadBytes ? raw : PayloadBytes.of(raw)));
   }
 
   /** Where a direction's bytes stopped inside a unit, if they did. */
@@ -50,15 +101,15 @@ export class DecodeContext {
     return this.cutOffs[dir];
   }
 
-  /** The recorded payload fields of `raw` under the current mode. */
-  payload(raw: Uint8Array): PayloadFields {
+  /** The recorded payload fields of `raw` under the current mode; reads only what it records. */
+  payload(raw: Uint8Array | PayloadBytes): PayloadFields {
     const size = raw.length;
     switch (this.payloadMode) {
       case 'full':
-        return { size, payload: Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('base64') };
+        return { size, payload: bytesOf(raw, size).toString('base64') };
       case 'head': {
         const kept = Math.min(size, this.headBytes);
-        const fields: PayloadFields = { size, payload: Buffer.from(raw.buffer, raw.byteOffset, kept).toString('base64') };
+        const fields: PayloadFields = { size, payload: bytesOf(raw, kept).toString('base64') };
         if (kept < size) fields.truncated = true;
         return fields;
       }
@@ -66,4 +117,28 @@ export class DecodeContext {
         return size === 0 ? { size } : { size, truncated: true };
     }
   }
+}
+
+/**
+ * Folds `frame` into `body` when `body` is data of the layer right above that frame: same
+ * direction, and for SPDY the same side of the tunnel. A WebSocket frame never folds into
+ * tunnel data, whose offsets count the joined SPDY stream instead.
+ */
+function foldInto(frame: WsFrameEvent | SpdyFrameEvent, body: EventBody): boolean {
+  if (body.type !== 'k8s.data' && body.type !== 'pf.data' && body.type !== 'ws.data') return false;
+  if (body.dir !== frame.dir) return false;
+  const tunnel = body.type === 'pf.data' && body.tunnel === true;
+  if (frame.type === 'ws.frame') {
+    if (tunnel) return false;
+    body.wsFrame = { offset: frame.offset, opcode: frame.opcode as 1 | 2, length: frame.length };
+    return true;
+  }
+  if (tunnel !== (frame.tunnel === true)) return false;
+  body.spdyFrame = { offset: frame.offset, length: frame.length, fin: frame.fin, streamId: frame.streamId!, streamType: frame.streamType ?? null };
+  return true;
+}
+
+function bytesOf(raw: Uint8Array | PayloadBytes, n: number): Buffer {
+  if (raw instanceof PayloadBytes) return raw.head(n);
+  return Buffer.from(raw.buffer, raw.byteOffset, n);
 }

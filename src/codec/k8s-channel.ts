@@ -11,6 +11,7 @@ import type { Direction } from '../events/types.js';
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { ChannelHandler } from './channel-demux.js';
 import type { DecodeContext } from './decode-context.js';
+import type { PayloadBytes } from './payload-bytes.js';
 import { ResizeReader, StatusCollector, streamName } from './k8s-streams.js';
 
 export const CLOSE_SIGNAL_CHANNEL = 255;
@@ -46,17 +47,19 @@ export class K8sChannelHandler implements ChannelHandler {
     }
   }
 
-  payload(channel: number, bytes: Buffer, offset: number): void {
+  payload(channel: number, bytes: PayloadBytes, offset: number): void {
     if (channel === CLOSE_SIGNAL_CHANNEL && this.version === 5) {
-      for (const b of bytes) if (this.closeBytes.length < 2) this.closeBytes.push(b);
+      // Only the first two bytes matter: more than one makes it a bad close signal.
+      for (let i = 0; i < bytes.length && this.closeBytes.length < 2; i++) this.closeBytes.push(bytes.byteAt(i));
       this.hadPayload = true;
       return;
     }
     this.hadPayload = true;
     const stream = streamName(channel);
     this.ctx.emit({ type: 'k8s.data', dir: this.dir, offset, channel, stream, ...this.ctx.payload(bytes) }, bytes);
-    if (channel === 3 && this.dir === 's2c') this.status.add(bytes, offset);
-    else if (channel === 4 && this.dir === 'c2s') this.resize.push(bytes, offset);
+    // Status and resize are parsed, so every byte of theirs is read; stdin and stdout are not.
+    if (channel === 3 && this.dir === 's2c') this.status.add(bytes.all(), offset);
+    else if (channel === 4 && this.dir === 'c2s') this.resize.push(bytes.all(), offset);
   }
 
   end(channel: number, offset: number): void {

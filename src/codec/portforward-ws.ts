@@ -8,6 +8,7 @@ import type { Direction } from '../events/types.js';
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { ChannelHandler } from './channel-demux.js';
 import type { DecodeContext } from './decode-context.js';
+import type { PayloadBytes } from './payload-bytes.js';
 import { MAX_STATUS_BYTES } from './limits.js';
 
 export class LegacyPortForwardHandler implements ChannelHandler {
@@ -34,7 +35,9 @@ export class LegacyPortForwardHandler implements ChannelHandler {
     }
   }
 
-  payload(channel: number, bytes: Buffer, offset: number): void {
+  payload(channel: number, lazy: PayloadBytes, offset: number): void {
+    // Rare (kubectl never speaks it): read whole.
+    let bytes = lazy.all();
     if (this.dir === 's2c' && !this.prefixDone.has(channel)) {
       const need = 2 - this.prefix.length;
       for (const b of bytes.subarray(0, need)) this.prefix.push(b);

@@ -25,6 +25,8 @@ import { headerLookup, SpdyHeaderBlockInflater, type SpdyHeaders } from './spdy-
 
 export type SpdyMode = 'exec' | 'portforward' | 'frames';
 
+const SPDY_FLAG_FIN = 0x01;
+
 /** Ended streams kept for late frames (a RST after both FINs); older ones are forgotten. */
 const MAX_ENDED_STREAMS = 1024;
 /** Distinct unknown stream ids reported before going quiet about them. */
@@ -82,6 +84,7 @@ export class SpdyLayer {
 
   end(dir: Direction): void {
     this.dirs[dir].decoder.end();
+    this.ctx.flushFrame();
     if (dir === 's2c') for (const s of this.streams.values()) this.finishErrorStream(s);
   }
 
@@ -146,7 +149,9 @@ export class SpdyLayer {
   onDataFrame(d: SpdyDirection, h: SpdyDataFrameHeader): void {
     const state = this.streams.get(h.streamId);
     const ev: SpdyFrameEvent = { type: 'spdy.frame', dir: d.dir, offset: h.offset, frame: 'DATA', flags: h.flags, fin: h.fin, length: h.length, streamId: h.streamId, streamType: state?.streamType ?? null, ...this.tunnelFlag() };
-    this.ctx.emit(ev);
+    // DATA with no flag but FIN (SPDY/3 §2.2.2) rides in the data event it yields (DecodeContext).
+    if ((h.flags & ~SPDY_FLAG_FIN) === 0) this.ctx.holdFrame(ev);
+    else this.ctx.emit(ev);
     // Ids at or below the highest opened one may be ended streams that were forgotten.
     const neverOpened = h.streamId > Math.max(this.dirs.c2s.lastStreamId, this.dirs.s2c.lastStreamId);
     if (!state && neverOpened && !this.reportedUnknown.has(h.streamId) && this.reportedUnknown.size < MAX_UNKNOWN_REPORTS) {
@@ -176,6 +181,7 @@ export class SpdyLayer {
   }
 
   onDataEnd(d: SpdyDirection, h: SpdyDataFrameHeader): void {
+    this.ctx.flushFrame();
     const state = this.streams.get(h.streamId);
     if (state && h.fin) this.finish(state, d.dir, h.offset + 8 + h.length);
   }

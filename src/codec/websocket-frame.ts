@@ -20,14 +20,15 @@
  * → frame({ offset: 0, fin: true, opcode: 1, masked: true, length: 5, headerLength: 6, … }),
  *   payload({ offset: 6, position: 0, data: <"Hello">, last: true }), frameEnd(…).
  *
- * Unmasked payload is handed on as a view of the pushed chunk when a segment lies inside one
- * chunk; masked payload is always unmasked into a new buffer, never in place, because the
- * pushed bytes belong to the relay.
+ * Payload is handed on as PayloadBytes: views of the pushed chunks, however many the segment
+ * spans, unmasked only when and as far as a reader asks (`byteAt`, `head`, `all`), into a new
+ * buffer, never in place, because the pushed bytes belong to the relay. `data` is all of it.
  */
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { Anomaly } from './anomaly.js';
 import { ByteQueue } from './byte-queue.js';
 import { PAYLOAD_SEGMENT_BYTES } from './limits.js';
+import { PayloadBytes, SegmentParts } from './payload-bytes.js';
 
 export const WsOpcode = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
 
@@ -72,15 +73,31 @@ export interface WsFrameHeader {
 }
 
 export interface WsPayloadSegment {
-  frame: WsFrameHeader;
+  readonly frame: WsFrameHeader;
   /** Input offset of the segment's first byte. */
-  offset: number;
+  readonly offset: number;
   /** Offset of the segment within the frame payload. */
-  position: number;
-  /** Unmasked payload bytes. May be a view of a pushed chunk: read it, do not write it. */
-  data: Buffer;
+  readonly position: number;
+  /** The payload bytes, unmasked as they are read (see the module note). */
+  readonly bytes: PayloadBytes;
+  /** All of `bytes`, unmasked. May be a view of a pushed chunk: read it, do not write it. */
+  readonly data: Buffer;
   /** The final segment of the frame. */
-  last: boolean;
+  readonly last: boolean;
+}
+
+class Segment implements WsPayloadSegment {
+  constructor(
+    readonly frame: WsFrameHeader,
+    readonly offset: number,
+    readonly position: number,
+    readonly bytes: PayloadBytes,
+    readonly last: boolean,
+  ) {}
+
+  get data(): Buffer {
+    return this.bytes.all();
+  }
 }
 
 export interface WsFrameHandler {
@@ -132,8 +149,8 @@ export class WebSocketFrameDecoder {
   // The frame whose payload is being read.
   private frame: WsFrameHeader | null = null;
   private position = 0;
-  private held: Buffer | null = null;
-  private heldLength = 0;
+  /** Bytes of the current segment taken so far. */
+  private readonly held = new SegmentParts();
   private closePayload: Buffer = EMPTY;
 
   private openMessage = NO_MESSAGE;
@@ -155,7 +172,7 @@ export class WebSocketFrameDecoder {
 
   /** Pushed bytes not yet reported: an incomplete header or a partial payload segment. */
   get bufferedBytes(): number {
-    return this.queue.length + this.heldLength;
+    return this.queue.length + this.held.length;
   }
 
   get opaque(): boolean {
@@ -179,7 +196,10 @@ export class WebSocketFrameDecoder {
       return;
     }
     const frame = this.frame!;
-    if (this.held !== null) this.emit(this.unmaskHeld(this.held.subarray(0, this.heldLength)), this.position + this.heldLength, false);
+    if (this.held.length > 0) {
+      const end = this.position + this.held.length;
+      this.emit(this.held.take(frame.maskKey, this.position & 3), end, false);
+    }
     this.becomeOpaque(
       AnomalyCode.Truncated,
       `input ended after ${this.position} of ${frame.length} payload bytes of a ${wsOpcodeName(frame.opcode)} frame`,
@@ -236,7 +256,9 @@ export class WebSocketFrameDecoder {
 
   private getPayloadLength16(): boolean {
     if (this.queue.length < 2) return false;
-    this.length = this.queue.take(2).readUInt16BE(0);
+    // Two byte reads: no view or copy of them is needed.
+    this.length = (this.queue.peekByte(0) << 8) | this.queue.peekByte(1);
+    this.queue.skip(2);
     this.afterLength();
     return true;
   }
@@ -274,24 +296,26 @@ export class WebSocketFrameDecoder {
   }
 
   private getData(): boolean {
-    const length = this.frame!.length;
+    const frame = this.frame!;
+    const length = frame.length;
     // Segment edges depend on the payload position only, never on how the input was cut.
     const segmentEnd = Math.min(length, this.position - (this.position % PAYLOAD_SEGMENT_BYTES) + PAYLOAD_SEGMENT_BYTES);
-    const need = segmentEnd - this.position - this.heldLength;
-    if (this.held === null && this.queue.length >= need) {
-      this.emit(this.unmaskCopy(this.queue.take(need)), segmentEnd, segmentEnd === length);
+    const held = this.held;
+    const need = segmentEnd - this.position - held.length;
+    if (held.length === 0 && this.queue.headLength >= need) {
+      // The whole segment lies in one chunk: one view, nothing to collect.
+      this.emit(new PayloadBytes([this.queue.take(need)], need, frame.maskKey, this.position & 3), segmentEnd, segmentEnd === length);
       return true;
     }
     if (this.queue.length === 0) return false;
-    if (this.held === null) {
-      this.held = Buffer.allocUnsafe(segmentEnd - this.position);
-      this.heldLength = 0;
-    }
     const n = Math.min(this.queue.length, need);
-    this.queue.take(n).copy(this.held, this.heldLength);
-    this.heldLength += n;
+    let room = need;
+    this.queue.takeEach(n, (piece) => {
+      held.add(piece, room);
+      room -= piece.length;
+    });
     if (n < need) return false;
-    this.emit(this.unmaskHeld(this.held), segmentEnd, segmentEnd === length);
+    this.emit(held.take(frame.maskKey, this.position & 3), segmentEnd, segmentEnd === length);
     return true;
   }
 
@@ -376,15 +400,13 @@ export class WebSocketFrameDecoder {
   }
 
   /** Reports payload up to `segmentEnd` and, when `last`, ends the frame. */
-  private emit(data: Buffer, segmentEnd: number, last: boolean): void {
+  private emit(bytes: PayloadBytes, segmentEnd: number, last: boolean): void {
     const frame = this.frame!;
     const position = this.position;
     this.position = segmentEnd;
-    this.held = null;
-    this.heldLength = 0;
     // A close payload of at most 125 bytes always arrives as one segment.
-    if (last && frame.opcode === WsOpcode.Close) this.closePayload = data;
-    this.handler.payload({ frame, offset: frame.offset + frame.headerLength + position, position, data, last });
+    if (last && frame.opcode === WsOpcode.Close) this.closePayload = bytes.all();
+    this.handler.payload(new Segment(frame, frame.offset + frame.headerLength + position, position, bytes, last));
     if (last) this.finishFrame();
   }
 
@@ -402,28 +424,10 @@ export class WebSocketFrameDecoder {
     this.handler.frameEnd(frame);
   }
 
-  /** `data` may be a view of a pushed chunk: unmask into a copy. */
-  private unmaskCopy(data: Buffer): Buffer {
-    const key = this.frame!.maskKey;
-    if (key === null) return data;
-    const out = Buffer.allocUnsafe(data.length);
-    data.copy(out, 0);
-    xorMask(out, key, this.position & 3);
-    return out;
-  }
-
-  /** `held` is the decoder's own buffer: unmask in place. */
-  private unmaskHeld(held: Buffer): Buffer {
-    const key = this.frame!.maskKey;
-    if (key !== null) xorMask(held, key, this.position & 3);
-    return held;
-  }
-
   private becomeOpaque(code: AnomalyCode, message: string): void {
     this.state = OPAQUE;
     this.queue.clear();
-    this.held = null;
-    this.heldLength = 0;
+    this.held.clear();
     this.frame = null;
     this.report(code, message, true);
   }
@@ -431,28 +435,6 @@ export class WebSocketFrameDecoder {
   private report(code: AnomalyCode, message: string, opaque = false): void {
     this.handler.anomaly({ offset: this.frameStart, code, message, opaque });
   }
-}
-
-/**
- * XORs `buf` in place with `key`, starting at key byte `keyIndex` (§5.3). The bulk runs as
- * 32-bit words on an aligned view; the key word is assembled in memory, so it is right for
- * either endianness.
- */
-function xorMask(buf: Buffer, key: Buffer, keyIndex: number): void {
-  const end = buf.length;
-  let i = 0;
-  if (end >= 16) {
-    const head = (4 - (buf.byteOffset & 3)) & 3;
-    for (; i < head; i++) buf[i] = buf[i]! ^ key[(keyIndex + i) & 3]!;
-    const k = keyIndex + i;
-    const keyBytes = Uint8Array.of(key[k & 3]!, key[(k + 1) & 3]!, key[(k + 2) & 3]!, key[(k + 3) & 3]!);
-    const keyWord = new Uint32Array(keyBytes.buffer)[0]!;
-    const words = (end - i) >>> 2;
-    const view = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
-    for (let w = 0; w < words; w++) view[w] = view[w]! ^ keyWord;
-    i += words * 4;
-  }
-  for (; i < end; i++) buf[i] = buf[i]! ^ key[(keyIndex + i) & 3]!;
 }
 
 export interface WsClosePayload {

@@ -1,10 +1,11 @@
 /**
- * One direction of a WebSocket connection: frames become `ws.frame` events, and the payload of
+ * One direction of a WebSocket connection: frames become `ws.frame` events (plain data frames
+ * fold into the data event above them, see DecodeContext), and the payload of
  * data messages goes to the layer above (a k8s channel protocol, the port-forward tunnel, or
  * nothing) as a start, segments and an end. Control frames may sit between the fragments of a
  * message (RFC 6455 §5.4); they are reported whole and never reach the layer above.
  */
-import type { Direction } from '../events/types.js';
+import type { Direction, WsFrameEvent } from '../events/types.js';
 import type { Anomaly } from './anomaly.js';
 import type { DecodeContext } from './decode-context.js';
 import {
@@ -65,6 +66,7 @@ export class WebSocketDirection {
 
   end(): void {
     this.decoder.end();
+    this.ctx.flushFrame();
     this.consumer.end(this.decoder.offset);
   }
 
@@ -74,10 +76,15 @@ export class WebSocketDirection {
       this.controlBytes = 0;
       return;
     }
-    this.ctx.emit({
+    const frame: WsFrameEvent = {
       type: 'ws.frame', dir: this.dir, offset: h.offset, opcode: h.opcode, kind: wsOpcodeName(h.opcode),
       fin: h.fin, rsv: h.rsv, masked: h.masked, length: h.length,
-    });
+    };
+    // A whole text or binary message in one frame, flagged as RFC 6455 §5.1-5.2 expect, rides in
+    // the data event its payload yields (DecodeContext); fragments and odd frames stay events.
+    const plain = (h.opcode === WsOpcode.Text || h.opcode === WsOpcode.Binary) && h.fin && h.rsv === 0 && h.masked === (this.dir === 'c2s');
+    if (plain) this.ctx.holdFrame(frame);
+    else this.ctx.emit(frame);
     if (h.messageStart) {
       this.messageOpen = true;
       this.consumer.messageStart(h.opcode, h.offset);
@@ -102,6 +109,7 @@ export class WebSocketDirection {
         this.messageOpen = false;
         this.consumer.messageEnd(h.offset + h.headerLength + h.length);
       }
+      this.ctx.flushFrame();
       return;
     }
     const payload = Buffer.concat(this.control);
@@ -133,7 +141,7 @@ export class WsDataConsumer implements WsMessageConsumer {
   }
 
   data(s: WsPayloadSegment): void {
-    this.ctx.emit({ type: 'ws.data', dir: this.dir, offset: s.offset, messageType: this.messageType, ...this.ctx.payload(s.data) }, s.data);
+    this.ctx.emit({ type: 'ws.data', dir: this.dir, offset: s.offset, messageType: this.messageType, ...this.ctx.payload(s.bytes) }, s.bytes);
   }
 
   messageEnd(): void {}

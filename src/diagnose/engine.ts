@@ -148,7 +148,8 @@ function routine(e: KubewireEvent): boolean {
     case 'k8s.data':
     case 'pf.data':
     case 'ws.data':
-      return true;
+      // Its folded frame (schema version 2) may be the oversized one.
+      return (e.wsFrame?.length ?? 0) <= MAX_SERVER_FRAME_BYTES;
     case 'ws.frame':
       // A close frame ends a stream, and an oversized frame is a verdict of its own.
       return e.kind !== 'close' && e.length <= MAX_SERVER_FRAME_BYTES;

@@ -94,7 +94,8 @@ export class EventBus {
     // Whole microseconds first: a fraction of a ms near 1.8e12 is off by a few 1e-4 ms.
     const micros = Math.round(this.now() * 1000);
     const ms = Math.floor(micros / 1000);
-    const event = this.stamper.stamp(body, note, { ts: timestampMicros(ms, micros - ms * 1000), ...definedFields(fields) });
+    // stamp() leaves out undefined ids itself: no copy of `fields` per event.
+    const event = this.stamper.stamp(body, note, { ts: timestampMicros(ms, micros - ms * 1000), session: fields.session, conn: fields.conn });
     this.pending.push(event);
     if (!this.delivering) this.deliverPending();
     return event;
@@ -235,22 +236,15 @@ export class EventBus {
   }
 }
 
-function definedFields(fields: PublishFields): PublishFields {
-  const out: PublishFields = {};
-  if (fields.session !== undefined) out.session = fields.session;
-  if (fields.conn !== undefined) out.conn = fields.conn;
-  return out;
-}
-
 /**
  * Wall-clock milliseconds with a microsecond fraction: the monotonic clock anchored to
  * `Date.now()`, re-anchored when the two part by more than a millisecond (a clock step).
  */
 let anchor = Date.now() - performance.now();
 export function preciseNow(): number {
-  const mono = anchor + performance.now();
+  const mono = performance.now();
   const wall = Date.now();
-  if (Math.abs(mono - wall) <= 1) return mono;
-  anchor = wall - performance.now();
+  if (Math.abs(anchor + mono - wall) <= 1) return anchor + mono;
+  anchor = wall - mono;
   return wall;
 }

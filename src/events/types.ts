@@ -1,5 +1,5 @@
 /**
- * The kubewire event schema, version 1: the one contract between the decoders, the proxy, the
+ * The kubewire event schema, version 2: the one contract between the decoders, the proxy, the
  * TUI, the JSONL log, diagnosis, audit and the tests. Every event is a plain JSON object;
  * `event.schema.json` beside this file is the same schema for `jq` users and other tools, and a
  * test checks that every event the code emits validates against it.
@@ -13,15 +13,27 @@
  *
  * Payload bytes travel as base64 in `payload`, with `size` the real byte count and `truncated`
  * set when the recording mode kept fewer bytes than `size` (`--payload head|none`).
+ *
+ * Version 2 differs from version 1 in two places, and readers take logs of either:
+ * - a plain data frame (WebSocket: text or binary, FIN, no RSV bits, masked as its direction
+ *   requires; SPDY: DATA with no flag but FIN) is no event of its own: its facts ride in
+ *   `wsFrame` / `spdyFrame` of the first data event its payload yields (`k8s.data`, `pf.data`,
+ *   `ws.data`). Every other frame, and a plain one that yields no data event, is still a
+ *   `ws.frame` / `spdy.frame`. `frameOf` (frames.ts) gives the frame either way.
+ * - a summary's stream digest may be `sha256: null`: not computed (the live proxy takes
+ *   digests only for the audit log).
  */
 import type { AnomalyCode } from './anomaly-codes.js';
 
-export const EVENT_SCHEMA_VERSION = 1 as const;
+export const EVENT_SCHEMA_VERSION = 2 as const;
+
+/** The versions a reader may meet: logs written before version 2 are still read. */
+export type SchemaVersion = 1 | typeof EVENT_SCHEMA_VERSION;
 
 export type Direction = 'c2s' | 's2c';
 
 export interface Envelope {
-  v: typeof EVENT_SCHEMA_VERSION;
+  v: SchemaVersion;
   seq: number;
   ts?: string;
   session?: string;
@@ -153,8 +165,33 @@ export interface WsFrameEvent {
   tunnel?: boolean;
 }
 
+/**
+ * A plain WebSocket data frame, folded into the data event its payload yields (version 2): FIN
+ * set, no RSV bits, masked exactly when it travels c2s (RFC 6455 §5.1), so only these vary.
+ */
+export interface FoldedWsFrame {
+  offset: number;
+  opcode: 1 | 2;
+  length: number;
+}
+
+/** A SPDY DATA frame whose only flag is FIN, folded into the data event it yields (version 2). */
+export interface FoldedSpdyFrame {
+  offset: number;
+  length: number;
+  fin: boolean;
+  streamId: number;
+  streamType: string | null;
+}
+
+/** The frame a data event's payload came in, when it was plain (see the module note). */
+export interface FrameFold {
+  wsFrame?: FoldedWsFrame;
+  spdyFrame?: FoldedSpdyFrame;
+}
+
 /** WebSocket message bytes with no channel protocol above them (unknown subprotocol). */
-export interface WsDataEvent extends PayloadFields, PieceFields {
+export interface WsDataEvent extends PayloadFields, PieceFields, FrameFold {
   type: 'ws.data';
   dir: Direction;
   offset: number;
@@ -163,7 +200,7 @@ export interface WsDataEvent extends PayloadFields, PieceFields {
 
 export type K8sStreamName = 'stdin' | 'stdout' | 'stderr' | 'error' | 'resize' | `channel${number}`;
 
-export interface K8sDataEvent extends PayloadFields, PieceFields {
+export interface K8sDataEvent extends PayloadFields, PieceFields, FrameFold {
   type: 'k8s.data';
   dir: Direction;
   offset: number;
@@ -247,7 +284,7 @@ export interface SpdyStreamEvent {
 }
 
 /** Port-forward bytes, over SPDY, the tunnel, or legacy WebSocket channels. */
-export interface PfDataEvent extends PayloadFields, PieceFields {
+export interface PfDataEvent extends PayloadFields, PieceFields, FrameFold {
   type: 'pf.data';
   dir: Direction;
   offset: number;
@@ -297,7 +334,8 @@ export interface ConnSummaryEvent {
 
 export interface ByteDigest {
   bytes: number;
-  sha256: string;
+  /** Hex; `redacted` where --redact-stdin removed stdin; null when not computed (version 2). */
+  sha256: string | null;
 }
 
 /** See `test/fixtures/vectors/README.md`: every vector's `expectedSummary` has this shape. */

@@ -38,8 +38,8 @@ export class ObserverCore {
   private readonly decoding: ConnectionDecoderOptions;
 
   private constructor(private readonly config: ObserverConfig, private readonly post: (m: FromObserver) => void) {
-    const decoding = { payload: config.payload, digests: config.digests };
-    this.decoding = decoding;
+    // Stream digests cost a SHA-256 of every byte: only the audit record lists them.
+    this.decoding = { payload: config.payload, digests: config.digests };
     this.bus = new EventBus({ lossless: config.lossless, now: () => this.at ?? preciseNow() });
     this.detach = this.sessions.attach(this.bus);
     this.engine = new DiagnosisEngine(this.sessions.model, (f) => {

@@ -18,6 +18,7 @@ import type {
   HttpBodyEvent, HttpRequestEvent, HttpResponseEvent, K8sDataEvent, K8sStatusEvent, KubewireEvent, PfErrorEvent, ProxyErrorEvent,
   SpdyFrameEvent, WsFrameEvent,
 } from '../events/types.js';
+import { frameOf } from '../events/frames.js';
 import { parseTsMillis } from '../events/stamp.js';
 import { handshakeVerdict, type Handshake } from './handshake.js';
 import { upgradeKindOf, type UpgradeKind } from './upgrade-kind.js';
@@ -126,6 +127,9 @@ export class ConnectionFacts {
       const end = at.offset + (at.size ?? at.length ?? 0);
       if (end > this.seen[at.dir]) this.seen[at.dir] = end;
     }
+    // A plain data frame rides in its data event (schema version 2); on the wire it came first.
+    const folded = e.type === 'k8s.data' || e.type === 'pf.data' || e.type === 'ws.data' ? frameOf(e) : null;
+    if (folded !== null) this.frame(folded, mark);
     switch (e.type) {
       case 'conn.open':
         this.open ??= e;
@@ -190,10 +194,8 @@ export class ConnectionFacts {
         if (this.pfErrors.length < MAX_LISTED) this.pfErrors.push(e);
         return;
       case 'ws.frame':
-        this.wsFrame(e, mark);
-        return;
       case 'spdy.frame':
-        this.spdyFrame(e, mark);
+        this.frame(e, mark);
         return;
       default:
         return;
@@ -305,6 +307,11 @@ export class ConnectionFacts {
     this.afterStatus.frames++;
     if (keepalive) this.afterStatus.keepalive++;
     this.afterStatus.first ??= mark;
+  }
+
+  private frame(e: Ev<WsFrameEvent | SpdyFrameEvent>, mark: EventMark): void {
+    if (e.type === 'ws.frame') this.wsFrame(e, mark);
+    else this.spdyFrame(e, mark);
   }
 
   private wsFrame(e: Ev<WsFrameEvent>, mark: EventMark): void {

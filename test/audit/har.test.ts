@@ -18,6 +18,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { HarBuilder, HarLines, type Har, type HarEntry } from '../../src/audit/har.js';
 import { runExport } from '../../src/cli/export-command.js';
 import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
+import { frameOf } from '../../src/events/frames.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { EventBody, K8sRequestInfo, KubewireEvent } from '../../src/events/types.js';
 import { loadVector, vectorsAvailable } from '../support/vectors.js';
@@ -175,7 +176,7 @@ describe.runIf(vectorsAvailable())('HAR export of upgrades from real kubectl ses
     expect(ws._kubewire).toMatchObject({ kind: 'upgrade', transport: 'websocket', protocol: 'v5.channel.k8s.io', exitCode: 5 });
     const messages = ws._webSocketMessages!;
     // Every frame of the vector is one message here (none is fragmented).
-    const frames = log.lines.map((l) => JSON.parse(l) as { type: string; conn?: string }).filter((e) => e.type === 'ws.frame' && e.conn === 'c1');
+    const frames = log.lines.map((l) => frameOf(JSON.parse(l) as KubewireEvent)).filter((e) => e?.type === 'ws.frame' && e.conn === 'c1');
     expect(messages).toHaveLength(frames.length);
     const bin = (channel: number, text: string): string => Buffer.concat([Buffer.from([channel]), Buffer.from(text)]).toString('base64');
     expect(messages).toContainEqual({ type: 'send', time: expect.any(Number), opcode: 2, data: bin(4, '{"Width":80,"Height":24}\n') });

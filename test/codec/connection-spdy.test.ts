@@ -85,6 +85,11 @@ describe('exec over SPDY', () => {
       ['s2c', 'error', status.slice(50)],
     ]);
     expect(data[0]!.offset).toBe(stdinAt + 8);
+    // Plain DATA frames ride in their data event (schema version 2); an empty one stays a frame.
+    expect(data[0]!.spdyFrame).toEqual({ offset: stdinAt, length: 17, fin: false, streamId: 3, streamType: 'stdin' });
+    const ownDataFrames = events.flatMap((e) => (e.type === 'spdy.frame' && e.frame === 'DATA' ? [e] : []));
+    expect(ownDataFrames.map((e) => [e.dir, e.length])).toEqual([['c2s', 0], ['s2c', 0], ['s2c', 0], ['s2c', 0]]);
+    expect(ownDataFrames[0]!.offset).toBe(finAt);
     const fin = ofType(events, 'spdy.frame').find((f) => f.offset === finAt && f.dir === 'c2s');
     expect(fin).toMatchObject({ frame: 'DATA', fin: true, length: 0, streamId: 3, streamType: 'stdin', note: 'DATA 3 stdin 0 B fin' });
 

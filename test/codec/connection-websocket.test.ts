@@ -314,6 +314,60 @@ describe('v5.channel.k8s.io exec', () => {
   });
 });
 
+describe('plain data frames fold into their data event (schema version 2)', () => {
+  it('a whole message in one frame is one event; fragments, odd flags and empty frames keep their own', () => {
+    const { c, s } = wsExec(V5);
+    const stdinAt = c.add(cframe(OP.binary, chan(0, 'ls\n')));
+    c.add(cframe(OP.binary, []));
+    const stdoutAt = s.add(sframe(OP.binary, chan(1, 'a')));
+    s.add(sframe(OP.binary, chan(1, 'b'), { fin: false }));
+    s.add(sframe(OP.cont, 'c'));
+    s.add(sframe(OP.binary, chan(2, 'd'), { rsv: 4 }));
+    const { events } = expectChunkingInvariant(c.bytes, s.bytes);
+
+    const raw = events.filter((e) => e.type === 'ws.frame' || e.type === 'k8s.data').map((e) => `${e.type} ${e.dir}${'wsFrame' in e && e.wsFrame ? ' +frame' : ''}`);
+    expect(raw).toEqual([
+      'k8s.data c2s +frame',
+      // An empty binary frame yields no data: it stays a frame.
+      'ws.frame c2s',
+      'k8s.data s2c +frame',
+      // The first fragment (FIN clear) and the continuation stay frames.
+      'ws.frame s2c',
+      'k8s.data s2c',
+      'ws.frame s2c',
+      'k8s.data s2c',
+      // RSV bits set: a frame of its own (after its anomaly).
+      'ws.frame s2c',
+      'k8s.data s2c',
+    ]);
+    const data = ofType(events, 'k8s.data');
+    expect(data[0]!.wsFrame).toEqual({ offset: stdinAt, opcode: 2, length: 4 });
+    expect(data[1]!.wsFrame).toEqual({ offset: stdoutAt, opcode: 2, length: 2 });
+    // frameOf gives the frame event the fold stands for.
+    expect(ofType(events, 'ws.frame')[0]).toMatchObject({ type: 'ws.frame', dir: 'c2s', offset: stdinAt, opcode: 2, kind: 'binary', fin: true, rsv: 0, masked: true, length: 4, seq: data[0]!.seq });
+  });
+
+  it('halves the events of bulk stdout', () => {
+    const { c, s } = wsExec(V5);
+    for (let i = 0; i < 100; i++) s.add(sframe(OP.binary, chan(1, `line ${i}\n`)));
+    const { events } = decodeAll([c.bytes], [s.bytes]);
+    expect(events.filter((e) => e.type === 'ws.frame')).toEqual([]);
+    expect(ofType(events, 'k8s.data').filter((e) => e.wsFrame !== undefined)).toHaveLength(100);
+  });
+});
+
+describe('digests', () => {
+  it('are taken by default, and are null when the decoder is told not to take them', () => {
+    const { c, s } = wsExec(V5);
+    c.add(cframe(OP.binary, chan(0, 'echo hi\n')));
+    s.add(sframe(OP.binary, chan(1, 'hi\n')));
+    expect(decodeAll([c.bytes], [s.bytes]).summary.streams).toEqual({ stdin: digest('echo hi\n'), stdout: digest('hi\n') });
+    const { summary, events } = decodeAll([c.bytes], [s.bytes], { digests: false });
+    expect(summary.streams).toEqual({ stdin: { bytes: 8, sha256: null }, stdout: { bytes: 3, sha256: null } });
+    expect(ofType(events, 'conn.summary')[0]!.summary).toEqual(summary);
+  });
+});
+
 describe('the other channel protocols', () => {
   it('v4.channel.k8s.io: a JSON status with exit code 7', () => {
     const { c, s } = wsExec(V4);

@@ -6,6 +6,7 @@
  * "live" log) timestamps and conn.open / conn.close around each connection.
  */
 import { decodeCaptureSync } from '../../src/codec/capture-decode.js';
+import { frameBodyOf } from '../../src/events/frames.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { EventBody, KubewireEvent } from '../../src/events/types.js';
 import { loadVector, vectorNames } from '../support/vectors.js';
@@ -80,7 +81,10 @@ function serverCloseFirst<T extends { body: EventBody }>(events: T[]): T[] {
   return out;
 }
 
-function endsStream(e: EventBody, dir: 'c2s' | 's2c'): boolean {
+function endsStream(body: EventBody, dir: 'c2s' | 's2c'): boolean {
+  // The frame may ride in a data event (schema version 2).
+  const e = frameBodyOf(body);
+  if (e === null) return false;
   if (e.type === 'ws.frame') return e.kind === 'close' && e.dir === dir && !e.tunnel;
   if (e.type !== 'spdy.frame' || e.dir !== dir || e.tunnel) return false;
   if (dir === 'c2s') return e.frame === 'GOAWAY';

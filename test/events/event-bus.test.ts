@@ -61,7 +61,7 @@ describe('EventBus stamping', () => {
     const e2 = bus.publish({ type: 'proxy.stop', reason: 'signal', connections: 0, dropped: 0 }, 'stopped');
     expect(e1.ts).toBe('2026-11-21T10:57:03.123456Z');
     expect(Object.keys(e1)).toEqual(['v', 'seq', 'ts', 'session', 'conn', 'type', 'dir', 'offset', 'width', 'height', 'note']);
-    expect(e1).toMatchObject({ v: 1, seq: 1, session: 's1', conn: 'c1', note: 'resize 80x24' });
+    expect(e1).toMatchObject({ v: 2, seq: 1, session: 's1', conn: 'c1', note: 'resize 80x24' });
     expect(Object.keys(e2)).toEqual(['v', 'seq', 'ts', 'type', 'reason', 'connections', 'dropped', 'note']);
     expect(e2.seq).toBe(2);
   });

@@ -25,6 +25,7 @@ import {
 } from '../../src/codec/spdy-encode.js';
 import { encodeClosePayload, encodeWsFrame, type WsFrameSpec } from '../../src/codec/websocket-encode.js';
 import { EVENT_SCHEMA } from '../../src/events/schema.js';
+import { frameOf } from '../../src/events/frames.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import { EVENT_SCHEMA_VERSION, type KubewireEvent } from '../../src/events/types.js';
 import { decodeAll } from '../support/decode.js';
@@ -346,6 +347,7 @@ const MODES: [string, ConnectionDecoderOptions][] = [
   ['payload full', {}],
   ['payload head (2 bytes)', { payload: 'head', headBytes: 2 }],
   ['payload none', { payload: 'none' }],
+  ['payload head, no digests', { payload: 'head', digests: false }],
 ];
 
 /** The parts of the schema the tests read. */
@@ -359,7 +361,7 @@ const ALL_TYPES = SCHEMA.properties.type.enum;
 
 describe('event.schema.json', () => {
   it('is in step with the code', () => {
-    expect(EVENT_SCHEMA.$id).toBe('https://kubewire.dev/schemas/event-v1.json');
+    expect(EVENT_SCHEMA.$id).toBe('https://kubewire.dev/schemas/event-v2.json');
     expect(SCHEMA.$defs['SchemaVersion']?.const).toBe(EVENT_SCHEMA_VERSION);
     expect([...(SCHEMA.$defs['AnomalyCode']?.enum ?? [])].sort()).toEqual(Object.values(AnomalyCode).sort());
   });
@@ -375,7 +377,8 @@ describe('event.schema.json', () => {
           expect(events.length).toBeGreaterThan(0);
           for (const e of events) {
             seenTypes.add(e.type);
-            if (e.type === 'spdy.frame') seenFrames.add(e.frame);
+            const frame = frameOf(e);
+            if (frame?.type === 'spdy.frame') seenFrames.add(frame.frame);
             if (e.type === 'decode.anomaly') seenCodes.add(e.code);
           }
           expect(firstInvalid(events, s.name)).toBeNull();
@@ -421,7 +424,7 @@ describe('event.schema.json', () => {
       ['a field of another type', () => ({ ...find('k8s.resize'), channel: 4 }), 'additionalProperties', ''],
       ['bad dir', () => ({ ...find('ws.frame'), dir: 'up' }), 'enum', '/dir'],
       ['dir fixed by the type', () => ({ ...find('k8s.resize'), dir: 's2c' }), 'const', '/dir'],
-      ['schema version 2', () => ({ ...find('k8s.data'), v: 2 }), 'const', '/v'],
+      ['schema version 3', () => ({ ...find('k8s.data'), v: 3 }), 'const', '/v'],
       ['seq 0', () => ({ ...find('k8s.data'), seq: 0 }), 'minimum', '/seq'],
       ['ts not RFC 3339', () => ({ ...find('k8s.data'), ts: '21/11/2026 10:57' }), 'pattern', '/ts'],
       ['payload not base64', () => ({ ...find('k8s.data'), payload: 'no base64!' }), 'pattern', '/payload'],

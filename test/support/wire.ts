@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { SpdyHeaderBlockDeflater, encodeDataFrame, encodeSynReply, encodeSynStream } from '../../src/codec/spdy-encode.js';
 import { encodeClosePayload, encodeWsFrame, type WsFrameSpec } from '../../src/codec/websocket-encode.js';
 import type { KubewireEvent } from '../../src/events/types.js';
+import { frameOf } from '../../src/events/frames.js';
 
 export const POD = '/api/v1/namespaces/default/pods/p1';
 export const EXEC_TARGET = `${POD}/exec?command=sh&container=c1&stdin=true&stdout=true&stderr=true`;
@@ -138,8 +139,18 @@ export type EventOf<T extends KubewireEvent['type']> = KubewireEvent extends inf
   ? E extends { type: infer U } ? (T extends U ? E & { type: T } : never) : never
   : never;
 
+/**
+ * The events of one type. For `ws.frame` and `spdy.frame`, every frame of the log: those folded
+ * into data events (schema version 2) too, rebuilt by `frameOf`, in log order.
+ */
 export function ofType<T extends KubewireEvent['type']>(events: KubewireEvent[], type: T): EventOf<T>[] {
-  return events.filter((e): e is EventOf<T> => e.type === type);
+  if (type !== 'ws.frame' && type !== 'spdy.frame') return events.filter((e): e is EventOf<T> => e.type === type);
+  const frames: KubewireEvent[] = [];
+  for (const e of events) {
+    const f = frameOf(e);
+    if (f !== null && f.type === type) frames.push(f);
+  }
+  return frames as EventOf<T>[];
 }
 
 export function anomalies(events: KubewireEvent[], code?: string): EventOf<'decode.anomaly'>[] {
@@ -157,29 +168,41 @@ export function sha256(buf: Uint8Array): string {
 
 /**
  * One short line per event, for asserting on the shape of a whole log:
- * `ws.frame s2c binary`, `k8s.data s2c stdout 3`, `spdy.frame c2s SYN_STREAM 1`, ….
+ * `ws.frame s2c binary`, `k8s.data s2c stdout 3`, `spdy.frame c2s SYN_STREAM 1`, …. A frame
+ * folded into its data event (schema version 2) gets its own line before the data's, so the
+ * outline reads frame by frame either way; `folds` counts them.
  */
 export function outline(events: KubewireEvent[]): string[] {
-  return events.map((e) => {
-    switch (e.type) {
-      case 'ws.frame':
-        return `ws.frame ${e.dir} ${e.kind}`;
-      case 'k8s.data':
-        return `k8s.data ${e.dir} ${e.stream} ${e.size}${e.initial ? ' initial' : ''}`;
-      case 'spdy.frame':
-        return `spdy.frame ${e.dir} ${e.frame}${e.streamId !== undefined ? ` ${e.streamId}` : ''}${e.fin ? ' fin' : ''}`;
-      case 'spdy.stream':
-        return `spdy.stream ${e.dir} ${e.streamId} ${e.state}`;
-      case 'decode.anomaly':
-        return `decode.anomaly ${e.dir ?? ''} ${e.code}`;
-      case 'conn.summary':
-        return 'conn.summary';
-      case 'decode.stack':
-        return `decode.stack ${e.semantics}`;
-      default:
-        return `${e.type} ${'dir' in e ? e.dir : ''}`.trim();
-    }
+  return events.flatMap((e) => {
+    const folded = e.type === 'ws.frame' || e.type === 'spdy.frame' ? null : frameOf(e);
+    return folded === null ? [line(e)] : [line(folded), line(e)];
   });
+}
+
+/** How many events carry a folded frame. */
+export function folds(events: KubewireEvent[]): number {
+  return events.filter((e) => e.type !== 'ws.frame' && e.type !== 'spdy.frame' && frameOf(e) !== null).length;
+}
+
+function line(e: KubewireEvent): string {
+  switch (e.type) {
+    case 'ws.frame':
+      return `ws.frame ${e.dir} ${e.kind}`;
+    case 'k8s.data':
+      return `k8s.data ${e.dir} ${e.stream} ${e.size}${e.initial ? ' initial' : ''}`;
+    case 'spdy.frame':
+      return `spdy.frame ${e.dir} ${e.frame}${e.streamId !== undefined ? ` ${e.streamId}` : ''}${e.fin ? ' fin' : ''}`;
+    case 'spdy.stream':
+      return `spdy.stream ${e.dir} ${e.streamId} ${e.state}`;
+    case 'decode.anomaly':
+      return `decode.anomaly ${e.dir ?? ''} ${e.code}`;
+    case 'conn.summary':
+      return 'conn.summary';
+    case 'decode.stack':
+      return `decode.stack ${e.semantics}`;
+    default:
+      return `${e.type} ${'dir' in e ? e.dir : ''}`.trim();
+  }
 }
 
 /** One direction being written: `add` returns the offset its first byte lands at. */

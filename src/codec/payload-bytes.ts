@@ -1,0 +1,178 @@
+/**
+ * Payload bytes as they lie in the pushed chunks: views, still masked, gathered into one
+ * unmasked buffer only when someone reads them whole.
+ *
+ * Most of a bulk payload is never read by the observer: `--payload head` records 256 bytes,
+ * notes preview 32, and without digests the summary counts sizes. Copying every segment that
+ * spans two socket reads into a buffer of its own, and unmasking every client byte (RFC 6455
+ * §5.3), cost more than everything else the decoder does. So a segment is handed on as this:
+ * `byteAt` for the channel byte, `head(n)` for what a note or `--payload head` keeps, and
+ * `all()` (done once, then cached) for the readers that need every byte (status and resize
+ * channels, base64 protocols, the tunnel, `--payload full`, digests).
+ *
+ * Example: the masked payload `7f 9f 4d 51 58` with key `37 fa 21 3d` (RFC 6455 §5.7), split
+ * by TCP after its second byte, is the parts [`7f 9f`, `4d 51 58`] with key index 0:
+ * `byteAt(0)` is 0x48 ("H"), `head(2)` is "He", `all()` is "Hello".
+ *
+ * The parts are read, never written: they may be views of chunks that belong to the relay.
+ */
+import { byteQueueWork } from './byte-queue.js';
+
+const EMPTY = Buffer.alloc(0);
+
+export class PayloadBytes {
+  private whole: Buffer | null = null;
+
+  /**
+   * The `length` bytes from byte `skip` on of the concatenated `parts`; `key` is the masking
+   * key (or null) and `keyIndex` the key byte that applies to the first of them.
+   */
+  constructor(
+    private readonly parts: readonly Buffer[],
+    readonly length: number,
+    private readonly key: Buffer | null = null,
+    private readonly keyIndex = 0,
+    private readonly skip = 0,
+  ) {
+    if (length === 0) this.whole = EMPTY;
+  }
+
+  static of(bytes: Buffer): PayloadBytes {
+    return new PayloadBytes([bytes], bytes.length);
+  }
+
+  /** The unmasked byte at `i` (0 <= i < length). */
+  byteAt(i: number): number {
+    if (i < 0 || i >= this.length) throw new RangeError(`PayloadBytes.byteAt(${i}) past ${this.length} bytes`);
+    let at = i + this.skip;
+    for (const p of this.parts) {
+      if (at < p.length) return this.key === null ? p[at]! : p[at]! ^ this.key[(this.keyIndex + i) & 3]!;
+      at -= p.length;
+    }
+    throw new RangeError(`PayloadBytes.byteAt(${i}): parts hold fewer bytes than ${this.length}`);
+  }
+
+  /** The bytes from `start` on, as a view: nothing is copied or allocated but this object. */
+  from(start: number): PayloadBytes {
+    if (start === 0) return this;
+    return new PayloadBytes(this.parts, Math.max(0, this.length - start), this.key, (this.keyIndex + start) & 3, this.skip + start);
+  }
+
+  /** The first `n` bytes (all of them if fewer), unmasked; copies at most those. */
+  head(n: number): Buffer {
+    if (n >= this.length) return this.all();
+    if (this.whole !== null) return this.whole.subarray(0, n);
+    const first = this.parts[0]!;
+    if (this.key === null && first.length >= this.skip + n) return first.subarray(this.skip, this.skip + n);
+    return this.gather(n);
+  }
+
+  /** Every byte, unmasked, in one buffer (a view when it already is one), kept once built. */
+  all(): Buffer {
+    if (this.whole === null) {
+      const first = this.parts[0]!;
+      this.whole = this.key === null && first.length >= this.skip + this.length
+        ? first.subarray(this.skip, this.skip + this.length)
+        : this.gather(this.length);
+    }
+    return this.whole;
+  }
+
+  private gather(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    let skip = this.skip;
+    for (const p of this.parts) {
+      if (filled >= n) break;
+      if (skip >= p.length) {
+        skip -= p.length;
+        continue;
+      }
+      const take = Math.min(p.length - skip, n - filled);
+      p.copy(out, filled, skip, skip + take);
+      filled += take;
+      skip = 0;
+    }
+    byteQueueWork.bytesCopied += n;
+    if (this.key !== null) xorMask(out, this.key, this.keyIndex);
+    return out;
+  }
+}
+
+/**
+ * Collects one segment's bytes as they arrive. Pieces of at least MIN_VIEW_BYTES are kept as
+ * views; smaller ones (a peer that writes a few bytes at a time) are copied together, so a
+ * segment fed one byte at a time is a few buffers, not a view per byte.
+ */
+export class SegmentParts {
+  private parts: Buffer[] = [];
+  private small: Buffer | null = null;
+  private smallUsed = 0;
+  length = 0;
+
+  /** `room`: the bytes this segment may still take, this piece included. */
+  add(piece: Buffer, room: number): void {
+    this.length += piece.length;
+    if (piece.length >= MIN_VIEW_BYTES) {
+      this.closeSmall();
+      this.parts.push(piece);
+      return;
+    }
+    if (this.small === null || this.small.length - this.smallUsed < piece.length) {
+      this.closeSmall();
+      this.small = Buffer.allocUnsafe(Math.min(SMALL_BLOCK_BYTES, Math.max(room, piece.length)));
+    }
+    piece.copy(this.small, this.smallUsed);
+    this.smallUsed += piece.length;
+    byteQueueWork.bytesCopied += piece.length;
+  }
+
+  /** The collected bytes, and a fresh start. */
+  take(key: Buffer | null, keyIndex: number): PayloadBytes {
+    this.closeSmall();
+    const out = new PayloadBytes(this.parts, this.length, key, keyIndex);
+    this.parts = [];
+    this.length = 0;
+    return out;
+  }
+
+  clear(): void {
+    this.parts = [];
+    this.small = null;
+    this.smallUsed = 0;
+    this.length = 0;
+  }
+
+  private closeSmall(): void {
+    if (this.small === null) return;
+    if (this.smallUsed > 0) this.parts.push(this.small.subarray(0, this.smallUsed));
+    // What is left of the block stays usable for the next small pieces of this segment.
+    this.small = this.smallUsed < this.small.length ? this.small.subarray(this.smallUsed) : null;
+    this.smallUsed = 0;
+  }
+}
+
+const MIN_VIEW_BYTES = 512;
+const SMALL_BLOCK_BYTES = 4096;
+
+/**
+ * XORs `buf` in place with `key`, starting at key byte `keyIndex` (§5.3). The bulk runs as
+ * 32-bit words on an aligned view; the key word is assembled in memory, so it is right for
+ * either endianness.
+ */
+export function xorMask(buf: Buffer, key: Buffer, keyIndex: number): void {
+  const end = buf.length;
+  let i = 0;
+  if (end >= 16) {
+    const head = (4 - (buf.byteOffset & 3)) & 3;
+    for (; i < head; i++) buf[i] = buf[i]! ^ key[(keyIndex + i) & 3]!;
+    const k = keyIndex + i;
+    const keyBytes = Uint8Array.of(key[k & 3]!, key[(k + 1) & 3]!, key[(k + 2) & 3]!, key[(k + 3) & 3]!);
+    const keyWord = new Uint32Array(keyBytes.buffer)[0]!;
+    const words = (end - i) >>> 2;
+    const view = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
+    for (let w = 0; w < words; w++) view[w] = view[w]! ^ keyWord;
+    i += words * 4;
+  }
+  for (; i < end; i++) buf[i] = buf[i]! ^ key[(keyIndex + i) & 3]!;
+}
