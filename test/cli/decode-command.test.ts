@@ -24,7 +24,7 @@ describe('kubewire decode', () => {
     const r = runCli(['decode', ...example('1.33-exec-tty-ws-v5')]);
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines[0]).toMatchObject({ v: 1, seq: 1, type: 'upgrade.request' });
+    expect(lines[0]).toMatchObject({ v: 2, seq: 1, type: 'upgrade.request' });
     expect(lines.map((e) => e.seq)).toEqual(lines.map((_, i) => i + 1));
     expect(lines.some((e) => e.type === 'k8s.resize' && e.width === 100 && e.height === 30)).toBe(true);
     expect(lines.at(-1)).toMatchObject({ type: 'conn.summary', summary: { exitCode: 5 } });

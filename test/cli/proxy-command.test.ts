@@ -4,7 +4,7 @@
  * token), the token check, secrets kept out of the log, the three payload modes, the listen
  * address, SIGINT, and the exit codes of `run` without a usable command.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
@@ -25,7 +25,6 @@ import { waitForText } from '../support/wait.js';
 
 const V = '1.33';
 const versions = availableKubectls([V]);
-const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 const root = mkdtempSync(join(tmpdir(), 'kubewire-proxy-cli-'));
 let n = 0;
@@ -235,9 +234,9 @@ describe.skipIf(versions.length === 0)('--payload', () => {
     expect(conn).toBeDefined();
     const data = ofType(events, 'k8s.data').filter((e) => e.conn === conn && e.dir === 's2c' && e.stream === 'stdout');
     expect(data.reduce((sum, e) => sum + e.size, 0)).toBe(STDOUT_BYTES);
-    // Whatever is recorded, the summary hashes every byte.
+    // Whatever is recorded, the summary counts every byte; it hashes them only for an audit log.
     const summary = ofType(events, 'conn.summary').find((e) => e.conn === conn)!.summary;
-    expect(summary.streams['stdout']).toEqual({ bytes: STDOUT_BYTES, sha256: sha(r.stdoutBytes) });
+    expect(summary.streams['stdout']).toEqual({ bytes: STDOUT_BYTES, sha256: null });
     return { stdout: r.stdoutBytes, events, data };
   }
 
