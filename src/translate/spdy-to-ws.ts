@@ -1,0 +1,370 @@
+/**
+ * `--translate spdy-to-ws` for one exec or attach: kubewire answers the client's SPDY/3.1
+ * upgrade itself and speaks WebSocket upstream, where a gateway refuses SPDY (design §1: the
+ * bridge sits in the relay's place). The order keeps kubectl's view of errors intact:
+ *
+ * 1. the client's protocol is negotiated as the kubelet would (refusals are the kubelet's);
+ * 2. the upstream is dialled and asked for WebSocket on the same path and query;
+ * 3. a refusal (any answer but a 101) goes back to the client verbatim, so kubectl prints the
+ *    upstream's own `Error from server (…)`; a 101 kubectl would reject gets a 502 Status;
+ * 4. only after the upstream's 101 does the client get its 101, and the bridge
+ *    (remotecommand-bridge.ts) carries the session.
+ *
+ * The observer sees both legs as two connections of one session, each with its own tap: the
+ * client's (SPDY, conn `ctx.conn`) and the upstream's (WebSocket, conn `ctx.upstreamConn`);
+ * their `conn.open` events say that they were translated and name each other.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Http1HeadDecoder } from '../codec/http1-head.js';
+import { HttpBodyDecoder, responseBodyFraming } from '../codec/http1-body.js';
+import { isTrue, splitTarget } from '../codec/k8s-request.js';
+import type { Direction, EventBody } from '../events/types.js';
+import { rawResponseHead } from '../http/raw-response.js';
+import type { RelayObserver } from '../observer/relay-observer.js';
+import { upstreamRequestHead } from '../proxy/request-head.js';
+import { upstreamFailure } from '../proxy/upstream-failure.js';
+import type { Upstream } from '../proxy/upstream.js';
+import { checkUpstreamAnswer, negotiateClientProtocol, offeredSpdyProtocols, upstreamWebSocketRequest } from './handshake.js';
+import { SpdyToWebSocketBridge, type ExpectedStreams } from './remotecommand-bridge.js';
+
+export interface TranslateContext {
+  upstream: Upstream;
+  observer: RelayObserver;
+  /** The client leg's connection id. */
+  conn: string;
+  /** The upstream leg's connection id, in the same session. */
+  upstreamConn: string;
+  session: string;
+  onClose?: () => void;
+}
+
+/** kubectl pings every 5 s and gives up after 61 s without a pong; gateways cut idle legs. */
+export const KEEPALIVE_MS = 5000;
+/** The kubelet's stream creation timeout (KL server.go). */
+export const STREAM_CREATION_TIMEOUT_MS = 30_000;
+/** Upstream bytes held while the client creates its streams before the upstream is paused. */
+const MAX_HELD_BYTES = 1024 * 1024;
+
+type Closer = 'client' | 'upstream' | 'error' | 'proxy';
+
+/** One leg: its socket, tap, byte counts and close bookkeeping. */
+interface Leg {
+  name: 'client' | 'upstream';
+  socket: Duplex;
+  conn: string;
+  bytes: { c2s: number; s2c: number };
+  /** Which direction this leg's socket reads: the client sends c2s, the upstream s2c. */
+  reads: Direction;
+  tap: ReturnType<RelayObserver['tap']> | null;
+  closedBy: Closer | null;
+  error: string | null;
+  closed: boolean;
+}
+
+export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, head: Buffer, ctx: TranslateContext): Promise<void> {
+  const { observer, upstream, session } = ctx;
+  const started = Date.now();
+  client.on('error', () => {});
+  halfOpen(client);
+  const translated = (leg: 'client' | 'upstream') => ({ from: 'spdy' as const, to: 'websocket' as const, leg, peer: leg === 'client' ? ctx.upstreamConn : ctx.conn });
+  const emitFor = (conn: string) => (body: EventBody): void => observer.publish(body, { conn, session });
+  const emitClient = emitFor(ctx.conn);
+  const emitUpstream = emitFor(ctx.upstreamConn);
+  emitClient({ type: 'conn.open', kind: 'upgrade', client: remoteOf(client), upstream: upstream.describe(), translated: translated('client') });
+
+  const c: Leg = { name: 'client', socket: client, conn: ctx.conn, bytes: { c2s: 0, s2c: 0 }, reads: 'c2s', tap: observer.tap({ conn: ctx.conn, session }), closedBy: null, error: null, closed: false };
+  // What the client sent, without kubewire's own token.
+  const clientHead = upstreamRequestHead(req, req.headers.host ?? 'kubewire', '', {});
+  c.tap!.push('c2s', clientHead);
+  c.bytes.c2s += clientHead.length;
+  const toClient = (bytes: Buffer | string): boolean => {
+    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
+    const ok = client.write(b);
+    c.tap!.push('s2c', b);
+    c.bytes.s2c += b.length;
+    return ok;
+  };
+  const finishClientOnly = (closedBy: Closer, error: string | null): void => {
+    client.end();
+    client.once('close', () => {
+      c.tap!.end('c2s');
+      c.tap!.end('s2c');
+      emitClient({ type: 'conn.close', closedBy, bytes: { ...c.bytes }, durationMs: Date.now() - started, error });
+      ctx.onClose?.();
+    });
+  };
+
+  const negotiated = negotiateClientProtocol(offeredSpdyProtocols(req));
+  if (!negotiated.ok) {
+    const h: Record<string, string> = { ...negotiated.headers, 'Content-Length': String(Buffer.byteLength(negotiated.body)), Connection: 'close' };
+    toClient(rawResponseHead(negotiated.status, h) + negotiated.body);
+    finishClientOnly('proxy', null);
+    return;
+  }
+
+  let server: Duplex;
+  let request: ReturnType<typeof upstreamWebSocketRequest>;
+  try {
+    const opts = await upstream.connectionOptions();
+    request = upstreamWebSocketRequest(req, upstream.server.host, upstream.server.pathname, opts.headers);
+    server = await upstream.connect(opts);
+  } catch (e) {
+    const failure = upstreamFailure(upstream, e);
+    emitClient({ type: 'proxy.error', code: failure.code, message: failure.message, upstream: upstream.describe(), status: 502 });
+    toClient(failure.rawResponse());
+    finishClientOnly('error', failure.message);
+    return;
+  }
+  server.on('error', () => {});
+  halfOpen(server);
+  if (client.destroyed) {
+    server.destroy();
+    finishClientOnly('client', null);
+    return;
+  }
+  emitUpstream({ type: 'conn.open', kind: 'upgrade', client: 'kubewire', upstream: upstream.describe(), translated: translated('upstream') });
+  const u: Leg = { name: 'upstream', socket: server, conn: ctx.upstreamConn, bytes: { c2s: 0, s2c: 0 }, reads: 's2c', tap: observer.tap({ conn: ctx.upstreamConn, session }), closedBy: null, error: null, closed: false };
+  const toUpstream = (bytes: Buffer): boolean => {
+    const ok = server.write(bytes);
+    u.tap!.push('c2s', bytes);
+    u.bytes.c2s += bytes.length;
+    return ok;
+  };
+  toUpstream(request.head);
+
+  // Both legs close on their own; the connection is over when both have.
+  let open = 2;
+  const legClosed = (leg: Leg, emit: (b: EventBody) => void) => (): void => {
+    if (leg.closed) return;
+    leg.closed = true;
+    leg.tap!.end('c2s');
+    leg.tap!.end('s2c');
+    emit({ type: 'conn.close', closedBy: leg.closedBy ?? 'proxy', bytes: { ...leg.bytes }, durationMs: Date.now() - started, error: leg.error });
+    if (--open === 0) ctx.onClose?.();
+  };
+  client.once('close', legClosed(c, emitClient));
+  server.once('close', legClosed(u, emitUpstream));
+  const watchErrors = (leg: Leg, other: Duplex): void => {
+    leg.socket.on('error', (e: Error) => {
+      leg.closedBy ??= 'error';
+      leg.error ??= `${leg.name} socket: ${e.message}`;
+      other.destroy();
+    });
+  };
+  watchErrors(c, server);
+  watchErrors(u, client);
+
+  // -- the upstream's answer ----------------------------------------------------------------
+  const answer = new Http1HeadDecoder('response');
+  const answerBytes: Buffer[] = [];
+  const clientEarly: Buffer[] = head.length ? [head] : [];
+  const onClientEarly = (chunk: Buffer): void => {
+    c.tap!.push('c2s', chunk);
+    c.bytes.c2s += chunk.length;
+    clientEarly.push(chunk);
+  };
+  client.on('data', onClientEarly);
+  if (head.length) {
+    c.tap!.push('c2s', head);
+    c.bytes.c2s += head.length;
+  }
+  const onClientEndEarly = (): void => {
+    c.closedBy ??= 'client';
+    server.destroy();
+  };
+  client.once('end', onClientEndEarly);
+
+  const onAnswer = (chunk: Buffer): void => {
+    u.tap!.push('s2c', chunk);
+    u.bytes.s2c += chunk.length;
+    answerBytes.push(chunk);
+    const outcome = answer.push(chunk);
+    if (outcome.kind === 'need-more') return;
+    server.off('data', onAnswer);
+    server.off('end', onAnswerEnd);
+    if (outcome.kind === 'error') {
+      unusable(`the upstream's answer is not HTTP: ${outcome.anomaly.message}`);
+      return;
+    }
+    const verdict = checkUpstreamAnswer(outcome.head, request.key);
+    if (verdict.kind === 'refused') {
+      passRefusal(Buffer.concat(answerBytes), responseBodyFraming(outcome.head, 'GET'), outcome.rest);
+      return;
+    }
+    if (verdict.kind === 'unusable') {
+      unusable(verdict.problem);
+      return;
+    }
+    bridge(negotiated.protocol, verdict.protocol, outcome.rest);
+  };
+  const onAnswerEnd = (): void => {
+    // No answer: kubectl sees the same end of its connection (`error sending request … EOF`).
+    u.closedBy ??= 'upstream';
+    client.end();
+    server.end();
+  };
+  server.on('data', onAnswer);
+  server.once('end', onAnswerEnd);
+
+  /** Not a 101: the upstream's answer, head and body, goes to the client as it came. */
+  function passRefusal(bytes: Buffer, framing: ReturnType<typeof responseBodyFraming>, rest: Buffer): void {
+    client.off('data', onClientEarly);
+    const body = new HttpBodyDecoder(framing);
+    toClient(bytes);
+    u.closedBy ??= 'upstream';
+    const finish = (): void => {
+      client.end();
+      server.end();
+    };
+    if (body.push(rest).done) return finish();
+    server.on('data', (chunk: Buffer) => {
+      u.tap!.push('s2c', chunk);
+      u.bytes.s2c += chunk.length;
+      toClient(chunk);
+      if (body.push(chunk).done) finish();
+    });
+    server.once('end', finish);
+  }
+
+  /** A 101 kubectl would reject: a 502 Status that says why. */
+  function unusable(problem: string): void {
+    client.off('data', onClientEarly);
+    const message = `kubewire: cannot translate to WebSocket: ${problem}`;
+    emitClient({ type: 'proxy.error', code: 'KW_ERR_TRANSLATE_UPSTREAM', message, upstream: upstream.describe(), status: 502 });
+    const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'BadGateway', code: 502 });
+    toClient(rawResponseHead(502, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }) + body);
+    u.closedBy ??= 'proxy';
+    client.end();
+    server.destroy();
+  }
+
+  function bridge(clientProtocol: string, upstreamProtocol: string, rest: Buffer): void {
+    client.off('data', onClientEarly);
+    client.off('end', onClientEndEarly);
+    const { query } = splitTarget(req.url ?? '/');
+    const tty = isTrue(query.get('tty'));
+    const streams: ExpectedStreams = {
+      stdin: isTrue(query.get('stdin')),
+      stdout: isTrue(query.get('stdout')),
+      // The kubelet ignores stderr with a tty, and has no resize stream before v3.
+      stderr: isTrue(query.get('stderr')) && !tty,
+      resize: tty && !/^(v2\.)?channel\.k8s\.io$/.test(clientProtocol),
+    };
+    const sources = new SourceHolds();
+    const b = new SpdyToWebSocketBridge({
+      clientProtocol,
+      upstreamProtocol,
+      streams,
+      out: {
+        toClient: (bytes) => {
+          const ok = toClient(bytes);
+          if (!ok) sources.hold(server, 'client-full', client);
+          return ok;
+        },
+        toUpstream: (bytes) => {
+          const ok = toUpstream(bytes);
+          if (!ok) sources.hold(client, 'upstream-full', server);
+          return ok;
+        },
+        endClient: (by) => {
+          c.closedBy ??= by;
+          client.end();
+        },
+        endUpstream: (by) => {
+          u.closedBy ??= by;
+          server.end();
+        },
+        ready: () => {
+          clearTimeout(streamTimer);
+          sources.release(server, 'held');
+        },
+        problem: (message) => emitClient({ type: 'proxy.error', code: 'KW_ERR_TRANSLATE', message, upstream: upstream.describe(), status: null }),
+      },
+    });
+    toClient(rawResponseHead(101, { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': clientProtocol }));
+
+    const streamTimer = setTimeout(() => {
+      if (!b.ready) b.abort(`timed out waiting for client to create streams (${b.missingStreams.join(', ')} missing)`);
+    }, STREAM_CREATION_TIMEOUT_MS);
+    streamTimer.unref();
+    const keepalive = setInterval(() => b.keepalive(), KEEPALIVE_MS);
+    keepalive.unref();
+    const stopTimers = (): void => {
+      clearTimeout(streamTimer);
+      clearInterval(keepalive);
+    };
+    client.once('close', stopTimers);
+    server.once('close', stopTimers);
+
+    const lossless = (source: Duplex): void => {
+      if (observer.writable) return;
+      sources.hold(source, 'log');
+      observer.onWritable(() => sources.release(source, 'log'));
+    };
+    server.on('data', (chunk: Buffer) => {
+      u.tap!.push('s2c', chunk);
+      u.bytes.s2c += chunk.length;
+      b.fromUpstream(chunk);
+      if (!b.ready && b.heldUpstreamBytes > MAX_HELD_BYTES) sources.hold(server, 'held');
+      lossless(server);
+    });
+    server.once('end', () => {
+      u.closedBy ??= 'upstream';
+      b.upstreamEnded();
+    });
+    client.on('data', (chunk: Buffer) => {
+      c.tap!.push('c2s', chunk);
+      c.bytes.c2s += chunk.length;
+      b.fromClient(chunk);
+      lossless(client);
+    });
+    client.once('end', () => {
+      c.closedBy ??= 'client';
+      b.clientEnded();
+    });
+    // One side gone for good: the other cannot be served either.
+    client.once('close', () => {
+      if (!b.finished) b.clientEnded();
+      if (!server.destroyed) server.end(() => server.destroy());
+    });
+    server.once('close', () => {
+      if (!b.finished) b.upstreamEnded();
+      if (!client.destroyed) client.end(() => client.destroy());
+    });
+    if (rest.length) b.fromUpstream(rest);
+    for (const chunk of clientEarly) b.fromClient(chunk);
+  }
+}
+
+/**
+ * The reasons a source socket is paused (its receiver is full, the lossless log is behind,
+ * the bridge holds too much); it resumes only when none is left.
+ */
+class SourceHolds {
+  private readonly holds = new Map<Duplex, Set<string>>();
+
+  hold(source: Duplex, reason: string, drainOf?: Duplex): void {
+    let set = this.holds.get(source);
+    if (set === undefined) this.holds.set(source, (set = new Set()));
+    if (set.has(reason)) return;
+    set.add(reason);
+    source.pause();
+    drainOf?.once('drain', () => this.release(source, reason));
+  }
+
+  release(source: Duplex, reason: string): void {
+    const set = this.holds.get(source);
+    if (set === undefined || !set.delete(reason)) return;
+    if (set.size === 0) source.resume();
+  }
+}
+
+function halfOpen(socket: Duplex): void {
+  (socket as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
+}
+
+function remoteOf(socket: Duplex): string {
+  const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
+  return s.remoteAddress ? `${s.remoteAddress.includes(':') ? `[${s.remoteAddress}]` : s.remoteAddress}:${s.remotePort}` : 'unknown';
+}

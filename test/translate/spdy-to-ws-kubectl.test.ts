@@ -1,0 +1,147 @@
+/**
+ * `--translate spdy-to-ws` with real kubectl forced onto SPDY, through `kubewire run`, in front
+ * of a demo cluster whose gateway refuses SPDY (`no-spdy`, as an AWS ALB does). Each result is
+ * compared with a direct WebSocket run of kubectl 1.33 against a cluster without the gateway,
+ * and without --translate the same command fails as it does today.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
+import pty from 'node-pty';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
+import { availableKubectls, kubectlEnv, kubectlPath, runKubectl, SPDY_ENV, WEBSOCKET_ENV } from '../support/kubectl.js';
+import { KUBEWIRE_BIN, kubectlPart, runThroughKubewire, startThroughKubewire } from '../support/kubewire-run.js';
+import { EVENT_SCHEMA } from '../../src/events/schema.js';
+
+// ajv is CommonJS: under NodeNext the default import is the module object for TypeScript.
+const Ajv = Ajv2020 as unknown as typeof Ajv2020.default;
+const validate = new Ajv({ strict: true, allErrors: true }).compile(EVENT_SCHEMA);
+
+const versions = availableKubectls(['1.27', '1.33']);
+const [direct] = availableKubectls(['1.33']);
+const TRANSLATE = ['--translate', 'spdy-to-ws'];
+const OUT_ERR_EXIT = ['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3'];
+
+let gated: TestCluster;
+let open: TestCluster;
+let n = 0;
+beforeAll(async () => {
+  if (versions.length === 0) return;
+  [gated, open] = await Promise.all([startTestCluster({ gateway: ['no-spdy'] }), startTestCluster()]);
+});
+afterAll(async () => {
+  await Promise.all([gated?.stop(), open?.stop()]);
+});
+const logFile = (): string => join(gated.dir, `translate-${++n}.jsonl`);
+
+interface LoggedEvent {
+  type: string;
+  conn?: string;
+  session?: string;
+  translated?: { from: string; to: string; leg: string; peer: string };
+  status?: number;
+  protocol?: string | null;
+}
+
+function events(log: string): LoggedEvent[] {
+  return readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedEvent);
+}
+
+function translate(v: string, args: string[], extra: { input?: string | Buffer; flags?: string[]; timeoutMs?: number } = {}) {
+  const log = logFile();
+  return runThroughKubewire(v, args, { kubeconfig: gated.kubeconfig, home: gated.home, log, env: SPDY_ENV, flags: extra.flags ?? TRANSLATE, ...(extra.input !== undefined ? { input: extra.input } : {}), timeoutMs: extra.timeoutMs ?? 30_000 }).then((r) => ({ ...r, log, kubectlErr: kubectlPart(r.stderr) }));
+}
+
+describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --translate spdy-to-ws to a cluster that refuses SPDY', () => {
+  it('without --translate the SPDY exec is refused, as today', async () => {
+    for (const v of versions) {
+      const r = await translate(v, OUT_ERR_EXIT, { flags: [] });
+      expect(r.code, `${v}: ${r.stderr}`).toBe(1);
+      expect(r.kubectlErr).toContain('Upgrade request required');
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  for (const v of versions) {
+    describe(`kubectl ${v}`, () => {
+      it('exec: stdout, stderr and exit 3, as a direct WebSocket exec gives them; both legs logged', async () => {
+        const want = await runKubectl(direct!, OUT_ERR_EXIT, { kubeconfig: open.kubeconfig, home: open.home, env: WEBSOCKET_ENV });
+        expect(want.code).toBe(3);
+        const r = await translate(v, OUT_ERR_EXIT);
+        expect(r.code, r.stderr).toBe(want.code);
+        expect(r.stdout).toBe(want.stdout);
+        expect(r.kubectlErr).toBe(want.stderr);
+        expect(r.stdout).toBe('out\n');
+        expect(r.kubectlErr).toContain('err\n');
+
+        const opens = events(r.log).filter((e) => e.type === 'conn.open' && e.translated);
+        expect(opens.map((e) => e.translated!.leg).sort()).toEqual(['client', 'upstream']);
+        const [client, upstream] = ['client', 'upstream'].map((leg) => opens.find((e) => e.translated!.leg === leg)!);
+        expect(client!.translated).toMatchObject({ from: 'spdy', to: 'websocket', peer: upstream!.conn });
+        expect(upstream!.session).toBe(client!.session);
+        const answers = events(r.log).filter((e) => e.type === 'upgrade.response');
+        expect(answers.find((e) => e.conn === client!.conn)).toMatchObject({ status: 101, protocol: 'v4.channel.k8s.io' });
+        expect(answers.find((e) => e.conn === upstream!.conn)).toMatchObject({ status: 101, protocol: 'v5.channel.k8s.io' });
+        const invalid = events(r.log).find((e) => !validate(e));
+        expect(invalid, JSON.stringify(validate.errors)).toBeUndefined();
+      });
+
+      it('exec -i cat: 1 MiB of stdin comes back byte for byte, and the end of stdin ends cat', async () => {
+        const input = Buffer.alloc(1024 * 1024);
+        for (let i = 0; i < input.length; i++) input[i] = (i * 31 + (i >> 10)) & 0xff;
+        const r = await translate(v, ['exec', '-i', 'web', '-c', 'app', '--', 'cat'], { input });
+        expect(r.code, r.kubectlErr).toBe(0);
+        expect(r.stdoutBytes.length).toBe(input.length);
+        expect(r.stdoutBytes.equals(input)).toBe(true);
+      });
+
+      it('attach -i: the pod\'s output, and stdin reaches it', async () => {
+        const log = logFile();
+        const k = startThroughKubewire(v, ['attach', '-i', 'worker'], { kubeconfig: gated.kubeconfig, home: gated.home, log, env: SPDY_ENV, flags: TRANSLATE });
+        try {
+          await k.waitFor(/tick/);
+          k.child.stdin.write('hello through translation\n');
+          await k.waitFor(/echo: hello through translation/);
+        } finally {
+          await k.stop();
+        }
+      });
+
+      it("exec into a missing container: the upstream's own refusal, as kubectl prints it", async () => {
+        const args = ['exec', 'web', '-c', 'nope', '--', 'true'];
+        const want = await runKubectl(direct!, args, { kubeconfig: open.kubeconfig, home: open.home, env: SPDY_ENV });
+        const r = await translate(v, args);
+        expect(r.code).toBe(1);
+        expect(r.kubectlErr).toBe(want.stderr);
+        expect(r.kubectlErr).toContain('Error from server (BadRequest): container nope is not valid for pod web');
+      });
+
+      it('exec -it under a pty with a resize: the size reaches the pod, the exit code comes back', async () => {
+        const log = logFile();
+        const p = pty.spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', gated.kubeconfig, '--log', log, ...TRANSLATE, '--', kubectlPath(v), 'exec', '-it', 'web', '-c', 'app', '--', 'sh'], {
+          cols: 80, rows: 24, env: kubectlEnv({ kubeconfig: gated.kubeconfig, home: gated.home, env: SPDY_ENV }) as Record<string, string>,
+        });
+        let out = '';
+        p.onData((d) => (out += d));
+        const exited = new Promise<number>((res) => p.onExit((e) => res(e.exitCode)));
+        const waitFor = async (re: RegExp): Promise<void> => {
+          for (let i = 0; i < 300 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+          expect(out).toMatch(re);
+        };
+        try {
+          p.write('stty size\r');
+          await waitFor(/24 80/);
+          p.resize(100, 30);
+          await new Promise((r) => setTimeout(r, 300));
+          p.write('stty size\r');
+          await waitFor(/30 100/);
+          p.write('exit 5\r');
+          expect(await exited).toBe(5);
+        } finally {
+          p.kill('SIGKILL');
+        }
+      });
+    });
+  }
+});
