@@ -83,6 +83,8 @@ describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --t
         const answers = events(r.log).filter((e) => e.type === 'upgrade.response');
         expect(answers.find((e) => e.conn === client!.conn)).toMatchObject({ status: 101, protocol: 'v4.channel.k8s.io' });
         expect(answers.find((e) => e.conn === upstream!.conn)).toMatchObject({ status: 101, protocol: 'v5.channel.k8s.io' });
+        // kubewire's own line names what kubectl spoke and what went upstream.
+        expect(r.stderr).toMatch(/kubewire: .*exec default\/web\/app .* spdy v4\.channel\.k8s\.io exit 3 .*\(translated to websocket v5\.channel\.k8s\.io upstream\)/);
         const invalid = events(r.log).find((e) => !validate(e));
         expect(invalid, JSON.stringify(validate.errors)).toBeUndefined();
       });
