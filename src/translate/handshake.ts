@@ -21,8 +21,12 @@ import { webSocketAccept } from '../session/handshake.js';
 export const V5 = 'v5.channel.k8s.io';
 export const V4 = 'v4.channel.k8s.io';
 
-/** What kubewire offers upstream, best first. */
+/** What kubewire offers upstream for exec and attach, best first. */
 export const UPSTREAM_PROTOCOLS = [V5, V4] as const;
+
+/** SPDY port-forward's one protocol, and the tunnel that carries it inside WebSocket (KEP-4006). */
+export const PORTFORWARD = 'portforward.k8s.io';
+export const TUNNEL = 'SPDY/3.1+portforward.k8s.io';
 
 /** The kubelet's SPDY list (SupportedStreamingProtocols), best first. */
 const KUBELET_SPDY_PROTOCOLS = [V4, 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
@@ -42,6 +46,18 @@ export function offeredSpdyProtocols(req: IncomingMessage): string[] {
     for (const p of raw[i + 1]!.split(',')) if (p.trim()) out.push(p.trim());
   }
   return out;
+}
+
+/** The kubelet's port-forward handshake: portforward.k8s.io or a refusal. */
+export function negotiatePortForward(offered: readonly string[]): ClientNegotiation {
+  if (offered.includes(PORTFORWARD)) return { ok: true, protocol: PORTFORWARD };
+  if (offered.length === 0) return negotiateClientProtocol(offered);
+  return {
+    ok: false,
+    status: 403,
+    body: `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${PORTFORWARD}]\n`,
+    headers: { ...PLAIN_TEXT, 'X-Accepted-Stream-Protocol-Versions': PORTFORWARD },
+  };
 }
 
 /** The protocol of the client's 101, or the kubelet's refusal (same status and body). */
@@ -76,14 +92,17 @@ export interface UpstreamRequest {
  * their order (User-Agent, Kubectl-Command, Kubectl-Session, Impersonate-*), the upstream's
  * credentials instead of kubewire's token, and the handshake headers in kubectl's order.
  */
-export function upstreamWebSocketRequest(req: IncomingMessage, upstreamHost: string, pathPrefix: string, credentials: Record<string, string>, key = randomBytes(16).toString('base64')): UpstreamRequest {
+export function upstreamWebSocketRequest(
+  req: IncomingMessage, upstreamHost: string, pathPrefix: string, credentials: Record<string, string>,
+  offer: readonly string[] = UPSTREAM_PROTOCOLS, key = randomBytes(16).toString('base64'),
+): UpstreamRequest {
   const lines = [`GET ${joinPath(pathPrefix, req.url ?? '/')} HTTP/1.1`, `Host: ${upstreamHost}`];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     if (!NOT_CARRIED.has(raw[i]!.toLowerCase())) lines.push(`${raw[i]}: ${raw[i + 1]}`);
   }
   for (const [name, value] of Object.entries(credentials)) lines.push(`${name}: ${value}`);
-  lines.push('Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, `Sec-WebSocket-Protocol: ${UPSTREAM_PROTOCOLS.join(', ')}`, 'Sec-WebSocket-Version: 13', 'Upgrade: websocket');
+  lines.push('Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, `Sec-WebSocket-Protocol: ${offer.join(', ')}`, 'Sec-WebSocket-Version: 13', 'Upgrade: websocket');
   return { head: Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), key };
 }
 
@@ -94,7 +113,7 @@ export type UpstreamAnswer =
   /** A 101 kubectl would not accept either; `problem` says why. */
   | { kind: 'unusable'; problem: string };
 
-export function checkUpstreamAnswer(head: HttpHead, key: string): UpstreamAnswer {
+export function checkUpstreamAnswer(head: HttpHead, key: string, offer: readonly string[] = UPSTREAM_PROTOCOLS): UpstreamAnswer {
   const status = head.status ?? 0;
   if (status !== 101) return { kind: 'refused', status };
   if (!/^websocket$/i.test(headerValue(head, 'upgrade')?.trim() ?? '')) return { kind: 'unusable', problem: `the 101 has Upgrade: ${JSON.stringify(headerValue(head, 'upgrade') ?? '')}, not websocket` };
@@ -102,8 +121,8 @@ export function checkUpstreamAnswer(head: HttpHead, key: string): UpstreamAnswer
   const accept = headerValue(head, 'sec-websocket-accept')?.trim() ?? null;
   if (accept !== webSocketAccept(key)) return { kind: 'unusable', problem: accept === null ? 'the 101 has no Sec-WebSocket-Accept' : `the 101 has a wrong Sec-WebSocket-Accept (${accept})` };
   const protocol = headerValue(head, 'sec-websocket-protocol')?.trim() ?? '';
-  if (!(UPSTREAM_PROTOCOLS as readonly string[]).includes(protocol)) {
-    return { kind: 'unusable', problem: `the 101 chose the subprotocol ${JSON.stringify(protocol)}, expected one of ${UPSTREAM_PROTOCOLS.join(', ')}` };
+  if (!offer.includes(protocol)) {
+    return { kind: 'unusable', problem: `the 101 chose the subprotocol ${JSON.stringify(protocol)}, expected one of ${offer.join(', ')}` };
   }
   return { kind: 'accepted', protocol };
 }

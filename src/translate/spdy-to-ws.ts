@@ -7,8 +7,9 @@
  * 2. the upstream is dialled and asked for WebSocket on the same path and query;
  * 3. a refusal (any answer but a 101) goes back to the client verbatim, so kubectl prints the
  *    upstream's own `Error from server (…)`; a 101 kubectl would reject gets a 502 Status;
- * 4. only after the upstream's 101 does the client get its 101, and the bridge
- *    (remotecommand-bridge.ts) carries the session.
+ * 4. only after the upstream's 101 does the client get its 101, and a bridge carries the
+ *    session: exec and attach stream by stream to WebSocket channels (remotecommand-bridge.ts),
+ *    port-forward as the SPDY bytes themselves inside the KEP-4006 tunnel (tunnel-bridge.ts).
  *
  * The observer sees both legs as two connections of one session, each with its own tap: the
  * client's (SPDY, conn `ctx.conn`) and the upstream's (WebSocket, conn `ctx.upstreamConn`);
@@ -18,15 +19,16 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Http1HeadDecoder } from '../codec/http1-head.js';
 import { HttpBodyDecoder, responseBodyFraming } from '../codec/http1-body.js';
-import { isTrue, splitTarget } from '../codec/k8s-request.js';
+import { isTrue, k8sRequestInfo, splitTarget } from '../codec/k8s-request.js';
 import type { Direction, EventBody } from '../events/types.js';
 import { rawResponseHead } from '../http/raw-response.js';
 import type { RelayObserver } from '../observer/relay-observer.js';
 import { upstreamRequestHead } from '../proxy/request-head.js';
 import { upstreamFailure } from '../proxy/upstream-failure.js';
 import type { Upstream } from '../proxy/upstream.js';
-import { checkUpstreamAnswer, negotiateClientProtocol, offeredSpdyProtocols, upstreamWebSocketRequest } from './handshake.js';
-import { SpdyToWebSocketBridge, type ExpectedStreams } from './remotecommand-bridge.js';
+import { checkUpstreamAnswer, negotiateClientProtocol, negotiatePortForward, offeredSpdyProtocols, TUNNEL, UPSTREAM_PROTOCOLS, upstreamWebSocketRequest } from './handshake.js';
+import { SpdyToWebSocketBridge, type BridgeOutput, type ExpectedStreams } from './remotecommand-bridge.js';
+import { SpdyTunnelBridge } from './tunnel-bridge.js';
 
 export interface TranslateContext {
   upstream: Upstream;
@@ -47,6 +49,20 @@ export const STREAM_CREATION_TIMEOUT_MS = 30_000;
 const MAX_HELD_BYTES = 1024 * 1024;
 
 type Closer = 'client' | 'upstream' | 'error' | 'proxy';
+
+/** What the shell needs of either bridge. */
+interface Bridge {
+  readonly ready: boolean;
+  readonly finished: boolean;
+  readonly heldUpstreamBytes: number;
+  readonly missingStreams: readonly string[];
+  fromClient(chunk: Buffer): void;
+  clientEnded(): void;
+  fromUpstream(chunk: Buffer): void;
+  upstreamEnded(): void;
+  keepalive(): void;
+  abort(message: string): void;
+}
 
 /** One leg: its socket, tap, byte counts and close bookkeeping. */
 interface Leg {
@@ -95,7 +111,9 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
     });
   };
 
-  const negotiated = negotiateClientProtocol(offeredSpdyProtocols(req));
+  const portForward = k8sRequestInfo(req.url ?? '/')?.operation === 'portforward';
+  const negotiated = (portForward ? negotiatePortForward : negotiateClientProtocol)(offeredSpdyProtocols(req));
+  const offer = portForward ? [TUNNEL] : UPSTREAM_PROTOCOLS;
   if (!negotiated.ok) {
     const h: Record<string, string> = { ...negotiated.headers, 'Content-Length': String(Buffer.byteLength(negotiated.body)), Connection: 'close' };
     toClient(rawResponseHead(negotiated.status, h) + negotiated.body);
@@ -107,7 +125,7 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
   let request: ReturnType<typeof upstreamWebSocketRequest>;
   try {
     const opts = await upstream.connectionOptions();
-    request = upstreamWebSocketRequest(req, upstream.server.host, upstream.server.pathname, opts.headers);
+    request = upstreamWebSocketRequest(req, upstream.server.host, upstream.server.pathname, opts.headers, offer);
     server = await upstream.connect(opts);
   } catch (e) {
     const failure = upstreamFailure(upstream, e);
@@ -187,7 +205,7 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
       unusable(`the upstream's answer is not HTTP: ${outcome.anomaly.message}`);
       return;
     }
-    const verdict = checkUpstreamAnswer(outcome.head, request.key);
+    const verdict = checkUpstreamAnswer(outcome.head, request.key, offer);
     if (verdict.kind === 'refused') {
       passRefusal(Buffer.concat(answerBytes), responseBodyFraming(outcome.head, 'GET'), outcome.rest);
       return;
@@ -252,42 +270,39 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
       resize: tty && !/^(v2\.)?channel\.k8s\.io$/.test(clientProtocol),
     };
     const sources = new SourceHolds();
-    const b = new SpdyToWebSocketBridge({
-      clientProtocol,
-      upstreamProtocol,
-      streams,
-      out: {
-        toClient: (bytes) => {
-          const ok = toClient(bytes);
-          if (!ok) sources.hold(server, 'client-full', client);
-          return ok;
-        },
-        toUpstream: (bytes) => {
-          const ok = toUpstream(bytes);
-          if (!ok) sources.hold(client, 'upstream-full', server);
-          return ok;
-        },
-        endClient: (by) => {
-          c.closedBy ??= by;
-          client.end();
-        },
-        endUpstream: (by) => {
-          u.closedBy ??= by;
-          server.end();
-        },
-        ready: () => {
-          clearTimeout(streamTimer);
-          sources.release(server, 'held');
-        },
-        problem: (message) => emitClient({ type: 'proxy.error', code: 'KW_ERR_TRANSLATE', message, upstream: upstream.describe(), status: null }),
+    const out: BridgeOutput = {
+      toClient: (bytes) => {
+        const ok = toClient(bytes);
+        if (!ok) sources.hold(server, 'client-full', client);
+        return ok;
       },
-    });
+      toUpstream: (bytes) => {
+        const ok = toUpstream(bytes);
+        if (!ok) sources.hold(client, 'upstream-full', server);
+        return ok;
+      },
+      endClient: (by) => {
+        c.closedBy ??= by;
+        client.end();
+      },
+      endUpstream: (by) => {
+        u.closedBy ??= by;
+        server.end();
+      },
+      ready: () => {
+        clearTimeout(streamTimer);
+        sources.release(server, 'held');
+      },
+      problem: (message) => emitClient({ type: 'proxy.error', code: 'KW_ERR_TRANSLATE', message, upstream: upstream.describe(), status: null }),
+    };
+    const b: Bridge = portForward ? new SpdyTunnelBridge({ out }) : new SpdyToWebSocketBridge({ clientProtocol, upstreamProtocol, streams, out });
     toClient(rawResponseHead(101, { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': clientProtocol }));
 
-    const streamTimer = setTimeout(() => {
+    // The kubelet's limit on creating the streams; the tunnel carries a session that has its own.
+    const streamTimer = b.ready ? undefined : setTimeout(() => {
       if (!b.ready) b.abort(`timed out waiting for client to create streams (${b.missingStreams.join(', ')} missing)`);
     }, STREAM_CREATION_TIMEOUT_MS);
-    streamTimer.unref();
+    streamTimer?.unref();
     const keepalive = setInterval(() => b.keepalive(), KEEPALIVE_MS);
     keepalive.unref();
     const stopTimers = (): void => {

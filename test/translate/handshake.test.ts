@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { Http1HeadDecoder, type HttpHead } from '../../src/codec/http1-head.js';
 import { webSocketAccept } from '../../src/session/handshake.js';
-import { checkUpstreamAnswer, negotiateClientProtocol, offeredSpdyProtocols, upstreamWebSocketRequest } from '../../src/translate/handshake.js';
+import { checkUpstreamAnswer, negotiateClientProtocol, negotiatePortForward, offeredSpdyProtocols, upstreamWebSocketRequest } from '../../src/translate/handshake.js';
 import { translates } from '../../src/translate/mode.js';
 import { runCli } from '../support/cli.js';
 
@@ -34,12 +34,13 @@ function responseHead(text: string): HttpHead {
 }
 
 describe('translates', () => {
-  it('takes SPDY exec and attach under spdy-to-ws only', () => {
+  it('takes SPDY exec, attach and port-forward under spdy-to-ws only', () => {
     expect(translates('spdy-to-ws', SPDY_133)).toBe(true);
     expect(translates('spdy-to-ws', request('POST', '/api/v1/namespaces/default/pods/web/attach?stdout=true', ['Upgrade', 'SPDY/3.1']))).toBe(true);
     expect(translates('off', SPDY_133)).toBe(false);
     expect(translates(undefined, SPDY_133)).toBe(false);
-    expect(translates('spdy-to-ws', request('POST', '/api/v1/namespaces/default/pods/web/portforward', ['Upgrade', 'SPDY/3.1']))).toBe(false);
+    expect(translates('spdy-to-ws', request('POST', '/api/v1/namespaces/default/pods/web/portforward', ['Upgrade', 'SPDY/3.1']))).toBe(true);
+    expect(translates('spdy-to-ws', request('POST', '/api/v1/namespaces/default/pods/web/log', ['Upgrade', 'SPDY/3.1']))).toBe(false);
     expect(translates('spdy-to-ws', request('GET', EXEC, ['Upgrade', 'websocket']))).toBe(false);
   });
 });
@@ -63,9 +64,16 @@ describe('negotiateClientProtocol', () => {
   });
 });
 
+describe('negotiatePortForward', () => {
+  it('portforward.k8s.io, or the kubelet refusal', () => {
+    expect(negotiatePortForward(['portforward.k8s.io'])).toEqual({ ok: true, protocol: 'portforward.k8s.io' });
+    expect(negotiatePortForward(['v4.channel.k8s.io'])).toMatchObject({ ok: false, status: 403, headers: { 'X-Accepted-Stream-Protocol-Versions': 'portforward.k8s.io' } });
+  });
+});
+
 describe('upstreamWebSocketRequest', () => {
   it("is kubectl's WebSocket GET for the same target, with the client's other headers and the upstream's credentials", () => {
-    const { head, key } = upstreamWebSocketRequest(SPDY_133, 'api.example:6443', '/gw/', { Authorization: 'Bearer upstream-token' }, 'dGhlIHNhbXBsZSBub25jZQ==');
+    const { head, key } = upstreamWebSocketRequest(SPDY_133, 'api.example:6443', '/gw/', { Authorization: 'Bearer upstream-token' }, undefined, 'dGhlIHNhbXBsZSBub25jZQ==');
     expect(key).toBe('dGhlIHNhbXBsZSBub25jZQ==');
     expect(head.toString('latin1').split('\r\n')).toEqual([
       `GET /gw${EXEC} HTTP/1.1`,

@@ -5,6 +5,7 @@
  * and without --translate the same command fails as it does today.
  */
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import pty from 'node-pty';
@@ -54,12 +55,18 @@ function translate(v: string, args: string[], extra: { input?: string | Buffer; 
 }
 
 describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --translate spdy-to-ws to a cluster that refuses SPDY', () => {
-  it('without --translate the SPDY exec is refused, as today', async () => {
+  it('without --translate the SPDY exec and port-forward are refused, as today', async () => {
     for (const v of versions) {
       const r = await translate(v, OUT_ERR_EXIT, { flags: [] });
       expect(r.code, `${v}: ${r.stderr}`).toBe(1);
       expect(r.kubectlErr).toContain('Upgrade request required');
       expect(r.stdout).toBe('');
+    }
+    const k = startThroughKubewire(versions[0]!, ['port-forward', 'pod/web', ':80'], { kubeconfig: gated.kubeconfig, home: gated.home, log: logFile(), env: SPDY_ENV });
+    try {
+      await k.waitFor(/error upgrading connection: Upgrade request required/);
+    } finally {
+      await k.stop();
     }
   });
 
@@ -117,6 +124,42 @@ describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --t
         expect(r.code).toBe(1);
         expect(r.kubectlErr).toBe(want.stderr);
         expect(r.kubectlErr).toContain('Error from server (BadRequest): container nope is not valid for pod web');
+      });
+
+      it('port-forward over SPDY carried in the tunnel: two HTTP fetches on concurrent connections, both legs logged', async () => {
+        const log = logFile();
+        const k = startThroughKubewire(v, ['port-forward', 'pod/web', ':80'], { kubeconfig: gated.kubeconfig, home: gated.home, log, env: SPDY_ENV, flags: TRANSLATE });
+        try {
+          const m = await k.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 80/);
+          const bodies = await Promise.all([1, 2].map(() => fetch(`http://127.0.0.1:${m[1]}/`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text())));
+          for (const body of bodies) expect(body).toContain('kubewire demo: web');
+        } finally {
+          expect(await k.stop()).toBe(0);
+        }
+        const opens = events(log).filter((e) => e.type === 'conn.open' && e.translated);
+        expect(opens).toHaveLength(2);
+        const up = events(log).find((e) => e.type === 'upgrade.response' && e.conn === opens.find((o) => o.translated!.leg === 'upstream')!.conn);
+        expect(up).toMatchObject({ status: 101, protocol: 'SPDY/3.1+portforward.k8s.io' });
+      });
+
+      it('port-forward to an echo port: 256 KiB sent, the same 256 KiB back, then the half-close', async () => {
+        const k = startThroughKubewire(v, ['port-forward', 'pod/worker', ':7'], { kubeconfig: gated.kubeconfig, home: gated.home, log: logFile(), env: SPDY_ENV, flags: TRANSLATE });
+        try {
+          const m = await k.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 7/);
+          const sent = Buffer.alloc(256 * 1024);
+          for (let i = 0; i < sent.length; i++) sent[i] = (i * 13) & 0xff;
+          const back = await new Promise<Buffer>((resolve, reject) => {
+            const got: Buffer[] = [];
+            const s = connect(Number(m[1]), '127.0.0.1', () => s.end(sent));
+            s.on('data', (d: Buffer) => got.push(d));
+            s.on('end', () => resolve(Buffer.concat(got)));
+            s.on('error', reject);
+            setTimeout(() => reject(new Error(`echo timed out after ${Buffer.concat(got).length} bytes`)), 15_000).unref();
+          });
+          expect(back.equals(sent)).toBe(true);
+        } finally {
+          expect(await k.stop()).toBe(0);
+        }
       });
 
       it('exec -it under a pty with a resize: the size reaches the pod, the exit code comes back', async () => {
