@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { availableKubectls, kubectlEnv, kubectlPath, runKubectl, SPDY_ENV, WEBSOCKET_ENV } from '../support/kubectl.js';
 import { KUBEWIRE_BIN, kubectlPart, runThroughKubewire, startThroughKubewire } from '../support/kubewire-run.js';
+import { startProxyProcess, stopStartedProxies } from '../support/kubewire-proxy.js';
 import { EVENT_SCHEMA } from '../../src/events/schema.js';
 
 // ajv is CommonJS: under NodeNext the default import is the module object for TypeScript.
@@ -32,6 +33,7 @@ beforeAll(async () => {
   [gated, open] = await Promise.all([startTestCluster({ gateway: ['no-spdy'] }), startTestCluster()]);
 });
 afterAll(async () => {
+  await stopStartedProxies();
   await Promise.all([gated?.stop(), open?.stop()]);
 });
 const logFile = (): string => join(gated.dir, `translate-${++n}.jsonl`);
@@ -68,6 +70,32 @@ describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --t
     } finally {
       await k.stop();
     }
+  });
+
+  it('kubewire proxy --translate spdy-to-ws serves several kubectl commands, and a long one keeps both legs alive past the 5 s pings', async () => {
+    const log = logFile();
+    const p = await startProxyProcess({ kubeconfig: gated.kubeconfig, log, writeKubeconfig: join(gated.dir, `proxy-${++n}.kubeconfig`), home: gated.home, extraArgs: TRANSLATE });
+    try {
+      const run = (v: string, args: string[]) => runKubectl(v, args, { kubeconfig: p.kubeconfig, home: gated.home, env: SPDY_ENV });
+      const [a, b] = await Promise.all(versions.map((v) => run(v, ['exec', 'web', '-c', 'app', '--', 'sh', '-c', `echo ${v}; exit 4`])));
+      expect([a!.code, a!.stdout]).toEqual([4, `${versions[0]}\n`]);
+      if (b) expect([b.code, b.stdout]).toEqual([4, `${versions[1]}\n`]);
+      const slow = await run(versions[versions.length - 1]!, ['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'echo start; sleep 7; echo done']);
+      expect([slow.code, slow.stdout, slow.stderr]).toEqual([0, 'start\ndone\n', '']);
+    } finally {
+      await p.stop();
+    }
+    expect(p.stdout()).toMatch(/spdy v4\.channel\.k8s\.io exit 4 .*\(translated to websocket v5\.channel\.k8s\.io upstream\)/);
+    // During the sleep kubewire pinged the WebSocket leg and the server answered; kubectl's own
+    // SPDY pings were answered on the client leg.
+    const all = events(log) as (LoggedEvent & { dir?: string; kind?: string })[];
+    const legs = (leg: string) => new Set(all.filter((e) => e.translated?.leg === leg).map((e) => e.conn));
+    const [up, down] = [legs('upstream'), legs('client')];
+    const frames = all.filter((e) => e.type === 'ws.frame' && up.has(e.conn));
+    expect(frames.some((e) => e.kind === 'ping' && e.dir === 'c2s')).toBe(true);
+    expect(frames.some((e) => e.kind === 'pong' && e.dir === 's2c')).toBe(true);
+    const pings = all.filter((e) => e.type === 'spdy.frame' && down.has(e.conn) && (e as { frame?: string }).frame === 'PING');
+    expect(pings.map((e) => e.dir)).toEqual(expect.arrayContaining(['c2s', 's2c']));
   });
 
   for (const v of versions) {
