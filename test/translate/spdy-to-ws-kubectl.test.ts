@@ -4,7 +4,7 @@
  * compared with a direct WebSocket run of kubectl 1.33 against a cluster without the gateway,
  * and without --translate the same command fails as it does today.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
@@ -131,6 +131,31 @@ describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --t
         expect(r.code, r.kubectlErr).toBe(0);
         expect(r.stdoutBytes.length).toBe(input.length);
         expect(r.stdoutBytes.equals(input)).toBe(true);
+      });
+
+      it('exec -i cat with --payload full: every stdin byte recorded on both legs', async () => {
+        const input = Buffer.alloc(512 * 1024, 0x5a);
+        const r = await translate(v, ['exec', '-i', 'web', '-c', 'app', '--', 'cat'], { input, flags: [...TRANSLATE, '--payload', 'full'] });
+        expect(r.code, r.kubectlErr).toBe(0);
+        expect(r.stdoutBytes.equals(input)).toBe(true);
+        const stdin = events(r.log).filter((e) => e.type === 'k8s.data' && (e as { stream?: string }).stream === 'stdin') as unknown as { conn: string; size: number }[];
+        // Both legs recorded all of it: the client's SPDY stdin and the WebSocket channel 0.
+        const perConn = new Map<string, number>();
+        for (const e of stdin) perConn.set(e.conn, (perConn.get(e.conn) ?? 0) + e.size);
+        expect([...perConn.values()]).toEqual([input.length, input.length]);
+      });
+
+      it('cp of 1 MiB in and out', async () => {
+        const data = Buffer.alloc(1024 * 1024);
+        for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 12)) & 0xff;
+        const src = join(gated.dir, `cp-${v}.bin`);
+        writeFileSync(src, data);
+        const up = await translate(v, ['cp', '-c', 'app', src, `web:/tmp/cp-${v}.bin`], { timeoutMs: 60_000 });
+        expect(up.code, up.kubectlErr).toBe(0);
+        const back = join(gated.dir, `cp-${v}-back.bin`);
+        const down = await translate(v, ['cp', '-c', 'app', `web:/tmp/cp-${v}.bin`, back], { timeoutMs: 60_000 });
+        expect(down.code, down.kubectlErr).toBe(0);
+        expect(readFileSync(back).equals(data)).toBe(true);
       });
 
       it('attach -i: the pod\'s output, and stdin reaches it', async () => {
