@@ -1,8 +1,9 @@
 /**
- * `--translate spdy-to-ws` with real kubectl forced onto SPDY, through `kubewire run`, in front
- * of a demo cluster whose gateway refuses SPDY (`no-spdy`, as an AWS ALB does). Each result is
+ * `--translate spdy-to-ws` with real kubectl (1.27, 1.28, 1.29, 1.33) forced onto SPDY, through
+ * `kubewire run` and `kubewire proxy`, in front of a demo cluster whose gateway refuses SPDY
+ * (`no-spdy`, as an AWS ALB does) and of a real Apache with `upgrade=websocket`. Results are
  * compared with a direct WebSocket run of kubectl 1.33 against a cluster without the gateway,
- * and without --translate the same command fails as it does today.
+ * and without --translate the same commands fail as they do today.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -14,13 +15,14 @@ import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { availableKubectls, kubectlEnv, kubectlPath, runKubectl, SPDY_ENV, WEBSOCKET_ENV } from '../support/kubectl.js';
 import { KUBEWIRE_BIN, kubectlPart, runThroughKubewire, startThroughKubewire } from '../support/kubewire-run.js';
 import { startProxyProcess, stopStartedProxies } from '../support/kubewire-proxy.js';
+import { gatewayBinary, startApache, writeUpstreamKubeconfig } from '../support/gateways.js';
 import { EVENT_SCHEMA } from '../../src/events/schema.js';
 
 // ajv is CommonJS: under NodeNext the default import is the module object for TypeScript.
 const Ajv = Ajv2020 as unknown as typeof Ajv2020.default;
 const validate = new Ajv({ strict: true, allErrors: true }).compile(EVENT_SCHEMA);
 
-const versions = availableKubectls(['1.27', '1.33']);
+const versions = availableKubectls(['1.27', '1.28', '1.29', '1.33']);
 const [direct] = availableKubectls(['1.33']);
 const TRANSLATE = ['--translate', 'spdy-to-ws'];
 const OUT_ERR_EXIT = ['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3'];
@@ -77,9 +79,8 @@ describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --t
     const p = await startProxyProcess({ kubeconfig: gated.kubeconfig, log, writeKubeconfig: join(gated.dir, `proxy-${++n}.kubeconfig`), home: gated.home, extraArgs: TRANSLATE });
     try {
       const run = (v: string, args: string[]) => runKubectl(v, args, { kubeconfig: p.kubeconfig, home: gated.home, env: SPDY_ENV });
-      const [a, b] = await Promise.all(versions.map((v) => run(v, ['exec', 'web', '-c', 'app', '--', 'sh', '-c', `echo ${v}; exit 4`])));
-      expect([a!.code, a!.stdout]).toEqual([4, `${versions[0]}\n`]);
-      if (b) expect([b.code, b.stdout]).toEqual([4, `${versions[1]}\n`]);
+      const all = await Promise.all(versions.map((v) => run(v, ['exec', 'web', '-c', 'app', '--', 'sh', '-c', `echo ${v}; exit 4`])));
+      expect(all.map((r) => [r.code, r.stdout])).toEqual(versions.map((v) => [4, `${v}\n`]));
       const slow = await run(versions[versions.length - 1]!, ['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'echo start; sleep 7; echo done']);
       expect([slow.code, slow.stdout, slow.stderr]).toEqual([0, 'start\ndone\n', '']);
     } finally {
@@ -242,4 +243,37 @@ describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --t
       });
     });
   }
+});
+
+const apache = gatewayBinary('apache2');
+describe.skipIf(versions.length === 0 || !apache)('through a real Apache mod_proxy_wstunnel with upgrade=websocket, which refuses SPDY', () => {
+  it(`kubectl ${versions[0]} over SPDY: exec with its exit code, exec -i cat of 1 MiB and a port-forward fetch work once translated`, async () => {
+    const v = versions[0]!;
+    const gw = await startApache(apache!, { upstream: open.cluster.url, upgrade: 'websocket' });
+    try {
+      const kubeconfig = join(open.dir, `apache-${++n}.kubeconfig`);
+      writeUpstreamKubeconfig(kubeconfig, { server: `https://127.0.0.1:${gw.port}`, caCertPem: gw.tls.caCertPem, token: open.cluster.token });
+      const via = (args: string[], flags: string[], input?: Buffer) =>
+        runThroughKubewire(v, args, { kubeconfig, home: open.home, log: join(open.dir, `apache-${++n}.jsonl`), env: SPDY_ENV, flags, ...(input ? { input } : {}) });
+      const refused = await via(OUT_ERR_EXIT, []);
+      expect(kubectlPart(refused.stderr)).toMatch(/Upgrade request required/i);
+      const r = await via(OUT_ERR_EXIT, TRANSLATE);
+      expect([r.code, r.stdout, kubectlPart(r.stderr)], gw.output()).toEqual([3, 'out\n', 'err\ncommand terminated with exit code 3\n']);
+      const input = Buffer.alloc(1024 * 1024, 0x33);
+      const cat = await via(['exec', '-i', 'web', '-c', 'app', '--', 'cat'], TRANSLATE, input);
+      expect(cat.code).toBe(0);
+      expect(cat.stdoutBytes.equals(input)).toBe(true);
+      const k = startThroughKubewire(v, ['port-forward', 'pod/web', ':80'], { kubeconfig, home: open.home, log: join(open.dir, `apache-${++n}.jsonl`), env: SPDY_ENV, flags: TRANSLATE });
+      try {
+        const m = await k.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 80/);
+        expect(await fetch(`http://127.0.0.1:${m[1]}/`, { signal: AbortSignal.timeout(10_000) }).then((x) => x.text())).toContain('kubewire demo: web');
+      } finally {
+        await k.stop();
+      }
+      expect(gw.output()).toMatch(/"GET \/api\/v1\/namespaces\/default\/pods\/web\/exec\?[^"]*" 101 /);
+      expect(gw.output()).toMatch(/"GET \/api\/v1\/namespaces\/default\/pods\/web\/portforward[^"]*" 101 /);
+    } finally {
+      await gw.stop();
+    }
+  });
 });
