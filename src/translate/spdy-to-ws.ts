@@ -20,9 +20,9 @@ import type { Duplex } from 'node:stream';
 import { Http1HeadDecoder } from '../codec/http1-head.js';
 import { HttpBodyDecoder, responseBodyFraming } from '../codec/http1-body.js';
 import { isTrue, k8sRequestInfo, splitTarget } from '../codec/k8s-request.js';
-import type { Direction, EventBody } from '../events/types.js';
+import type { EventBody } from '../events/types.js';
 import { rawResponseHead } from '../http/raw-response.js';
-import type { RelayObserver } from '../observer/relay-observer.js';
+import type { ConnectionTap, RelayObserver } from '../observer/relay-observer.js';
 import { upstreamRequestHead } from '../proxy/request-head.js';
 import { upstreamFailure } from '../proxy/upstream-failure.js';
 import type { Upstream } from '../proxy/upstream.js';
@@ -47,6 +47,8 @@ export const KEEPALIVE_MS = 5000;
 export const STREAM_CREATION_TIMEOUT_MS = 30_000;
 /** Upstream bytes held while the client creates its streams before the upstream is paused. */
 const MAX_HELD_BYTES = 1024 * 1024;
+/** After kubewire ends a leg, how long its peer gets to close before the socket is destroyed. */
+const CLOSE_GRACE_MS = 10_000;
 
 type Closer = 'client' | 'upstream' | 'error' | 'proxy';
 
@@ -70,9 +72,7 @@ interface Leg {
   socket: Duplex;
   conn: string;
   bytes: { c2s: number; s2c: number };
-  /** Which direction this leg's socket reads: the client sends c2s, the upstream s2c. */
-  reads: Direction;
-  tap: ReturnType<RelayObserver['tap']> | null;
+  tap: ConnectionTap;
   closedBy: Closer | null;
   error: string | null;
   closed: boolean;
@@ -89,26 +89,28 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
   const emitUpstream = emitFor(ctx.upstreamConn);
   emitClient({ type: 'conn.open', kind: 'upgrade', client: remoteOf(client), upstream: upstream.describe(), translated: translated('client') });
 
-  const c: Leg = { name: 'client', socket: client, conn: ctx.conn, bytes: { c2s: 0, s2c: 0 }, reads: 'c2s', tap: observer.tap({ conn: ctx.conn, session }), closedBy: null, error: null, closed: false };
+  const c: Leg = { name: 'client', socket: client, conn: ctx.conn, bytes: { c2s: 0, s2c: 0 }, tap: observer.tap({ conn: ctx.conn, session }), closedBy: null, error: null, closed: false };
   // What the client sent, without kubewire's own token.
   const clientHead = upstreamRequestHead(req, req.headers.host ?? 'kubewire', '', {});
-  c.tap!.push('c2s', clientHead);
+  c.tap.push('c2s', clientHead);
   c.bytes.c2s += clientHead.length;
   const toClient = (bytes: Buffer | string): boolean => {
     const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
     const ok = client.write(b);
-    c.tap!.push('s2c', b);
+    c.tap.push('s2c', b);
     c.bytes.s2c += b.length;
     return ok;
   };
   const finishClientOnly = (closedBy: Closer, error: string | null): void => {
-    client.end();
-    client.once('close', () => {
-      c.tap!.end('c2s');
-      c.tap!.end('s2c');
+    const closed = (): void => {
+      c.tap.end('c2s');
+      c.tap.end('s2c');
       emitClient({ type: 'conn.close', closedBy, bytes: { ...c.bytes }, durationMs: Date.now() - started, error });
       ctx.onClose?.();
-    });
+    };
+    if ((client as Duplex & { closed?: boolean }).closed) return closed();
+    client.once('close', closed);
+    endSoon(client);
   };
 
   const portForward = k8sRequestInfo(req.url ?? '/')?.operation === 'portforward';
@@ -142,10 +144,10 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
     return;
   }
   emitUpstream({ type: 'conn.open', kind: 'upgrade', client: 'kubewire', upstream: upstream.describe(), translated: translated('upstream') });
-  const u: Leg = { name: 'upstream', socket: server, conn: ctx.upstreamConn, bytes: { c2s: 0, s2c: 0 }, reads: 's2c', tap: observer.tap({ conn: ctx.upstreamConn, session }), closedBy: null, error: null, closed: false };
+  const u: Leg = { name: 'upstream', socket: server, conn: ctx.upstreamConn, bytes: { c2s: 0, s2c: 0 }, tap: observer.tap({ conn: ctx.upstreamConn, session }), closedBy: null, error: null, closed: false };
   const toUpstream = (bytes: Buffer): boolean => {
     const ok = server.write(bytes);
-    u.tap!.push('c2s', bytes);
+    u.tap.push('c2s', bytes);
     u.bytes.c2s += bytes.length;
     return ok;
   };
@@ -156,8 +158,8 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
   const legClosed = (leg: Leg, emit: (b: EventBody) => void) => (): void => {
     if (leg.closed) return;
     leg.closed = true;
-    leg.tap!.end('c2s');
-    leg.tap!.end('s2c');
+    leg.tap.end('c2s');
+    leg.tap.end('s2c');
     emit({ type: 'conn.close', closedBy: leg.closedBy ?? 'proxy', bytes: { ...leg.bytes }, durationMs: Date.now() - started, error: leg.error });
     if (--open === 0) ctx.onClose?.();
   };
@@ -178,23 +180,25 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
   const answerBytes: Buffer[] = [];
   const clientEarly: Buffer[] = head.length ? [head] : [];
   const onClientEarly = (chunk: Buffer): void => {
-    c.tap!.push('c2s', chunk);
+    c.tap.push('c2s', chunk);
     c.bytes.c2s += chunk.length;
     clientEarly.push(chunk);
   };
   client.on('data', onClientEarly);
   if (head.length) {
-    c.tap!.push('c2s', head);
+    c.tap.push('c2s', head);
     c.bytes.c2s += head.length;
   }
   const onClientEndEarly = (): void => {
+    // The client left before the upstream answered: no session will follow.
     c.closedBy ??= 'client';
     server.destroy();
+    client.end();
   };
   client.once('end', onClientEndEarly);
 
   const onAnswer = (chunk: Buffer): void => {
-    u.tap!.push('s2c', chunk);
+    u.tap.push('s2c', chunk);
     u.bytes.s2c += chunk.length;
     answerBytes.push(chunk);
     const outcome = answer.push(chunk);
@@ -219,7 +223,7 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
   const onAnswerEnd = (): void => {
     // No answer: kubectl sees the same end of its connection (`error sending request … EOF`).
     u.closedBy ??= 'upstream';
-    client.end();
+    endSoon(client);
     server.end();
   };
   server.on('data', onAnswer);
@@ -232,12 +236,13 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
     toClient(bytes);
     u.closedBy ??= 'upstream';
     const finish = (): void => {
-      client.end();
-      server.end();
+      endSoon(client);
+      // Nothing more of this connection is of use.
+      server.destroy();
     };
     if (body.push(rest).done) return finish();
     server.on('data', (chunk: Buffer) => {
-      u.tap!.push('s2c', chunk);
+      u.tap.push('s2c', chunk);
       u.bytes.s2c += chunk.length;
       toClient(chunk);
       if (body.push(chunk).done) finish();
@@ -253,7 +258,7 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
     const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'BadGateway', code: 502 });
     toClient(rawResponseHead(502, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }) + body);
     u.closedBy ??= 'proxy';
-    client.end();
+    endSoon(client);
     server.destroy();
   }
 
@@ -283,11 +288,11 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
       },
       endClient: (by) => {
         c.closedBy ??= by;
-        client.end();
+        endSoon(client);
       },
       endUpstream: (by) => {
         u.closedBy ??= by;
-        server.end();
+        endSoon(server);
       },
       ready: () => {
         clearTimeout(streamTimer);
@@ -318,7 +323,7 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
       observer.onWritable(() => sources.release(source, 'log'));
     };
     server.on('data', (chunk: Buffer) => {
-      u.tap!.push('s2c', chunk);
+      u.tap.push('s2c', chunk);
       u.bytes.s2c += chunk.length;
       b.fromUpstream(chunk);
       if (!b.ready && b.heldUpstreamBytes > MAX_HELD_BYTES) sources.hold(server, 'held');
@@ -329,7 +334,7 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
       b.upstreamEnded();
     });
     client.on('data', (chunk: Buffer) => {
-      c.tap!.push('c2s', chunk);
+      c.tap.push('c2s', chunk);
       c.bytes.c2s += chunk.length;
       b.fromClient(chunk);
       lossless(client);
@@ -373,6 +378,15 @@ class SourceHolds {
     if (set === undefined || !set.delete(reason)) return;
     if (set.size === 0) source.resume();
   }
+}
+
+/** FIN now; destroyed if the peer has not closed its side within CLOSE_GRACE_MS. */
+function endSoon(socket: Duplex): void {
+  if (socket.destroyed) return;
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function halfOpen(socket: Duplex): void {
