@@ -65,6 +65,9 @@ describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --t
       expect(r.code, `${v}: ${r.stderr}`).toBe(1);
       expect(r.kubectlErr).toContain('Upgrade request required');
       expect(r.stdout).toBe('');
+      // The diagnosis names the fix.
+      const finding = events(r.log).find((e) => e.type === 'finding' && (e as { rule?: string }).rule === 'upgrade-stripped') as { fix?: string } | undefined;
+      expect(finding?.fix).toContain('kubewire run --translate spdy-to-ws -- kubectl exec');
     }
     const k = startThroughKubewire(versions[0]!, ['port-forward', 'pod/web', ':80'], { kubeconfig: gated.kubeconfig, home: gated.home, log: logFile(), env: SPDY_ENV });
     try {
@@ -257,6 +260,7 @@ describe.skipIf(versions.length === 0 || !apache)('through a real Apache mod_pro
         runThroughKubewire(v, args, { kubeconfig, home: open.home, log: join(open.dir, `apache-${++n}.jsonl`), env: SPDY_ENV, flags, ...(input ? { input } : {}) });
       const refused = await via(OUT_ERR_EXIT, []);
       expect(kubectlPart(refused.stderr)).toMatch(/Upgrade request required/i);
+      expect(refused.stderr).toMatch(/(spdy-unsupported|upgrade-stripped): .*kubewire run --translate spdy-to-ws -- kubectl exec/);
       const r = await via(OUT_ERR_EXIT, TRANSLATE);
       expect([r.code, r.stdout, kubectlPart(r.stderr)], gw.output()).toEqual([3, 'out\n', 'err\ncommand terminated with exit code 3\n']);
       const input = Buffer.alloc(1024 * 1024, 0x33);
