@@ -165,11 +165,15 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
   };
   client.once('close', legClosed(c, emitClient));
   server.once('close', legClosed(u, emitUpstream));
+  // Once the bridge runs, the end of the upstream's socket, even by an error, is the bridge's to
+  // handle: the API server may reset its socket right after its close frame, and what it sent
+  // before (the status) must still reach the client, which must not be cut off.
+  let bridged = false;
   const watchErrors = (leg: Leg, other: Duplex): void => {
     leg.socket.on('error', (e: Error) => {
       leg.closedBy ??= 'error';
       leg.error ??= `${leg.name} socket: ${e.message}`;
-      other.destroy();
+      if (leg === c || !bridged) other.destroy();
     });
   };
   watchErrors(c, server);
@@ -301,6 +305,7 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
       problem: (message) => emitClient({ type: 'proxy.error', code: 'KW_ERR_TRANSLATE', message, upstream: upstream.describe(), status: null }),
     };
     const b: Bridge = portForward ? new SpdyTunnelBridge({ out }) : new SpdyToWebSocketBridge({ clientProtocol, upstreamProtocol, streams, out });
+    bridged = true;
     toClient(rawResponseHead(101, { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': clientProtocol }));
 
     // The kubelet's limit on creating the streams; the tunnel carries a session that has its own.
@@ -343,14 +348,15 @@ export async function translateSpdyToWs(req: IncomingMessage, client: Duplex, he
       c.closedBy ??= 'client';
       b.clientEnded();
     });
-    // One side gone for good: the other cannot be served either.
+    // The client gone for good: the upstream cannot serve it either.
     client.once('close', () => {
       if (!b.finished) b.clientEnded();
       if (!server.destroyed) server.end(() => server.destroy());
     });
+    // The bridge ends the client once it has written what it holds (it may still wait for the
+    // client's streams).
     server.once('close', () => {
       if (!b.finished) b.upstreamEnded();
-      if (!client.destroyed) client.end(() => client.destroy());
     });
     if (rest.length) b.fromUpstream(rest);
     for (const chunk of clientEarly) b.fromClient(chunk);

@@ -18,6 +18,10 @@ import { kubeconfigText } from '../../src/kubeconfig/write-kubeconfig.js';
 import { LocalObserver } from '../../src/observer/local-observer.js';
 import { loadUpstream } from '../../src/proxy/kubeconfig-upstream.js';
 import { translateSpdyToWs } from '../../src/translate/spdy-to-ws.js';
+import { encodeSynStream, SpdyHeaderBlockDeflater } from '../../src/codec/spdy-encode.js';
+import { SpdyFrameDecoder } from '../../src/codec/spdy-frame.js';
+import { encodeClosePayload, encodeWsFrame } from '../../src/codec/websocket-encode.js';
+import { webSocketAccept } from '../../src/session/handshake.js';
 
 const SAFETY_MS = 15_000;
 let tmp = '';
@@ -94,12 +98,13 @@ async function rig(answer: (s: net.Socket, request: string) => void) {
     await new Promise<void>((r) => server.close(() => r()));
   });
   const port = (server.address() as net.AddressInfo).port;
-  const send = async (protocols = ['v4.channel.k8s.io', 'v3.channel.k8s.io']): Promise<Buffer> => {
+  const send = async (protocols = ['v4.channel.k8s.io', 'v3.channel.k8s.io'], after?: (c: net.Socket) => void): Promise<Buffer> => {
     const c = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
     c.on('error', () => {});
     cleanups.push(() => void c.destroy());
     await once(c, 'connect');
     const got = collect(c);
+    if (after) c.once('data', () => after(c));
     c.write([
       'POST /api/v1/namespaces/default/pods/web/exec?command=true&container=app&stdout=true HTTP/1.1', 'Host: kubewire', 'Content-Length: 0',
       'Connection: Upgrade', 'Upgrade: SPDY/3.1', ...protocols.map((p) => `X-Stream-Protocol-Version: ${p}`), '', '',
@@ -143,5 +148,35 @@ describe('translateSpdyToWs before the bridge', () => {
     expect(got).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
     expect(got).toContain('unable to upgrade: unable to negotiate protocol: client supports [v9.bogus.k8s.io]');
     expect(r.requests).toHaveLength(0);
+  });
+
+  it('an upstream that closes its socket at once after its close frame (as x/net does), before the client made its streams: the client still gets the output and the status', async () => {
+    const status = '{"metadata":{},"status":"Success"}';
+    const r = await rig((s, request) => {
+      const key = /sec-websocket-key: (\S+)/i.exec(request)![1]!;
+      s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${webSocketAccept(key)}\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n`);
+      s.write(Buffer.concat([
+        encodeWsFrame({ opcode: 2, payload: Buffer.from('\x01hi\n', 'latin1') }),
+        encodeWsFrame({ opcode: 2, payload: Buffer.concat([Buffer.of(3), Buffer.from(status)]) }),
+        encodeWsFrame({ opcode: 8, payload: encodeClosePayload(1000) }),
+      ]), () => s.destroy());
+    });
+    // kubectl's streams, created after the 101, a moment after the upstream is gone.
+    const deflater = new SpdyHeaderBlockDeflater();
+    const got = await r.send(['v4.channel.k8s.io'], (c) => setTimeout(() => c.write(Buffer.concat([
+      encodeSynStream({ streamId: 1, headerBlock: deflater.deflate([['streamtype', 'error']]) }),
+      encodeSynStream({ streamId: 3, headerBlock: deflater.deflate([['streamtype', 'stdout']]) }),
+    ])), 100));
+    const text = got.toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    const data: string[] = [];
+    new SpdyFrameDecoder({
+      control: (f) => data.push(f.type),
+      dataFrame: () => {},
+      data: (seg) => data.push(`${seg.frame.streamId} ${seg.data.toString('latin1')}`),
+      dataEnd: (h) => void (h.fin && data.push(`${h.streamId} FIN`)),
+      anomaly: (a) => data.push(`anomaly ${a.message}`),
+    }).push(got.subarray(text.indexOf('\r\n\r\n') + 4));
+    expect(data).toEqual(['SYN_REPLY', 'SYN_REPLY', '3 hi\n', `1 ${status}`, '3 FIN', '1 FIN', 'GOAWAY']);
   });
 });
