@@ -9,6 +9,7 @@ import type { AuditFlags, AuditSettings } from './audit-setup.js';
 import { gatewayHelp } from '../demo/gateway-profiles.js';
 import { roleHelp } from '../demo/rbac.js';
 import { CliError, ExitCode } from '../io/errors.js';
+import { TRANSLATE_MODES } from '../translate/mode.js';
 import { StdoutOutput } from '../io/output.js';
 import { VERSION } from '../version.js';
 
@@ -44,7 +45,8 @@ export function buildProgram(): Command {
       .addOption(new Option('--audit-fail <mode>', 'when the audit log cannot be written: closed (refuse new sessions with 503, end open ones) or open (keep serving, record the gap)').choices(['closed', 'open']))
       .option('--audit-key-file <file>', 'make the chain an HMAC-SHA256 under this key (at least 16 bytes), so it cannot be recomputed without it')
       .addOption(new Option('--redact-stdin <mode>', 'stdin kept in the audit log: none (all of it), echo-off (replace tty input that never came back as echo, such as passwords, by its length), all (lengths only)').choices(['none', 'echo-off', 'all']))
-      .option('--max-size <size>', 'rotate the audit log at this size (e.g. 100M; every file stays within it); the chain goes on across files named <log>-0001.jsonl, <log>-0002.jsonl, …');
+      .option('--max-size <size>', 'rotate the audit log at this size (e.g. 100M; every file stays within it); the chain goes on across files named <log>-0001.jsonl, <log>-0002.jsonl, …')
+      .addOption(new Option('--translate <mode>', 'off (relay every upgrade byte-exactly), or spdy-to-ws: answer SPDY exec/attach/port-forward here and speak WebSocket upstream (v5.channel.k8s.io, the port-forward tunnel), for gateways that refuse SPDY').choices([...TRANSLATE_MODES]).default('off'));
 
   proxyFlags(
     program
@@ -66,7 +68,7 @@ export function buildProgram(): Command {
       .description('Run one command (usually kubectl) through a private kubewire proxy; its terminal, signals and exit code pass straight through, and a line per kubectl command follows on stderr.')
       .argument('<command...>', 'the command and its arguments, after --')
       .passThroughOptions()
-      .addHelpText('after', '\nExamples:\n  kubewire run -- kubectl exec -it web -- sh\n  kubewire run --payload full --log cp.jsonl -- kubectl cp ./big.tar web:/tmp/big.tar\n  kubewire run --audit --audit-key-file audit.key --redact-stdin echo-off -- kubectl exec -it web -- sh'),
+      .addHelpText('after', '\nExamples:\n  kubewire run -- kubectl exec -it web -- sh\n  kubewire run --payload full --log cp.jsonl -- kubectl cp ./big.tar web:/tmp/big.tar\n  kubewire run --audit --audit-key-file audit.key --redact-stdin echo-off -- kubectl exec -it web -- sh\n  kubewire run --translate spdy-to-ws -- kubectl exec web -- ls   # kubectl 1.29 or older behind a gateway that refuses SPDY'),
   ).action(async (command: string[], opts, cmd: Command) => {
     const { runCommand } = await import('./run-command.js');
     const audit = await auditFrom(opts, cmd);

@@ -12,6 +12,7 @@ import { WorkerObserver } from '../observer/worker-observer.js';
 import { loadUpstream } from '../proxy/kubeconfig-upstream.js';
 import { KubewireProxy } from '../proxy/proxy-server.js';
 import type { Upstream } from '../proxy/upstream.js';
+import type { TranslateMode } from '../translate/mode.js';
 import type { SessionObserver } from '../session/session-observer.js';
 import { defaultLogPath } from '../sinks/jsonl-sink.js';
 import { VERSION } from '../version.js';
@@ -29,6 +30,8 @@ export interface ProxyFlags {
   payload: PayloadMode;
   /** Set by `--audit` (see auditSettings): the log is a hash chain and nothing is dropped. */
   audit?: AuditSettings | null;
+  /** `--translate` (src/translate/mode.ts); off unless given. */
+  translate?: TranslateMode;
 }
 
 /** The log being written: the JSONL log, or the audit log's first file. */
@@ -73,7 +76,7 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
   }
   let proxy: KubewireProxy;
   try {
-    proxy = await KubewireProxy.start({ upstream, observer, host: listen.host, port: listen.port, refusal: () => observer.refusal() });
+    proxy = await KubewireProxy.start({ upstream, observer, host: listen.host, port: listen.port, refusal: () => observer.refusal(), ...(flags.translate ? { translate: flags.translate } : {}) });
   } catch (e) {
     await abandon();
     throw new CliError('KW_ERR_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}`, 1);

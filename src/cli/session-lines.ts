@@ -21,6 +21,8 @@ export interface SessionLine {
   transport: SessionStory['transport'];
   protocol: string | null;
   fallback: { status: number | null; reason: string; answeredBy: AnsweredBy } | null;
+  /** `--translate`: the transport and protocol kubewire spoke upstream for the client's upgrade. */
+  translation: { from: string; to: string; upstream: string; protocol: string | null } | null;
   exitCode: number | null;
   bytes: { c2s: number; s2c: number };
   start: string | null;
@@ -39,6 +41,7 @@ export function sessionLine(s: SessionStory): SessionLine {
     transport: s.transport,
     protocol: s.protocol,
     fallback: f ? { status: f.status, reason: f.reason, answeredBy: f.answeredBy } : null,
+    translation: s.translation ? { ...s.translation } : null,
     exitCode: s.exitCode,
     bytes: { ...s.bytes },
     start: s.start,

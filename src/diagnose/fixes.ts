@@ -21,3 +21,12 @@ export function kubectlCommandFor(c: ConnView): string {
   const op = operationOf(c);
   return op === 'portforward' ? 'kubectl port-forward' : op === 'attach' ? 'kubectl attach' : 'kubectl exec/cp';
 }
+
+/**
+ * For a refused SPDY upgrade on a path that may carry WebSocket: kubewire can speak WebSocket
+ * for a client that only speaks SPDY (src/translate).
+ */
+export function translateFix(c: ConnView): string {
+  const cmd = c.request?.kubectlCommand ?? kubectlCommandFor(c);
+  return `With a client that only speaks SPDY, kubewire can speak WebSocket for it where the path carries WebSocket: kubewire run --translate spdy-to-ws -- ${cmd} … (or kubewire proxy --translate spdy-to-ws).`;
+}

@@ -82,8 +82,11 @@ export function noteFor(ev: EventBody, raw?: Uint8Array): string {
       return `stopped (${ev.reason}) after ${ev.connections} connections${ev.dropped ? `, ${ev.dropped} events dropped` : ''}`;
     case 'proxy.error':
       return `${ev.code} ${ev.message}${ev.status !== null ? ` (answered ${ev.status})` : ''}`;
-    case 'conn.open':
-      return `${ev.kind} connection from ${ev.client} to ${ev.upstream}`;
+    case 'conn.open': {
+      const t = ev.translated;
+      const leg = t ? ` (translated ${t.from}→${t.to}, ${t.leg} leg, paired with ${t.peer})` : '';
+      return `${ev.kind} connection from ${ev.client} to ${ev.upstream}${leg}`;
+    }
     case 'conn.close':
       return `closed by ${ev.closedBy} after ${(ev.durationMs / 1000).toFixed(1)} s, ${formatBytes(ev.bytes.c2s)} up, ${formatBytes(ev.bytes.s2c)} down${ev.error ? `: ${ev.error}` : ''}`;
     case 'sink.dropped':

@@ -405,6 +405,18 @@ export interface ConnOpenEvent {
   kind: 'http' | 'upgrade';
   client: string;
   upstream: string;
+  /**
+   * `--translate`: this connection is one leg of a translated upgrade (the client's, or the
+   * one kubewire opened upstream); `peer` is the other leg's conn id, in the same session.
+   */
+  translated?: ConnTranslation;
+}
+
+export interface ConnTranslation {
+  from: 'spdy' | 'websocket';
+  to: 'spdy' | 'websocket';
+  leg: 'client' | 'upstream';
+  peer: string;
 }
 
 export interface ConnCloseEvent {

@@ -18,6 +18,8 @@ import { createDemoTls } from '../tls/local-ca.js';
 import { answerClientError, frontDoor } from './front-door.js';
 import { HttpForwarder } from './http-forwarder.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
+import { translates, type TranslateMode } from '../translate/mode.js';
+import { translateSpdyToWs } from '../translate/spdy-to-ws.js';
 import type { Upstream } from './upstream.js';
 
 export interface ProxyOptions {
@@ -34,6 +36,8 @@ export interface ProxyOptions {
   refusal?: () => string | null;
   /** The server's timeouts; SERVER_TIMEOUTS unless a test needs them short. */
   timeouts?: ServerTimeouts;
+  /** `--translate`: upgrades answered by kubewire and carried over another transport (src/translate). */
+  translate?: TranslateMode;
 }
 
 export interface ServerTimeouts {
@@ -194,12 +198,9 @@ export class KubewireProxy {
     }
     const conn = this.tracker.connId();
     this.connections++;
-    void tunnelUpgrade(req, socket, head, {
-      upstream: this.opts.upstream,
-      observer: this.opts.observer,
-      conn,
-      session: this.tracker.sessionOf(req, conn),
-    });
+    const ctx = { upstream: this.opts.upstream, observer: this.opts.observer, conn, session: this.tracker.sessionOf(req, conn) };
+    if (translates(this.opts.translate, req)) void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
+    else void tunnelUpgrade(req, socket, head, ctx);
   }
 }
 

@@ -68,6 +68,13 @@ export interface FallbackStory {
   to: string;
 }
 
+export interface TranslationStory {
+  from: string;
+  to: string;
+  upstream: string;
+  protocol: string | null;
+}
+
 export interface SessionStory {
   session: string;
   verb: SessionVerb;
@@ -78,6 +85,12 @@ export interface SessionStory {
   transport: Transport | null;
   protocol: string | null;
   fallback: FallbackStory | null;
+  /**
+   * `--translate`: kubewire answered the client's upgrade and carried it over another
+   * transport upstream. The stream is the client's leg (what kubectl saw); `upstream` is the
+   * leg kubewire opened, with its transport and protocol.
+   */
+  translation: TranslationStory | null;
   exitCode: number | null;
   /** The stream's `Status.status` (Success, Failure), or null. */
   status: string | null;
@@ -187,7 +200,9 @@ export class SessionFacts {
       conns.some((c) => streamingQuery(c.request?.target) === 'watch'));
     const live = conns.some((c) => !c.ended);
     const bytes = { c2s: 0, s2c: 0 };
+    // A translation's upstream leg carries the same command again: the bytes are kubectl's.
     for (const c of conns) {
+      if (isUpstreamLeg(c)) continue;
       const b = c.bytes;
       bytes.c2s += b.c2s;
       bytes.s2c += b.s2c;
@@ -204,6 +219,7 @@ export class SessionFacts {
       transport: stream?.isUpgrade ? transportOf(stream) as Transport : null,
       protocol: stream?.isUpgrade ? stream.response?.protocol ?? null : null,
       fallback,
+      translation: translationOf(conns),
       exitCode: stream?.exitCode ?? null,
       status: stream?.status?.status ?? null,
       statusReason: stream?.status?.reason ?? null,
@@ -242,7 +258,7 @@ export class SessionFacts {
   }
 
   private stream(conns: ConnectionFacts[]): ConnectionFacts | null {
-    const accepted = this.upgrades.filter((c) => c.accepted);
+    const accepted = this.upgrades.filter((c) => c.accepted && !isUpstreamLeg(c));
     const real = accepted.filter((c) => !isCopyProbe(c.request?.k8s?.command ?? []));
     const upgrade = last(real) ?? last(accepted);
     if (upgrade) return upgrade;
@@ -309,6 +325,18 @@ export function sameTarget(a: ConnectionFacts, b: ConnectionFacts): boolean {
  * unless the API server refused both the same way; either way it, not the attempt, holds
  * kubectl's last word (diagnosis asks this of every refusal).
  */
+/** The leg kubewire opened upstream for a translated upgrade. */
+function isUpstreamLeg(c: ConnectionFacts): boolean {
+  return c.open?.translated?.leg === 'upstream';
+}
+
+function translationOf(conns: readonly ConnectionFacts[]): TranslationStory | null {
+  const up = conns.find(isUpstreamLeg);
+  const t = up?.open?.translated;
+  if (!up || !t) return null;
+  return { from: t.from, to: t.to, upstream: up.conn, protocol: up.response?.protocol ?? null };
+}
+
 export function retryOf(attempt: ConnectionFacts, upgrades: readonly ConnectionFacts[], at = upgrades.indexOf(attempt)): ConnectionFacts | null {
   if (at < 0 || attempt.upgradeKind !== 'websocket' || !attempt.failedUpgrade) return null;
   for (let i = at + 1; i < upgrades.length; i++) {

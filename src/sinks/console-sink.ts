@@ -24,7 +24,7 @@ import type { Output } from '../io/output.js';
 import { formatBytes } from '../events/preview.js';
 import { parseTsMillis } from '../events/stamp.js';
 import type { KubewireEvent } from '../events/types.js';
-import type { FallbackStory, SessionFacts, SessionStory } from '../session/session-facts.js';
+import type { FallbackStory, SessionFacts, SessionStory, TranslationStory } from '../session/session-facts.js';
 import type { SessionListener } from '../session/session-observer.js';
 
 /** What a session's line says: a part of its story. */
@@ -32,7 +32,7 @@ export type SessionLine = Pick<
   SessionStory,
   'start' | 'verb' | 'target' | 'connections' | 'stream' | 'transport' | 'protocol' | 'ports' | 'exitCode' | 'status' | 'statusReason'
   | 'state' | 'failure' | 'bytes' | 'durationMs'
-> & { fallback: Pick<FallbackStory, 'reason'> | null };
+> & { fallback: Pick<FallbackStory, 'reason'> | null; translation?: Pick<TranslationStory, 'to' | 'protocol'> | null };
 
 /** A session gets a line when it made an upgrade, streamed logs or a watch, or was a stream verb that failed before its upgrade. */
 function hasSessionLine(s: Pick<SessionStory, 'verb' | 'connections'>): boolean {
@@ -67,6 +67,7 @@ export function formatSessionLine(s: SessionLine): string {
   parts.push(`↑${formatBytes(s.bytes.c2s)}`, `↓${formatBytes(s.bytes.s2c)}`);
   if (s.durationMs !== null) parts.push(formatDuration(s.durationMs));
   if (s.fallback) parts.push(`(fell back from WebSocket: ${s.fallback.reason})`);
+  if (s.translation) parts.push(`(translated to ${s.translation.to}${s.translation.protocol ? ` ${s.translation.protocol}` : ''} upstream)`);
   return parts.join(' ');
 }
 

@@ -169,7 +169,7 @@ describe('kubewire summary', () => {
       expect(r).toMatchObject({ code: 0, err: [] });
       expect(r.out).toHaveLength(1);
       const line = JSON.parse(r.out[0]!) as Record<string, unknown>;
-      expect(Object.keys(line)).toEqual(['session', 'verb', 'target', 'connections', 'transport', 'protocol', 'fallback', 'exitCode', 'bytes', 'start', 'end', 'findings']);
+      expect(Object.keys(line)).toEqual(['session', 'verb', 'target', 'connections', 'transport', 'protocol', 'fallback', 'translation', 'exitCode', 'bytes', 'start', 'end', 'findings']);
       expect(line).toEqual({
         session: 's-get',
         verb: 'rest',
@@ -178,6 +178,7 @@ describe('kubewire summary', () => {
         transport: null,
         protocol: null,
         fallback: null,
+        translation: null,
         exitCode: null,
         bytes: { c2s: getPods.c2s.length, s2c: getPods.s2c.length },
         start: timestampMicros(T0 + 3),
@@ -246,6 +247,7 @@ describe('kubewire summary', () => {
           transport: 'spdy',
           protocol: 'v4.channel.k8s.io',
           fallback: { status: 403, reason: '403 Forbidden', answeredBy: 'api-server' },
+          translation: null,
           exitCode: 0,
           bytes: vectorBytes(s.vectors),
           start: events[0]!.ts,

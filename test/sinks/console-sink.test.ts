@@ -63,6 +63,11 @@ describe('formatSessionLine', () => {
     expect(formatSessionLine(line())).toBe(`${hms(T0)} exec default/web/app [sh -c exit 3] websocket v5.channel.k8s.io exit 3 ↑1.1 KiB ↓2.4 KiB 1.2 s`);
   });
 
+  it('marks a translated session with what kubewire spoke upstream', () => {
+    expect(formatSessionLine(line({ start: null, transport: 'spdy', protocol: 'v4.channel.k8s.io', translation: { to: 'websocket', protocol: 'v5.channel.k8s.io' } })))
+      .toBe('exec default/web/app [sh -c exit 3] spdy v4.channel.k8s.io exit 3 ↑1.1 KiB ↓2.4 KiB 1.2 s (translated to websocket v5.channel.k8s.io upstream)');
+  });
+
   it('marks a fallback, shows port-forward ports and a status without an exit code, and leaves out what is unknown', () => {
     expect(formatSessionLine(line({ start: null, transport: 'spdy', protocol: 'v4.channel.k8s.io', exitCode: 0, durationMs: 300, fallback: { reason: '403 Forbidden' } })))
       .toBe('exec default/web/app [sh -c exit 3] spdy v4.channel.k8s.io exit 0 ↑1.1 KiB ↓2.4 KiB 300 ms (fell back from WebSocket: 403 Forbidden)');

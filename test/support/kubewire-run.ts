@@ -63,8 +63,8 @@ export function summaries(log: string): ConnectionSummary[] {
  * Starts `kubewire run -- kubectl …` in its own process group and leaves it running; `stop`
  * sends SIGINT to the whole group, as a terminal's ^C does, and resolves with the exit code.
  */
-export function startThroughKubewire(version: string, args: string[], opts: { kubeconfig: string; home: string; log: string; env?: Record<string, string> }) {
-  const child = spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', opts.kubeconfig, '--log', opts.log, '--', kubectlPath(version), ...args], {
+export function startThroughKubewire(version: string, args: string[], opts: { kubeconfig: string; home: string; log: string; env?: Record<string, string>; flags?: string[] }) {
+  const child = spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', opts.kubeconfig, '--log', opts.log, ...(opts.flags ?? []), '--', kubectlPath(version), ...args], {
     env: kubectlEnv(opts),
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,

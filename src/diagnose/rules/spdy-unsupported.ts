@@ -5,7 +5,7 @@
  */
 import { attribute, isKubeStatusBody } from '../../session/answered-by.js';
 import { answerComplete, describeAnswer, describeRequest, seqsOf, upstreamHop } from '../answer.js';
-import { ALB_TO_NLB, ENVOY_UPGRADE, NGINX_UPGRADE } from '../fixes.js';
+import { ALB_TO_NLB, ENVOY_UPGRADE, NGINX_UPGRADE, translateFix } from '../fixes.js';
 import type { FindingDraft, Rule } from '../types.js';
 
 export const spdyUnsupported: Rule = {
@@ -38,7 +38,8 @@ export const spdyUnsupported: Rule = {
         },
         hop: upstreamHop(c),
         fix: `Let the gateway pass any Upgrade value on POST (${NGINX_UPGRADE}; ${ENVOY_UPGRADE}; ${ALB_TO_NLB}), `
-          + 'or avoid SPDY: kubectl 1.30+ uses WebSocket for exec/attach/cp and 1.31+ for port-forward against an API server of the same versions, unless KUBECTL_REMOTE_COMMAND_WEBSOCKETS / KUBECTL_PORT_FORWARD_WEBSOCKETS is set to false.',
+          + 'or avoid SPDY: kubectl 1.30+ uses WebSocket for exec/attach/cp and 1.31+ for port-forward against an API server of the same versions, unless KUBECTL_REMOTE_COMMAND_WEBSOCKETS / KUBECTL_PORT_FORWARD_WEBSOCKETS is set to false. '
+          + translateFix(c),
       });
     }
     return out;

@@ -8,7 +8,7 @@
 import { bodyText } from '../../session/answered-by.js';
 import { header } from '../../session/handshake.js';
 import { answerComplete, answerMessage, describeAnswer, describeRequest, seqsOf, upstreamHop } from '../answer.js';
-import { ALB_TO_NLB, ENVOY_UPGRADE, NGINX_UPGRADE } from '../fixes.js';
+import { ALB_TO_NLB, ENVOY_UPGRADE, NGINX_UPGRADE, translateFix } from '../fixes.js';
 import type { FindingDraft, Rule } from '../types.js';
 
 const STRIPPED = /Upgrade request required|missing upgrade headers|no tunneling spdy protocols provided/i;
@@ -39,7 +39,7 @@ export const upgradeStripped: Rule = {
           seqs: seqsOf(c.request, c.response, c.body),
         },
         hop: upstreamHop(c),
-        fix: `Make every hop pass the upgrade on over HTTP/1.1: ${NGINX_UPGRADE}; ${ENVOY_UPGRADE}; ${ALB_TO_NLB}.`,
+        fix: `Make every hop pass the upgrade on over HTTP/1.1: ${NGINX_UPGRADE}; ${ENVOY_UPGRADE}; ${ALB_TO_NLB}.${c.upgradeKind === 'spdy' ? ` ${translateFix(c)}` : ''}`,
       });
     }
     return out;

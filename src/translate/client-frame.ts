@@ -1,0 +1,49 @@
+/**
+ * WebSocket frames as a client sends them (RFC 6455 §5.2, §5.3): FIN set, masked with a fresh
+ * key, never fragmented. A Kubernetes data message is its channel byte followed by the
+ * payload (protocol.md A §1.3), written here into one buffer without a concat first:
+ *
+ *   encodeClientFrame(2, "hi", key 01 02 03 04, channel 0)
+ *   → 82 83 01 02 03 04 01 6b 6a    (binary, masked, length 3: 00 'h' 'i' XOR the key)
+ *
+ * encodeWsFrame (src/codec/websocket-encode.ts) is the test encoder that can write anything;
+ * this one writes only what a client must, and masks 32 bits at a time.
+ */
+import { randomBytes } from 'node:crypto';
+
+export function encodeClientFrame(opcode: number, payload: Uint8Array, key: Buffer = randomBytes(4), channel?: number): Buffer {
+  const length = payload.length + (channel === undefined ? 0 : 1);
+  const lengthBytes = length <= 125 ? 0 : length <= 0xffff ? 2 : 8;
+  const start = 2 + lengthBytes + 4;
+  const out = Buffer.allocUnsafe(start + length);
+  out[0] = 0x80 | opcode;
+  out[1] = 0x80 | (lengthBytes === 0 ? length : lengthBytes === 2 ? 126 : 127);
+  if (lengthBytes === 2) out.writeUInt16BE(length, 2);
+  if (lengthBytes === 8) {
+    out.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
+    out.writeUInt32BE(length >>> 0, 6);
+  }
+  key.copy(out, start - 4, 0, 4);
+  let at = start;
+  if (channel !== undefined) out[at++] = channel;
+  out.set(payload, at);
+  mask(out.subarray(start), key);
+  return out;
+}
+
+/** XOR in place with the key from key byte 0 (§5.3), as words over the aligned middle. */
+function mask(buf: Buffer, key: Buffer): void {
+  const end = buf.length;
+  let i = 0;
+  const head = Math.min(end, (4 - (buf.byteOffset & 3)) & 3);
+  for (; i < head; i++) buf[i] = buf[i]! ^ key[i & 3]!;
+  const words = (end - i) >>> 2;
+  if (words > 0) {
+    const k = Uint8Array.of(key[i & 3]!, key[(i + 1) & 3]!, key[(i + 2) & 3]!, key[(i + 3) & 3]!);
+    const word = new Uint32Array(k.buffer)[0]!;
+    const view = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
+    for (let w = 0; w < words; w++) view[w] = view[w]! ^ word;
+    i += words * 4;
+  }
+  for (; i < end; i++) buf[i] = buf[i]! ^ key[i & 3]!;
+}

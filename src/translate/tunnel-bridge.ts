@@ -1,0 +1,140 @@
+/**
+ * SPDY port-forward carried in the KEP-4006 tunnel, sans-IO. Both ends already speak one
+ * spdystream session (kubectl and the kubelet), and the tunnel carries its bytes inside
+ * WebSocket binary messages whose boundaries mean nothing (protocol.md A §3c). So nothing is
+ * re-framed: each chunk from the client goes upstream as one masked binary message, and the
+ * payload of every binary (or continuation) frame from upstream goes to the client as it is:
+ *
+ *   client  80 03 00 01 …  (SYN_STREAM {streamtype: error, port: 80, requestid: 0})
+ *   →       82 9a <key> <the same bytes, masked>
+ *
+ * The SPDY pings, data, error streams and GOAWAY of the session pass through inside; the
+ * WebSocket leg's own pings are answered here, and the leg is pinged to keep it alive.
+ */
+import { parseClosePayload, WebSocketFrameDecoder, WsOpcode, type WsFrameHeader, type WsPayloadSegment } from '../codec/websocket-frame.js';
+import type { Anomaly } from '../codec/anomaly.js';
+import { encodeClientFrame } from './client-frame.js';
+import type { BridgeOutput } from './remotecommand-bridge.js';
+
+const EMPTY = Buffer.alloc(0);
+const CLOSE_NORMAL = 1000;
+
+export class SpdyTunnelBridge {
+  private readonly out: BridgeOutput;
+  private readonly maskKey: (() => Buffer) | undefined;
+  private readonly ws: WebSocketFrameDecoder;
+  private control: Buffer[] = [];
+  private closeSent = false;
+  private done = false;
+
+  constructor(opts: { out: BridgeOutput; maskKey?: () => Buffer }) {
+    this.out = opts.out;
+    this.maskKey = opts.maskKey;
+    this.ws = new WebSocketFrameDecoder(
+      {
+        frame: () => this.onFrame(),
+        payload: (seg) => this.onPayload(seg),
+        frameEnd: (h) => this.onFrameEnd(h),
+        anomaly: (a) => this.onAnomaly(a),
+      },
+      { expectMasked: false },
+    );
+  }
+
+  /** The tunnel needs no streams before it carries bytes. */
+  readonly ready = true;
+  readonly heldUpstreamBytes = 0;
+  readonly missingStreams: string[] = [];
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  fromClient(chunk: Buffer): void {
+    if (this.done || this.closeSent || chunk.length === 0) return;
+    this.out.toUpstream(encodeClientFrame(WsOpcode.Binary, chunk, this.key()));
+  }
+
+  /** The client's FIN: the session is over on its side; close 1000 upstream, as kubectl does. */
+  clientEnded(): void {
+    if (this.done) return;
+    this.closeUpstream('client');
+    this.done = true;
+    this.out.endClient('client');
+  }
+
+  fromUpstream(chunk: Buffer): void {
+    if (this.done) return;
+    this.ws.push(chunk);
+  }
+
+  upstreamEnded(): void {
+    this.ws.end();
+    this.finish();
+  }
+
+  keepalive(): void {
+    if (this.done || this.closeSent) return;
+    this.out.toUpstream(encodeClientFrame(WsOpcode.Ping, EMPTY, this.key()));
+  }
+
+  abort(message: string): void {
+    this.out.problem?.(message);
+    this.closeUpstream('proxy');
+    if (!this.done) {
+      this.done = true;
+      this.out.endClient('proxy');
+    }
+  }
+
+  private onFrame(): void {
+    this.control = [];
+  }
+
+  private onPayload(seg: WsPayloadSegment): void {
+    const h = seg.frame;
+    if ((h.opcode & 0x08) !== 0) {
+      this.control.push(seg.data);
+      return;
+    }
+    // Text is not part of the tunnel (the API server rejects it); only binary bytes are SPDY.
+    if (h.messageOpcode === WsOpcode.Binary && !this.done) this.out.toClient(seg.data);
+  }
+
+  private onFrameEnd(h: WsFrameHeader): void {
+    if (h.opcode === WsOpcode.Ping) {
+      if (!this.closeSent && !this.done) this.out.toUpstream(encodeClientFrame(WsOpcode.Pong, Buffer.concat(this.control), this.key()));
+    } else if (h.opcode === WsOpcode.Close) {
+      const code = parseClosePayload(Buffer.concat(this.control)).code ?? CLOSE_NORMAL;
+      if (code !== CLOSE_NORMAL) this.out.problem?.(`the upstream closed the tunnel with code ${code}`);
+      this.finish();
+    }
+  }
+
+  private onAnomaly(a: Anomaly): void {
+    if (!a.opaque) return;
+    this.out.problem?.(`the upstream's WebSocket cannot be read on: ${a.message}`);
+    this.finish();
+  }
+
+  /** The upstream ended the tunnel: the client's SPDY session ends with the end of its socket. */
+  private finish(): void {
+    if (this.done) return;
+    this.closeUpstream('upstream');
+    this.done = true;
+    this.out.endClient('upstream');
+  }
+
+  private closeUpstream(by: 'client' | 'upstream' | 'proxy'): void {
+    if (this.closeSent) return;
+    this.closeSent = true;
+    const payload = Buffer.allocUnsafe(2);
+    payload.writeUInt16BE(CLOSE_NORMAL, 0);
+    this.out.toUpstream(encodeClientFrame(WsOpcode.Close, payload, this.key()));
+    this.out.endUpstream(by);
+  }
+
+  private key(): Buffer | undefined {
+    return this.maskKey?.();
+  }
+}
