@@ -8,7 +8,6 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import { expect } from 'vitest';
 import { EVENT_SCHEMA } from '../../src/events/schema.js';
 import type { KubewireEvent } from '../../src/events/types.js';
-import { frameOf } from '../../src/events/frames.js';
 
 // ajv is CommonJS: under NodeNext the default import is the module object for TypeScript.
 const Ajv = Ajv2020 as unknown as typeof Ajv2020.default;
@@ -67,19 +66,4 @@ export async function waitUntil<T>(label: string, check: () => T | undefined, ms
   }
 }
 
-/** The event of type `T`, also where one interface serves two types (`http.request` | `upgrade.request`). */
-export type EventOf<T extends KubewireEvent['type']> = KubewireEvent extends infer E ? (E extends { type: infer U } ? (T extends U ? E & { type: T } : never) : never) : never;
-
-/**
- * The events of one type. For `ws.frame` and `spdy.frame`, every frame of the log: those folded
- * into data events (schema version 2) too, rebuilt by `frameOf`, in log order.
- */
-export function ofType<T extends KubewireEvent['type']>(events: KubewireEvent[], type: T): EventOf<T>[] {
-  if (type !== 'ws.frame' && type !== 'spdy.frame') return events.filter((e): e is EventOf<T> => e.type === type);
-  const frames: KubewireEvent[] = [];
-  for (const e of events) {
-    const f = frameOf(e);
-    if (f !== null && f.type === type) frames.push(f);
-  }
-  return frames as EventOf<T>[];
-}
+export { ofType, type EventOf } from './events-of.js';
