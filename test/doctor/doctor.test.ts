@@ -70,7 +70,10 @@ describe('kubewire doctor', () => {
     // One session per check.
     expect(new Set(stripped.map((f) => f.session)).size).toBe(stripped.length);
     expect(code).toBe(1);
-    expect(human).toMatch(/! error upgrade-stripped: .*\[ws-exec, spdy-exec, ws-portforward, spdy-portforward/);
+    // Checks with the same fix share a line; a SPDY upgrade's fix also names --translate spdy-to-ws.
+    expect(human).toMatch(/! error upgrade-stripped: .*\[ws-exec, ws-portforward/);
+    expect(human).toMatch(/! error upgrade-stripped: .*\[spdy-exec\]\n.*--translate spdy-to-ws/);
+    expect(human).toMatch(/! error upgrade-stripped: .*\[spdy-portforward\]/);
   });
 
   it('strip-upgrade without --pod: the probe pod is enough to see a gateway that strips upgrades', async () => {
