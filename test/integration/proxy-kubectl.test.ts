@@ -2,7 +2,7 @@
  * Real kubectl, directly against `kubewire cluster` and through `kubewire run`: the same
  * stdout, stderr and exit code each time, and `kubewire summary` reports what happened.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,6 @@ import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { kubectlPart, runThroughKubewire, summaries } from '../support/kubewire-run.js';
 
 const versions = availableKubectls(['1.27', '1.30', '1.31', '1.33']);
-const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 
 let t: TestCluster;
 let n = 0;
@@ -41,7 +40,7 @@ describe.skipIf(versions.length === 0)('kubectl through kubewire run', () => {
         const r = await both(v, ['exec', 'web', '-c', 'app', '--', 'echo', 'hello']);
         expect(r.direct.stdout).toBe('hello\n');
         expect(r.summaries).toHaveLength(1);
-        expect(r.summaries[0]).toMatchObject({ exitCode: 0, status: 'Success', streams: { stdout: { bytes: 6, sha256: sha('hello\n') } } });
+        expect(r.summaries[0]).toMatchObject({ exitCode: 0, status: 'Success', streams: { stdout: { bytes: 6, sha256: null } } });
       });
 
       it('exit code 3', async () => {
@@ -54,7 +53,7 @@ describe.skipIf(versions.length === 0)('kubectl through kubewire run', () => {
         const input = 'one\ntwo\n' + 'z'.repeat(50_000) + '\n';
         const r = await both(v, ['exec', '-i', 'worker', '--', 'cat'], { input });
         expect(r.direct.stdout).toBe(input);
-        expect(r.summaries[0]).toMatchObject({ exitCode: 0, stdinClosed: true, streams: { stdin: { bytes: input.length, sha256: sha(input) }, stdout: { bytes: input.length } } });
+        expect(r.summaries[0]).toMatchObject({ exitCode: 0, stdinClosed: true, streams: { stdin: { bytes: input.length, sha256: null }, stdout: { bytes: input.length } } });
       });
 
       it('cp of 1 MiB in and out', async () => {
