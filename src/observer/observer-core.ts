@@ -95,7 +95,8 @@ export class ObserverCore {
         this.at = e.at;
         switch (e.k) {
           case 'event':
-            this.bus.publish(e.body, noteFor(e.body), ids(e));
+            // The bus stamps only the ids that are set: the entry itself serves as the fields.
+            this.bus.publish(e.body, noteFor(e.body), e);
             break;
           case 'tap':
             this.taps.set(e.conn, new ConnectionObservation(this.bus, e, this.decoding));
@@ -168,11 +169,4 @@ export class ObserverCore {
     this.flushMirror();
     this.post({ t: 'closed', gap: this.audit?.unrecordedGap() ?? null });
   }
-}
-
-function ids(e: { conn?: string; session?: string }): { conn?: string; session?: string } {
-  const out: { conn?: string; session?: string } = {};
-  if (e.conn !== undefined) out.conn = e.conn;
-  if (e.session !== undefined) out.session = e.session;
-  return out;
 }
