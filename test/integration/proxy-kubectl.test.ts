@@ -10,7 +10,7 @@ import { availableKubectls, runKubectl } from '../support/kubectl.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { kubectlPart, runThroughKubewire, summaries } from '../support/kubewire-run.js';
 
-const versions = availableKubectls(['1.27', '1.30', '1.31', '1.33']);
+const versions = availableKubectls(['1.27', '1.30', '1.31', '1.33', '1.34']);
 
 let t: TestCluster;
 let n = 0;

@@ -6,11 +6,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fetchedToolPath } from './tools.js';
 import { waitForText } from './wait.js';
 
 export const KUBECTL_DIR = process.env['KUBEWIRE_KUBECTL_DIR'] ?? '/usr/lib/google-cloud-sdk/bin';
 
+/** 1.27-1.33 sit beside the system kubectl; 1.34 comes from scripts/fetch-tools. */
 export function kubectlPath(version: string): string {
+  if (version === '1.34') return fetchedToolPath('kubectl');
   return join(KUBECTL_DIR, `kubectl.${version}`);
 }
 
@@ -19,7 +22,8 @@ export function availableKubectls(wanted: string[]): string[] {
   const present = wanted.filter((v) => existsSync(kubectlPath(v)));
   const missing = wanted.filter((v) => !present.includes(v));
   if (missing.length) {
-    const msg = `kubectl ${missing.join(', ')} not found in ${KUBECTL_DIR} (set KUBEWIRE_KUBECTL_DIR)`;
+    const where = missing.includes('1.34') ? `${KUBECTL_DIR} (set KUBEWIRE_KUBECTL_DIR; 1.34: run scripts/fetch-tools kubectl)` : `${KUBECTL_DIR} (set KUBEWIRE_KUBECTL_DIR)`;
+    const msg = `kubectl ${missing.join(', ')} not found in ${where}`;
     if (process.env['CI'] === 'true') throw new Error(msg);
     console.warn(`skipping tests that need ${msg}`);
   }
