@@ -44,13 +44,17 @@ export async function runDoctorCommand(opts: DoctorOptions, out: Output): Promis
     probePod: `kubewire-doctor-probe-${randomBytes(4).toString('hex')}`,
     pod: pod ? { namespace: pod.namespace || namespace, name: pod.name, container: opts.container ?? null } : null,
     idleSeconds: idle,
+    ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(opts.context !== undefined ? { context: opts.context } : {}),
   });
   if (opts.json) out.line(JSON.stringify(report));
   else printReport(report, upstream.describe(), out);
   return exitCodeOf(report);
 }
 
+/** 2 when the kubeconfig's credentials could not be had (as for a kubeconfig error), 1 when a check failed or a finding is an error. */
 export function exitCodeOf(report: DoctorReport): number {
+  if (report.checks.some((c) => c.id === 'rest' && c.verdict === 'fail' && c.data?.['layer'] === 'credentials')) return ExitCode.Usage;
   const failed = report.checks.some((c) => c.verdict === 'fail') || report.findings.some((f) => f.severity === 'error');
   return failed ? ExitCode.Failure : ExitCode.Ok;
 }

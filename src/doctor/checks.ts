@@ -1,12 +1,9 @@
 /**
- * The doctor's path checks: REST reachability (with ALPN), and the four upgrades kubectl uses,
+ * The doctor's path checks: the four upgrades kubectl uses (REST reachability is rest-check.ts),
  * each sent for a pod that does not exist so that no pod is needed: the API server's 404 Status
  * proves the upgrade reached it.
  */
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
-import tls from 'node:tls';
 import type { DiagnosedFinding } from '../diagnose/engine.js';
 import type { Upstream } from '../proxy/upstream.js';
 import { diagnoseTranscript, exchange, parseAnswer, type Transcript } from './exchange.js';
@@ -27,8 +24,6 @@ export interface CheckOutcome {
   findings: DiagnosedFinding[];
 }
 
-const TIMEOUT_MS = 10_000;
-
 function hostHeader(u: Upstream): string {
   return u.server.host;
 }
@@ -47,74 +42,6 @@ export function apiPath(u: Upstream, path: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 1. REST
-
-export async function checkRest(u: Upstream): Promise<CheckOutcome> {
-  const name = 'REST /version';
-  let alpn = 'n/a (plain http)';
-  let alpnNote = '';
-  if (u.server.protocol === 'https:' && !u.proxyUrl) {
-    try {
-      const options = await u.connectionOptions();
-      alpn = await new Promise<string>((resolve, reject) => {
-        const s = tls.connect({
-          ...options.tls,
-          host: u.server.hostname.replace(/^\[|\]$/g, ''),
-          port: Number(u.server.port || 443),
-          ALPNProtocols: ['h2', 'http/1.1'],
-        });
-        const timer = setTimeout(() => { s.destroy(); reject(new Error('TLS handshake timed out')); }, TIMEOUT_MS);
-        s.once('secureConnect', () => { clearTimeout(timer); const p = s.alpnProtocol; s.destroy(); resolve(p ? p : 'none'); });
-        s.once('error', (e) => { clearTimeout(timer); reject(e); });
-      });
-    } catch (e) {
-      return { check: { id: 'rest', name, verdict: 'fail', detail: `TLS to ${u.server.host} failed: ${(e as Error).message}` }, findings: [] };
-    }
-    if (alpn === 'h2') alpnNote = ' (upgrades must still use HTTP/1.1, as kubectl does)';
-  } else if (u.proxyUrl) {
-    alpn = 'not probed (proxy-url)';
-  }
-  try {
-    const agent = await u.agent();
-    const options = await u.connectionOptions();
-    const mod = u.server.protocol === 'https:' ? https : http;
-    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = mod.request(
-        { protocol: u.server.protocol, hostname: u.server.hostname.replace(/^\[|\]$/g, ''), port: u.server.port, path: apiPath(u, '/version'), method: 'GET', agent, headers: { ...options.headers, Accept: 'application/json' } },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') }));
-          res.on('error', reject);
-        },
-      );
-      req.setTimeout(TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
-      req.on('error', reject);
-      req.end();
-    });
-    let version: string | null = null;
-    try {
-      version = (JSON.parse(body) as { gitVersion?: string }).gitVersion ?? null;
-    } catch {
-      /* not JSON */
-    }
-    const ok = status === 200 && version !== null;
-    return {
-      check: {
-        id: 'rest',
-        name,
-        verdict: ok ? 'pass' : 'fail',
-        detail: ok ? `server ${version}; ALPN offered h2,http/1.1, accepted ${alpn}${alpnNote}` : `GET /version answered ${status}${version ? '' : ' without a version'}; ALPN accepted ${alpn}`,
-        data: { status, serverVersion: version, alpnOffered: ['h2', 'http/1.1'], alpnAccepted: alpn },
-      },
-      findings: [],
-    };
-  } catch (e) {
-    return { check: { id: 'rest', name, verdict: 'fail', detail: `GET /version failed: ${(e as Error).message}`, data: { alpnAccepted: alpn } }, findings: [] };
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // 2-5. Upgrades
 
 export type UpgradeKind = 'ws-exec' | 'spdy-exec' | 'ws-portforward' | 'spdy-portforward';
@@ -127,6 +54,10 @@ const UPGRADES: Record<UpgradeKind, { name: string; transport: 'websocket' | 'sp
 };
 
 export const UPGRADE_KINDS = Object.keys(UPGRADES) as UpgradeKind[];
+
+export function upgradeName(kind: UpgradeKind): string {
+  return UPGRADES[kind].name;
+}
 
 export function upgradeRequest(u: Upstream, kind: UpgradeKind, namespace: string, pod: string, session: string, headers: Record<string, string>, container: string | null = null): Buffer {
   const spec = UPGRADES[kind];

@@ -2,6 +2,9 @@
  * `kubewire doctor` against the demo cluster, in process, with its gateway profiles switched
  * between runs.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDoctorCommand, type DoctorOptions } from '../../src/cli/doctor-command.js';
 import { CliError } from '../../src/io/errors.js';
@@ -11,24 +14,43 @@ import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { Lines } from '../support/lines-output.js';
 
 let tc: TestCluster;
+/** 1.35, with users whose roles split the verbs. */
+let tc35: TestCluster;
+/** 1.34: WebSocket exec, attach and port-forward are on by default. */
+let tc34: TestCluster;
 beforeAll(async () => {
-  tc = await startTestCluster();
+  [tc, tc35, tc34] = await Promise.all([
+    startTestCluster(),
+    startTestCluster({ serverVersion: '1.35', users: ['creator=exec-create-only', 'getter=exec-get-only'] }),
+    startTestCluster({ serverVersion: '1.34' }),
+  ]);
 });
 afterAll(async () => {
-  await tc?.stop();
+  await Promise.all([tc?.stop(), tc35?.stop(), tc34?.stop()]);
 });
 
-async function doctor(profiles: string[], opts: Omit<DoctorOptions, 'kubeconfig'> = {}): Promise<{ code: number; report: DoctorReport; human: string }> {
-  tc.cluster.profiles.set(profiles);
+type Opts = Omit<DoctorOptions, 'kubeconfig'> & { cluster?: TestCluster; kubeconfig?: string };
+
+/** Runs doctor twice (--json and the table) and checks what holds for every run: each failed check has a finding. */
+async function doctor(profiles: string[], opts: Opts = {}): Promise<{ code: number; report: DoctorReport; human: string }> {
+  const { cluster = tc, ...rest } = opts;
+  const o = { kubeconfig: cluster.kubeconfig, ...rest };
+  cluster.cluster.profiles.set(profiles);
   const json = new Lines();
-  const code = await runDoctorCommand({ ...opts, kubeconfig: tc.kubeconfig, json: true }, json);
+  const code = await runDoctorCommand({ ...o, json: true }, json);
   expect(json.lines).toHaveLength(1);
   const report = JSON.parse(json.lines[0]!) as DoctorReport;
   const human = new Lines();
-  const code2 = await runDoctorCommand({ ...opts, kubeconfig: tc.kubeconfig }, human);
+  const code2 = await runDoctorCommand(o, human);
   expect(code2).toBe(code);
+  for (const c of report.checks.filter((x) => x.verdict === 'fail')) {
+    expect(report.findings.filter((f) => f.check === c.id), `a finding for the failed check ${c.id}`).not.toEqual([]);
+  }
+  if (report.checks.some((c) => c.verdict === 'fail')) expect(human.text).not.toContain('FINDINGS: none');
   return { code, report, human: human.text };
 }
+
+const RBAC_PASS = { 'rbac-exec': 'pass', 'rbac-attach': 'pass', 'rbac-portforward': 'pass' };
 
 const verdicts = (r: DoctorReport): Record<string, string> => Object.fromEntries(r.checks.map((c) => [c.id, c.verdict]));
 const PATH_CHECKS = ['ws-exec', 'spdy-exec', 'ws-portforward', 'spdy-portforward'];
@@ -36,21 +58,24 @@ const PATH_CHECKS = ['ws-exec', 'spdy-exec', 'ws-portforward', 'spdy-portforward
 describe('kubewire doctor', () => {
   it('passes all five checks on a healthy cluster, through the API server 404 of a probe pod', async () => {
     const { code, report, human } = await doctor([]);
-    expect(verdicts(report)).toEqual({ rest: 'pass', 'ws-exec': 'pass', 'spdy-exec': 'pass', 'ws-portforward': 'pass', 'spdy-portforward': 'pass' });
+    expect(verdicts(report)).toEqual({ rest: 'pass', ...RBAC_PASS, 'ws-exec': 'pass', 'spdy-exec': 'pass', 'ws-portforward': 'pass', 'spdy-portforward': 'pass' });
     expect(report.findings).toEqual([]);
+    expect(report.checks.find((c) => c.id === 'rbac-exec')!.detail).toBe('get and create on pods/exec: WebSocket (get) and SPDY (create) are both allowed');
     expect(code).toBe(0);
     const rest = report.checks[0]!;
     expect(rest.detail).toMatch(/server v1\.\d+/);
     expect(rest.data?.['alpnAccepted']).toBe('http/1.1');
-    for (const c of report.checks.slice(1)) expect(c.detail).toMatch(/404 Status: pods "kubewire-doctor-probe-[0-9a-f]+" not found/);
+    for (const c of report.checks.filter((x) => PATH_CHECKS.includes(x.id))) expect(c.detail).toMatch(/404 Status: pods "kubewire-doctor-probe-[0-9a-f]+" not found/);
     expect(human).toMatch(/^CHECK\s+VERDICT\s+DETAIL$/m);
     expect(human).toMatch(/^WebSocket v5 exec upgrade\s+PASS\s+/m);
     expect(human).toContain('FINDINGS: none');
   });
 
-  it('runs the pod checks: echo, 1 MiB, ping/pong, resize', async () => {
-    const { code, report } = await doctor([], { pod: 'default/web', container: 'app' });
+  it('runs the pod checks: echo, 1 MiB, ping/pong, resize, over WebSocket when it works', async () => {
+    const { code, report, human } = await doctor([], { pod: 'default/web', container: 'app' });
     const v = verdicts(report);
+    expect(human).toMatch(/^exec echo \(WebSocket v5\)\s+PASS\s+stdout "kubewire-doctor", status Success, close 1000$/m);
+    for (const c of report.checks.filter((x) => x.id.startsWith('pod-'))) expect(c.data?.['transport']).toBe('websocket');
     expect(v).toMatchObject({ rest: 'pass', 'ws-exec': 'pass', 'spdy-exec': 'pass', 'ws-portforward': 'pass', 'spdy-portforward': 'pass' });
     expect(v).toMatchObject({ 'pod-echo': 'pass', 'pod-1mib': 'pass', 'pod-ping': 'pass', 'pod-resize': 'pass' });
     expect(report.checks.find((c) => c.id === 'pod-1mib')!.data?.['bytes']).toBe(1024 * 1024);
@@ -85,26 +110,54 @@ describe('kubewire doctor', () => {
   });
 
   it('no-websocket: the WebSocket exec gets 403 while SPDY passes', async () => {
-    const { code, report } = await doctor(['no-websocket'], { pod: 'default/web', container: 'app' });
+    const { code, report, human } = await doctor(['no-websocket'], { pod: 'default/web', container: 'app' });
     const v = verdicts(report);
     expect(v['ws-exec']).toBe('fail');
     expect(report.checks.find((c) => c.id === 'ws-exec')!.data?.['status']).toBe(403);
     expect(v['spdy-exec']).toBe('pass');
     expect(v['spdy-portforward']).toBe('pass');
     // The demo says 1.33: a 1.30+ API server that passes v5 to the kubelet has WebSocket turned off.
-    expect(report.findings.filter((f) => f.check === 'ws-exec').map((f) => f.rule)).toEqual(['websocket-disabled']);
+    expect(report.findings.filter((f) => f.check === 'ws-exec').map((f) => f.rule)).toEqual(['websocket-disabled', 'transport-blocked']);
+    // The pod checks run over SPDY, as kubectl does after its fallback.
+    for (const id of ['pod-echo', 'pod-1mib', 'pod-ping', 'pod-resize']) {
+      const c = report.checks.find((x) => x.id === id)!;
+      expect([c.id, c.verdict, c.data?.['transport']]).toEqual([id, 'pass', 'spdy']);
+    }
+    expect(report.checks.find((c) => c.id === 'pod-echo')!.detail).toBe('stdout "kubewire-doctor", status Success, error stream FIN');
+    expect(report.checks.find((c) => c.id === 'pod-1mib')!.data?.['bytes']).toBe(1024 * 1024);
+    // One transport blocked, the other working: the fix is the exact translate command.
+    const blocked = report.findings.find((f) => f.rule === 'transport-blocked')!;
+    expect(blocked.title).toBe('WebSocket is refused for exec, attach and cp, SPDY gets through');
+    expect(blocked.fix).toContain(`kubewire run --kubeconfig ${tc.kubeconfig} --translate ws-to-spdy -- kubectl exec -n default web -c app -- echo ok`);
+    expect(human).toMatch(/^exec echo \(SPDY\)\s+PASS\s+/m);
+    expect(human).toContain('--translate ws-to-spdy --');
     expect(code).toBe(1);
   });
 
   it('no-spdy: the SPDY exec fails while WebSocket passes', async () => {
-    const { code, report } = await doctor(['no-spdy'], { pod: 'default/web', container: 'app' });
+    const { code, report, human } = await doctor(['no-spdy'], { pod: 'default/web', container: 'app' });
     const v = verdicts(report);
     expect(v['spdy-exec']).toBe('fail');
     expect(v['spdy-portforward']).toBe('fail');
     expect(v['ws-exec']).toBe('pass');
     expect(v['ws-portforward']).toBe('pass');
     expect(v['pod-echo']).toBe('pass');
+    expect(report.checks.find((c) => c.id === 'pod-echo')!.data?.['transport']).toBe('websocket');
+    const blocked = report.findings.filter((f) => f.rule === 'transport-blocked');
+    expect(blocked.map((f) => [f.check, f.title])).toEqual([
+      ['spdy-exec', 'SPDY is refused for exec, attach and cp, WebSocket gets through'],
+      ['spdy-portforward', 'SPDY is refused for port-forward, WebSocket gets through'],
+    ]);
+    expect(blocked[0]!.fix).toContain(`kubewire run --kubeconfig ${tc.kubeconfig} --translate spdy-to-ws -- kubectl exec -n default web -c app -- echo ok`);
+    expect(blocked[1]!.fix).toContain(`kubewire run --kubeconfig ${tc.kubeconfig} --translate spdy-to-ws -- kubectl port-forward -n default web 8080:80`);
+    expect(human).toMatch(/! warn transport-blocked: SPDY is refused for exec, attach and cp, WebSocket gets through \[spdy-exec\]\n    fix: .*--translate spdy-to-ws -- kubectl exec/);
     expect(code).toBe(1);
+  });
+
+  it('no-spdy without --pod: the translate fix names POD', async () => {
+    const { report } = await doctor(['no-spdy']);
+    expect(report.findings.find((f) => f.rule === 'transport-blocked' && f.check === 'spdy-exec')!.fix)
+      .toContain(`kubewire run --kubeconfig ${tc.kubeconfig} --translate spdy-to-ws -- kubectl exec -n default POD -- echo ok`);
   });
 
   it('--idle reports when the path cuts an idle session', async () => {
@@ -114,6 +167,24 @@ describe('kubewire doctor', () => {
     expect(idle.detail).toMatch(/cuts idle connections at about 1 s/);
     expect(code).toBe(1);
   }, 30_000);
+
+  it('--idle over SPDY on a path that refuses WebSocket and cuts idle connections', async () => {
+    const { code, report } = await doctor(['no-websocket', 'idle-timeout=1'], { pod: 'default/web', container: 'app', idle: '2' });
+    const idle = report.checks.find((c) => c.id === 'pod-idle')!;
+    expect([idle.name, idle.verdict, idle.data?.['transport']]).toEqual(['idle 2 s (SPDY)', 'fail', 'spdy']);
+    expect(idle.detail).toMatch(/cuts idle connections at about 1 s/);
+    expect(code).toBe(1);
+  }, 30_000);
+
+  it('runtime-http: the WebSocket 101 passes, the echo gets the runtime\'s InternalError: runtime-streaming', async () => {
+    const { code, report } = await doctor(['runtime-http'], { pod: 'default/web', container: 'app' });
+    expect(verdicts(report)['ws-exec']).toBe('pass');
+    const echo = report.checks.find((c) => c.id === 'pod-echo')!;
+    expect([echo.verdict, echo.data?.['transport']]).toEqual(['fail', 'websocket']);
+    expect(echo.detail).toMatch(/status Failure \(Internal error occurred/);
+    expect(report.findings.filter((f) => f.check === 'pod-echo').map((f) => f.rule)).toContain('runtime-streaming');
+    expect(code).toBe(1);
+  });
 
   it('usage and kubeconfig errors are CliErrors (exit 2)', async () => {
     await expect(runDoctorCommand({ kubeconfig: '/nonexistent/kubeconfig' }, new Lines())).rejects.toMatchObject({ exitCode: 2 });
