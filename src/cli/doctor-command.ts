@@ -59,6 +59,8 @@ export function exitCodeOf(report: DoctorReport): number {
   return failed ? ExitCode.Failure : ExitCode.Ok;
 }
 
+const GRAVITY = { info: 0, warn: 1, error: 2 } as const;
+
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
@@ -73,13 +75,17 @@ export function printReport(report: DoctorReport, upstream: string, out: Output)
     out.line('FINDINGS: none');
     return;
   }
-  // The same finding from several checks is printed once, with the checks it came from.
+  // The same finding from several checks (the RBAC review and the refused upgrade, say) is
+  // printed once, with the checks it came from and the gravest severity.
   const groups = new Map<string, { f: DiagnosedFinding; checks: string[] }>();
   for (const f of report.findings) {
-    const key = `${f.rule}|${f.severity}|${f.title}|${f.fix}`;
+    const key = `${f.rule}|${f.title}|${f.fix}`;
     const g = groups.get(key);
-    if (g) g.checks.push(f.check);
-    else groups.set(key, { f, checks: [f.check] });
+    if (!g) groups.set(key, { f, checks: [f.check] });
+    else {
+      g.checks.push(f.check);
+      if (GRAVITY[f.severity] > GRAVITY[g.f.severity]) g.f = f;
+    }
   }
   out.line(`FINDINGS (${report.findings.length})`);
   for (const { f, checks } of groups.values()) {

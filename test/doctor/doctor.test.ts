@@ -186,12 +186,117 @@ describe('kubewire doctor', () => {
     expect(code).toBe(1);
   });
 
+  it('1.35, exec-create-only: RBAC says create only, the WebSocket exec is refused for get: rbac-verb-split; the pod checks run over SPDY', async () => {
+    const { code, report, human } = await doctor([], { cluster: tc35, context: 'creator', pod: 'default/web', container: 'app' });
+    const v = verdicts(report);
+    expect(v).toMatchObject({ rest: 'pass', 'rbac-exec': 'warn', 'rbac-attach': 'warn', 'rbac-portforward': 'warn', 'ws-exec': 'fail', 'spdy-exec': 'pass', 'ws-portforward': 'fail', 'spdy-portforward': 'pass' });
+    expect(report.checks.find((c) => c.id === 'rbac-exec')!.detail)
+      .toBe('WebSocket exec needs get and create from 1.35: this user has create only, so kubectl will fall back to SPDY (it fails where only WebSocket gets through, and clients without a SPDY fallback fail)');
+    expect(report.checks.find((c) => c.id === 'rbac-exec')!.data).toMatchObject({ user: 'creator', get: false, create: true });
+    const split = report.findings.filter((f) => f.rule === 'rbac-verb-split');
+    expect(split.map((f) => f.check)).toEqual(expect.arrayContaining(['rbac-exec', 'ws-exec', 'ws-portforward']));
+    expect(split.find((f) => f.check === 'ws-exec')!.title).toBe('RBAC: creator lacks "get" on pods/exec: WebSocket needs both get and create');
+    // The review and the refused upgrade say the same: one line for both.
+    expect(human).toMatch(/! error rbac-verb-split: RBAC: creator lacks "get" on pods\/exec: WebSocket needs both get and create \[rbac-exec, ws-exec\]/);
+    for (const id of ['pod-echo', 'pod-1mib', 'pod-ping', 'pod-resize']) expect([id, v[id]]).toEqual([id, 'pass']);
+    expect(report.checks.find((c) => c.id === 'pod-echo')!.data?.['transport']).toBe('spdy');
+    expect(code).toBe(1);
+  });
+
+  it('1.35, exec-get-only: neither transport gets through; rbac-verb-split on the review and the WebSocket refusal', async () => {
+    const { code, report } = await doctor([], { cluster: tc35, context: 'getter' });
+    const v = verdicts(report);
+    expect(v).toMatchObject({ 'rbac-exec': 'fail', 'ws-exec': 'fail', 'spdy-exec': 'fail' });
+    expect(report.checks.find((c) => c.id === 'rbac-exec')!.detail)
+      .toBe('WebSocket exec needs get and create from 1.35: this user has get only, so WebSocket is refused, and SPDY (a POST, checked as create) too: no transport gets through');
+    expect(report.findings.filter((f) => f.rule === 'rbac-verb-split' && f.check === 'rbac-exec').map((f) => f.severity)).toEqual(['error']);
+    expect(report.findings.find((f) => f.check === 'ws-exec')!.title).toBe('RBAC: getter lacks "create" on pods/exec: WebSocket needs both get and create');
+    expect(report.findings.some((f) => f.rule === 'transport-blocked')).toBe(false);
+    expect(code).toBe(1);
+  });
+
+  it('1.34 with WebSocket refused by the API server itself: websocket-disabled for exec and for the port-forward tunnel', async () => {
+    const { code, report } = await doctor(['no-websocket', 'no-pf-websocket'], { cluster: tc34, pod: 'default/web', container: 'app' });
+    const v = verdicts(report);
+    expect(v).toMatchObject({ 'ws-exec': 'fail', 'spdy-exec': 'pass', 'ws-portforward': 'fail', 'spdy-portforward': 'pass' });
+    for (const id of ['ws-exec', 'ws-portforward']) {
+      const rules = report.findings.filter((f) => f.check === id).map((f) => f.rule);
+      expect([id, rules]).toEqual([id, ['websocket-disabled', 'transport-blocked']]);
+    }
+    expect(report.findings.find((f) => f.rule === 'websocket-disabled' && f.check === 'ws-portforward')!.title).toBe('WebSocket port-forward is turned off on this v1.34 control plane');
+    expect(report.findings.find((f) => f.rule === 'transport-blocked' && f.check === 'ws-portforward')!.fix)
+      .toContain(`kubewire run --kubeconfig ${tc34.kubeconfig} --translate ws-to-spdy -- kubectl port-forward -n default web 8080:80`);
+    expect(code).toBe(1);
+  });
+
+  it('names the failing layer: TCP refused', async () => {
+    const port = await closedPort();
+    const kubeconfig = variant('tcp', (k) => k.replace(/server: "https:\/\/127\.0\.0\.1:\d+"/, `server: "https://127.0.0.1:${port}"`));
+    const { code, report, human } = await doctor([], { kubeconfig });
+    const rest = report.checks[0]!;
+    expect([rest.verdict, rest.data?.['layer']]).toEqual(['fail', 'tcp']);
+    expect(rest.detail).toMatch(/^TCP connection failed: .*connection refused/);
+    expect(report.checks.slice(1).every((c) => c.verdict === 'skip')).toBe(true);
+    expect(report.findings.map((f) => [f.rule, f.check])).toEqual([['check-failed', 'rest']]);
+    expect(human).toMatch(/! error check-failed: REST \/version failed \(TCP\): TCP connection failed/);
+    expect(code).toBe(1);
+  });
+
+  it('names the failing layer: TLS, when the server does not speak it', async () => {
+    const server = net.createServer((s) => {
+      s.on('error', () => s.destroy());
+      s.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as net.AddressInfo;
+      const kubeconfig = variant('tls', (k) => k.replace(/server: "https:\/\/127\.0\.0\.1:\d+"/, `server: "https://127.0.0.1:${port}"`));
+      const { code, report } = await doctor([], { kubeconfig });
+      const rest = report.checks[0]!;
+      expect([rest.verdict, rest.data?.['layer']]).toEqual(['fail', 'tls']);
+      expect(rest.detail).toMatch(/^TLS failed: TLS handshake with/);
+      expect(code).toBe(1);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('names the failing layer: a credential plugin that fails; exit 2', async () => {
+    const plugin = join(tc.dir, 'failing-plugin.js');
+    writeFileSync(plugin, "process.stderr.write('token expired, log in again'); process.exit(1);\n");
+    const kubeconfig = variant('cred', (k) => k.replace(/ {4}token: "[^"]*"/, `    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ${JSON.stringify(process.execPath)}\n      args: [${JSON.stringify(plugin)}]\n      interactiveMode: Never`));
+    const { code, report } = await doctor([], { kubeconfig });
+    const rest = report.checks[0]!;
+    expect([rest.verdict, rest.data?.['layer']]).toEqual(['fail', 'credentials']);
+    expect(rest.detail).toMatch(/^credential plugin failed: .*exec credential plugin .*token expired, log in again/);
+    expect(report.findings[0]!.fix).toMatch(/exec credential plugin/);
+    expect(code).toBe(2);
+  });
+
   it('usage and kubeconfig errors are CliErrors (exit 2)', async () => {
     await expect(runDoctorCommand({ kubeconfig: '/nonexistent/kubeconfig' }, new Lines())).rejects.toMatchObject({ exitCode: 2 });
     await expect(runDoctorCommand({ kubeconfig: tc.kubeconfig, pod: 'a/b/c' }, new Lines())).rejects.toBeInstanceOf(CliError);
     await expect(runDoctorCommand({ kubeconfig: tc.kubeconfig, idle: '5' }, new Lines())).rejects.toBeInstanceOf(CliError);
   });
 });
+
+/** A copy of the demo kubeconfig, changed by `edit`. */
+function variant(name: string, edit: (k: string) => string): string {
+  const file = join(tc.dir, `${name}.kubeconfig`);
+  const changed = edit(readFileSync(tc.kubeconfig, 'utf8'));
+  expect(changed).not.toBe(readFileSync(tc.kubeconfig, 'utf8'));
+  writeFileSync(file, changed, { mode: 0o600 });
+  return file;
+}
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
 
 describe('judgeUpgrade', () => {
   const t = (s: string) => ({ c2s: [], s2c: [{ at: 0, bytes: Buffer.from(s) }], s2cEnded: null, error: null });
