@@ -23,16 +23,18 @@ export function buildProgram(): Command {
 
   program
     .command('decode')
-    .description('Decode one captured connection: two files, one per TCP direction, each starting with its HTTP head\n(for example Wireshark\'s "Follow TCP stream" saved as raw, or tcpflow output).')
-    .requiredOption('--c2s <file>', 'bytes the client (kubectl) sent')
-    .requiredOption('--s2c <file>', 'bytes the server sent')
+    .description('Decode one captured connection: two files, one per TCP direction, each starting with its HTTP head\n(for example Wireshark\'s "Follow TCP stream" saved as raw, or tcpflow output). Either file alone decodes what that side holds.')
+    .option('--c2s <file>', 'bytes the client (kubectl) sent')
+    .option('--s2c <file>', 'bytes the server sent')
     .option('--summary', 'print the connection summary (JSON) instead of the events')
     .option('--text', 'print one readable line per event instead of JSONL')
+    .option('--findings', 'run the diagnosis rules over the capture and print the findings, as kubewire run does')
+    .option('--json', 'JSONL (the default for events); with --findings, the finding events')
     .addOption(new Option('--payload <mode>', 'payload bytes recorded in events').choices(['full', 'head', 'none']).default('full'))
-    .addHelpText('after', '\nExamples:\n  kubewire decode --c2s exec.c2s --s2c exec.s2c\n  kubewire decode --c2s exec.c2s --s2c exec.s2c --summary\n  kubewire decode --c2s pf.c2s --s2c pf.s2c --text')
+    .addHelpText('after', '\nExamples:\n  kubewire decode --c2s exec.c2s --s2c exec.s2c\n  kubewire decode --c2s exec.c2s --s2c exec.s2c --summary\n  kubewire decode --c2s pf.c2s --s2c pf.s2c --text\n  kubewire decode --c2s exec.c2s --s2c exec.s2c --findings\n  kubewire decode --s2c exec.s2c --text')
     .action(async (opts) => {
       const { runDecode } = await import('./decode-command.js');
-      process.exitCode = await runDecode(opts, new StdoutOutput());
+      process.exitCode = await runDecode(opts, new StdoutOutput(), new StdoutOutput(process.stderr));
     });
 
   const proxyFlags = (cmd: Command): Command =>

@@ -29,7 +29,7 @@ import { headerTokens, headerValue, Http1HeadDecoder, type HttpHead } from './ht
 import { k8sRequestInfo, splitTarget } from './k8s-request.js';
 import { parseStatusBody } from './k8s-status.js';
 import { MAX_HTTP_BODY_CAPTURE_BYTES, MAX_PENDING_BEFORE_RESPONSE_BYTES } from './limits.js';
-import { negotiatedProtocol, selectStack } from './stack-select.js';
+import { assumedStack, negotiatedProtocol, selectStack } from './stack-select.js';
 import { buildStreamStack, type StreamStack } from './stream-stack.js';
 
 export interface ConnectionDecoderOptions {
@@ -115,6 +115,20 @@ export class ConnectionDecoder {
     const start = d.received;
     d.received += chunk.length;
     this.process(dir, Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length), start);
+  }
+
+  /**
+   * A capture of the client's side alone (there are no server bytes to wait for): the client
+   * bytes held after an upgrade request are read as if the server had accepted its first
+   * offer, which the `decode.stack` event's reason says. Call it after the client's side ended.
+   */
+  assumeUpgradeAccepted(): void {
+    const req = this.requests[this.answeredRequests];
+    if (this.dirs.c2s.phase !== 'await-answer' || !req?.upgrade) return;
+    this.answered = true;
+    const choice = assumedStack(req.head);
+    this.ctx.emit({ type: 'decode.stack', ...choice });
+    this.startStream(req.head, choice, 0);
   }
 
   end(dir: Direction): void {

@@ -39,6 +39,23 @@ export function selectStack(request: HttpHead | null, response: HttpHead): Stack
   return { transport: 'none', protocol, semantics: 'opaque', layers: [], reason: `101 for an upgrade kubewire does not decode (${upgrade || 'no Upgrade header'})` };
 }
 
+/**
+ * For a capture of the client's side alone: the stack the request's first offer would get from
+ * a server that accepted it (kubectl lists its offers best first, and the API server takes the
+ * first it knows). The reason says that it is assumed.
+ */
+export function assumedStack(request: HttpHead): StackChoice {
+  const upgrade = (headerValue(request, 'upgrade') ?? '').toLowerCase();
+  const operation = request.target ? k8sRequestInfo(request.target)?.operation ?? null : null;
+  const assumed = (c: StackChoice): StackChoice => ({ ...c, reason: `assumed, with no server bytes: the client's first offer; ${c.reason}` });
+  if (upgrade === 'websocket') {
+    const first = headerTokens(request, 'sec-websocket-protocol').map(redactProtocol).find((p) => !p.startsWith('base64url.bearer.authorization.k8s.io')) ?? null;
+    return assumed(selectWebSocket(first, operation === 'portforward'));
+  }
+  if (upgrade.startsWith('spdy/')) return assumed(selectSpdy(headerTokens(request, 'x-stream-protocol-version')[0] ?? null, operation === 'portforward'));
+  return { transport: 'none', protocol: null, semantics: 'opaque', layers: [], reason: `no server bytes, and an upgrade kubewire does not decode (${upgrade || 'no Upgrade header'})` };
+}
+
 function selectWebSocket(protocol: string | null, portForward: boolean): StackChoice {
   const ws = (semantics: StackChoice['semantics'], layers: string[], reason: string): StackChoice =>
     ({ transport: 'websocket', protocol, semantics, layers: ['websocket', ...layers], reason });

@@ -182,16 +182,36 @@ export function findingBody(f: FindingDraft): FindingEvent {
 }
 
 /**
+ * The engine over a stream of logged or decoded events, as they come (`kubewire decode
+ * --findings` holds none of them): its own session observer on the events' own clock
+ * (src/session/log-replay.ts); `finish` ends the input and settles every session.
+ */
+export class EventDiagnosis {
+  private readonly replay = new LogReplay();
+
+  constructor(onFinding: (f: SessionFinding) => void, options: DiagnosisEngineOptions = {}) {
+    this.replay.observer.add(new DiagnosisEngine(this.replay.observer.model, onFinding, options));
+  }
+
+  ingest(e: KubewireEvent): void {
+    this.replay.ingest(e);
+  }
+
+  finish(): void {
+    this.replay.finish();
+  }
+}
+
+/**
  * Every finding of a whole log (or a decoded capture), in the order they arose: the events go
  * through a session observer of their own on the log's own clock (src/session/log-replay.ts),
  * so sessions settle as they did live, and it finishes at the end.
  */
 export function diagnoseEvents(events: readonly KubewireEvent[], options: DiagnosisEngineOptions = {}): DiagnosedFinding[] {
   const found: SessionFinding[] = [];
-  const replay = new LogReplay();
-  replay.observer.add(new DiagnosisEngine(replay.observer.model, (f) => found.push(f), options));
-  for (const e of events) replay.ingest(e);
-  replay.finish();
+  const diagnosis = new EventDiagnosis((f) => found.push(f), options);
+  for (const e of events) diagnosis.ingest(e);
+  diagnosis.finish();
   return found.map((f) => ({
     ...findingBody(f),
     ...(f.session !== undefined ? { session: f.session } : {}),
