@@ -145,7 +145,7 @@ export function buildProgram(): Command {
 
   program
     .command('doctor')
-    .description('Probe the path to the cluster of your kubeconfig: REST, the WebSocket and SPDY exec upgrades, both port-forward upgrades (for a pod that does not exist, so no pod is needed), and with --pod a real exec; one row per check, then the findings.')
+    .description('Probe the path to the cluster of your kubeconfig, each transport on its own: REST (naming the layer that fails: TCP, credentials, TLS), the RBAC verbs get and create on pods/exec, attach and portforward, the WebSocket and SPDY exec upgrades, both port-forward upgrades (for a pod that does not exist, so no pod is needed), and with --pod a real exec over the transport that works; one row per check, then the findings.')
     .option('--kubeconfig <file>', 'kubeconfig to read (default: $KUBECONFIG, then ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use (default: the current context)')
     .option('--pod <ns/name>', 'also run exec checks in this pod (echo, 1 MiB output, ping/pong, resize)')
