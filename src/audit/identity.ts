@@ -196,13 +196,21 @@ export async function whoAmI(upstream: Upstream, opts: WhoAmIOptions = {}): Prom
   }
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   body: string;
 }
 
 function post(upstream: Upstream, agent: http.Agent, options: UpstreamConnectionOptions, version: ReviewVersion, signal: AbortSignal, late: string): Promise<Answer> {
-  const body = reviewBody(version);
+  return postJson(upstream, agent, options, reviewPath(version), reviewBody(version), signal, late);
+}
+
+/**
+ * POSTs a small JSON object (a review) to `path` of the upstream with `options` (its TLS, and
+ * the credential headers to ask with), through `agent`; rejects with a one-line reason on
+ * `signal` (`late`) or a failure. The answer's body is limited to MAX_REVIEW_RESPONSE_BYTES.
+ */
+export function postJson(upstream: Upstream, agent: http.Agent, options: UpstreamConnectionOptions, path: string, body: string, signal: AbortSignal, late: string): Promise<Answer> {
   const secure = upstream.server.protocol === 'https:';
   // A server URL with a path prefix (a gateway in front of the API server) keeps it.
   const prefix = upstream.server.pathname.replace(/\/+$/, '');
@@ -216,7 +224,7 @@ function post(upstream: Upstream, agent: http.Agent, options: UpstreamConnection
       host: upstream.server.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: Number(upstream.server.port) || (secure ? 443 : 80),
       method: 'POST',
-      path: prefix + reviewPath(version),
+      path: prefix + path,
       agent,
       headers: {
         ...options.headers,
@@ -263,9 +271,9 @@ function post(upstream: Upstream, agent: http.Agent, options: UpstreamConnection
 }
 
 /** A failure whose message is already the one-line reason. */
-class ReviewError extends Error {}
+export class ReviewError extends Error {}
 
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal, late: string): Promise<T> {
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, late: string): Promise<T> {
   if (signal.aborted) return Promise.reject(new ReviewError(late));
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(new ReviewError(late));
@@ -287,7 +295,7 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal, late: string): P
  * One line for reviewError. UpstreamError messages (dialling, TLS, credentials) already say
  * where and why; bare socket errors are put into words like upstream-dial.ts does.
  */
-function failureText(e: unknown): string {
+export function failureText(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (e instanceof ReviewError) return e.message;
   switch (err?.code) {

@@ -171,6 +171,7 @@ export function sessionRecord(s: SessionFacts, endedBy: EndedBy): AuditSessionEv
     status: story.status,
     findings: [...story.findings],
     endedBy,
+    ...(story.user ? { user: story.user } : {}),
   };
 }
 

@@ -25,7 +25,17 @@ export interface AuditSettings {
   keyFile: string | null;
   redactStdin: RedactStdinMode;
   maxSize: number | null;
+  /**
+   * `kubewire gateway --store`: where the audit trail goes (src/observer/audit-store.ts); null
+   * for `proxy` and `run`, whose audit log is `--log`.
+   */
+  store: StoreSettings | null;
+  /** `kubewire gateway --name`: the replica writing, one chain per replica; null for `proxy` and `run`. */
+  replica: string | null;
 }
+
+/** `--store DIR` (hash-chained files, one chain per replica) or `--store postgres://…`. */
+export type StoreSettings = { kind: 'files'; dir: string } | { kind: 'postgres'; url: string };
 
 /** The smallest `--max-size`: a file must hold a few records besides its header and seal. */
 export const MIN_MAX_SIZE = 64 * 1024;
@@ -48,6 +58,8 @@ export function auditSettings(flags: AuditFlags & { payload?: string }, payloadE
     keyFile: flags.auditKeyFile ?? null,
     redactStdin: flags.redactStdin ?? 'none',
     maxSize: flags.maxSize === undefined ? null : parseSize(flags.maxSize),
+    store: null,
+    replica: null,
   };
 }
 

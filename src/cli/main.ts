@@ -64,6 +64,32 @@ export function buildProgram(): Command {
     await exitWhenFlushed(await runProxy({ ...opts, audit }, new StdoutOutput(), new StdoutOutput(process.stderr)));
   });
 
+  program
+    .command('gateway')
+    .description('Serve a shared, audited gateway in front of the cluster for a whole team: each user with their own credential, every session recorded under its user, JSON logs on stdout, /healthz, /readyz and /metrics.')
+    .option('--upstream-kubeconfig <file>', 'kubeconfig of the cluster (passthrough: its server and CA only; impersonate: also the gateway\'s own credential)')
+    .option('--context <name>', 'kubeconfig context to use (default: the current context)')
+    .option('--listen <host:port>', 'address to serve kubectl on', '0.0.0.0:8443')
+    .option('--tls-cert <file>', 'serving certificate (PEM; default: one from a CA generated at start, written into --write-kubeconfig)')
+    .option('--tls-key <file>', 'its private key (PEM)')
+    .option('--tls-ca <file>', 'with --tls-cert: the CA to put into --write-kubeconfig (default: none, the system roots)')
+    .option('--server-url <url>', 'the URL clients reach the gateway at, for --write-kubeconfig and the generated certificate (default: the listen address)')
+    .addOption(new Option('--identity <mode>', 'passthrough (each user\'s own token goes to the API server) or impersonate (users authenticate to kubewire; it acts as them with Impersonate-*)').choices(['passthrough', 'impersonate']).default('passthrough'))
+    .option('--client-ca <file>', 'impersonate: accept client certificates signed by this CA (CN the user, O the groups)')
+    .option('--store <dir|postgres://…>', 'where audit records go: a directory (hash-chained files, DIR/REPLICA/audit-STAMP.jsonl) or a PostgreSQL URL')
+    .option('--name <replica>', 'this replica\'s name in the store (default: the host name)')
+    .option('--write-kubeconfig <file>', 'write the kubeconfig to hand out: the upstream one, its cluster pointing at the gateway, every user kept')
+    .option('--metrics-listen <host:port>', 'plain HTTP address for /healthz, /readyz and /metrics', '0.0.0.0:9090')
+    .addOption(new Option('--audit-fail <mode>', 'when the audit trail cannot be written: closed (refuse new sessions with 503) or open (keep serving, record the gap)').choices(['closed', 'open']))
+    .option('--audit-key-file <file>', 'make the chain an HMAC-SHA256 under this key (at least 16 bytes)')
+    .addOption(new Option('--redact-stdin <mode>', 'stdin kept in the audit trail: none, echo-off or all').choices(['none', 'echo-off', 'all']))
+    .option('--max-size <size>', 'rotate the audit files at this size (e.g. 100M)')
+    .addHelpText('after', '\nExamples:\n  kubewire gateway --upstream-kubeconfig cluster.kubeconfig --store /var/lib/kubewire --write-kubeconfig team.kubeconfig\n  kubewire gateway --upstream-kubeconfig sa.kubeconfig --identity impersonate --client-ca users-ca.crt --tls-cert tls.crt --tls-key tls.key')
+    .action(async (opts) => {
+      const { runGateway } = await import('./gateway-command.js');
+      await exitWhenFlushed(await runGateway(opts, new StdoutOutput()));
+    });
+
   proxyFlags(
     program
       .command('run')

@@ -10,12 +10,14 @@ import { CliError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 import { WorkerObserver } from '../observer/worker-observer.js';
 import { loadUpstream } from '../proxy/kubeconfig-upstream.js';
-import { KubewireProxy } from '../proxy/proxy-server.js';
+import type { ClientAdmission } from '../proxy/client-admission.js';
+import { KubewireProxy, type ProxyOptions } from '../proxy/proxy-server.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { TranslateMode } from '../translate/mode.js';
 import type { SessionObserver } from '../session/session-observer.js';
 import { defaultLogPath } from '../sinks/jsonl-sink.js';
 import { VERSION } from '../version.js';
+import { auditLogPath } from '../observer/audit-store.js';
 import { auditStartFacts, readAuditKey, type AuditSettings } from './audit-setup.js';
 import type { ListenAddress } from './listen-address.js';
 import { stateDir } from './state-dir.js';
@@ -32,6 +34,17 @@ export interface ProxyFlags {
   audit?: AuditSettings | null;
   /** `--translate` (src/translate/mode.ts); off unless given. */
   translate?: TranslateMode;
+  /** `kubewire gateway`: many users, each admitted by their own credential (src/gateway). */
+  serving?: ServingOptions;
+}
+
+/** How `kubewire gateway` serves, where `proxy` serves one user on loopback. */
+export interface ServingOptions {
+  /** Passthrough: the kubeconfig gives the server and its CA only; no credential of its own is used. */
+  withoutCredentials: boolean;
+  admission(upstream: Upstream): ClientAdmission;
+  tls: ProxyOptions['tls'];
+  clientCaPem?: string;
 }
 
 /** The log being written: the JSONL log, or the audit log's first file. */
@@ -54,11 +67,15 @@ export interface RunningProxy {
 }
 
 export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubeconfigOut: string | null, errors: Output): Promise<RunningProxy> {
-  const upstream = await loadUpstream({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
+  const upstream = await loadUpstream({
+    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}),
+    ...(flags.serving?.withoutCredentials ? { withoutCredentials: true } : {}),
+  });
   // Meanwhile: can the upstream be reached at all? Said once, before anything is served.
   const probe = upstream.probe?.(PROBE_TIMEOUT_MS) ?? Promise.resolve(null);
-  const logPath = flags.log ?? defaultLogPath(stateDir(), new Date());
   const auditing = flags.audit ?? null;
+  const given = flags.log ?? defaultLogPath(stateDir(), new Date());
+  const logPath = auditing ? auditLogPath(auditing, given) : given;
   const payload: PayloadMode = auditing ? 'full' : flags.payload;
   const key = auditing ? await readAuditKey(auditing) : null;
   const observer = await WorkerObserver.start({
@@ -76,7 +93,11 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
   }
   let proxy: KubewireProxy;
   try {
-    proxy = await KubewireProxy.start({ upstream, observer, host: listen.host, port: listen.port, refusal: () => observer.refusal(), ...(flags.translate ? { translate: flags.translate } : {}) });
+    const serving = flags.serving;
+    proxy = await KubewireProxy.start({
+      upstream, observer, host: listen.host, port: listen.port, refusal: () => observer.refusal(), ...(flags.translate ? { translate: flags.translate } : {}),
+      ...(serving ? { admission: serving.admission(upstream), tls: serving.tls, ...(serving.clientCaPem ? { clientCaPem: serving.clientCaPem } : {}) } : {}),
+    });
   } catch (e) {
     await abandon();
     throw new CliError('KW_ERR_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}`, 1);

@@ -24,6 +24,7 @@ import { humanDuration, podJson, podListJson, podTableJson, type IncludeObject, 
 import { badRequest, forbidden, internalError, methodNotAllowed, notFound, pathNotFound, requestEntityTooLarge, unauthorized, writeStatus } from './k8s-errors.js';
 import { decodeReview, isProtobufBody } from './protobuf-body.js';
 import { allowed, allowedReason, deniedReason, upgradeVerbs, type AccessAttributes, type DemoUser } from './rbac.js';
+import { impersonate } from './impersonation.js';
 import { refuseUpgrade } from '../http/raw-response.js';
 import { isTrue } from '../codec/k8s-request.js';
 
@@ -97,7 +98,7 @@ export const DEMO_USER_INFO = {
 const DEMO_ADMIN: DemoUser = { name: DEMO_USER_INFO.username, uid: DEMO_USER_INFO.uid, groups: [...DEMO_USER_INFO.groups], role: 'admin' };
 
 type Route =
-  | { t: 'version' | 'api' | 'apis' | 'apiv1' | 'namespaces' | 'health' | 'selfsubjectreview' | 'selfsubjectaccessreview' }
+  | { t: 'version' | 'api' | 'apis' | 'apiv1' | 'namespaces' | 'health' | 'selfsubjectreview' | 'selfsubjectaccessreview' | 'tokenreview' }
   | { t: 'namespace'; ns: string }
   | { t: 'pods'; ns: string | null }
   | { t: 'pod' | 'log'; ns: string; name: string }
@@ -180,9 +181,14 @@ export class DemoApiServer {
     });
   }
 
-  /** The user the request's bearer token authenticates, or null. */
-  private authenticate(req: IncomingMessage): DemoUser | null {
-    const h = req.headers.authorization;
+  /** The user the request acts as (its token's, or whom it impersonates), null without a known token, or the Status refusing its impersonation. */
+  private authenticate(req: IncomingMessage): DemoUser | K8sStatus | null {
+    const user = this.tokenUser(req.headers.authorization);
+    return user && impersonate(req, user, (name) => this.credentials.find((c) => c.user.name === name)?.user);
+  }
+
+  /** The user a bearer token (an Authorization header) authenticates, or null. */
+  private tokenUser(h: string | undefined): DemoUser | null {
     if (typeof h !== 'string') return null;
     // The scheme is case-insensitive (apiserver bearertoken authenticator).
     const digest = sha256(h.replace(/^bearer /i, 'Bearer '));
@@ -199,6 +205,7 @@ export class DemoApiServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const user = this.authenticate(req);
     if (!user) return writeStatus(res, unauthorized());
+    if (!isUser(user)) return writeStatus(res, user);
     const { path, query } = splitUrl(req.url);
     const route = parseRoute(path);
     if (!route) return writeStatus(res, pathNotFound());
@@ -214,6 +221,12 @@ export class DemoApiServer {
       // A create-only resource: the apiserver installs POST and nothing else for it.
       if (method !== 'POST') return writeStatus(res, methodNotAllowed());
       return void this.selfSubjectReview(req, res, user).catch((e: unknown) => writeStatus(res, internalError(e instanceof Error ? e.message : String(e))));
+    }
+    if (route.t === 'tokenreview') {
+      if (method !== 'POST') return writeStatus(res, methodNotAllowed());
+      const a: AccessAttributes = { verb: 'create', resource: 'tokenreviews', namespace: null };
+      if (!allowed(user, a)) return writeStatus(res, forbidden('tokenreviews.authentication.k8s.io', undefined, deniedReason(user, a)));
+      return void this.tokenReview(req, res).catch((e: unknown) => writeStatus(res, internalError(e instanceof Error ? e.message : String(e))));
     }
     if (route.t === 'selfsubjectaccessreview') {
       if (method !== 'POST') return writeStatus(res, methodNotAllowed());
@@ -259,6 +272,7 @@ export class DemoApiServer {
     if (this.opts.gateway?.(req, socket)) return;
     const user = this.authenticate(req);
     if (!user) return this.refuse(socket, unauthorized());
+    if (!isUser(user)) return this.refuse(socket, user);
     const { path, query } = splitUrl(req.url);
     const route = parseRoute(path);
     if (!route) return this.refuse(socket, pathNotFound());
@@ -354,6 +368,29 @@ export class DemoApiServer {
     }
     const reason = ok ? allowedReason(user) : '';
     const text = JSON.stringify({ kind, apiVersion, metadata: { creationTimestamp: null }, spec, status: { allowed: ok, ...(reason ? { reason } : {}) } }) + '\n';
+    res.writeHead(201, { ...JSON_HEADERS, 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  /**
+   * TokenReview (pkg/registry/authentication/tokenreview): whom `spec.token` authenticates,
+   * answered 201 with the spec and `status.authenticated` and `status.user`.
+   */
+  private async tokenReview(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, MAX_REVIEW_BODY);
+    if (body === null) return writeStatus(res, requestEntityTooLarge(MAX_REVIEW_BODY));
+    let posted: { spec?: { token?: unknown } };
+    try {
+      posted = JSON.parse(body.toString('utf8')) as typeof posted;
+    } catch (e) {
+      return writeStatus(res, badRequest(`the object provided is unrecognized (must be of type TokenReview): couldn't get version/kind; json parse error: ${(e as Error).message}`));
+    }
+    const token = posted?.spec?.token;
+    const user = typeof token === 'string' && token !== '' ? this.tokenUser(`Bearer ${token}`) : null;
+    const status = user
+      ? { authenticated: true, user: { username: user.name, uid: user.uid, groups: user.groups }, audiences: [] }
+      : { user: {}, error: '[invalid bearer token, token lookup failed]' };
+    const text = JSON.stringify({ kind: 'TokenReview', apiVersion: AUTHENTICATION_V1, metadata: { creationTimestamp: null }, spec: posted.spec ?? {}, status }) + '\n';
     res.writeHead(201, { ...JSON_HEADERS, 'Content-Length': Buffer.byteLength(text) });
     res.end(text);
   }
@@ -538,6 +575,10 @@ const API_V1_RESOURCES = {
   ],
 };
 
+function isUser(u: DemoUser | K8sStatus): u is DemoUser {
+  return 'role' in u;
+}
+
 function sha256(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
@@ -601,6 +642,7 @@ export function parseRoute(path: string): Route | null {
   }
   if (segs.length === 4 && a === 'apis' && b === 'authentication.k8s.io' && c === 'v1' && d === 'selfsubjectreviews') return { t: 'selfsubjectreview' };
   if (segs.length === 4 && a === 'apis' && b === 'authorization.k8s.io' && c === 'v1' && d === 'selfsubjectaccessreviews') return { t: 'selfsubjectaccessreview' };
+  if (segs.length === 4 && a === 'apis' && b === 'authentication.k8s.io' && c === 'v1' && d === 'tokenreviews') return { t: 'tokenreview' };
   if (a !== 'api' || b !== 'v1' || c !== 'namespaces' || d === undefined) return null;
   if (segs.length === 4) return { t: 'namespace', ns: d };
   if (e !== 'pods') return null;

@@ -22,7 +22,8 @@ export interface DemoUser {
   name: string;
   uid: string;
   groups: string[];
-  role: DemoRole;
+  /** `none`: an impersonated name that no user of the cluster has (impersonation.ts). */
+  role: DemoRole | 'none';
 }
 
 /** One request as the authorizer sees it (authorizer.Attributes). */
@@ -48,6 +49,7 @@ export function isDemoRole(role: string): role is DemoRole {
 /** Whether `user`'s role allows the request. */
 export function allowed(user: DemoUser, a: AccessAttributes): boolean {
   if (user.role === 'admin') return true;
+  if (user.role === 'none') return false;
   const sub = a.subresource ?? '';
   if (a.resource === 'namespaces' && !sub) return READ.has(a.verb);
   if (a.resource !== 'pods') return false;

@@ -22,6 +22,10 @@
  *   `ws.frame` / `spdy.frame`. `frameOf` (frames.ts) gives the frame either way.
  * - a summary's stream digest may be `sha256: null`: not computed (the live proxy takes
  *   digests only for the audit log).
+ *
+ * Within version 2, fields are only ever added as optional members, which readers of older logs
+ * never need: `translated` on `conn.open` (`--translate`), and `user` on `conn.open` and
+ * `audit.session` (`kubewire gateway`). A change a reader must know about bumps the version.
  */
 import type { AnomalyCode } from './anomaly-codes.js';
 
@@ -410,6 +414,21 @@ export interface ConnOpenEvent {
    * one kubewire opened upstream); `peer` is the other leg's conn id, in the same session.
    */
   translated?: ConnTranslation;
+  /**
+   * `kubewire gateway`: who the client is, as the API server (or the gateway's client
+   * certificate check) said before the request went upstream. Never a credential.
+   */
+  user?: SessionUser;
+}
+
+/** A Kubernetes user (authentication/v1 UserInfo): what `SelfSubjectReview` and `TokenReview` answer. */
+export interface SessionUser {
+  username: string;
+  uid: string | null;
+  groups: string[];
+  extra: Record<string, string[]>;
+  /** How kubewire learnt it: a SelfSubjectReview with the client's own token, a TokenReview, or the client certificate. */
+  source: 'SelfSubjectReview' | 'TokenReview' | 'client-certificate';
 }
 
 export interface ConnTranslation {
@@ -556,6 +575,8 @@ export interface AuditSessionEvent extends SessionTarget {
   findings: string[];
   /** `idle`: its connections were done; `proxy-stop`: kubewire stopped first; `audit-failure`: ended because the log failed. */
   endedBy: 'idle' | 'proxy-stop' | 'audit-failure';
+  /** `kubewire gateway`: the user the session's connections were made by (absent for `proxy` and `run`). */
+  user?: SessionUser;
 }
 
 /**

@@ -59,11 +59,16 @@ export function kubeconfigText(opts: KubeconfigOptions): string {
 }
 
 export async function writeKubeconfig(file: string, opts: KubeconfigOptions): Promise<void> {
+  await writePrivateFile(file, kubeconfigText(opts));
+}
+
+/** Writes `text` to `file`, mode 0600, replacing it atomically (a kubeconfig holds credentials). */
+export async function writePrivateFile(file: string, text: string): Promise<void> {
   const dir = dirname(file);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, kubeconfigText(opts), { mode: 0o600, flag: 'wx' });
+    await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
     // The umask cannot widen 0600, but a stricter one could leave the owner unable to read.
     await chmod(tmp, 0o600);
     await rename(tmp, file);

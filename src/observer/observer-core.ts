@@ -16,8 +16,10 @@ import type { EventBody, KubewireEvent } from '../events/types.js';
 import { CliError } from '../io/errors.js';
 import { SessionObserver, TICK_MS } from '../session/session-observer.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
+import { SessionReports } from '../gateway/session-report.js';
 import { JsonlSink } from '../sinks/jsonl-sink.js';
-import { AuditRecording } from './audit-recording.js';
+import type { AuditRecording } from './audit-recording.js';
+import { openAuditStore } from './audit-store.js';
 import { ConnectionObservation } from './connection-observation.js';
 import type { AuditStartFacts, FromObserver, MirrorItem, ObserverConfig, RelayEntry, ToObserver } from './observer-messages.js';
 
@@ -56,7 +58,7 @@ export class ObserverCore {
     try {
       if (config.audit) {
         const key = config.audit.key ? Buffer.from(config.audit.key) : null;
-        core.audit = await AuditRecording.open(config.audit.settings, key, config.logPath, { line, failing: (reason) => post({ t: 'audit-failing', reason }) });
+        core.audit = await openAuditStore(config.audit.settings, key, config.logPath, { line, failing: (reason) => post({ t: 'audit-failing', reason }) });
         return { core, logPath: core.audit.sink.path };
       }
       const jsonl = await JsonlSink.open(config.logPath);
@@ -81,6 +83,9 @@ export class ObserverCore {
         return;
       case 'mirror':
         this.startMirror();
+        return;
+      case 'reports':
+        this.sessions.add(new SessionReports((report) => this.post({ t: 'report', report })));
         return;
       case 'audit-start':
         return this.startAudit(m.facts);

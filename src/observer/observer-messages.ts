@@ -8,6 +8,7 @@
  */
 import type { AuditSettings } from '../cli/audit-setup.js';
 import type { PayloadMode } from '../codec/decode-context.js';
+import type { GatewayReport } from '../gateway/session-report.js';
 import type { AuditStartEvent, Direction, EventBody, KubewireEvent } from '../events/types.js';
 
 /** Fixed at start (the Worker's workerData). */
@@ -43,6 +44,8 @@ export type RelayEntry =
 export type ToObserver =
   | { t: 'batch'; entries: RelayEntry[]; buffers: ArrayBuffer[]; bytes: number }
   | { t: 'console' }
+  /** `kubewire gateway`: reports for its log and metrics (src/gateway/session-report.ts) from now on. */
+  | { t: 'reports' }
   | { t: 'mirror' }
   | { t: 'audit-start'; facts: AuditStartFacts }
   | { t: 'shutdown'; reason: string; connections: number };
@@ -63,4 +66,5 @@ export type FromObserver =
   | { t: 'audit-failing'; reason: string | null }
   | { t: 'audit-started'; error: { code: `KW_ERR_${string}`; message: string; exitCode: number } | null }
   | { t: 'mirror'; items: MirrorItem[] }
+  | { t: 'report'; report: GatewayReport }
   | { t: 'closed'; gap: string | null };

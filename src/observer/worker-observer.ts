@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import type { PublishFields } from '../events/event-bus.js';
 import { preciseNow } from '../events/event-bus.js';
 import type { Direction, EventBody } from '../events/types.js';
+import type { GatewayReport } from '../gateway/session-report.js';
 import { CliError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 import type { SessionListener } from '../session/session-observer.js';
@@ -57,6 +58,7 @@ export class WorkerObserver implements RelayObserver {
   private auditFailing: string | null = null;
   private auditFailureListeners: (() => void)[] = [];
   private console: Output | null = null;
+  private reports: ((r: GatewayReport) => void) | null = null;
   private mirror: SessionObserver | null = null;
   private waiting: { t: FromObserver['t']; resolve: (m: FromObserver) => void }[] = [];
   private readonly flushNow = (): void => this.flush();
@@ -145,6 +147,12 @@ export class WorkerObserver implements RelayObserver {
     this.send({ t: 'audit-start', facts });
     const m = await this.next('audit-started');
     if (m.t === 'audit-started' && m.error) throw new CliError(m.error.code, m.error.message, m.error.exitCode);
+  }
+
+  /** `kubewire gateway`: its reports (one per command, finding and error) from now on go to `listener`. */
+  onReports(listener: (r: GatewayReport) => void): void {
+    this.reports = listener;
+    this.send({ t: 'reports' });
   }
 
   /** Console lines (one per kubectl command, `!` lines) from now on go to `out`. */
@@ -263,6 +271,9 @@ export class WorkerObserver implements RelayObserver {
       case 'audit-failing':
         this.auditFailing = m.reason;
         if (m.reason) for (const l of this.auditFailureListeners) l();
+        break;
+      case 'report':
+        this.reports?.(m.report);
         break;
       case 'mirror':
         for (const item of m.items) {

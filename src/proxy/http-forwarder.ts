@@ -6,7 +6,7 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
 import { redactHeaders } from '../events/redact.js';
-import type { EventBody } from '../events/types.js';
+import type { EventBody, SessionUser } from '../events/types.js';
 import type { RelayObserver } from '../observer/relay-observer.js';
 import { k8sRequestInfo, splitTarget } from '../codec/k8s-request.js';
 import { upstreamFailure } from './upstream-failure.js';
@@ -43,6 +43,10 @@ const DISCOVERY_PATH = /^\/(version|api(\/v1)?|apis(\/[^/]+){0,2}|openapi(\/.*)?
 export interface ForwardContext {
   conn: string;
   session: string;
+  /** Who the client is (`kubewire gateway`), for `conn.open`. */
+  user?: SessionUser;
+  /** The credential headers to send instead of the upstream's own (client-admission.ts). */
+  credentials?: (own: Record<string, string>) => Record<string, string | string[]>;
 }
 
 export class HttpForwarder {
@@ -65,7 +69,7 @@ export class HttpForwarder {
     const emit = (body: EventBody): void => this.observer.publish(body, ids);
     const started = Date.now();
     const target = req.url ?? '/';
-    emit({ type: 'conn.open', kind: 'http', client: `${req.socket.remoteAddress}:${req.socket.remotePort}`, upstream: this.upstream.describe() });
+    emit({ type: 'conn.open', kind: 'http', client: `${req.socket.remoteAddress}:${req.socket.remotePort}`, upstream: this.upstream.describe(), ...(ctx.user ? { user: ctx.user } : {}) });
     emit({
       type: 'http.request', dir: 'c2s', offset: 0, method: req.method ?? 'GET', target, path: splitTarget(target).path,
       version: req.httpVersion, headers: redactHeaders(pairs(req.rawHeaders)), upgrade: null, offered: [],
@@ -124,7 +128,8 @@ export class HttpForwarder {
     const send = (retry: boolean): void => this.proxy.web(req, res, {
       target: this.upstream.server.href,
       agent,
-      headers: options.headers,
+      // Node sends a header given as an array as one line per value (Impersonate-Group).
+      headers: (ctx.credentials ? ctx.credentials(options.headers) : options.headers) as Record<string, string>,
       // Upstream TLS is verified by the agent, with the kubeconfig's CA.
       secure: options.tls.rejectUnauthorized !== false,
     }, (err: Error) => {

@@ -16,12 +16,18 @@ import { bareHost, dial } from './upstream-dial.js';
 export interface LoadUpstreamOptions extends KubeconfigLoadOptions {
   /** Overall limit for TCP connect, proxy CONNECT and TLS handshake. Default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * Use the cluster entry only (server, CA, TLS name, proxy-url) and none of the user's
+   * credentials: `kubewire gateway --identity passthrough` forwards each client's own token.
+   */
+  withoutCredentials?: boolean;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 export async function loadUpstream(opts: LoadUpstreamOptions): Promise<Upstream> {
-  return new KubeconfigUpstream(await loadKubeconfig(opts), opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  const target = await loadKubeconfig(opts);
+  return new KubeconfigUpstream(opts.withoutCredentials ? { ...target, user: null, exec: null } : target, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
 }
 
 class KubeconfigUpstream implements Upstream {

@@ -9,12 +9,13 @@ import { createServer, type Server } from 'node:https';
 import type net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { EventBody } from '../events/types.js';
+import type { EventBody, SessionUser } from '../events/types.js';
 import { rawResponseHead } from '../http/raw-response.js';
 import { writeKubeconfig } from '../kubeconfig/write-kubeconfig.js';
 import type { RelayObserver } from '../observer/relay-observer.js';
 import { KubectlSessionTracker } from '../session/connection-ids.js';
 import { createDemoTls } from '../tls/local-ca.js';
+import { UNAUTHORIZED, type Admission, type Admitted, type ClientAdmission } from './client-admission.js';
 import { answerClientError, frontDoor } from './front-door.js';
 import { HttpForwarder } from './http-forwarder.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
@@ -38,6 +39,16 @@ export interface ProxyOptions {
   timeouts?: ServerTimeouts;
   /** `--translate`: upgrades answered by kubewire and carried over another transport (src/translate). */
   translate?: TranslateMode;
+  /** Who may use the proxy and how their requests go upstream; the holder of `token` by default. */
+  admission?: ClientAdmission;
+  /**
+   * The certificate it serves: the given one, or (by default) one for loopback from a CA made at
+   * start, with `names` (DNS names or IP addresses) added to its subject alternative names.
+   * `clientCaPem`: ask for client certificates and verify them against it (the admission decides
+   * what an unverified or missing one means).
+   */
+  tls?: { certPem: string; keyPem: string; caCertPem: string | null } | { names: string[] };
+  clientCaPem?: string;
 }
 
 export interface ServerTimeouts {
@@ -59,8 +70,6 @@ function unavailable(message: string): string {
   return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'ServiceUnavailable', code: 503 });
 }
 
-const UNAUTHORIZED = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
-
 export class KubewireProxy {
   readonly token = randomBytes(32).toString('base64url');
   url = '';
@@ -72,8 +81,11 @@ export class KubewireProxy {
   private readonly sockets = new Set<Duplex>();
   private readonly tracker = new KubectlSessionTracker();
   private readonly tokenDigest = digest(`Bearer ${this.token}`);
+  private readonly admission: ClientAdmission;
 
-  private constructor(private readonly opts: ProxyOptions) {}
+  private constructor(private readonly opts: ProxyOptions) {
+    this.admission = opts.admission ?? { admit: (req) => (this.authorized(req) ? OWN_CREDENTIALS : UNAUTHORIZED) };
+  }
 
   static async start(opts: ProxyOptions): Promise<KubewireProxy> {
     const proxy = new KubewireProxy(opts);
@@ -82,11 +94,13 @@ export class KubewireProxy {
   }
 
   private async listen(): Promise<void> {
-    const tls = await createDemoTls();
-    this.caCertPem = tls.caCertPem;
+    const given = this.opts.tls;
+    const tls = given && 'certPem' in given ? given : await createDemoTls(given?.names ?? []);
+    this.caCertPem = tls.caCertPem ?? '';
     this.forwarder = new HttpForwarder(this.opts.upstream, this.opts.observer);
     // HTTP/1.1 only: upgrades need it, and kubectl falls back to it for REST.
-    const server = createServer({ cert: tls.certPem, key: tls.keyPem, ALPNProtocols: ['http/1.1'], connectionsCheckingInterval: (this.opts.timeouts ?? SERVER_TIMEOUTS).checkMs });
+    const clientCa = this.opts.clientCaPem ? { requestCert: true, rejectUnauthorized: false, ca: this.opts.clientCaPem } : {};
+    const server = createServer({ cert: tls.certPem, key: tls.keyPem, ...clientCa, ALPNProtocols: ['http/1.1'], connectionsCheckingInterval: (this.opts.timeouts ?? SERVER_TIMEOUTS).checkMs });
     server.on('request', (req, res) => this.onRequest(req, res));
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     server.on('connection', (s: Duplex) => this.track(s));
@@ -113,6 +127,11 @@ export class KubewireProxy {
     if (addr === null || typeof addr === 'string') throw new Error('no listen address');
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     this.url = `https://${host}:${addr.port}`;
+  }
+
+  /** Client connections open now (TCP, before and after TLS). */
+  get openConnections(): number {
+    return this.sockets.size;
   }
 
   get port(): number {
@@ -167,41 +186,62 @@ export class KubewireProxy {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (!this.authorized(req)) {
-      res.writeHead(401, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(UNAUTHORIZED) });
-      res.end(UNAUTHORIZED);
-      return;
-    }
-    const refusal = this.refused(req);
-    if (refusal) {
-      const body = unavailable(refusal);
-      res.writeHead(503, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-      return;
-    }
-    const conn = this.tracker.requestId();
-    this.connections++;
-    void this.forwarder!.forward(req, res, { conn, session: this.tracker.sessionOf(req, conn) });
+    admitThen(this.admission, req, (admission) => {
+      if (!admission.ok) {
+        res.writeHead(admission.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(admission.body) });
+        res.end(admission.body);
+        return;
+      }
+      const refusal = this.refused(req);
+      if (refusal) {
+        const body = unavailable(refusal);
+        res.writeHead(503, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+        return;
+      }
+      const conn = this.tracker.requestId();
+      this.connections++;
+      void this.forwarder!.forward(req, res, { conn, session: this.tracker.sessionOf(req, conn, admission.user?.username), ...admitted(admission) });
+    });
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
-    if (!this.authorized(req)) {
-      socket.end(rawResponseHead(401, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(UNAUTHORIZED)), Connection: 'close' }) + UNAUTHORIZED);
-      return;
-    }
-    const refusal = this.refused(req);
-    if (refusal) {
-      const body = unavailable(refusal);
-      socket.end(rawResponseHead(503, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }) + body);
-      return;
-    }
-    const conn = this.tracker.connId();
-    this.connections++;
-    const ctx = { upstream: this.opts.upstream, observer: this.opts.observer, conn, session: this.tracker.sessionOf(req, conn) };
-    if (translates(this.opts.translate, req)) void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
-    else void tunnelUpgrade(req, socket, head, ctx);
+    // A FIN that arrives while the client is admitted must leave its side open for the answer.
+    (socket as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
+    admitThen(this.admission, req, (admission) => {
+      if (!admission.ok) {
+        socket.end(rawResponseHead(admission.status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(admission.body)), Connection: 'close' }) + admission.body);
+        return;
+      }
+      const refusal = this.refused(req);
+      if (refusal) {
+        const body = unavailable(refusal);
+        socket.end(rawResponseHead(503, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }) + body);
+        return;
+      }
+      const conn = this.tracker.connId();
+      this.connections++;
+      const ctx = { upstream: this.opts.upstream, observer: this.opts.observer, conn, session: this.tracker.sessionOf(req, conn, admission.user?.username), ...admitted(admission) };
+      if (translates(this.opts.translate, req)) void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
+      else void tunnelUpgrade(req, socket, head, ctx);
+    });
   }
+}
+
+/** The holder of the proxy's own token: the kubeconfig's credential goes upstream. */
+const OWN_CREDENTIALS: Admitted = { ok: true, user: null, credentials: null };
+
+/** At once when the admission is (the proxy's own token), else once it is known. */
+function admitThen(admission: ClientAdmission, req: IncomingMessage, then: (a: Admission) => void): void {
+  const a = admission.admit(req);
+  if (a instanceof Promise) void a.then(then, () => then(UNAUTHORIZED));
+  else then(a);
+}
+
+/** What an admitted request carries into the relay: who, and the credential swap. */
+function admitted(a: Admitted): { user?: SessionUser; credentials?: NonNullable<Admitted['credentials']> } {
+  return { ...(a.user ? { user: a.user } : {}), ...(a.credentials ? { credentials: a.credentials } : {}) };
 }
 
 function digest(s: string): Buffer {

@@ -8,13 +8,14 @@ import type { IncomingMessage } from 'node:http';
 
 const DROPPED = new Set(['authorization', 'proxy-authorization', 'host']);
 
-export function upstreamRequestHead(req: IncomingMessage, upstreamHost: string, pathPrefix: string, credentials: Record<string, string>): Buffer {
+export function upstreamRequestHead(req: IncomingMessage, upstreamHost: string, pathPrefix: string, credentials: Record<string, string | string[]>): Buffer {
   const lines = [`${req.method} ${joinPath(pathPrefix, req.url ?? '/')} HTTP/${req.httpVersion}`, `Host: ${upstreamHost}`];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     if (!DROPPED.has(raw[i]!.toLowerCase())) lines.push(`${raw[i]}: ${raw[i + 1]}`);
   }
-  for (const [name, value] of Object.entries(credentials)) lines.push(`${name}: ${value}`);
+  // A header given several values (Impersonate-Group) is sent as one line per value, as client-go does.
+  for (const [name, value] of Object.entries(credentials)) for (const v of typeof value === 'string' ? [value] : value) lines.push(`${name}: ${v}`);
   return Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');
 }
 

@@ -12,7 +12,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Direction } from '../events/types.js';
-import type { EventBody } from '../events/types.js';
+import type { EventBody, SessionUser } from '../events/types.js';
 import type { RelayObserver } from '../observer/relay-observer.js';
 import { upstreamRequestHead } from './request-head.js';
 import { upstreamFailure } from './upstream-failure.js';
@@ -23,6 +23,10 @@ export interface TunnelContext {
   observer: RelayObserver;
   conn: string;
   session: string;
+  /** Who the client is (`kubewire gateway`), for `conn.open`. */
+  user?: SessionUser;
+  /** The credential headers to send instead of the upstream's own (client-admission.ts). */
+  credentials?: (own: Record<string, string>) => Record<string, string | string[]>;
   /** Called when the tunnel is fully closed. */
   onClose?: () => void;
 }
@@ -36,13 +40,13 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
   // From the start: a FIN that arrives while the upstream is dialled must leave the client's
   // side open for the answer.
   halfOpen(client);
-  emit({ type: 'conn.open', kind: 'upgrade', client: remoteOf(client), upstream: upstream.describe() });
+  emit({ type: 'conn.open', kind: 'upgrade', client: remoteOf(client), upstream: upstream.describe(), ...(ctx.user ? { user: ctx.user } : {}) });
 
   let server: Duplex;
   let headBytes: Buffer;
   try {
     const opts = await upstream.connectionOptions();
-    headBytes = upstreamRequestHead(req, upstream.server.host, upstream.server.pathname, opts.headers);
+    headBytes = upstreamRequestHead(req, upstream.server.host, upstream.server.pathname, ctx.credentials ? ctx.credentials(opts.headers) : opts.headers);
     server = await upstream.connect(opts);
   } catch (e) {
     const failure = upstreamFailure(upstream, e);

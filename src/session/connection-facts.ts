@@ -16,7 +16,7 @@
 import type {
   ConnCloseEvent, ConnEndEvent, ConnOpenEvent, ConnectionSummary, DecodeAnomalyEvent, DecodeStackEvent, Direction, Envelope, EventBody,
   HttpBodyEvent, HttpRequestEvent, HttpResponseEvent, K8sDataEvent, K8sStatusEvent, KubewireEvent, PfErrorEvent, ProxyErrorEvent,
-  SpdyFrameEvent, WsFrameEvent,
+  SessionUser, SpdyFrameEvent, WsFrameEvent,
 } from '../events/types.js';
 import { frameOf } from '../events/frames.js';
 import { parseTsMillis } from '../events/stamp.js';
@@ -200,6 +200,11 @@ export class ConnectionFacts {
       default:
         return;
     }
+  }
+
+  /** `kubewire gateway`: who made the connection, from its `conn.open`. */
+  get user(): SessionUser | null {
+    return this.open?.user ?? null;
   }
 
   /** A live connection (it began with `conn.open`), as opposed to a decoded capture. */

@@ -25,7 +25,7 @@
  * The facts are updated in O(1) per event; the story is derived on demand and cached until
  * the next event.
  */
-import type { K8sRequestInfo, KubewireEvent, SessionTarget, Transport } from '../events/types.js';
+import type { K8sRequestInfo, KubewireEvent, SessionTarget, SessionUser, Transport } from '../events/types.js';
 import { parseTsMillis } from '../events/stamp.js';
 import { attribute, clip, type AnsweredBy } from './answered-by.js';
 import { ConnectionFacts } from './connection-facts.js';
@@ -109,6 +109,11 @@ export interface SessionStory {
   userAgent: string | null;
   requests: number;
   ports: number[];
+  /**
+   * `kubewire gateway`: the user who made the session's connections (the first that names one;
+   * the gateway keeps one user's connections out of another's session), or null.
+   */
+  user: SessionUser | null;
 }
 
 export class SessionFacts {
@@ -239,6 +244,7 @@ export class SessionFacts {
       userAgent: this.userAgent,
       requests: this.requests,
       ports: portsOf(conns, named),
+      user: conns.find((c) => c.user !== null)?.user ?? null,
     };
   }
 

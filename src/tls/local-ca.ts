@@ -13,6 +13,7 @@
  *   IP ::1, DNS localhost, subjectKeyIdentifier, authorityKeyIdentifier (the CA's key id).
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { isIP } from 'node:net';
 import {
   authorityKeyIdentifier,
   basicConstraints,
@@ -40,7 +41,11 @@ const YEAR_MS = 365 * 24 * HOUR_MS;
 const CA_NAME: NameAttribute[] = [['CN', 'kubewire-demo-ca'], ['O', 'kubewire']];
 const SERVER_NAME: NameAttribute[] = [['CN', 'kubewire-demo-apiserver'], ['O', 'kubewire']];
 
-export async function createDemoTls(): Promise<DemoTls> {
+/**
+ * `names`: more DNS names or IP addresses for the server certificate (a gateway reached as
+ * `kubewire.example.internal` or on a pod IP); loopback is always in it.
+ */
+export async function createDemoTls(names: readonly string[] = []): Promise<DemoTls> {
   // Backdated an hour so a client whose clock runs a little behind still accepts it.
   const notBefore = new Date(Date.now() - HOUR_MS);
   const notAfter = new Date(notBefore.getTime() + YEAR_MS);
@@ -72,7 +77,7 @@ export async function createDemoTls(): Promise<DemoTls> {
       basicConstraints(false),
       keyUsage([KeyUsage.digitalSignature]),
       extKeyUsage(['serverAuth']),
-      subjectAltName([{ ip: '127.0.0.1' }, { ip: '::1' }, { dns: 'localhost' }]),
+      subjectAltName(altNames(names)),
       subjectKeyIdentifier(keyIdentifier(serverKeys.publicKey)),
       authorityKeyIdentifier(caKeyId),
     ],
@@ -84,4 +89,16 @@ export async function createDemoTls(): Promise<DemoTls> {
     certPem: certificatePem(serverCert),
     keyPem: keyPem.endsWith('\n') ? keyPem : keyPem + '\n',
   };
+}
+
+function altNames(extra: readonly string[]): Array<{ ip: string } | { dns: string }> {
+  const out: Array<{ ip: string } | { dns: string }> = [{ ip: '127.0.0.1' }, { ip: '::1' }, { dns: 'localhost' }];
+  const seen = new Set(['127.0.0.1', '::1', 'localhost']);
+  for (const raw of extra) {
+    const n = raw.replace(/^\[(.*)\]$/, '$1');
+    if (n === '' || seen.has(n) || n === '0.0.0.0' || n === '::') continue;
+    seen.add(n);
+    out.push(isIP(n) ? { ip: n } : { dns: n });
+  }
+  return out;
 }

@@ -22,7 +22,7 @@ describe('audit flags', () => {
   });
 
   it('--audit defaults to fail closed, no redaction, one file', () => {
-    expect(auditSettings({ audit: true }, false)).toEqual({ failMode: 'closed', keyFile: null, redactStdin: 'none', maxSize: null });
+    expect(auditSettings({ audit: true }, false)).toEqual({ failMode: 'closed', keyFile: null, redactStdin: 'none', maxSize: null, store: null, replica: null });
     expect(auditSettings({}, false)).toBeNull();
   });
 
