@@ -8,7 +8,9 @@ import type { AuditFailMode } from '../audit/audit-sink.js';
 import { KeyFileError, readKeyFile } from '../audit/chain.js';
 import { whoAmI } from '../audit/identity.js';
 import type { RedactStdinMode } from '../audit/stdin-redactor.js';
+import { readSigningKey, SigningKeyError } from '../audit/seal-signature.js';
 import { CliError } from '../io/errors.js';
+import { defaultReplica, parseStoreSpec, REPLICA_NAME, type StoreSpec } from '../store/store-spec.js';
 import type { AuditStartFacts } from '../observer/observer-messages.js';
 import type { Upstream } from '../proxy/upstream.js';
 
@@ -18,6 +20,10 @@ export interface AuditFlags {
   auditKeyFile?: string;
   redactStdin?: RedactStdinMode;
   maxSize?: string;
+  auditSigningKey?: string;
+  /** `--audit-store`: a directory or `postgres://…` (src/store/store-spec.ts). */
+  auditStore?: string;
+  auditReplica?: string;
 }
 
 export interface AuditSettings {
@@ -25,6 +31,12 @@ export interface AuditSettings {
   keyFile: string | null;
   redactStdin: RedactStdinMode;
   maxSize: number | null;
+  /** `--audit-signing-key`: an Ed25519 private key (PEM) that signs every seal. */
+  signingKeyFile?: string | null;
+  /** Where the records go instead of `--log` (src/store/open-store.ts); none: `--log`. */
+  store?: StoreSpec | null;
+  /** This process's name among the replicas writing to one store (default: the host name). */
+  replica?: string;
 }
 
 /** The smallest `--max-size`: a file must hold a few records besides its header and seal. */
@@ -36,18 +48,25 @@ export const MIN_MAX_SIZE = 64 * 1024;
  */
 export function auditSettings(flags: AuditFlags & { payload?: string }, payloadExplicit: boolean): AuditSettings | null {
   if (!flags.audit) {
-    const stray = [flags.auditKeyFile && '--audit-key-file', flags.redactStdin && '--redact-stdin', flags.maxSize && '--max-size', flags.auditFail && '--audit-fail'].filter(Boolean);
+    const stray = [flags.auditKeyFile && '--audit-key-file', flags.auditSigningKey && '--audit-signing-key', flags.auditStore && '--audit-store', flags.auditReplica && '--audit-replica', flags.redactStdin && '--redact-stdin', flags.maxSize && '--max-size', flags.auditFail && '--audit-fail'].filter(Boolean);
     if (stray.length) throw new CliError('KW_ERR_USAGE', `${stray.join(', ')} only ${stray.length === 1 ? 'applies' : 'apply'} to an audit log: add --audit`, 2);
     return null;
   }
   if (payloadExplicit && flags.payload !== 'full') {
     throw new CliError('KW_ERR_USAGE', `--audit records every byte; it cannot be combined with --payload ${flags.payload}`, 2);
   }
+  const replica = flags.auditReplica ?? defaultReplica();
+  if (!REPLICA_NAME.test(replica)) throw new CliError('KW_ERR_USAGE', `--audit-replica ${replica}: a replica name is 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`, 2);
+  const store = flags.auditStore === undefined ? null : parseStoreSpec(flags.auditStore);
+  if (store?.kind === 'postgres' && flags.maxSize !== undefined) throw new CliError('KW_ERR_USAGE', '--max-size rotates files; a PostgreSQL --audit-store has none', 2);
   return {
     failMode: flags.auditFail ?? 'closed',
     keyFile: flags.auditKeyFile ?? null,
     redactStdin: flags.redactStdin ?? 'none',
     maxSize: flags.maxSize === undefined ? null : parseSize(flags.maxSize),
+    signingKeyFile: flags.auditSigningKey ?? null,
+    ...(store ? { store } : {}),
+    replica,
   };
 }
 
@@ -68,6 +87,17 @@ export async function readAuditKey(settings: AuditSettings): Promise<Buffer | nu
     return await readKeyFile(settings.keyFile);
   } catch (e) {
     if (e instanceof KeyFileError) throw new CliError('KW_ERR_AUDIT_KEY', e.message, 1);
+    throw e;
+  }
+}
+
+/** The PEM of `--audit-signing-key`, or null; a CliError when it cannot be read or is not Ed25519. */
+export async function readAuditSigningKey(settings: AuditSettings): Promise<string | null> {
+  if (!settings.signingKeyFile) return null;
+  try {
+    return await readSigningKey(settings.signingKeyFile);
+  } catch (e) {
+    if (e instanceof SigningKeyError) throw new CliError('KW_ERR_AUDIT_KEY', e.message, 1);
     throw e;
   }
 }

@@ -16,7 +16,7 @@ import type { TranslateMode } from '../translate/mode.js';
 import type { SessionObserver } from '../session/session-observer.js';
 import { defaultLogPath } from '../sinks/jsonl-sink.js';
 import { VERSION } from '../version.js';
-import { auditStartFacts, readAuditKey, type AuditSettings } from './audit-setup.js';
+import { auditStartFacts, readAuditKey, readAuditSigningKey, type AuditSettings } from './audit-setup.js';
 import type { ListenAddress } from './listen-address.js';
 import { stateDir } from './state-dir.js';
 
@@ -61,9 +61,10 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
   const auditing = flags.audit ?? null;
   const payload: PayloadMode = auditing ? 'full' : flags.payload;
   const key = auditing ? await readAuditKey(auditing) : null;
+  const signingKey = auditing ? await readAuditSigningKey(auditing) : null;
   const observer = await WorkerObserver.start({
     payload, lossless: auditing !== null || payload === 'full', digests: auditing !== null, logPath,
-    audit: auditing ? { settings: auditing, key: key ? new Uint8Array(key) : null } : null, errors,
+    audit: auditing ? { settings: auditing, key: key ? new Uint8Array(key) : null, signingKey } : null, errors,
   });
   const abandon = async (): Promise<void> => void (await observer.shutdown('start failed', 0));
   if (auditing) {

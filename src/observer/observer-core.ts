@@ -56,7 +56,7 @@ export class ObserverCore {
     try {
       if (config.audit) {
         const key = config.audit.key ? Buffer.from(config.audit.key) : null;
-        core.audit = await AuditRecording.open(config.audit.settings, key, config.logPath, { line, failing: (reason) => post({ t: 'audit-failing', reason }) });
+        core.audit = await AuditRecording.open(config.audit.settings, { key, signingKey: config.audit.signingKey ?? null }, config.logPath, { line, failing: (reason) => post({ t: 'audit-failing', reason }) });
         return { core, logPath: core.audit.sink.path };
       }
       const jsonl = await JsonlSink.open(config.logPath);
