@@ -45,9 +45,43 @@ import { StdinRedactor, type RedactStdinMode } from './stdin-redactor.js';
 
 export type AuditFailMode = 'closed' | 'open';
 
+/** One record on its way out: its line (with the newline), and what a store indexes it by. */
+export interface AuditLine {
+  data: Buffer;
+  seq: number;
+  hash: string;
+  session: string | undefined;
+  /** What `annotate` said about the record, for the output (a store's session index). */
+  attachment?: unknown;
+}
+
+/**
+ * Where the records go: a file of the log (audit-file.ts), or a store's writer (src/store/).
+ * `append` takes a batch whole or throws, leaving the output as it was.
+ */
+export interface AuditOutput {
+  /** A regular file, whose directory is checked for room before a retry. */
+  readonly regular: boolean;
+  append(data: readonly Buffer[], lines: readonly AuditLine[]): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Signs seals (`--audit-signing-key`, src/audit/seal-signature.ts). */
+export interface SealSigner {
+  readonly info: NonNullable<ChainInfo['signature']>;
+  /** The seal with its `signature`, made over it and `prev`, the hash of the record before it. */
+  sign(seal: KubewireEvent, prev: string): KubewireEvent;
+}
+
 export interface AuditSinkOptions {
   /** `--log`: the file, or with rotation the base of `<stem>-0001.jsonl`, … */
   path: string;
+  /** Instead of files: the output records go to (a store); `path` then only names it. No rotation. */
+  output?: AuditOutput;
+  /** Called for every record as it is linked; what it returns travels with the line to the output. */
+  annotate?(e: KubewireEvent, hash: string): unknown;
+  signer?: SealSigner | null;
   /** `--max-size` in bytes, or null for one file. */
   maxSize: number | null;
   key: Buffer | null;
@@ -87,6 +121,7 @@ interface ChainState {
 
 interface LineItem {
   kind: 'line'; data: Buffer; seq: number; hash: string; session: string | undefined; sessionSeal: boolean; sync: boolean;
+  attachment?: unknown;
   /** A rotation's `audit.file`, which repeats the seq before it: no event of its own. */
   rotation?: true;
 }
@@ -113,7 +148,7 @@ export class AuditSink implements EventSink {
   private linker: ChainLinker;
   private linked: ChainState;
   private committed: ChainState;
-  private file: AuditFile | null;
+  private file: AuditOutput | null;
   private readonly queue: QueueItem[] = [];
   private queueBytes = 0;
   private writing = false;
@@ -130,8 +165,8 @@ export class AuditSink implements EventSink {
   private closed = false;
   private lastSeq = 0;
 
-  private constructor(private readonly opts: AuditSinkOptions, file: AuditFile) {
-    this.chain = chainInfo(opts.key);
+  private constructor(private readonly opts: AuditSinkOptions, file: AuditOutput) {
+    this.chain = chainInfo(opts.key, opts.signer?.info ?? null);
     this.redactor = new StdinRedactor(opts.redactStdin);
     this.maxQueueBytes = opts.maxQueueBytes ?? AUDIT_MAX_QUEUE_BYTES;
     this.now = opts.now ?? Date.now;
@@ -150,6 +185,7 @@ export class AuditSink implements EventSink {
    * in a file that takes writes, whatever the fail mode.
    */
   static async open(opts: AuditSinkOptions): Promise<AuditSink> {
+    if (opts.output) return new AuditSink({ ...opts, maxSize: null }, opts.output);
     const path = partPath(opts.path, 1, opts.maxSize !== null);
     try {
       return new AuditSink(opts, await AuditFile.create(path));
@@ -160,11 +196,13 @@ export class AuditSink implements EventSink {
 
   /** The first file of the log. */
   get path(): string {
+    if (this.opts.output) return this.opts.path;
     return partPath(this.opts.path, 1, this.opts.maxSize !== null);
   }
 
   /** The file being written now. */
   get currentPath(): string {
+    if (this.opts.output) return this.opts.path;
     return partPath(this.opts.path, this.linked.part, this.opts.maxSize !== null);
   }
 
@@ -274,7 +312,7 @@ export class AuditSink implements EventSink {
    */
   private link(e: KubewireEvent, sync: boolean, sessionSeal = false): void {
     const max = this.opts.maxSize;
-    let line = this.linker.link(e);
+    let line = this.linkLine(e);
     // The final seal always fits: every file keeps room for its seal.
     if (max !== null && this.linked.fileBytes + line.data.length + SEAL_ROOM_BYTES > max && !(e.type === 'audit.seal' && e.scope === 'file')) {
       this.unlink(line);
@@ -286,14 +324,24 @@ export class AuditSink implements EventSink {
       }
       // A file holding only its first record gains nothing from a switch.
       if (this.linked.fileCount > 1) this.startNextPart();
-      line = this.linker.link(e);
+      line = this.linkLine(e);
     }
     this.queueLine(line, e, sync, sessionSeal);
+  }
+
+  /** Links one record; a seal is signed first (`--audit-signing-key`), over the hash it follows. */
+  private linkLine(e: KubewireEvent): LinkedRecord {
+    const signer = this.opts.signer;
+    return this.linker.link(signer && e.type === 'audit.seal' ? signer.sign(e, this.linker.last) : e);
   }
 
   private queueLine(line: LinkedRecord, e: KubewireEvent, sync: boolean, sessionSeal: boolean): LineItem {
     advance(this.linked, line.hash, line.data.length, e.session, sessionSeal, e.seq);
     const item: LineItem = { kind: 'line', data: line.data, seq: e.seq, hash: line.hash, session: e.session, sessionSeal, sync };
+    if (this.opts.annotate) {
+      const attachment = this.opts.annotate(e, line.hash);
+      if (attachment !== undefined) item.attachment = attachment;
+    }
     this.queue.push(item);
     this.queueBytes += item.data.length;
     return item;
@@ -316,7 +364,7 @@ export class AuditSink implements EventSink {
     const ts = timestampMicros(this.now());
     const previousFile = basename(this.currentPath);
     const seal: AuditSealEvent = { type: 'audit.seal', scope: 'file', count: this.linked.fileCount, last: this.linked.hash, part: this.linked.part, final: false };
-    const sealLine = this.linker.link(writerRecord(seal, seq, ts));
+    const sealLine = this.linkLine(writerRecord(seal, seq, ts));
     advance(this.linked, sealLine.hash, sealLine.data.length, undefined, false, seq);
     const item: LineItem = { kind: 'line', data: sealLine.data, seq, hash: sealLine.hash, session: undefined, sessionSeal: false, sync: false };
     this.queue.push({ kind: 'rotate', part: this.linked.part + 1, seal: item });
@@ -363,7 +411,7 @@ export class AuditSink implements EventSink {
           bytes += item.data.length;
         }
         if (!this.file) throw Object.assign(new Error('the audit file is not open'), { code: 'EBADF' });
-        await this.file.append(batch.map((b) => b.data));
+        await this.file.append(batch.map((b) => b.data), batch);
         if (batch.some((b) => b.sync)) await this.file.sync();
         this.queue.splice(0, batch.length);
         this.queueBytes -= bytes;
@@ -381,7 +429,7 @@ export class AuditSink implements EventSink {
   }
 
   private async rotate(item: RotateItem): Promise<void> {
-    const old = this.file;
+    const old = this.file as AuditFile | null;
     if (!old) throw Object.assign(new Error('the audit file is not open'), { code: 'EBADF' });
     const nextPath = partPath(this.opts.path, item.part, true);
     const next = await AuditFile.create(nextPath);

@@ -98,8 +98,10 @@ export function keyIdOf(key: Buffer): string {
   return createHash('sha256').update('kubewire audit key id\0').update(key).digest('hex').slice(0, 16);
 }
 
-export function chainInfo(key: Buffer | null): ChainInfo {
-  return key ? { algorithm: 'hmac-sha256', keyId: keyIdOf(key), format: CHAIN_FORMAT } : { algorithm: 'sha256', keyId: null, format: CHAIN_FORMAT };
+export function chainInfo(key: Buffer | null, signature: ChainInfo['signature'] | null = null): ChainInfo {
+  const info: ChainInfo = key ? { algorithm: 'hmac-sha256', keyId: keyIdOf(key), format: CHAIN_FORMAT } : { algorithm: 'sha256', keyId: null, format: CHAIN_FORMAT };
+  if (signature) info.signature = signature;
+  return info;
 }
 
 /** `,"hash":"` + 64 hex digits + `"}`: how a format-2 line ends. */

@@ -26,7 +26,9 @@ import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ChainInfo } from '../events/types.js';
 import { chainFormatOf, GENESIS, hashesLineBytes, keyIdOf, KNOWN_CHAIN_FORMATS, lineHashes, recordHash } from './chain.js';
+import type { KeyObject } from 'node:crypto';
 import { readFileLines } from '../sinks/jsonl-lines.js';
+import { sealSignatureValid, signingKeyIdOf } from './seal-signature.js';
 
 export type ProblemKind = 'changed' | 'missing' | 'reordered' | 'truncated' | 'file-order' | 'seal' | 'key';
 
@@ -58,7 +60,15 @@ export interface RecordedGap {
 }
 
 export interface VerifyResult {
-  status: 'intact' | 'tampered' | 'unreadable';
+  /**
+   * `intact`: every check passed and the chain is authenticated (its HMAC checked with
+   * `--key-file`, or its signed seals with `--public-key`). `consistent`: every check passed,
+   * but nothing authenticates it (a plain SHA-256 chain, or a key that was not given): anyone can
+   * write such a chain, so it is never called intact.
+   */
+  status: 'intact' | 'consistent' | 'tampered' | 'unreadable';
+  /** The chain's HMAC or seal signatures were checked with the key given. */
+  authenticated: boolean;
   /** The first problem found; verification stops there. Null unless `status` is `tampered`. */
   problem: VerifyProblem | null;
   /** Why the log could not be checked, for status `unreadable`. */
@@ -80,6 +90,19 @@ export interface VerifyResult {
 export interface VerifyOptions {
   /** The HMAC key of a keyed chain (`--audit-key-file`), or null. */
   key: Buffer | null;
+  /** The Ed25519 public key its seals are signed with (`--audit-signing-key`), or null. */
+  publicKey?: KeyObject | null;
+}
+
+/**
+ * One file of a chain, or what stands for one (a run of a replica in a store): where it is, for
+ * messages, and its lines in order.
+ */
+export interface ChainSource {
+  path: string;
+  /** Why it cannot be read at all, checked before its lines (a directory, a missing file), or null. */
+  check?(): Promise<string | null>;
+  lines(): AsyncGenerator<Line, void, undefined>;
 }
 
 /** Longer lines are not read: no record kubewire writes comes near this. */
@@ -90,20 +113,30 @@ const HEX64 = /^[0-9a-f]{64}$/;
 // The shell: files in, result out.
 
 export async function verifyFiles(paths: string[], opts: VerifyOptions): Promise<VerifyResult> {
-  if (paths.length === 0) return unreadableResult([], 'no audit log given');
+  return verifySources(paths.map(fileSource), opts);
+}
+
+/** A file as a chain source. */
+export function fileSource(path: string): ChainSource {
+  return { path, check: () => checkFile(path), lines: () => readLines(path) };
+}
+
+export async function verifySources(sources: ChainSource[], opts: VerifyOptions): Promise<VerifyResult> {
+  const paths = sources.map((s) => s.path);
+  if (sources.length === 0) return unreadableResult([], 'no audit log given');
   const heads: FileHead[] = [];
-  for (const path of paths) {
-    const head = await readHead(path);
+  for (const source of sources) {
+    const head = await readHead(source);
     if (typeof head === 'string') return unreadableResult(paths, head);
     heads.push(head);
   }
-  const refused = checkKey(heads, opts.key);
+  const refused = checkKey(heads, opts.key) ?? checkPublicKey(heads, opts.publicKey ?? null);
   if (refused) return unreadableResult(paths, refused);
 
-  const checker = new ChainChecker(heads, opts.key);
+  const checker = new ChainChecker(heads, opts.key, opts.publicKey ?? null);
   for (let i = 0; i < heads.length; i++) {
     checker.startFile(i);
-    const lines = readLines(heads[i]!.path);
+    const lines = sources[i]!.lines();
     try {
       for (let next = await lines.next(); !next.done; next = await lines.next()) {
         const line = next.value;
@@ -126,7 +159,7 @@ export async function verifyFiles(paths: string[], opts: VerifyOptions): Promise
     if (problem) return checker.fail(problem);
   }
   const problem = checker.endChain();
-  return problem ? checker.fail(problem) : checker.result('intact');
+  return problem ? checker.fail(problem) : checker.passed();
 }
 
 /** What the first lines of a file say: read before verifying, to name parts and the key early. */
@@ -143,7 +176,7 @@ export interface FileHead {
  * is a record with `prev` and `hash` (two, so that one damaged first line is reported as damage,
  * not as "not an audit log").
  */
-async function readHead(path: string): Promise<FileHead | string> {
+async function checkFile(path: string): Promise<string | null> {
   try {
     const fh = await open(path, 'r');
     try {
@@ -154,8 +187,15 @@ async function readHead(path: string): Promise<FileHead | string> {
   } catch (e) {
     return `cannot read ${path}: ${describeReadError(e)}`;
   }
+  return null;
+}
+
+async function readHead(source: ChainSource): Promise<FileHead | string> {
+  const path = source.path;
+  const refused = await source.check?.();
+  if (refused) return refused;
   const first: unknown[] = [];
-  const lines = readLines(path);
+  const lines = source.lines();
   try {
     for (let next = await lines.next(); !next.done && first.length < 2; next = await lines.next()) {
       first.push(next.value.text === null ? undefined : parseObject(next.value.text));
@@ -207,7 +247,7 @@ function checkKey(heads: FileHead[], key: Buffer | null): string | null {
   return null;
 }
 
-interface Line {
+export interface Line {
   /** Null for a line over MAX_AUDIT_LINE_BYTES (not read). */
   text: string | null;
   /** The line's bytes as read (what formats 2 and 3 hash), null when `text` is. */
@@ -252,9 +292,23 @@ function describeReadError(e: unknown): string {
   }
 }
 
-function unreadableResult(paths: string[], why: string): VerifyResult {
+/**
+ * Whether the public key given fits the chain: a chain whose seals are signed by another key
+ * cannot be checked with this one. A chain with no signatures at all is reported by the checker,
+ * as tampering where it says so (a downgrade).
+ */
+function checkPublicKey(heads: FileHead[], publicKey: KeyObject | null): string | null {
+  if (!publicKey) return null;
+  const declared = heads.find((h) => h.chain !== null)?.chain?.signature;
+  if (!declared) return null;
+  const id = signingKeyIdOf(publicKey);
+  if (declared.keyId !== id) return `the public key given has id ${id}, but the seals of ${heads[0]!.path} are signed by the key whose id is ${declared.keyId}: pass the public key of the --audit-signing-key the log was written with`;
+  return null;
+}
+
+export function unreadableResult(paths: string[], why: string): VerifyResult {
   return {
-    status: 'unreadable', problem: null, unreadable: why,
+    status: 'unreadable', authenticated: false, problem: null, unreadable: why,
     files: paths.map((path) => ({ path, part: null, records: 0 })),
     records: 0, sessionsSealed: 0, gaps: [], chain: null, lastHash: null, final: false,
   };
@@ -312,7 +366,7 @@ export class ChainChecker {
   /** The hash input of every record: the format the chain's first declaring record names. */
   private readonly format: unknown;
 
-  constructor(private readonly heads: readonly FileHead[], private readonly key: Buffer | null) {
+  constructor(private readonly heads: readonly FileHead[], private readonly key: Buffer | null, private readonly publicKey: KeyObject | null = null) {
     this.files = heads.map((h) => ({ path: h.path, part: h.part, records: 0 }));
     const declared = heads.find((h) => h.chain !== null)?.chain;
     this.format = declared ? chainFormatOf(declared) : 1;
@@ -356,6 +410,9 @@ export class ChainChecker {
       return fail('key', `${what} declares a plain SHA-256 chain, but a key was given: the chain was rewritten without the key (if this log was recorded without --audit-key-file, verify it without --key-file)`);
     }
 
+    const downgrade = this.checkSignature(r, what);
+    if (downgrade) return fail('key', downgrade);
+
     const raw = bytes ?? Buffer.from(text, 'utf8');
     if (!this.hashMatches(r, raw, this.key)) {
       const plain = this.key !== null && this.hashMatches(r, raw, null);
@@ -387,6 +444,22 @@ export class ChainChecker {
     this.records++;
     this.fileRecords++;
     this.files[this.fileIndex]!.records++;
+    return null;
+  }
+
+  /**
+   * With `--public-key`: the chain must declare signed seals, and every seal must carry a valid
+   * signature. A chain rewritten without them (or a seal whose signature was dropped) is a
+   * downgrade, which is tampering, never an unsigned chain that passes.
+   */
+  private checkSignature(r: Rec, what: string): string | null {
+    if (!this.publicKey) return null;
+    if ((r.type === 'audit.start' || r.type === 'audit.file') && isChainInfo(r['chain']) && !r['chain'].signature) {
+      return `${what} declares a chain without signed seals, but a public key was given: the signatures were removed and the chain rewritten (a downgrade; if this log was recorded without --audit-signing-key, verify it without --public-key)`;
+    }
+    if (r.type !== 'audit.seal') return null;
+    if (typeof r['signature'] !== 'string') return `${what} carries no signature, but the chain's seals are signed: it was removed (a downgrade)`;
+    if (!sealSignatureValid(r, this.publicKey)) return `${what}: its signature does not verify with the public key given: the seal or a record before it was changed`;
     return null;
   }
 
@@ -668,9 +741,20 @@ export class ChainChecker {
     return { ...this.result('unreadable'), unreadable: why };
   }
 
+  /** Every check passed: intact when something authenticated the chain, else consistent. */
+  passed(): VerifyResult {
+    return this.result(this.authenticated ? 'intact' : 'consistent');
+  }
+
+  /** The chain's own protection was checked with the key given. */
+  private get authenticated(): boolean {
+    if (this.key && this.chain?.algorithm === 'hmac-sha256') return true;
+    return this.publicKey !== null && this.chain?.signature !== undefined;
+  }
+
   result(status: VerifyResult['status']): VerifyResult {
     return {
-      status, problem: null, unreadable: null,
+      status, authenticated: status === 'intact', problem: null, unreadable: null,
       files: this.files.map((f) => ({ ...f })),
       records: this.records,
       sessionsSealed: this.sealedSessions.size,
@@ -711,7 +795,7 @@ function isChainInfo(v: unknown): v is ChainInfo {
 }
 
 function sameChain(a: ChainInfo, b: ChainInfo | null): boolean {
-  return b !== null && a.algorithm === b.algorithm && a.keyId === b.keyId && chainFormatOf(a) === chainFormatOf(b);
+  return b !== null && a.algorithm === b.algorithm && a.keyId === b.keyId && chainFormatOf(a) === chainFormatOf(b) && (a.signature?.keyId ?? null) === (b.signature?.keyId ?? null);
 }
 
 function describeChain(c: unknown): string {

@@ -8,7 +8,9 @@ import type { AuditFailMode } from '../audit/audit-sink.js';
 import { KeyFileError, readKeyFile } from '../audit/chain.js';
 import { whoAmI } from '../audit/identity.js';
 import type { RedactStdinMode } from '../audit/stdin-redactor.js';
+import { readSigningKey, SigningKeyError } from '../audit/seal-signature.js';
 import { CliError } from '../io/errors.js';
+import { defaultReplica, parseStoreSpec, REPLICA_NAME, type StoreSpec } from '../store/store-spec.js';
 import type { AuditStartFacts } from '../observer/observer-messages.js';
 import type { Upstream } from '../proxy/upstream.js';
 
@@ -18,6 +20,10 @@ export interface AuditFlags {
   auditKeyFile?: string;
   redactStdin?: RedactStdinMode;
   maxSize?: string;
+  auditSigningKey?: string;
+  /** `--audit-store`: a directory or `postgres://…` (src/store/store-spec.ts). */
+  auditStore?: string;
+  auditReplica?: string;
 }
 
 export interface AuditSettings {
@@ -25,17 +31,13 @@ export interface AuditSettings {
   keyFile: string | null;
   redactStdin: RedactStdinMode;
   maxSize: number | null;
-  /**
-   * `kubewire gateway --store`: where the audit trail goes (src/observer/audit-store.ts); null
-   * for `proxy` and `run`, whose audit log is `--log`.
-   */
-  store: StoreSettings | null;
-  /** `kubewire gateway --name`: the replica writing, one chain per replica; null for `proxy` and `run`. */
-  replica: string | null;
+  /** `--audit-signing-key`: an Ed25519 private key (PEM) that signs every seal. */
+  signingKeyFile?: string | null;
+  /** Where the records go instead of `--log` (src/store/open-store.ts); none: `--log`. */
+  store?: StoreSpec | null;
+  /** This process's name among the replicas writing to one store (default: the host name). */
+  replica?: string;
 }
-
-/** `--store DIR` (hash-chained files, one chain per replica) or `--store postgres://…`. */
-export type StoreSettings = { kind: 'files'; dir: string } | { kind: 'postgres'; url: string };
 
 /** The smallest `--max-size`: a file must hold a few records besides its header and seal. */
 export const MIN_MAX_SIZE = 64 * 1024;
@@ -46,20 +48,25 @@ export const MIN_MAX_SIZE = 64 * 1024;
  */
 export function auditSettings(flags: AuditFlags & { payload?: string }, payloadExplicit: boolean): AuditSettings | null {
   if (!flags.audit) {
-    const stray = [flags.auditKeyFile && '--audit-key-file', flags.redactStdin && '--redact-stdin', flags.maxSize && '--max-size', flags.auditFail && '--audit-fail'].filter(Boolean);
+    const stray = [flags.auditKeyFile && '--audit-key-file', flags.auditSigningKey && '--audit-signing-key', flags.auditStore && '--audit-store', flags.auditReplica && '--audit-replica', flags.redactStdin && '--redact-stdin', flags.maxSize && '--max-size', flags.auditFail && '--audit-fail'].filter(Boolean);
     if (stray.length) throw new CliError('KW_ERR_USAGE', `${stray.join(', ')} only ${stray.length === 1 ? 'applies' : 'apply'} to an audit log: add --audit`, 2);
     return null;
   }
   if (payloadExplicit && flags.payload !== 'full') {
     throw new CliError('KW_ERR_USAGE', `--audit records every byte; it cannot be combined with --payload ${flags.payload}`, 2);
   }
+  const replica = flags.auditReplica ?? defaultReplica();
+  if (!REPLICA_NAME.test(replica)) throw new CliError('KW_ERR_USAGE', `--audit-replica ${replica}: a replica name is 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`, 2);
+  const store = flags.auditStore === undefined ? null : parseStoreSpec(flags.auditStore);
+  if (store?.kind === 'postgres' && flags.maxSize !== undefined) throw new CliError('KW_ERR_USAGE', '--max-size rotates files; a PostgreSQL --audit-store has none', 2);
   return {
     failMode: flags.auditFail ?? 'closed',
     keyFile: flags.auditKeyFile ?? null,
     redactStdin: flags.redactStdin ?? 'none',
     maxSize: flags.maxSize === undefined ? null : parseSize(flags.maxSize),
-    store: null,
-    replica: null,
+    signingKeyFile: flags.auditSigningKey ?? null,
+    ...(store ? { store } : {}),
+    replica,
   };
 }
 
@@ -80,6 +87,17 @@ export async function readAuditKey(settings: AuditSettings): Promise<Buffer | nu
     return await readKeyFile(settings.keyFile);
   } catch (e) {
     if (e instanceof KeyFileError) throw new CliError('KW_ERR_AUDIT_KEY', e.message, 1);
+    throw e;
+  }
+}
+
+/** The PEM of `--audit-signing-key`, or null; a CliError when it cannot be read or is not Ed25519. */
+export async function readAuditSigningKey(settings: AuditSettings): Promise<string | null> {
+  if (!settings.signingKeyFile) return null;
+  try {
+    return await readSigningKey(settings.signingKeyFile);
+  } catch (e) {
+    if (e instanceof SigningKeyError) throw new CliError('KW_ERR_AUDIT_KEY', e.message, 1);
     throw e;
   }
 }

@@ -17,7 +17,8 @@ import { JsonLog } from '../gateway/json-log.js';
 import { FILES_STORE_STATUS, GatewayMetrics } from '../gateway/metrics.js';
 import { CliError, describeFsError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
-import { parseSize, type AuditSettings, type StoreSettings } from './audit-setup.js';
+import { defaultReplica, describeStore, parseStoreSpec, REPLICA_NAME, type StoreSpec } from '../store/store-spec.js';
+import { parseSize, type AuditSettings } from './audit-setup.js';
 import { parseListen } from './listen-address.js';
 import { startProxy, type ServingOptions } from './proxy-setup.js';
 import { waitForSignal } from './signals.js';
@@ -39,43 +40,26 @@ export interface GatewayOptions {
   serverUrl?: string;
   auditFail?: AuditFailMode;
   auditKeyFile?: string;
+  auditSigningKey?: string;
   redactStdin?: RedactStdinMode;
   maxSize?: string;
 }
 
-/** A replica's name is part of a file name and a store key: a DNS-label-like word. */
-const REPLICA_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 /** `--store DIR` or `--store postgres://…`; a files store under the state directory by default. */
-export function parseStore(text: string | undefined): StoreSettings {
+export function parseStore(text: string | undefined): StoreSpec {
   if (text === undefined || text === '') return { kind: 'files', dir: resolve(stateDir(), 'gateway-store') };
-  if (/^postgres(ql)?:\/\//i.test(text)) return { kind: 'postgres', url: text };
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new CliError('KW_ERR_USAGE', `--store ${text.split('://')[0]}://…: expected a directory or a postgres:// URL`, 2);
-  return { kind: 'files', dir: resolve(text) };
-}
-
-/** What the log says about the store: a URL without its user and password. */
-export function describeStore(store: StoreSettings): string {
-  if (store.kind === 'files') return store.dir;
-  try {
-    const u = new URL(store.url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparsable URL)';
-  }
+  return parseStoreSpec(text);
 }
 
 export function gatewayAuditSettings(opts: GatewayOptions): AuditSettings {
-  const replica = opts.name ?? hostname();
-  if (!REPLICA_NAME.test(replica)) throw new CliError('KW_ERR_USAGE', `--name ${replica}: expected letters, digits, '.', '_' or '-' (at most 128), starting with a letter or digit`, 2);
+  const replica = opts.name ?? defaultReplica();
+  if (!REPLICA_NAME.test(replica)) throw new CliError('KW_ERR_USAGE', `--name ${replica}: expected letters, digits, '.', '_' or '-' (at most 63), starting with a letter or digit`, 2);
   return {
     failMode: opts.auditFail ?? 'closed',
     keyFile: opts.auditKeyFile ?? null,
     redactStdin: opts.redactStdin ?? 'none',
     maxSize: opts.maxSize === undefined ? null : parseSize(opts.maxSize),
+    signingKeyFile: opts.auditSigningKey ?? null,
     store: parseStore(opts.store),
     replica,
   };

@@ -47,6 +47,9 @@ export function buildProgram(): Command {
       .addOption(new Option('--audit-fail <mode>', 'when the audit log cannot be written: closed (refuse new sessions with 503, end open ones) or open (keep serving, record the gap)').choices(['closed', 'open']))
       .option('--audit-key-file <file>', 'make the chain an HMAC-SHA256 under this key (at least 16 bytes), so it cannot be recomputed without it')
       .addOption(new Option('--redact-stdin <mode>', 'stdin kept in the audit log: none (all of it), echo-off (replace tty input that never came back as echo, such as passwords, by its length), all (lengths only)').choices(['none', 'echo-off', 'all']))
+      .option('--audit-signing-key <file>', 'sign every seal with this Ed25519 private key (PEM; openssl genpkey -algorithm ed25519), so that `kubewire verify --public-key` can check the log without being able to write one')
+      .addOption(new Option('--audit-store <store>', 'experimental: write the audit records to a store: a directory, or postgres://… (see kubewire sessions)').hideHelp())
+      .addOption(new Option('--audit-replica <name>', 'experimental: this process\'s name among the replicas writing to one --audit-store (default: the host name)').hideHelp())
       .option('--max-size <size>', 'rotate the audit log at this size (e.g. 100M; every file stays within it); the chain goes on across files named <log>-0001.jsonl, <log>-0002.jsonl, …')
       .addOption(new Option('--translate <mode>', 'off (relay every upgrade byte-exactly), or spdy-to-ws: answer SPDY exec/attach/port-forward here and speak WebSocket upstream (v5.channel.k8s.io, the port-forward tunnel), for gateways that refuse SPDY').choices([...TRANSLATE_MODES]).default('off'));
 
@@ -82,6 +85,7 @@ export function buildProgram(): Command {
     .option('--metrics-listen <host:port>', 'plain HTTP address for /healthz, /readyz and /metrics', '0.0.0.0:9090')
     .addOption(new Option('--audit-fail <mode>', 'when the audit trail cannot be written: closed (refuse new sessions with 503) or open (keep serving, record the gap)').choices(['closed', 'open']))
     .option('--audit-key-file <file>', 'make the chain an HMAC-SHA256 under this key (at least 16 bytes)')
+    .option('--audit-signing-key <file>', 'sign every seal with this Ed25519 private key (PEM); kubewire verify --public-key checks them')
     .addOption(new Option('--redact-stdin <mode>', 'stdin kept in the audit trail: none, echo-off or all').choices(['none', 'echo-off', 'all']))
     .option('--max-size <size>', 'rotate the audit files at this size (e.g. 100M)')
     .addHelpText('after', '\nExamples:\n  kubewire gateway --upstream-kubeconfig cluster.kubeconfig --store /var/lib/kubewire --write-kubeconfig team.kubeconfig\n  kubewire gateway --upstream-kubeconfig sa.kubeconfig --identity impersonate --client-ca users-ca.crt --tls-cert tls.crt --tls-key tls.key')
@@ -129,13 +133,33 @@ export function buildProgram(): Command {
   program
     .command('verify')
     .description('Check an audit log written with --audit: the hash chain, the seq continuity and the seals of every session and file. Names the first bad record (file, line, what is wrong). Exit 0 intact, 1 tampered, 2 unreadable.')
-    .argument('<file...>', 'the audit log, or all parts of a rotated one in order (audit-0001.jsonl audit-0002.jsonl …)')
-    .option('--key-file <file>', 'the --audit-key-file the log was written with (needed for an HMAC chain)')
+    .argument('[file...]', 'the audit log, or all parts of a rotated one in order (audit-0001.jsonl audit-0002.jsonl …)')
+    .option('--key-file <file>', 'the --audit-key-file the log was written with (needed for an HMAC chain; a chain without it is then tampering)')
+    .option('--public-key <file>', 'the Ed25519 public key (PEM) of the --audit-signing-key: every seal must carry a valid signature')
+    .option('--store <store>', 'verify every replica\'s chain in an audit store (a directory, or postgres://…) instead of files')
     .option('--json', 'print the result as one JSON object')
-    .addHelpText('after', '\nExamples:\n  kubewire verify audit.jsonl\n  kubewire verify audit-*.jsonl --key-file /etc/kubewire/audit.key')
+    .addHelpText('after', '\nExamples:\n  kubewire verify audit.jsonl\n  kubewire verify audit-*.jsonl --key-file /etc/kubewire/audit.key\n  kubewire verify --store postgres://audit@db/kubewire --public-key audit.pub')
     .action(async (files: string[], opts) => {
+      if (opts.store === undefined && files.length === 0) throw new CliError('KW_ERR_USAGE', 'verify needs the files of an audit log, or --store', ExitCode.Usage);
+      if (opts.store !== undefined && files.length > 0) throw new CliError('KW_ERR_USAGE', 'verify takes files or --store, not both', ExitCode.Usage);
       const { runVerify } = await import('./verify-command.js');
-      process.exitCode = await runVerify({ files, ...(opts.keyFile ? { keyFile: opts.keyFile } : {}), json: opts.json === true }, new StdoutOutput(), new StdoutOutput(process.stderr));
+      process.exitCode = await runVerify({ files, ...(opts.keyFile ? { keyFile: opts.keyFile } : {}), ...(opts.publicKey ? { publicKey: opts.publicKey } : {}), ...(opts.store ? { store: opts.store } : {}), json: opts.json === true }, new StdoutOutput(), new StdoutOutput(process.stderr));
+    });
+
+  program
+    .command('sessions')
+    .description('Search the sessions of an audit store: who ran what, where, when, and how it ended; one line per session, oldest first.')
+    .requiredOption('--store <store>', 'the audit store: a directory, or postgres://…')
+    .option('--user <name>', 'sessions of this user')
+    .option('--pod <name>', 'sessions in this pod')
+    .option('--verb <verb>', 'exec, attach, cp, portforward, log or rest')
+    .option('--command <text>', 'the exec command, or a command line typed in a tty session, contains this text')
+    .option('--since <when>', 'started at most this long ago (90s, 30m, 24h, 7d) or since this time')
+    .option('--json', 'one JSON object per session')
+    .addHelpText('after', '\nExamples:\n  kubewire sessions --store postgres://audit@db/kubewire --user alice --command rm --since 24h\n  kubewire sessions --store /var/lib/kubewire/audit --pod web --json')
+    .action(async (opts) => {
+      const { runSessions } = await import('./sessions-command.js');
+      process.exitCode = await runSessions(opts, new StdoutOutput());
     });
 
   program

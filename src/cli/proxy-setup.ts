@@ -17,8 +17,7 @@ import type { TranslateMode } from '../translate/mode.js';
 import type { SessionObserver } from '../session/session-observer.js';
 import { defaultLogPath } from '../sinks/jsonl-sink.js';
 import { VERSION } from '../version.js';
-import { auditLogPath } from '../observer/audit-store.js';
-import { auditStartFacts, readAuditKey, type AuditSettings } from './audit-setup.js';
+import { auditStartFacts, readAuditKey, readAuditSigningKey, type AuditSettings } from './audit-setup.js';
 import type { ListenAddress } from './listen-address.js';
 import { stateDir } from './state-dir.js';
 
@@ -74,13 +73,15 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
   // Meanwhile: can the upstream be reached at all? Said once, before anything is served.
   const probe = upstream.probe?.(PROBE_TIMEOUT_MS) ?? Promise.resolve(null);
   const auditing = flags.audit ?? null;
-  const given = flags.log ?? defaultLogPath(stateDir(), new Date());
-  const logPath = auditing ? auditLogPath(auditing, given) : given;
+  // With a store the observer names the file or database it writes (its `ready`), and `--log`
+  // is where a PostgreSQL store spools.
+  const logPath = flags.log ?? defaultLogPath(stateDir(), new Date());
   const payload: PayloadMode = auditing ? 'full' : flags.payload;
   const key = auditing ? await readAuditKey(auditing) : null;
+  const signingKey = auditing ? await readAuditSigningKey(auditing) : null;
   const observer = await WorkerObserver.start({
     payload, lossless: auditing !== null || payload === 'full', digests: auditing !== null, logPath,
-    audit: auditing ? { settings: auditing, key: key ? new Uint8Array(key) : null } : null, errors,
+    audit: auditing ? { settings: auditing, key: key ? new Uint8Array(key) : null, signingKey } : null, errors,
   });
   const abandon = async (): Promise<void> => void (await observer.shutdown('start failed', 0));
   if (auditing) {

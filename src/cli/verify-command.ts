@@ -1,34 +1,65 @@
 /**
- * `kubewire verify FILE... [--key-file F] [--json]`: checks the hash chain of an audit log (its
- * rotated parts in order) and says whether it is intact. Exit codes: 0 intact, 1 tampered (the
- * first problem is named with its file and line), 2 unreadable (a file cannot be read or is not
- * an audit log, or a keyed chain is checked without its key or with another key).
+ * `kubewire verify FILE... [--key-file F] [--public-key P] [--json]`, and `verify --store S`
+ * (every replica's chain in a store, src/store/store-verify.ts): checks the hash chain of an
+ * audit log (its rotated parts in order) and says whether it is intact. Exit codes: 0 intact or
+ * consistent, 1 tampered (the first problem is named with its file and line), 2 unreadable (a
+ * file cannot be read or is not an audit log, or a keyed chain is checked without its key or
+ * with another key).
+ *
+ * Intact means authenticated: an HMAC chain checked with its `--key-file`, or signed seals
+ * checked with `--public-key`. A chain that passes every check with nothing to authenticate it
+ * (a plain SHA-256 chain, or signatures not checked) is only "consistent, unauthenticated":
+ * anyone can write one, including someone who rewrote a keyed log as a plain chain. Given a key,
+ * a chain without that protection is tampering (a downgrade).
  */
+import type { KeyObject } from 'node:crypto';
 import { KeyFileError, readKeyFile } from '../audit/chain.js';
-import { verifyFiles, type VerifyResult } from '../audit/verify.js';
+import { readPublicKey, SigningKeyError } from '../audit/seal-signature.js';
+import { unreadableResult, verifyFiles, type VerifyResult } from '../audit/verify.js';
 import { ExitCode } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 
 export interface VerifyCommandOptions {
   files: string[];
   keyFile?: string;
+  /** `--public-key`: the Ed25519 public key of `--audit-signing-key`. */
+  publicKey?: string;
+  /** `--store`: verify every replica of a store instead of files. */
+  store?: string;
   /** Print the result as one JSON object (the VerifyResult) instead of text. */
   json?: boolean;
 }
 
-export async function runVerify(opts: VerifyCommandOptions, out: Output, err: Output): Promise<number> {
-  let key: Buffer | null = null;
-  if (opts.keyFile !== undefined) {
-    try {
-      key = await readKeyFile(opts.keyFile);
-    } catch (e) {
-      if (!(e instanceof KeyFileError)) throw e;
-      err.line(`kubewire: ${e.message} [KW_ERR_AUDIT_KEY]`);
-      if (opts.json) out.line(JSON.stringify(keyRefused(opts.files, e.message)));
-      return ExitCode.Usage;
-    }
+export interface VerifyKeys {
+  key: Buffer | null;
+  publicKey: KeyObject | null;
+}
+
+/** The keys of `--key-file` and `--public-key`, or the message why one cannot be read. */
+export async function readVerifyKeys(opts: { keyFile?: string; publicKey?: string }): Promise<VerifyKeys | string> {
+  try {
+    return {
+      key: opts.keyFile !== undefined ? await readKeyFile(opts.keyFile) : null,
+      publicKey: opts.publicKey !== undefined ? await readPublicKey(opts.publicKey) : null,
+    };
+  } catch (e) {
+    if (e instanceof KeyFileError || e instanceof SigningKeyError) return e.message;
+    throw e;
   }
-  const result = await verifyFiles(opts.files, { key });
+}
+
+export async function runVerify(opts: VerifyCommandOptions, out: Output, err: Output): Promise<number> {
+  const keys = await readVerifyKeys(opts);
+  if (typeof keys === 'string') {
+    err.line(`kubewire: ${keys} [KW_ERR_AUDIT_KEY]`);
+    if (opts.json) out.line(JSON.stringify(unreadableResult(opts.files, keys)));
+    return ExitCode.Usage;
+  }
+  if (opts.store !== undefined) {
+    const { runVerifyStore } = await import('../store/store-verify.js');
+    return runVerifyStore(opts.store, keys, opts.json === true, out, err);
+  }
+  const result = await verifyFiles(opts.files, keys);
   if (opts.json) out.line(JSON.stringify(result));
   else report(result, out, err);
   return exitCodeOf(result);
@@ -36,10 +67,33 @@ export async function runVerify(opts: VerifyCommandOptions, out: Output, err: Ou
 
 export function exitCodeOf(result: VerifyResult): number {
   switch (result.status) {
-    case 'intact': return ExitCode.Ok;
+    case 'intact':
+    case 'consistent': return ExitCode.Ok;
     case 'tampered': return ExitCode.Failure;
     case 'unreadable': return ExitCode.Usage;
   }
+}
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** The chain's protection, in a few words. */
+export function describeProtection(chain: VerifyResult['chain']): string {
+  if (!chain) return 'unknown';
+  const base = `${chain.algorithm}${chain.keyId ? ` (key ${chain.keyId})` : ''}`;
+  return chain.signature ? `${base}, seals signed by ed25519 key ${chain.signature.keyId}` : base;
+}
+
+/** The line that says what was checked, for an intact or consistent result. */
+export function passedLine(r: VerifyResult, what: string): string {
+  const head = r.status === 'intact' ? 'intact' : 'consistent, unauthenticated';
+  return `${head}: ${what}, ${plural(r.records, 'record')}, ${plural(r.sessionsSealed, 'session')} sealed, chain ${describeProtection(r.chain)}, ${r.final ? 'ends with a final seal' : 'has no final seal'}; last hash ${r.lastHash ?? '(none)'}`;
+}
+
+/** Why a passing chain is not authenticated, or null when it is. */
+export function unauthenticatedNote(r: VerifyResult): string | null {
+  if (r.status !== 'consistent') return null;
+  if (r.chain?.signature) return 'note: the seals are signed, but no --public-key was given, so nothing authenticates the chain: anyone could have written it (pass --public-key to check the signatures; then a log without them is reported as tampered)';
+  return 'note: the chain has no key, so it shows damage and edits that did not recompute the hashes; someone who recomputes every hash after an edit, or rewrites a keyed log as a plain chain, is not detected (record with --audit-key-file or --audit-signing-key, and verify with --key-file or --public-key, to rule that out)';
 }
 
 function report(r: VerifyResult, out: Output, err: Output): void {
@@ -52,22 +106,11 @@ function report(r: VerifyResult, out: Output, err: Output): void {
     out.line(`tampered: ${p.file}${p.line !== null ? `:${p.line}` : ''}: ${p.message}`);
     return;
   }
-  const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
-  const chain = r.chain ? `${r.chain.algorithm}${r.chain.keyId ? ` (key ${r.chain.keyId})` : ''}` : 'unknown';
-  out.line(`intact: ${plural(r.files.length, 'file')}, ${plural(r.records, 'record')}, ${plural(r.sessionsSealed, 'session')} sealed, chain ${chain}, ${r.final ? 'ends with a final seal' : 'has no final seal'}; last hash ${r.lastHash ?? '(none)'}`);
+  out.line(passedLine(r, plural(r.files.length, 'file')));
   for (const g of r.gaps) {
     const n = g.toSeq - g.fromSeq + 1;
     out.line(`gap: ${g.file}:${g.line}: ${n === 1 ? `seq ${g.fromSeq} was` : `seqs ${g.fromSeq}..${g.toSeq} (${n} records) were`} not written: ${g.reason}`);
   }
-  if (r.chain?.algorithm === 'sha256') {
-    out.line('note: the chain has no key, so it shows damage and edits that did not recompute the hashes; someone who recomputes every hash after an edit is not detected (record with --audit-key-file to rule that out)');
-  }
-}
-
-function keyRefused(files: string[], why: string): VerifyResult {
-  return {
-    status: 'unreadable', problem: null, unreadable: why,
-    files: files.map((path) => ({ path, part: null, records: 0 })),
-    records: 0, sessionsSealed: 0, gaps: [], chain: null, lastHash: null, final: false,
-  };
+  const note = unauthenticatedNote(r);
+  if (note) out.line(note);
 }

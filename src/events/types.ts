@@ -496,6 +496,11 @@ export interface ChainInfo {
    * `hash`. See src/audit/chain.ts.
    */
   format?: 2 | 3;
+  /**
+   * `--audit-signing-key`: every seal carries `signature`, an Ed25519 signature (RFC 8032) over
+   * the seal and the hash it follows (src/audit/seal-signature.ts), by the key with this id.
+   */
+  signature?: { algorithm: 'ed25519'; keyId: string };
 }
 
 /** Who the proxy acts as in the cluster, as far as the cluster or the kubeconfig tells. */
@@ -591,6 +596,8 @@ export interface AuditSealEvent {
   /** Files: this file's part number (1, 2, …) and whether the chain ends here. */
   part?: number;
   final?: boolean;
+  /** With `--audit-signing-key`: base64 Ed25519 signature (src/audit/seal-signature.ts). */
+  signature?: string;
 }
 
 /** Records the log could not take (`--audit-fail open`, or while refusing in closed mode). */

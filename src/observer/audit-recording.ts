@@ -6,7 +6,9 @@
  * refuses new sessions and, closed, ends the open ones.
  */
 import { hostname, userInfo } from 'node:os';
-import { AuditSink, type AuditFailMode, type AuditFailure } from '../audit/audit-sink.js';
+import type { AuditFailMode, AuditFailure, AuditSink } from '../audit/audit-sink.js';
+import { sealSigner } from '../audit/seal-signature.js';
+import { openAuditStore } from '../store/open-store.js';
 import { SessionRecorder, sessionSeal } from '../audit/session-recorder.js';
 import type { AuditSettings } from '../cli/audit-setup.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -32,11 +34,13 @@ export class AuditRecording {
   private constructor(readonly sink: AuditSink, private readonly settings: AuditSettings) {}
 
   /** Opens the log; throws CliError when it cannot be created (in either fail mode: a chain starts in a file that takes writes). */
-  static async open(settings: AuditSettings, key: Buffer | null, logPath: string, reports: AuditReports): Promise<AuditRecording> {
+  static async open(settings: AuditSettings, keys: { key: Buffer | null; signingKey: string | null }, logPath: string, reports: AuditReports): Promise<AuditRecording> {
     let self: AuditRecording | null = null;
-    const sink = await AuditSink.open({
-      path: logPath, maxSize: settings.maxSize, key, failMode: settings.failMode, redactStdin: settings.redactStdin,
+    // The file log, a file store or a PostgreSQL store: src/store/open-store.ts.
+    const sink = await openAuditStore(settings, {
+      logPath, key: keys.key, signer: keys.signingKey ? sealSigner(keys.signingKey) : null,
       publish: (body) => self?.publish(body),
+      report: (text) => reports.line(text),
     });
     self = new AuditRecording(sink, settings);
     sink.onFailure((f) => {

@@ -18,8 +18,7 @@ import { SessionObserver, TICK_MS } from '../session/session-observer.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
 import { SessionReports } from '../gateway/session-report.js';
 import { JsonlSink } from '../sinks/jsonl-sink.js';
-import type { AuditRecording } from './audit-recording.js';
-import { openAuditStore } from './audit-store.js';
+import { AuditRecording } from './audit-recording.js';
 import { ConnectionObservation } from './connection-observation.js';
 import type { AuditStartFacts, FromObserver, MirrorItem, ObserverConfig, RelayEntry, ToObserver } from './observer-messages.js';
 
@@ -58,7 +57,7 @@ export class ObserverCore {
     try {
       if (config.audit) {
         const key = config.audit.key ? Buffer.from(config.audit.key) : null;
-        core.audit = await openAuditStore(config.audit.settings, key, config.logPath, { line, failing: (reason) => post({ t: 'audit-failing', reason }) });
+        core.audit = await AuditRecording.open(config.audit.settings, { key, signingKey: config.audit.signingKey ?? null }, config.logPath, { line, failing: (reason) => post({ t: 'audit-failing', reason }) });
         return { core, logPath: core.audit.sink.path };
       }
       const jsonl = await JsonlSink.open(config.logPath);

@@ -20,7 +20,7 @@ export interface ObserverConfig {
   digests: boolean;
   logPath: string;
   /** With `--audit`: the hash-chained log instead of the plain JSONL. */
-  audit: { settings: AuditSettings; key: Uint8Array | null } | null;
+  audit: { settings: AuditSettings; key: Uint8Array | null; signingKey?: string | null } | null;
 }
 
 /** The facts of `audit.start` that only the relay's side knows (its upstream, and who asked). */

@@ -91,7 +91,7 @@ describe('AuditSink', () => {
     }
     expect(recs[51]).toMatchObject({ type: 'audit.seal', scope: 'session', session: 's1', count: 50, last: recs[50]!.hash });
     expect(recs[52]).toMatchObject({ type: 'audit.seal', scope: 'file', part: 1, final: true, count: 52, last: recs[51]!.hash });
-    expect((await verifyFiles([sink.path], { key: null })).status).toBe('intact');
+    expect((await verifyFiles([sink.path], { key: null })).status).toBe('consistent');
   });
 
   it('rotates at maxSize into numbered parts, each linked to the one before, and verify accepts the set', async () => {
@@ -128,7 +128,7 @@ describe('AuditSink', () => {
     await bus.close();
     const parts = readdirSync(dir).sort().map((f) => join(dir, f));
     expect(parts.length).toBeGreaterThan(5);
-    expect((await verifyFiles(parts, { key: null })).status).toBe('intact');
+    expect((await verifyFiles(parts, { key: null })).status).toBe('consistent');
     const data = parts.flatMap(lines).filter((r): r is KubewireEvent & { type: 'k8s.data' } => r.type === 'k8s.data');
     expect(data.map((r) => r.payload)).toEqual(sent);
     expect(data.map((r) => r.note)).toEqual(sent.map((_, i) => `chunk ${i} ✓`));
@@ -177,7 +177,7 @@ describe('AuditSink', () => {
       for (const p of parts) expect(statSync(p).size, p).toBeLessThanOrEqual(MAX);
       const v = await verifyFiles(parts, { key: null });
       expect(v.problem).toBeNull();
-      expect(v.status).toBe('intact');
+      expect(v.status).toBe('consistent');
       const records = parts.flatMap(lines);
       // A 64 KiB message is cut into pieces of one seq; a rotation's seal and audit.file repeat the seq before them.
       const pieces = records.filter((r) => (r as { piece?: unknown }).piece !== undefined);

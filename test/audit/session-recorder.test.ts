@@ -211,6 +211,6 @@ describe('SessionRecorder', () => {
     expect(cpSeals.map((e) => (e as { count: number }).count)).toEqual([cpEvents.length, 1]);
     const v = await verifyFiles([sink.path], { key: null });
     expect(v.problem ?? null).toBeNull();
-    expect(v.status).toBe('intact');
+    expect(v.status).toBe('consistent');
   });
 });

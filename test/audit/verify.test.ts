@@ -98,7 +98,7 @@ describe.each([2, 1] as const)('chain format %i', (format) => {
       const v = await verify(files, false);
       expect(v.code).toBe(0);
       expect(v.result.chain).toEqual(chainInfoOf(null, format));
-      expect(v.text[0]).toMatch(/^intact: 1 file, \d+ records, \d+ sessions sealed, chain sha256, ends with a final seal; last hash [0-9a-f]{64}$/);
+      expect(v.text[0]).toMatch(/^consistent, unauthenticated: 1 file, \d+ records, \d+ sessions sealed, chain sha256, ends with a final seal; last hash [0-9a-f]{64}$/);
       expect(v.text[1]).toMatch(/^note: the chain has no key/);
     });
 
@@ -139,7 +139,7 @@ describe.each([2, 1] as const)('chain format %i', (format) => {
       rechainAuditLog(files, { key: null, from: { file: 0, line: at }, renumber: true, recount: true, edit: (r, pos) => (pos.line === at ? [gap, r] : r) });
       expect(recordAt(files[0]!, at)['type']).toBe('audit.gap');
       const v = await verify(files, false);
-      expect(v.result.status, JSON.stringify(v.result.problem)).toBe('intact');
+      expect(v.result.status, JSON.stringify(v.result.problem)).toBe('consistent');
       expect(v.result.gaps).toEqual([]);
     });
   });
@@ -295,7 +295,7 @@ describe.each([2, 1] as const)('chain format %i', (format) => {
       expect(r.problem!.message).toBe(`line ${line} (seq ${r.problem!.seq}, k8s.data) was changed: its hash does not match its content (the hash is plain SHA-256, made without the key: the record was edited and its hash recomputed)`);
     });
 
-    it('with a key: audit.start rewritten as sha256 and the whole chain recomputed is tampering (kind key); without the key it cannot be seen', async () => {
+    it('with a key: audit.start rewritten as sha256 and the whole chain recomputed is tampering (kind key); without the key it is consistent, unauthenticated, not intact', async () => {
       const files = log('rekey', { parts: 2, records: 200 });
       rechainAuditLog(files, {
         key: null,
@@ -303,8 +303,8 @@ describe.each([2, 1] as const)('chain format %i', (format) => {
       });
       const r = await expectTampered(files, 'key', files[0]!, 1);
       expect(r.problem!.message).toMatch(/^line 1 \(seq 1, audit\.start\) declares a plain SHA-256 chain, but a key was given/);
-      // Without the key the rewritten chain is a valid plain chain: that is what the key is for.
-      expect((await verify(files, false)).result.status).toBe('intact');
+      // Without the key the rewritten chain is consistent, but never intact: nothing authenticates it.
+      expect((await verify(files, false)).result.status).toBe('consistent');
     });
 
     it('a line written anew with the same JSON value: changed in format 2, whose hash is over the bytes; format 1 hashes the value', async () => {
@@ -506,7 +506,7 @@ describe('kubewire verify: logs from the format-1 writer', () => {
   };
 
   it('passes them, the keyed one with its key only', async () => {
-    expect(await run(copy('format-1-sha256.jsonl'), false)).toMatchObject({ status: 'intact', records: 6, sessionsSealed: 1, final: true, chain: { algorithm: 'sha256', keyId: null } });
+    expect(await run(copy('format-1-sha256.jsonl'), false)).toMatchObject({ status: 'consistent', records: 6, sessionsSealed: 1, final: true, chain: { algorithm: 'sha256', keyId: null } });
     const keyed = copy('format-1-hmac.jsonl');
     expect(await run(keyed, true)).toMatchObject({ status: 'intact', records: 6, chain: { algorithm: 'hmac-sha256', keyId: keyIdOf(FIXTURE_KEY) } });
     expect((await run(keyed, false)).status).toBe('unreadable');
@@ -568,7 +568,7 @@ describe('chain format 3: the records of a rotation and the pieces of an event',
   }
 
   it('passes the pieces of one seq in order, and a gap that declares the rest of an event lost', async () => {
-    expect((await verifyFiles([sealed('pieces', [[1, start], [2, piece(0, 3)], [2, piece(1, 3)], [2, piece(2, 3)], [3, data], [4, final(5)]])], { key: null })).status).toBe('intact');
+    expect((await verifyFiles([sealed('pieces', [[1, start], [2, piece(0, 3)], [2, piece(1, 3)], [2, piece(2, 3)], [3, data], [4, final(5)]])], { key: null })).status).toBe('consistent');
     const gap = { type: 'audit.gap', reason: 'ENOSPC', code: 'ENOSPC', fromSeq: 2, toSeq: 4, records: 3, since: T, failMode: 'open' };
     const v = await verifyFiles([sealed('gap', [[1, start], [2, piece(0, 2)], [5, gap], [6, final(3)]])], { key: null });
     expect(v.problem).toBeNull();
@@ -602,7 +602,7 @@ describe('chain format 3: the records of a rotation and the pieces of an event',
     const parts = [join(dir, 'a-0001.jsonl'), join(dir, 'a-0002.jsonl')];
     const v = await verifyFiles(parts, { key: null });
     expect(v.problem).toBeNull();
-    expect(v.status).toBe('intact');
+    expect(v.status).toBe('consistent');
     const own = format3('own-seq', rotation(3));
     expect((await verifyFiles([own], { key: null })).problem).toMatchObject({ kind: 'missing', line: 3 });
   });

@@ -1,4 +1,5 @@
 /** The audit flags of `proxy` and `run`: checked together, before anything starts. */
+import { defaultReplica } from '../../src/store/store-spec.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ describe('audit flags', () => {
   });
 
   it('--audit defaults to fail closed, no redaction, one file', () => {
-    expect(auditSettings({ audit: true }, false)).toEqual({ failMode: 'closed', keyFile: null, redactStdin: 'none', maxSize: null, store: null, replica: null });
+    expect(auditSettings({ audit: true }, false)).toEqual({ failMode: 'closed', keyFile: null, redactStdin: 'none', maxSize: null, signingKeyFile: null, replica: defaultReplica() });
     expect(auditSettings({}, false)).toBeNull();
   });
 

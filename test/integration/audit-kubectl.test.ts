@@ -36,7 +36,7 @@ describe.skipIf(missing)('kubewire --audit with real kubectl', () => {
     await t?.stop();
   });
 
-  it.each(found)('kubectl %s: records who, which pod, which command, the bytes and the exit code; verify says intact', async (v) => {
+  it.each(found)('kubectl %s: records who, which pod, which command, the bytes and the exit code; verify says consistent (no key)', async (v) => {
     const log = join(t.dir, `exec-${v}.jsonl`);
     const r = await runThroughKubewire(v, ['exec', 'web', '--', 'sh', '-c', 'echo hello; echo oops >&2; exit 3'], { kubeconfig: t.kubeconfig, home: t.home, log, flags: ['--audit'] });
     expect(r.code).toBe(3);
@@ -65,7 +65,7 @@ describe.skipIf(missing)('kubewire --audit with real kubectl', () => {
 
     const verify = runCli(['verify', log]);
     expect(verify.stderr).toBe('');
-    expect(verify.stdout).toMatch(/^intact: /);
+    expect(verify.stdout).toMatch(/^consistent, unauthenticated: /);
     expect(verify.status).toBe(0);
   });
 

@@ -93,7 +93,7 @@ describe.skipIf(found.length === 0)('kubewire gateway with real kubectl', () => 
       // Nothing of the refused --as request went upstream or into a session.
       expect(records.some((r) => r.type === 'http.request' && JSON.stringify(r.headers).includes('someone'))).toBe(false);
       const verified = runCli(['verify', ...readdirSync(join(store, 'gw-a')).map((f) => join(store, 'gw-a', f))]);
-      expect(verified.stdout).toMatch(/^intact/);
+      expect(verified.stdout).toMatch(/^consistent, unauthenticated/);
 
       const logged = gw.stdout() + gw.stderr();
       const files = readdirSync(join(store, 'gw-a')).map((f) => readFileSync(join(store, 'gw-a', f), 'utf8')).join('');

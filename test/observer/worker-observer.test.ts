@@ -41,7 +41,7 @@ async function proxy(flags: { audit?: boolean } = {}): Promise<{ running: Runnin
   const n = ++proxies;
   const kubeconfig = join(dir, `proxy-${n}.kubeconfig`);
   const errors = new Lines();
-  const audit = flags.audit ? { failMode: 'closed' as const, keyFile: null, redactStdin: 'none' as const, maxSize: null, store: null, replica: null } : null;
+  const audit = flags.audit ? { failMode: 'closed' as const, keyFile: null, redactStdin: 'none' as const, maxSize: null } : null;
   const running = await startProxy({ kubeconfig: cluster.kubeconfig, log: join(dir, `proxy-${n}.jsonl`), payload: 'head', audit }, parseListen('127.0.0.1:0'), kubeconfig, errors);
   return { running, kubeconfig, errors };
 }

@@ -1,0 +1,61 @@
+/**
+ * `kubewire sessions --store S [--user U] [--pod P] [--verb V] [--command TEXT] [--since 24h]
+ * [--json]`: searches the session index of an audit store (src/store/session-index.ts), one
+ * line per session, oldest first. `--command` matches the exec command and the command lines
+ * typed in tty sessions.
+ */
+import { CliError, ExitCode } from '../io/errors.js';
+import type { Output } from '../io/output.js';
+import type { IndexedSession, SessionFilter } from '../store/session-index.js';
+import { openStoreReader } from '../store/store-reader.js';
+import { parseStoreSpec } from '../store/store-spec.js';
+
+export interface SessionsOptions {
+  store: string;
+  user?: string;
+  pod?: string;
+  verb?: string;
+  command?: string;
+  since?: string;
+  json?: boolean;
+}
+
+/** `90s`, `30m`, `24h`, `7d`: a duration back from now, in ms; or an RFC 3339 time. */
+export function parseSince(text: string, now: number = Date.now()): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(text.trim());
+  if (m) return now - Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  const t = Date.parse(text);
+  if (Number.isFinite(t) && /^\d{4}-\d{2}-\d{2}/.test(text)) return t;
+  throw new CliError('KW_ERR_USAGE', `--since ${text}: expected a duration such as 90s, 30m, 24h or 7d, or a time such as 2026-11-21T10:00:00Z`, ExitCode.Usage);
+}
+
+export async function runSessions(opts: SessionsOptions, out: Output): Promise<number> {
+  const filter: SessionFilter = {
+    ...(opts.user !== undefined ? { user: opts.user } : {}),
+    ...(opts.pod !== undefined ? { pod: opts.pod } : {}),
+    ...(opts.verb !== undefined ? { verb: opts.verb } : {}),
+    ...(opts.command !== undefined ? { command: opts.command } : {}),
+    ...(opts.since !== undefined ? { sinceMs: parseSince(opts.since) } : {}),
+  };
+  const reader = await openStoreReader(parseStoreSpec(opts.store));
+  try {
+    const found = await reader.sessions(filter);
+    for (const s of found) out.line(opts.json ? JSON.stringify(jsonOf(s)) : sessionLine(s));
+    return ExitCode.Ok;
+  } finally {
+    await reader.close();
+  }
+}
+
+function jsonOf(s: IndexedSession): Record<string, unknown> {
+  const { files: _f, ...rest } = s;
+  return rest;
+}
+
+function sessionLine(s: IndexedSession): string {
+  const where = s.pod ? `${s.namespace ?? 'default'}/${s.pod}${s.container ? `/${s.container}` : ''}` : '-';
+  const what = s.command || '-';
+  const typed = s.typed.length ? `  typed: ${s.typed.map((t) => JSON.stringify(t)).join(', ')}` : '';
+  const exit = s.exitCode === null ? '' : `  exit ${s.exitCode}`;
+  return `${s.start ?? '(no time)'}  ${s.user ?? '?'}  ${s.replica}  ${s.verb}  ${where}  ${what}${s.tty ? ' (tty)' : ''}${exit}  ${s.session}${typed}`;
+}

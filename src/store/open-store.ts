@@ -1,0 +1,58 @@
+/**
+ * `openAuditStore`: the one entry point that opens where the audit records of `proxy`, `run`
+ * and the gateway go, from the audit settings:
+ * - no store: the log of `--log` (with `--max-size` rotation), as always;
+ * - a file store (`DIR`): a chain per run of each replica, `DIR/<replica>/audit-<time>-<pid>.jsonl`
+ *   (rotating into `…-0001.jsonl`, … with `--max-size`), so that several replicas, and restarts of
+ *   one, never write into one file;
+ * - PostgreSQL (`postgres://…`): the replica's chain in the database (pg-output.ts), indexed as
+ *   it is written (session-index.ts), spooling to files beside `--log` while it is unreachable.
+ * In every case the records are linked, hashed and sealed by the one writer (audit-sink.ts).
+ */
+import { join } from 'node:path';
+import { AuditSink, type AuditSinkOptions } from '../audit/audit-sink.js';
+import { chainInfo } from '../audit/chain.js';
+import type { AuditSettings } from '../cli/audit-setup.js';
+import { CliError } from '../io/errors.js';
+import { PgAuditOutput, ReplicaRefused, type RecordAttachment } from './pg-output.js';
+import { SessionIndexer } from './session-index.js';
+import { defaultReplica, describeStore } from './store-spec.js';
+
+export interface StoreOpenOptions extends Omit<AuditSinkOptions, 'path' | 'maxSize' | 'failMode' | 'redactStdin' | 'output' | 'annotate'> {
+  /** `--log`: the log without a store; the spool's base with PostgreSQL. */
+  logPath: string;
+  /** A line for the user's stderr. */
+  report(text: string): void;
+}
+
+export async function openAuditStore(settings: AuditSettings, opts: StoreOpenOptions): Promise<AuditSink> {
+  const { logPath, report, ...sinkOpts } = opts;
+  const base = { ...sinkOpts, failMode: settings.failMode, redactStdin: settings.redactStdin, maxSize: settings.maxSize };
+  const store = settings.store;
+  const replica = settings.replica ?? defaultReplica();
+  if (!store) return AuditSink.open({ ...base, path: logPath });
+  if (store.kind === 'files') return AuditSink.open({ ...base, path: fileStoreRunPath(store.dir, replica, new Date()) });
+  const indexer = new SessionIndexer();
+  let output: PgAuditOutput;
+  try {
+    output = await PgAuditOutput.open({ url: store.url, replica, chain: chainInfo(opts.key, opts.signer?.info ?? null), spoolPath: logPath, report });
+  } catch (e) {
+    if (e instanceof ReplicaRefused) throw new CliError('KW_ERR_AUDIT_STORE', `${describeStore(store)}: ${e.message}`, 1);
+    throw e;
+  }
+  return AuditSink.open({
+    ...base,
+    path: `${describeStore(store)} (replica ${replica})`,
+    output,
+    annotate: (e): RecordAttachment => {
+      const row = indexer.push(e);
+      return row ? { type: e.type, row } : { type: e.type };
+    },
+  });
+}
+
+/** A new chain's first file in a file store: one directory per replica, one chain per run. */
+export function fileStoreRunPath(dir: string, replica: string, now: Date, pid: number = process.pid): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return join(dir, replica, `audit-${stamp}-${pid}.jsonl`);
+}

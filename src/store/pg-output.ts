@@ -1,0 +1,323 @@
+/**
+ * The PostgreSQL output of the audit writer (`--audit-store postgres://…`): each batch of
+ * records of this replica's chain goes into `audit_records` in one transaction, with the
+ * session index rows of its `audit.session` records and the replica's last position and hash
+ * (pg-schema.ts). The writer (audit-sink.ts) links, hashes and orders the records exactly as for
+ * files; this only stores their lines.
+ *
+ * Several replicas write to one database at once: each owns its rows (`replica`, `pos`), and
+ * holds its row of `audit_replicas` as a lease (an owner token and a heartbeat) so that two
+ * processes given the same `--audit-replica` do not interleave one chain.
+ *
+ * When the database cannot take a batch (unreachable, restarting), the batch and every later one
+ * go to a local spool file instead, as the chained lines they are; every second the spool is
+ * uploaded, in order, once the database answers again, and then records go to it directly again.
+ * Only when the spool cannot be written either does `append` fail, and the writer's fail mode
+ * applies (`--audit-fail closed` refuses sessions). A batch whose commit was lost in flight may
+ * be in the database and in the spool: the upload skips what the database already holds, by
+ * the replica's last hash.
+ */
+import { randomUUID } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
+import pg from 'pg';
+import { AuditFile, partPath } from '../audit/audit-file.js';
+import type { AuditLine, AuditOutput } from '../audit/audit-sink.js';
+import type { ChainInfo } from '../events/types.js';
+import { readFileLines } from '../sinks/jsonl-lines.js';
+import { migrate } from './pg-schema.js';
+import type { SessionRow } from './session-index.js';
+
+export interface PgOutputOptions {
+  url: string;
+  replica: string;
+  chain: ChainInfo;
+  /** The spool's base path (`--log`): spools are `<stem>-0001.jsonl`, … beside it. */
+  spoolPath: string;
+  /** A line for the user's stderr. */
+  report(text: string): void;
+  /** How often the spool tries the database again, ms. */
+  retryMs?: number;
+}
+
+/** What the writer attaches to each record (see openAuditStore): its type, and its index row. */
+export interface RecordAttachment {
+  type: string;
+  row?: SessionRow;
+}
+
+/** Refusals that waiting does not cure: another process holds the replica, or its protection differs. */
+export class ReplicaRefused extends Error {}
+
+interface Pending {
+  line: string;
+  seq: number;
+  hash: string;
+  session: string | null;
+  type: string;
+  row: SessionRow | undefined;
+}
+
+type Meta = Omit<Pending, 'line'>;
+
+const LEASE_SECONDS = 60;
+const HEARTBEAT_MS = 15_000;
+const UPLOAD_BATCH = 500;
+const UPLOAD_BATCH_BYTES = 4 * 1024 * 1024;
+
+export class PgAuditOutput implements AuditOutput {
+  readonly regular = false;
+  private client: pg.Client | null = null;
+  private lastPos = 0;
+  private lastHash: string | null = null;
+  private runPos = 0;
+  private spool: { path: string; file: AuditFile; meta: Meta[] } | null = null;
+  private spools = 0;
+  private serial: Promise<unknown> = Promise.resolve();
+  private readonly token = randomUUID();
+  private readonly retryTimer: NodeJS.Timeout;
+  private readonly heartbeatTimer: NodeJS.Timeout;
+  private closed = false;
+
+  private constructor(private readonly opts: PgOutputOptions) {
+    this.retryTimer = setInterval(() => {
+      if (this.spool) void this.enqueue(() => this.upload()).catch(() => undefined);
+    }, opts.retryMs ?? 1000);
+    this.retryTimer.unref();
+    this.heartbeatTimer = setInterval(() => void this.enqueue(() => this.heartbeat()).catch(() => undefined), HEARTBEAT_MS);
+    this.heartbeatTimer.unref();
+  }
+
+  /**
+   * Connects, migrates the schema and takes the replica's lease. A database that cannot be
+   * reached is not fatal (records spool until it can); a replica held by another process, or
+   * created with another protection, is.
+   */
+  static async open(opts: PgOutputOptions): Promise<PgAuditOutput> {
+    const out = new PgAuditOutput(opts);
+    try {
+      await out.connect();
+    } catch (e) {
+      if (e instanceof ReplicaRefused) {
+        await out.close();
+        throw e;
+      }
+      opts.report(`kubewire: cannot reach the audit database yet (${describePgError(e)}); records spool to local files beside ${opts.spoolPath} and are uploaded once it answers`);
+    }
+    return out;
+  }
+
+  /** The records in the spool, not yet in the database. */
+  get spooled(): number {
+    return this.spool?.meta.length ?? 0;
+  }
+
+  append(_data: readonly Buffer[], lines: readonly AuditLine[]): Promise<void> {
+    const items: Pending[] = lines.map((l) => {
+      const a = l.attachment as RecordAttachment | undefined;
+      return { line: l.data.toString('utf8', 0, l.data.length - 1), seq: l.seq, hash: l.hash, session: l.session ?? null, type: a?.type ?? 'unknown', row: a?.row };
+    });
+    const data = lines.map((l) => l.data);
+    return this.enqueue(() => this.write(items, data));
+  }
+
+  async sync(): Promise<void> {
+    await this.enqueue(async () => {
+      await this.spool?.file.sync();
+    });
+  }
+
+  /** Uploads what is spooled (one last try), gives the lease back and disconnects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.retryTimer);
+    clearInterval(this.heartbeatTimer);
+    await this.enqueue(async () => {
+      if (this.spool) await this.upload().catch(() => undefined);
+      if (this.spool) {
+        this.opts.report(`kubewire: the audit database is still unreachable: ${this.spool.meta.length} records stay in the spool ${this.spool.path}`);
+        await this.spool.file.close();
+      }
+      const c = this.client;
+      this.client = null;
+      if (c) {
+        await c.query('UPDATE audit_replicas SET owner = NULL WHERE name = $1 AND owner = $2', [this.opts.replica, this.token]).catch(() => undefined);
+        await c.end().catch(() => undefined);
+      }
+    }).catch(() => undefined);
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(task, task);
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(items: Pending[], data: Buffer[]): Promise<void> {
+    if (!this.spool) {
+      try {
+        if (!this.client) await this.connect();
+        await this.insert(items);
+        return;
+      } catch (e) {
+        this.dropClient();
+        this.opts.report(`kubewire: the audit database cannot take records (${describePgError(e)}); they spool to local files beside ${this.opts.spoolPath} until it can`);
+      }
+    }
+    await this.spoolWrite(items, data);
+  }
+
+  private async spoolWrite(items: Pending[], data: Buffer[]): Promise<void> {
+    if (!this.spool) {
+      const path = partPath(this.opts.spoolPath, ++this.spools, true);
+      this.spool = { path, file: await AuditFile.create(path), meta: [] };
+    }
+    await this.spool.file.append(data);
+    for (const { line: _line, ...meta } of items) this.spool.meta.push(meta);
+  }
+
+  /** Everything in the spool into the database, in order; then the spool is removed. */
+  private async upload(): Promise<void> {
+    const spool = this.spool;
+    if (!spool) return;
+    if (!this.client) await this.connect();
+    // What the database holds already (a commit whose answer was lost): skipped.
+    const held = this.lastHash === null ? -1 : spool.meta.findIndex((m) => m.hash === this.lastHash);
+    let index = 0;
+    let batch: Pending[] = [];
+    let bytes = 0;
+    const uploaded = spool.meta.length;
+    try {
+      for await (const l of readFileLines(spool.path, 64 * 1024 * 1024)) {
+        const meta = spool.meta[index++];
+        if (!meta || l.bytes === null) throw new Error(`the spool ${spool.path} does not hold what was written to it`);
+        if (index - 1 <= held) continue;
+        batch.push({ ...meta, line: l.bytes.toString('utf8') });
+        bytes += l.bytes.length;
+        if (batch.length >= UPLOAD_BATCH || bytes >= UPLOAD_BATCH_BYTES) {
+          await this.insert(batch);
+          batch = [];
+          bytes = 0;
+        }
+      }
+      if (batch.length) await this.insert(batch);
+    } catch (e) {
+      this.dropClient();
+      throw e;
+    }
+    await spool.file.close();
+    await unlink(spool.path).catch(() => undefined);
+    this.spool = null;
+    this.opts.report(`kubewire: the audit database takes records again; ${uploaded} spooled records were uploaded in order`);
+  }
+
+  /** One batch, one transaction: the records, their index rows and the replica's head. */
+  private async insert(items: Pending[]): Promise<void> {
+    const c = this.client;
+    if (!c) throw new Error('not connected');
+    const positions = items.map((_, i) => this.lastPos + 1 + i);
+    let runPos = this.runPos;
+    const rows: { pos: number; runPos: number; row: SessionRow }[] = [];
+    items.forEach((it, i) => {
+      if (it.type === 'audit.start') runPos = positions[i]!;
+      if (it.row) rows.push({ pos: positions[i]!, runPos, row: it.row });
+    });
+    const last = items.at(-1)!;
+    await c.query('BEGIN');
+    try {
+      await c.query(
+        `INSERT INTO audit_records (replica, pos, seq, type, session, hash, line)
+         SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])`,
+        [this.opts.replica, positions, items.map((i) => i.seq), items.map((i) => i.type), items.map((i) => i.session), items.map((i) => i.hash), items.map((i) => i.line)],
+      );
+      for (const { pos, runPos: rp, row } of rows) await insertSessionRow(c, this.opts.replica, pos, rp, row);
+      const head = await c.query('UPDATE audit_replicas SET last_pos = $2, last_hash = $3, heartbeat = now() WHERE name = $1 AND owner = $4', [this.opts.replica, positions.at(-1), last.hash, this.token]);
+      if (head.rowCount !== 1) throw new ReplicaRefused(`replica ${this.opts.replica} is no longer this process's to write (its lease was taken over)`);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+    this.lastPos = positions.at(-1)!;
+    this.lastHash = last.hash;
+    this.runPos = runPos;
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.client || this.spool) return;
+    await this.client.query('UPDATE audit_replicas SET heartbeat = now() WHERE name = $1 AND owner = $2', [this.opts.replica, this.token]).catch(() => this.dropClient());
+  }
+
+  private async connect(): Promise<void> {
+    const c = new pg.Client({ connectionString: this.opts.url, connectionTimeoutMillis: 3000, query_timeout: 15_000, application_name: `kubewire ${this.opts.replica}` });
+    // A connection lost between queries: the next write finds no client and reconnects or spools.
+    c.on('error', () => {
+      if (this.client === c) this.dropClient();
+    });
+    try {
+      await c.connect();
+      await migrate(c);
+      await this.lease(c);
+    } catch (e) {
+      await c.end().catch(() => undefined);
+      throw e;
+    }
+    this.client = c;
+  }
+
+  /** Takes the replica's row (creating it with this chain's protection), and reads its head. */
+  private async lease(c: pg.Client): Promise<void> {
+    const { replica, chain } = this.opts;
+    await c.query(
+      'INSERT INTO audit_replicas (name, algorithm, key_id, signing_key_id) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING',
+      [replica, chain.algorithm, chain.keyId, chain.signature?.keyId ?? null],
+    );
+    const { rows } = await c.query<{ last_pos: string; last_hash: string | null; algorithm: string; key_id: string | null; signing_key_id: string | null; owner: string | null }>(
+      `UPDATE audit_replicas SET owner = $2, heartbeat = now()
+       WHERE name = $1 AND (owner IS NULL OR owner = $2 OR heartbeat < now() - make_interval(secs => $3))
+       RETURNING last_pos, last_hash, algorithm, key_id, signing_key_id, owner`,
+      [replica, this.token, LEASE_SECONDS],
+    );
+    const row = rows[0];
+    if (!row) throw new ReplicaRefused(`replica ${replica} is being written by another kubewire right now: give each replica its own --audit-replica name`);
+    const created = protectionOf(row.algorithm, row.key_id, row.signing_key_id);
+    const mine = protectionOf(chain.algorithm, chain.keyId, chain.signature?.keyId ?? null);
+    if (created !== mine) {
+      await c.query('UPDATE audit_replicas SET owner = NULL WHERE name = $1 AND owner = $2', [replica, this.token]);
+      throw new ReplicaRefused(`replica ${replica} was created with ${created}, but this kubewire writes ${mine}: start it with the same --audit-key-file and --audit-signing-key, or as a new replica`);
+    }
+    this.lastPos = Number(row.last_pos);
+    this.lastHash = row.last_hash;
+    const run = await c.query<{ p: string | null }>("SELECT max(pos) AS p FROM audit_records WHERE replica = $1 AND type = 'audit.start'", [replica]);
+    this.runPos = Number(run.rows[0]?.p ?? 0);
+  }
+
+  private dropClient(): void {
+    const c = this.client;
+    this.client = null;
+    void c?.end().catch(() => undefined);
+  }
+}
+
+/** A replica's protection in words, as the store remembers it. */
+export function protectionOf(algorithm: string, keyId: string | null, signingKeyId: string | null): string {
+  const base = algorithm === 'hmac-sha256' ? `an HMAC-SHA256 chain (key ${keyId ?? '?'})` : 'a plain SHA-256 chain';
+  return signingKeyId ? `${base} with seals signed by ed25519 key ${signingKeyId}` : base;
+}
+
+async function insertSessionRow(c: pg.Client, replica: string, pos: number, runPos: number, r: SessionRow): Promise<void> {
+  await c.query(
+    `INSERT INTO audit_sessions (replica, pos, run_pos, session, username, groups, cluster, verb, namespace, pod, container, command, typed, tty,
+       started_at, ended_at, exit_code, bytes_c2s, bytes_s2c, transport, findings)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+    [replica, pos, runPos, r.session, r.user, r.groups, r.cluster, r.verb, r.namespace, r.pod, r.container, r.command, r.typed, r.tty,
+      r.start, r.end, r.exitCode, r.bytes.c2s, r.bytes.s2c, r.transport, r.findings],
+  );
+}
+
+export function describePgError(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  if (err.code === 'ECONNREFUSED') return 'connection refused';
+  if (err.code === 'ENOTFOUND') return 'host not found';
+  return err.message ?? String(e);
+}

@@ -1,0 +1,126 @@
+/**
+ * Reading a PostgreSQL audit store (pg-schema.ts): replicas and their runs as chain sources
+ * for `verify` (each record's line as stored, at its position), the session index, and a
+ * session's records. Rows are read in pages by position, so a store of any size is read in
+ * bounded memory.
+ */
+import pg from 'pg';
+import type { Line } from '../audit/verify.js';
+import type { KubewireEvent } from '../events/types.js';
+import { describePgError, protectionOf } from './pg-output.js';
+import type { IndexedSession, SessionFilter } from './session-index.js';
+import type { StoreReader, StoreReplica } from './store-reader.js';
+import { CliError } from '../io/errors.js';
+
+const PAGE = 2000;
+const LEASE_SECONDS = 60;
+
+export class PgStoreReader implements StoreReader {
+  private constructor(readonly name: string, private readonly client: pg.Client) {}
+
+  static async open(url: string): Promise<PgStoreReader> {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: 'kubewire reader' });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ t: string | null }>("SELECT to_regclass('audit_records')::text AS t");
+      if (!rows[0]?.t) throw new Error('it holds no kubewire audit store (no audit_records table): nothing was written to it yet');
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw new CliError('KW_ERR_AUDIT_STORE', `cannot read the audit store: ${describePgError(e)}`, 2);
+    }
+    return new PgStoreReader(url, client);
+  }
+
+  async replicas(): Promise<StoreReplica[]> {
+    const { rows } = await this.client.query<{ name: string; algorithm: string; key_id: string | null; signing_key_id: string | null; last_pos: string; live: boolean }>(
+      `SELECT name, algorithm, key_id, signing_key_id, last_pos, (owner IS NOT NULL AND heartbeat > now() - make_interval(secs => $1)) AS live
+       FROM audit_replicas ORDER BY name`, [LEASE_SECONDS]);
+    const out: StoreReplica[] = [];
+    for (const r of rows) {
+      const lastPos = Number(r.last_pos);
+      const starts = (await this.client.query<{ pos: string }>("SELECT pos FROM audit_records WHERE replica = $1 AND type = 'audit.start' ORDER BY pos", [r.name])).rows.map((x) => Number(x.pos));
+      const replica: StoreReplica = { name: r.name, protection: protectionOf(r.algorithm, r.key_id, r.signing_key_id), live: r.live, problem: await this.holes(r.name, lastPos, starts[0] ?? null), runs: [] };
+      starts.forEach((start, i) => {
+        const end = i + 1 < starts.length ? starts[i + 1]! - 1 : lastPos;
+        const path = `replica ${r.name}`;
+        replica.runs.push({ label: `replica ${r.name}, run from pos ${start}`, sources: [{ path, lines: () => this.lines(r.name, start, end) }] });
+      });
+      out.push(replica);
+    }
+    return out;
+  }
+
+  /** Rows missing at the start, between or after the runs (positions count 1, 2, … to the head). */
+  private async holes(replica: string, lastPos: number, firstStart: number | null): Promise<StoreReplica['problem']> {
+    if (lastPos === 0) return null;
+    if (firstStart !== 1) return { pos: 1, message: `the replica's chain does not start with audit.start at pos 1${firstStart === null ? ' (no audit.start at all)' : ` (the first is at pos ${firstStart})`}: rows were removed or changed` };
+    const gap = await this.client.query<{ pos: string; p: string | null }>(
+      `SELECT pos, p FROM (SELECT pos, lag(pos) OVER (ORDER BY pos) AS p FROM audit_records WHERE replica = $1) x WHERE p IS NOT NULL AND pos <> p + 1 ORDER BY pos LIMIT 1`, [replica]);
+    if (gap.rows[0]) {
+      const from = Number(gap.rows[0].p) + 1;
+      const to = Number(gap.rows[0].pos) - 1;
+      return { pos: from, message: `${from === to ? `the row at pos ${from} is` : `rows at pos ${from}..${to} are`} missing: rows were removed` };
+    }
+    const max = await this.client.query<{ m: string | null }>('SELECT max(pos) AS m FROM audit_records WHERE replica = $1', [replica]);
+    const m = Number(max.rows[0]?.m ?? 0);
+    if (m < lastPos) return { pos: m + 1, message: `the replica's head is at pos ${lastPos}, but its rows end at pos ${m}: rows were removed from its end` };
+    if (m > lastPos) return { pos: lastPos + 1, message: `rows after the replica's head (pos ${lastPos}) up to pos ${m}: rows were added` };
+    return null;
+  }
+
+  private async *lines(replica: string, from: number, to: number): AsyncGenerator<Line, void, undefined> {
+    for (let at = from; at <= to; ) {
+      const { rows } = await this.client.query<{ pos: string; line: string }>('SELECT pos, line FROM audit_records WHERE replica = $1 AND pos >= $2 AND pos <= $3 ORDER BY pos LIMIT $4', [replica, at, to, PAGE]);
+      if (rows.length === 0) return;
+      for (const r of rows) {
+        const bytes = Buffer.from(r.line, 'utf8');
+        yield { text: r.line, bytes, lineNo: Number(r.pos), newline: true };
+      }
+      at = Number(rows.at(-1)!.pos) + 1;
+    }
+  }
+
+  async sessions(f: SessionFilter): Promise<IndexedSession[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown): string => `$${params.push(v)}`;
+    if (f.user !== undefined) where.push(`username = ${p(f.user)}`);
+    if (f.pod !== undefined) where.push(`pod = ${p(f.pod)}`);
+    if (f.verb !== undefined) where.push(`verb = ${p(f.verb === 'port-forward' ? 'portforward' : f.verb === 'logs' ? 'log' : f.verb)}`);
+    if (f.command !== undefined) {
+      const c = p(f.command);
+      where.push(`(strpos(command, ${c}) > 0 OR EXISTS (SELECT 1 FROM unnest(typed) AS t WHERE strpos(t, ${c}) > 0))`);
+    }
+    if (f.sinceMs !== undefined) where.push(`started_at >= ${p(new Date(f.sinceMs).toISOString())}`);
+    const { rows } = await this.client.query<Record<string, unknown>>(
+      `SELECT * FROM audit_sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at, replica, pos`, params);
+    return rows.map((r) => ({
+      session: r['session'] as string, replica: r['replica'] as string, pos: Number(r['pos']), runPos: Number(r['run_pos']),
+      user: r['username'] as string | null, groups: r['groups'] as string[], cluster: r['cluster'] as string | null, verb: r['verb'] as string,
+      namespace: r['namespace'] as string | null, pod: r['pod'] as string | null, container: r['container'] as string | null,
+      command: r['command'] as string, typed: r['typed'] as string[], tty: r['tty'] as boolean,
+      start: r['started_at'] ? (r['started_at'] as Date).toISOString() : null, end: r['ended_at'] ? (r['ended_at'] as Date).toISOString() : null,
+      exitCode: r['exit_code'] as number | null, bytes: { c2s: Number(r['bytes_c2s']), s2c: Number(r['bytes_s2c']) },
+      transport: r['transport'] as string | null, findings: r['findings'] as string[],
+    }));
+  }
+
+  async *sessionRecords(s: IndexedSession): AsyncGenerator<KubewireEvent> {
+    const runPos = s.runPos ?? 1;
+    const start = await this.client.query<{ line: string }>('SELECT line FROM audit_records WHERE replica = $1 AND pos = $2', [s.replica, runPos]);
+    if (start.rows[0]) yield JSON.parse(start.rows[0].line) as KubewireEvent;
+    for (let at = runPos; ; ) {
+      const { rows } = await this.client.query<{ pos: string; line: string }>(
+        `SELECT pos, line FROM audit_records WHERE replica = $1 AND session = $2 AND pos > $3 AND pos <= $4 ORDER BY pos LIMIT $5`,
+        [s.replica, s.session, at, (s.pos ?? Number.MAX_SAFE_INTEGER) + 1, PAGE]);
+      if (rows.length === 0) return;
+      for (const r of rows) yield JSON.parse(r.line) as KubewireEvent;
+      at = Number(rows.at(-1)!.pos);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+}

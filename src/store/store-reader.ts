@@ -1,0 +1,104 @@
+/**
+ * Reading an audit store, for `verify --store`, `sessions`, `replay`/`export --store`: its
+ * replicas, each replica's chains (one per run: a run of kubewire starts its chain with
+ * `audit.start`), and the session index. A file store (`DIR/<replica>/audit-…jsonl`, see
+ * open-store.ts) is read from its files, its index built as it is searched; a PostgreSQL store
+ * from its tables (pg-reader.ts).
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readLogEvents } from '../audit/log-reader.js';
+import type { ChainSource } from '../audit/verify.js';
+import { fileSource } from '../audit/verify.js';
+import type { KubewireEvent } from '../events/types.js';
+import { rowMatches, SessionIndexer, type IndexedSession, type SessionFilter } from './session-index.js';
+import type { StoreSpec } from './store-spec.js';
+
+export interface StoreRun {
+  /** Its sources, in order (the parts of a rotated file chain; one for a database run). */
+  sources: ChainSource[];
+  /** Where it starts, for messages. */
+  label: string;
+}
+
+export interface StoreReplica {
+  name: string;
+  /** The protection the store remembers the replica was created with (PostgreSQL), in words. */
+  protection: string | null;
+  /** A process holds the replica now: its last run may still be written. */
+  live: boolean;
+  /** A problem of the replica as a whole (rows missing between runs), found before its runs are read. */
+  problem: { pos: number | null; message: string } | null;
+  runs: StoreRun[];
+}
+
+export interface StoreReader {
+  readonly name: string;
+  replicas(): Promise<StoreReplica[]>;
+  sessions(filter: SessionFilter): Promise<IndexedSession[]>;
+  /** The records a session's replay needs: its run's `audit.start`, then the session's records. */
+  sessionRecords(s: IndexedSession): AsyncGenerator<KubewireEvent>;
+  close(): Promise<void>;
+}
+
+export async function openStoreReader(spec: StoreSpec): Promise<StoreReader> {
+  if (spec.kind === 'postgres') {
+    const { PgStoreReader } = await import('./pg-reader.js');
+    return PgStoreReader.open(spec.url);
+  }
+  return new FileStoreReader(spec.dir);
+}
+
+/** `audit-<time>-<pid>.jsonl`, or a part `audit-<time>-<pid>-0001.jsonl` of a rotated chain. */
+const CHAIN_FILE = /^(audit-\d{8}T\d{6}Z-\d+)(?:-(\d{4,}))?\.jsonl$/;
+
+export class FileStoreReader implements StoreReader {
+  constructor(readonly name: string) {}
+
+  async replicas(): Promise<StoreReplica[]> {
+    const out: StoreReplica[] = [];
+    for (const entry of (await readdir(this.name, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (!entry.isDirectory()) continue;
+      const chains = await this.chains(entry.name);
+      if (chains.length) out.push({ name: entry.name, protection: null, live: false, problem: null, runs: chains.map((files) => ({ sources: files.map(fileSource), label: files[0]! })) });
+    }
+    return out;
+  }
+
+  /** The chains of a replica, oldest first, each as its files in part order. */
+  private async chains(replica: string): Promise<string[][]> {
+    const dir = join(this.name, replica);
+    const byStem = new Map<string, { part: number; path: string }[]>();
+    for (const f of await readdir(dir)) {
+      const m = CHAIN_FILE.exec(f);
+      if (!m) continue;
+      const path = join(dir, f);
+      if (!(await stat(path)).isFile()) continue;
+      const parts = byStem.get(m[1]!) ?? [];
+      parts.push({ part: m[2] ? Number(m[2]) : 0, path });
+      byStem.set(m[1]!, parts);
+    }
+    return [...byStem.keys()].sort().map((stem) => byStem.get(stem)!.sort((a, b) => a.part - b.part).map((p) => p.path));
+  }
+
+  async sessions(filter: SessionFilter): Promise<IndexedSession[]> {
+    const out: IndexedSession[] = [];
+    for (const r of await this.replicas()) {
+      for (const run of r.runs) {
+        const files = run.sources.map((s) => s.path);
+        const indexer = new SessionIndexer();
+        for await (const e of readLogEvents(files)) {
+          const row = indexer.push(e);
+          if (row && rowMatches(row, filter)) out.push({ ...row, replica: r.name, files });
+        }
+      }
+    }
+    return out.sort((a, b) => (a.start ?? '').localeCompare(b.start ?? ''));
+  }
+
+  async *sessionRecords(s: IndexedSession): AsyncGenerator<KubewireEvent> {
+    for await (const e of readLogEvents(s.files ?? [])) if (e.type === 'audit.start' || e.session === s.session) yield e;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,109 @@
+/**
+ * `kubewire verify --store S`: every chain of every replica of a store, each checked as
+ * `verify` checks a log (verify.ts). A problem is named by replica and position (PostgreSQL:
+ * the row's `pos`; files: the file and line) with the record's seq. Besides each chain, the
+ * store itself: rows missing between runs, and a run that declares less protection than its
+ * replica was created with (a downgrade: tampering, whatever keys are given). A replica being
+ * written right now has a last run without its final seal yet: that run is reported open, not
+ * cut short.
+ */
+import { verifySources, type VerifyResult } from '../audit/verify.js';
+import { describeProtection, passedLine, unauthenticatedNote, type VerifyKeys } from '../cli/verify-command.js';
+import { ExitCode } from '../io/errors.js';
+import type { Output } from '../io/output.js';
+import { protectionOf } from './pg-output.js';
+import { openStoreReader } from './store-reader.js';
+import { describeStore, parseStoreSpec } from './store-spec.js';
+
+export interface ReplicaVerdict {
+  replica: string;
+  status: VerifyResult['status'] | 'open';
+  runs: number;
+  records: number;
+  /** The first problem: where (replica, pos or file:line, seq) and what. */
+  problem: { where: string; seq: number | null; message: string } | null;
+  results: VerifyResult[];
+}
+
+export async function verifyStore(store: string, keys: VerifyKeys): Promise<ReplicaVerdict[]> {
+  const reader = await openStoreReader(parseStoreSpec(store));
+  try {
+    const verdicts: ReplicaVerdict[] = [];
+    for (const replica of await reader.replicas()) {
+      const v: ReplicaVerdict = { replica: replica.name, status: 'intact', runs: replica.runs.length, records: 0, problem: null, results: [] };
+      verdicts.push(v);
+      if (replica.problem) {
+        v.status = 'tampered';
+        v.problem = { where: `replica ${replica.name}${replica.problem.pos !== null ? `, pos ${replica.problem.pos}` : ''}`, seq: null, message: replica.problem.message };
+        continue;
+      }
+      let first: string | null = replica.protection;
+      for (let i = 0; i < replica.runs.length; i++) {
+        const run = replica.runs[i]!;
+        const r = await verifySources(run.sources, keys);
+        v.results.push(r);
+        v.records += r.records;
+        const last = i === replica.runs.length - 1;
+        if (r.status === 'tampered' && last && replica.live && r.problem?.kind === 'truncated' && r.problem.line === null) continue;
+        if (r.status === 'tampered' && last && replica.live && (r.problem?.kind === 'truncated' || (r.problem?.kind === 'missing' && !r.final))) {
+          // Still being written: no seal yet at its end.
+          v.status = v.status === 'intact' || v.status === 'consistent' ? 'open' : v.status;
+          break;
+        }
+        if (r.status === 'tampered' || r.status === 'unreadable') {
+          v.status = r.status;
+          const p = r.problem;
+          v.problem = p
+            ? { where: `${p.file}${p.line !== null ? (run.sources.length === 1 && p.file.startsWith('replica ') ? `, pos ${p.line}` : `:${p.line}`) : ''}`, seq: p.seq, message: p.message }
+            : { where: run.label, seq: null, message: r.unreadable ?? 'unreadable' };
+          break;
+        }
+        const declared = r.chain ? protectionOf(r.chain.algorithm, r.chain.keyId, r.chain.signature?.keyId ?? null) : null;
+        first ??= declared;
+        if (declared !== first) {
+          v.status = 'tampered';
+          v.problem = { where: run.label, seq: null, message: `the run declares ${declared ?? 'no chain'}, but replica ${replica.name} was created with ${first}: a downgrade (the chain was rewritten with less protection)` };
+          break;
+        }
+        if (r.status === 'consistent' && v.status === 'intact') v.status = 'consistent';
+      }
+    }
+    return verdicts;
+  } finally {
+    await reader.close();
+  }
+}
+
+export async function runVerifyStore(store: string, keys: VerifyKeys, json: boolean, out: Output, err: Output): Promise<number> {
+  let verdicts: ReplicaVerdict[];
+  try {
+    verdicts = await verifyStore(store, keys);
+  } catch (e) {
+    const msg = (e as Error).message;
+    err.line(`kubewire: cannot verify ${describeStore(parseStoreSpec(store))}: ${msg} [KW_ERR_AUDIT_UNREADABLE]`);
+    return ExitCode.Usage;
+  }
+  if (json) {
+    out.line(JSON.stringify({ store: describeStore(parseStoreSpec(store)), replicas: verdicts.map(({ results, ...v }) => ({ ...v, chain: results[0]?.chain ?? null })) }));
+  } else {
+    if (verdicts.length === 0) out.line(`empty: ${describeStore(parseStoreSpec(store))} holds no replica`);
+    for (const v of verdicts) {
+      if (v.problem) {
+        out.line(`${v.status}: replica ${v.replica}: ${v.problem.where}${v.problem.seq !== null ? ` (seq ${v.problem.seq})` : ''}: ${v.problem.message}`);
+        continue;
+      }
+      const last = v.results.at(-1);
+      const runs = `${v.runs} run${v.runs === 1 ? '' : 's'}`;
+      if (v.status === 'open') {
+        out.line(`open: replica ${v.replica}: ${runs}, ${v.records} records checked; its last run is still being written (no final seal yet), chain ${describeProtection(last?.chain ?? null)}`);
+      } else if (last) {
+        out.line(passedLine({ ...last, status: v.status === 'intact' ? 'intact' : 'consistent', records: v.records, sessionsSealed: v.results.reduce((n, r) => n + r.sessionsSealed, 0) }, `replica ${v.replica}: ${runs}`));
+      }
+    }
+    const note = verdicts.map((v) => v.results.at(-1)).find((r) => r && unauthenticatedNote(r));
+    if (note && verdicts.every((v) => v.status !== 'tampered')) out.line(unauthenticatedNote(note)!);
+  }
+  if (verdicts.some((v) => v.status === 'tampered')) return ExitCode.Failure;
+  if (verdicts.some((v) => v.status === 'unreadable')) return ExitCode.Usage;
+  return ExitCode.Ok;
+}

@@ -1,0 +1,236 @@
+/**
+ * The PostgreSQL audit store against a real PostgreSQL (test/support/postgres.ts): the schema
+ * and its migrations, two replicas writing one database at once, `verify --store` (intact, a
+ * changed row named by replica and position, a downgrade), the session index and `sessions`,
+ * the spool while the database is down, and no credentials in a dump.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditSink } from '../../src/audit/audit-sink.js';
+import { sealSigner } from '../../src/audit/seal-signature.js';
+import type { AuditSettings } from '../../src/cli/audit-setup.js';
+import { runSessions } from '../../src/cli/sessions-command.js';
+import { runVerify } from '../../src/cli/verify-command.js';
+import { EventBus } from '../../src/events/event-bus.js';
+import { noteFor } from '../../src/events/notes.js';
+import type { AuditSessionEvent, EventBody } from '../../src/events/types.js';
+import { openAuditStore } from '../../src/store/open-store.js';
+import { migrate, SCHEMA_VERSION } from '../../src/store/pg-schema.js';
+import { Lines } from '../support/lines-output.js';
+import { postgresAvailable, startPostgres, type TestPostgres } from '../support/postgres.js';
+
+const bin = postgresAvailable();
+const TOKEN = 'kw-test-bearer-0123456789abcdef';
+
+let server: TestPostgres;
+let tmp: string;
+beforeAll(async () => {
+  if (!bin) return;
+  server = await startPostgres(bin);
+  tmp = mkdtempSync(join(tmpdir(), 'kubewire-pgstore-'));
+}, 60_000);
+afterAll(async () => {
+  await server?.destroy();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+function settings(url: string, replica: string): AuditSettings {
+  return { failMode: 'closed', keyFile: null, redactStdin: 'none', maxSize: null, store: { kind: 'postgres', url }, replica };
+}
+
+interface Writer { bus: EventBus; sink: AuditSink; publish(body: EventBody, fields?: { session?: string; conn?: string }): void; lines: string[] }
+
+async function openWriter(url: string, replica: string, user: string, opts: { signingKey?: string; spool?: string } = {}): Promise<Writer> {
+  const bus = new EventBus({ lossless: true });
+  const lines: string[] = [];
+  const publish = (body: EventBody, fields: { session?: string; conn?: string } = {}): void => void bus.publish(body, noteFor(body), fields);
+  const sink = await openAuditStore(settings(url, replica), {
+    logPath: opts.spool ?? join(tmp, `${replica}-${Date.now()}-spool.jsonl`), key: null,
+    signer: opts.signingKey ? sealSigner(opts.signingKey) : null, publish, report: (t) => lines.push(t),
+  });
+  bus.addSink(sink);
+  publish({
+    type: 'audit.start', chain: sink.chain,
+    identity: { source: 'SelfSubjectReview', username: user, uid: null, groups: ['system:authenticated', `team-${user}`], extra: {}, kubeconfigUser: user, clientCertificate: null, reviewError: null },
+    os: { user, uid: 1000, host: 'gw', platform: 'linux/x64' }, kubewire: { version: '0.1.0', pid: 1 },
+    cluster: { server: 'https://127.0.0.1:6443/', context: 'demo', via: 'https://127.0.0.1:6443' }, redactStdin: 'none', failMode: 'closed', maxSize: null,
+  });
+  return { bus, sink, publish, lines };
+}
+
+function data(dir: 'c2s' | 's2c', text: string): EventBody {
+  const b = Buffer.from(text);
+  return dir === 'c2s'
+    ? { type: 'k8s.data', dir, offset: 0, channel: 0, stream: 'stdin', size: b.length, payload: b.toString('base64') }
+    : { type: 'k8s.data', dir, offset: 0, channel: 1, stream: 'stdout', size: b.length, payload: b.toString('base64') };
+}
+
+function sessionBody(pod: string, command: string[], tty: boolean): AuditSessionEvent {
+  return {
+    type: 'audit.session', kubectlVersion: 'v1.33.1', userAgent: 'kubectl/v1.33.1', kubectlCommand: 'kubectl exec', operation: 'exec',
+    namespace: 'default', pod, container: null, command, tty, stdin: tty, start: new Date().toISOString(), end: new Date().toISOString(), durationMs: 5,
+    connections: ['c1'], requests: 1, transport: 'websocket', protocol: 'v5.channel.k8s.io', bytes: { c2s: 10, s2c: 20 }, streams: { stdin: 1, stdout: 1, stderr: 0 },
+    exitCode: 0, status: 'Success', findings: [], endedBy: 'idle',
+  };
+}
+
+/** A tty session in which `typed` is typed key by key and echoed after a prompt. */
+function ttySession(w: Writer, session: string, pod: string, typed: string): void {
+  const f = { session, conn: `${session}-c` };
+  w.publish(data('s2c', '/ # '), f);
+  for (const ch of typed) {
+    w.publish(data('c2s', ch), f);
+    w.publish(data('s2c', ch), f);
+  }
+  w.publish(data('c2s', '\r'), f);
+  w.publish(data('s2c', '\r\n'), f);
+  w.publish(data('s2c', `Authorization: Bearer ${'x'.repeat(3)}\r\n`), f);
+  w.publish(sessionBody(pod, ['sh'], true), { session });
+  w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session });
+}
+
+async function finish(w: Writer): Promise<void> {
+  w.publish({ type: 'audit.seal', scope: 'file', count: null, last: null, final: true });
+  await w.bus.close();
+}
+
+async function verifyStoreCli(url: string, extra: string[] = []): Promise<{ rc: number; out: string }> {
+  const out = new Lines();
+  const err = new Lines();
+  const opts: Parameters<typeof runVerify>[0] = { files: [], store: url };
+  if (extra[0] === '--public-key') opts.publicKey = extra[1]!;
+  const rc = await runVerify(opts, out, err);
+  return { rc, out: [...out.lines, ...err.lines].join('\n') };
+}
+
+describe.skipIf(!bin)('PostgreSQL audit store', () => {
+  it('creates the schema in a fresh database, records its version, and migrating again is a no-op', async () => {
+    const url = await server.createDatabase('migrations');
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      expect(await migrate(c)).toEqual([SCHEMA_VERSION]);
+      expect(await migrate(c)).toEqual([]);
+      const v = await c.query('SELECT version, kubewire FROM kubewire_schema');
+      expect(v.rows).toEqual([{ version: SCHEMA_VERSION, kubewire: expect.any(String) }]);
+      const t = await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
+      expect(t.rows.map((r) => r.table_name)).toEqual(['audit_records', 'audit_replicas', 'audit_sessions', 'kubewire_schema']);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('two replicas writing at once verify intact; sessions finds alice\'s typed rm and nothing of bob\'s; a changed row is named by replica and pos', async () => {
+    const url = await server.createDatabase('replicas');
+    const [a, b] = await Promise.all([openWriter(url, 'gw-a', 'alice'), openWriter(url, 'gw-b', 'bob')]);
+    for (let i = 0; i < 20; i++) {
+      a.publish(data('s2c', `tick ${i}\n`), { session: 'a-bg', conn: 'a-bg-c' });
+      b.publish(data('s2c', `tock ${i}\n`), { session: 'b-bg', conn: 'b-bg-c' });
+    }
+    ttySession(a, 'alice-1', 'web', 'rm -rf /tmp/cache');
+    ttySession(b, 'bob-1', 'web', 'ls /tmp');
+    ttySession(b, 'bob-2', 'db', 'rmdir /x');
+    a.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 'a-bg' });
+    b.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 'b-bg' });
+    await Promise.all([finish(a), finish(b)]);
+
+    const v = await verifyStoreCli(url);
+    expect(v.rc).toBe(0);
+    expect(v.out).toMatch(/consistent, unauthenticated: replica gw-a: 1 run/);
+    expect(v.out).toMatch(/consistent, unauthenticated: replica gw-b: 1 run/);
+
+    const out = new Lines();
+    expect(await runSessions({ store: url, user: 'alice', command: 'rm', json: true }, out)).toBe(0);
+    const found = out.lines.map((l) => JSON.parse(l) as { session: string; user: string; typed: string[]; groups: string[] });
+    expect(found.map((s) => s.session)).toEqual(['alice-1']);
+    expect(found[0]!.typed).toContain('rm -rf /tmp/cache');
+    expect(found[0]!.groups).toContain('team-alice');
+    const bobs = new Lines();
+    await runSessions({ store: url, user: 'bob', command: 'rm', json: true }, bobs);
+    expect(bobs.lines.map((l) => (JSON.parse(l) as { session: string }).session)).toEqual(['bob-2']);
+    const pods = new Lines();
+    await runSessions({ store: url, pod: 'web', since: '1h' }, pods);
+    expect(pods.lines).toHaveLength(2);
+
+    // Someone edits a record in the database.
+    const row = await server.query<{ pos: string; seq: string; line: string }>("SELECT pos, seq, line FROM audit_records WHERE replica = 'gw-b' AND type = 'k8s.data' ORDER BY pos LIMIT 1 OFFSET 5", [], url);
+    const { pos, seq, line } = row.rows[0]!;
+    await server.query('UPDATE audit_records SET line = $1 WHERE replica = $2 AND pos = $3', [line.replace('"size":', '"size": '), 'gw-b', pos], url);
+    const t = await verifyStoreCli(url);
+    expect(t.rc).toBe(1);
+    expect(t.out).toContain(`tampered: replica gw-b: replica gw-b, pos ${pos} (seq ${seq})`);
+    expect(t.out).toMatch(/consistent, unauthenticated: replica gw-a/);
+
+    // No credential of the kubeconfig in a full dump.
+    const dump = server.dump(url);
+    expect(dump).toContain('rm -rf /tmp/cache');
+    expect(dump).not.toContain(TOKEN);
+    expect(dump).not.toContain(Buffer.from(TOKEN).toString('base64'));
+  }, 60_000);
+
+  it('spools while the database is down mid-session, uploads in order when it returns, and the chain verifies', async () => {
+    const url = await server.createDatabase('spool');
+    const w = await openWriter(url, 'gw-s', 'carol', { spool: join(tmp, 'spool.jsonl') });
+    const f = { session: 's-1', conn: 's-1-c' };
+    for (let i = 0; i < 10; i++) w.publish(data('s2c', `before ${i}\n`), f);
+    await w.sink.flushed();
+    await server.stop();
+    for (let i = 0; i < 10; i++) w.publish(data('s2c', `during ${i}\n`), f);
+    await w.sink.flushed();
+    expect(w.sink.failed).toBeNull();
+    expect(w.lines.join('\n')).toMatch(/spool/);
+    await server.start();
+    for (let i = 0; i < 10; i++) w.publish(data('s2c', `after ${i}\n`), f);
+    w.publish(sessionBody('web', ['cat'], false), { session: 's-1' });
+    w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 's-1' });
+    await finish(w);
+    const rows = await server.query<{ line: string }>("SELECT line FROM audit_records WHERE replica = 'gw-s' AND type = 'k8s.data' ORDER BY pos", [], url);
+    const texts = rows.rows.map((r) => Buffer.from((JSON.parse(r.line) as { payload: string }).payload, 'base64').toString());
+    expect(texts).toEqual([...[...Array(10).keys()].map((i) => `before ${i}\n`), ...[...Array(10).keys()].map((i) => `during ${i}\n`), ...[...Array(10).keys()].map((i) => `after ${i}\n`)]);
+    const v = await verifyStoreCli(url);
+    expect(v.out).toMatch(/consistent, unauthenticated: replica gw-s/);
+    expect(v.rc).toBe(0);
+    const s = new Lines();
+    await runSessions({ store: url, user: 'carol' }, s);
+    expect(s.lines).toHaveLength(1);
+  }, 90_000);
+
+  it('signed seals verify intact with --public-key; the same replica rewritten as a plain chain is a downgrade', async () => {
+    const url = await server.createDatabase('signed');
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const pubPath = join(tmp, 'audit.pub');
+    writeFileSync(pubPath, publicKey.export({ type: 'spki', format: 'pem' }));
+    const w = await openWriter(url, 'gw-k', 'dave', { signingKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
+    ttySession(w, 'd-1', 'web', 'id');
+    await finish(w);
+    const ok = await verifyStoreCli(url, ['--public-key', pubPath]);
+    expect(ok.out).toMatch(/^intact: replica gw-k: 1 run/);
+    expect(ok.rc).toBe(0);
+    expect((await verifyStoreCli(url)).out).toMatch(/^consistent, unauthenticated: replica gw-k/);
+
+    // The attacker rewrites the chain without signatures: records re-hashed as a plain chain.
+    const { rows } = await server.query<{ pos: string; line: string }>("SELECT pos, line FROM audit_records WHERE replica = 'gw-k' ORDER BY pos", [], url);
+    const { ChainLinker } = await import('../../src/audit/chain.js');
+    const linker = new ChainLinker(null);
+    const lastOf = new Map<string, string>();
+    for (const r of rows) {
+      const { prev: _p, hash: _h, signature: _s, ...rec } = JSON.parse(r.line) as Record<string, unknown>;
+      if (rec['type'] === 'audit.start') delete (rec['chain'] as Record<string, unknown>)['signature'];
+      if (rec['type'] === 'audit.seal') rec['last'] = rec['scope'] === 'file' ? linker.last : lastOf.get(rec['session'] as string);
+      const linked = linker.link(rec);
+      if (typeof rec['session'] === 'string') lastOf.set(rec['session'], linked.hash);
+      await server.query('UPDATE audit_records SET line = $1, hash = $2 WHERE replica = $3 AND pos = $4', [linked.line, linked.hash, 'gw-k', r.pos], url);
+    }
+    const down = await verifyStoreCli(url, ['--public-key', pubPath]);
+    expect(down.rc).toBe(1);
+    expect(down.out).toMatch(/tampered: replica gw-k: replica gw-k, pos 1 .*downgrade/);
+    // Without a key, the store still remembers the replica was created signed.
+    const noKey = await verifyStoreCli(url);
+    expect(noKey.rc).toBe(1);
+    expect(noKey.out).toMatch(/tampered: replica gw-k: .*created with a plain SHA-256 chain with seals signed by ed25519 key .*downgrade/);
+  }, 60_000);
+});
