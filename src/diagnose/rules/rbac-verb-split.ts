@@ -54,10 +54,22 @@ export const rbacVerbSplit: Rule = {
   },
 };
 
+/**
+ * The SPDY retry was refused too, for want of `create` on the same subresource: the role grants
+ * neither verb. That is no split between transports but a plain refusal, told here (the
+ * `forbidden` rule leaves WebSocket verb refusals to this one) without blaming one verb.
+ */
+function refusedBoth(s: VerbSplit, retry: ConnView | null): boolean {
+  if (s.verb !== 'get' || !retry || retry.response?.status !== 403) return false;
+  const m = SPLIT.exec(retry.body?.k8sStatus?.message ?? '');
+  return m !== null && m[2] === 'create' && m[3] === s.subresource;
+}
+
 function finding(s: VerbSplit, retry: ConnView | null): FindingDraft {
   const res = `pods/${s.subresource}`;
   const who = s.user ? `"${s.user}"` : 'the user';
   const ns = s.namespace ?? 'NAMESPACE';
+  if (refusedBoth(s, retry)) return neitherVerb(s, retry!, res, who, ns);
   const spdyOk = retry?.accepted === true;
   const retried = retry
     ? `kubectl retried over SPDY (${retry.conn}, a POST, checked as create), which ${spdyOk ? 'got a 101: the command ran over SPDY, without a word about the refusal' : `was answered ${describeAnswer(retry)}`}.`
@@ -82,3 +94,22 @@ function finding(s: VerbSplit, retry: ConnView | null): FindingDraft {
       + `check with \`${canI('get', res, ns, s.user || undefined)}\` and \`${canI('create', res, ns, s.user || undefined)}\`.`,
   };
 }
+
+function neitherVerb(s: VerbSplit, retry: ConnView, res: string, who: string, ns: string): FindingDraft {
+  return {
+    rule: 'rbac-verb-split',
+    conn: s.ws.conn,
+    severity: 'error',
+    title: `RBAC: ${s.user || 'the user'} may neither get nor create ${res}: no transport is allowed`,
+    explanation: `RBAC refused the WebSocket upgrade (${describeAnswer(s.ws)}, a GET, checked as get) and kubectl's SPDY retry (${retry.conn}, ${describeAnswer(retry)}, a POST, checked as create): `
+      + `"${clip(retry.body?.k8sStatus?.message ?? '', 200)}". The role grants neither verb on ${res}, so the command cannot run over either transport; the network and the gateways are not at fault.`,
+    evidence: {
+      facts: [describeRequest(s.ws), `${s.ws.conn}: ${describeAnswer(s.ws)}`, `${describeRequest(retry)} — the SPDY retry, answered ${describeAnswer(retry)}`, `missing verbs: get and create on ${res}`],
+      seqs: seqsOf(s.ws.request, s.ws.response, s.ws.body, retry.request, retry.response, retry.body),
+    },
+    hop: upstreamHop(s.ws),
+    fix: `If ${who} should be allowed, bind a Role with rules: [{apiGroups: [""], resources: ["${res}"], verbs: ["get", "create"]}] (WebSocket needs both from 1.35, SPDY needs create); `
+      + `check with \`${canI('get', res, ns, s.user || undefined)}\` and \`${canI('create', res, ns, s.user || undefined)}\`.`,
+  };
+}
+

@@ -35,6 +35,20 @@ describe('rbac-verb-split', () => {
     expect(f!.evidence.facts).toContain('missing verb: create on pods/attach');
   });
 
+  it('a role with neither verb: refused over WebSocket (get) and SPDY (create) alike, told as such, not as a split', () => {
+    const log = new LogBuilder()
+      .add('c1', wsRequest(), ...refused(rbac('get')))
+      .after(5).add('c2', spdyRequest(), ...refused(rbac('create')));
+    const [f, ...rest] = rbacVerbSplit.evaluate(log.view());
+    expect(rest).toEqual([]);
+    expect(f).toMatchObject({ severity: 'error', title: 'RBAC: jane may neither get nor create pods/exec: no transport is allowed' });
+    expect(f!.explanation).not.toContain('grants create but not get');
+    expect(f!.explanation).toContain('grants neither verb');
+    expect(f!.evidence.facts).toContain('missing verbs: get and create on pods/exec');
+    expect(f!.fix).toContain('verbs: ["get", "create"]');
+    expect(diagnoseEvents(log.events).map((x) => x.rule)).toEqual(['rbac-verb-split']);
+  });
+
   it('is the one finding of such a session: not also forbidden or websocket-fallback', () => {
     const createOnly = new LogBuilder().add('c1', wsRequest({ op: 'portforward' }), ...refused(rbac('get', 'portforward'))).after(5).add('c2', spdyRequest({ op: 'portforward' }), spdy101('portforward.k8s.io'));
     expect(diagnoseEvents(createOnly.events).map((f) => f.rule)).toEqual(['rbac-verb-split']);
