@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { encodeClosePayload, encodeWsFrame } from '../codec/websocket-encode.js';
+import { WebSocketFrameDecoder } from '../codec/websocket-frame.js';
 import { requestHead } from './checks.js';
 import { ExecProbe } from './exec-probe.js';
 
@@ -13,7 +14,6 @@ export class WsExecProbe extends ExecProbe {
   readonly transport = 'websocket' as const;
   readonly label = 'WebSocket v5';
   closeCode: number | null = null;
-  private buf: Buffer = Buffer.alloc(0);
   private message: { opcode: number; parts: Buffer[] } | null = null;
 
   protected request(path: string, headers: Record<string, string>): Buffer {
@@ -52,36 +52,21 @@ export class WsExecProbe extends ExecProbe {
     this.sendFrame(OPCODE.binary, body);
   }
 
+  /** The server's frames, read by the observer's own decoder: linear in the chunks, however a frame is cut. */
+  private readonly frames = new WebSocketFrameDecoder({
+    frame: () => void (this.parts = []),
+    payload: (segment) => void this.parts.push(segment.data),
+    frameEnd: (h) => {
+      const payload = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+      this.parts = [];
+      this.onFrame(h.fin, h.opcode, payload);
+    },
+    anomaly: () => {},
+  }, { expectMasked: false });
+  private parts: Buffer[] = [];
+
   protected received(chunk: Buffer): void {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    for (;;) {
-      const b = this.buf;
-      if (b.length < 2) return;
-      const fin = (b[0]! & 0x80) !== 0;
-      const opcode = b[0]! & 0x0f;
-      const masked = (b[1]! & 0x80) !== 0;
-      let len = b[1]! & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (b.length < 4) return;
-        len = b.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (b.length < 10) return;
-        len = b.readUInt32BE(2) * 0x1_0000_0000 + b.readUInt32BE(6);
-        off = 10;
-      }
-      const keyOff = off;
-      if (masked) off += 4;
-      if (b.length < off + len) return;
-      let payload = b.subarray(off, off + len);
-      if (masked) {
-        payload = Buffer.from(payload);
-        for (let i = 0; i < payload.length; i++) payload[i]! ^= b[keyOff + (i & 3)]!;
-      }
-      this.buf = b.subarray(off + len);
-      this.onFrame(fin, opcode, payload);
-    }
+    this.frames.push(chunk);
   }
 
   private onFrame(fin: boolean, opcode: number, payload: Buffer): void {
