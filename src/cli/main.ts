@@ -46,7 +46,7 @@ export function buildProgram(): Command {
       .option('--audit-key-file <file>', 'make the chain an HMAC-SHA256 under this key (at least 16 bytes), so it cannot be recomputed without it')
       .addOption(new Option('--redact-stdin <mode>', 'stdin kept in the audit log: none (all of it), echo-off (replace tty input that never came back as echo, such as passwords, by its length), all (lengths only)').choices(['none', 'echo-off', 'all']))
       .option('--max-size <size>', 'rotate the audit log at this size (e.g. 100M; every file stays within it); the chain goes on across files named <log>-0001.jsonl, <log>-0002.jsonl, …')
-      .addOption(new Option('--translate <mode>', 'off (relay every upgrade byte-exactly), or spdy-to-ws: answer SPDY exec/attach/port-forward here and speak WebSocket upstream (v5.channel.k8s.io, the port-forward tunnel), for gateways that refuse SPDY').choices([...TRANSLATE_MODES]).default('off'));
+      .addOption(new Option('--translate <mode>', 'off (relay every upgrade byte-exactly); spdy-to-ws: answer SPDY exec/attach/port-forward here and speak WebSocket upstream (v5.channel.k8s.io, the port-forward tunnel), for gateways that refuse SPDY; ws-to-spdy: answer WebSocket exec/attach (v5, v4, channel.k8s.io) and the port-forward tunnel here and speak SPDY/3.1 upstream, for clusters that stream only over SPDY behind a path that refuses it').choices([...TRANSLATE_MODES]).default('off'));
 
   proxyFlags(
     program

@@ -18,8 +18,9 @@ import { createDemoTls } from '../tls/local-ca.js';
 import { answerClientError, frontDoor } from './front-door.js';
 import { HttpForwarder } from './http-forwarder.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
-import { translates, type TranslateMode } from '../translate/mode.js';
+import { translationOf, type TranslateMode } from '../translate/mode.js';
 import { translateSpdyToWs } from '../translate/spdy-to-ws.js';
+import { translateWsToSpdy } from '../translate/ws-to-spdy.js';
 import type { Upstream } from './upstream.js';
 
 export interface ProxyOptions {
@@ -199,7 +200,9 @@ export class KubewireProxy {
     const conn = this.tracker.connId();
     this.connections++;
     const ctx = { upstream: this.opts.upstream, observer: this.opts.observer, conn, session: this.tracker.sessionOf(req, conn) };
-    if (translates(this.opts.translate, req)) void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
+    const translation = translationOf(this.opts.translate, req);
+    if (translation === 'spdy-to-ws') void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
+    else if (translation === 'ws-to-spdy') void translateWsToSpdy(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
     else void tunnelUpgrade(req, socket, head, ctx);
   }
 }

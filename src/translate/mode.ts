@@ -7,18 +7,40 @@
  *   upstream as WebSocket `v5.channel.k8s.io` (or v4), and a SPDY port-forward as the
  *   `SPDY/3.1+portforward.k8s.io` tunnel, for paths that refuse SPDY (an AWS ALB, Cloudflare,
  *   GKE Connect Gateway). WebSocket requests are relayed as before.
+ * - `ws-to-spdy`: the reverse, for a cluster that streams only over SPDY (API server 1.29 or
+ *   older, or the translator gates off) behind a path where kubectl's own SPDY fallback cannot
+ *   help: a WebSocket exec or attach (v5, v4, `channel.k8s.io`) and the port-forward tunnel are
+ *   answered here and spoken upstream as SPDY/3.1. SPDY requests, and the legacy WebSocket
+ *   port-forward (ports in the query, no tunnel), are relayed as before.
  */
 import type { IncomingMessage } from 'node:http';
 import { k8sRequestInfo } from '../codec/k8s-request.js';
+import { TUNNEL } from './handshake.js';
+import { offeredWebSocketProtocols } from './spdy-handshake.js';
 
-export const TRANSLATE_MODES = ['off', 'spdy-to-ws'] as const;
+export const TRANSLATE_MODES = ['off', 'spdy-to-ws', 'ws-to-spdy'] as const;
 
 export type TranslateMode = (typeof TRANSLATE_MODES)[number];
 
+export type Translation = 'spdy-to-ws' | 'ws-to-spdy';
+
+/** The translation `mode` gives the upgrade `req`, or null when it is relayed. */
+export function translationOf(mode: TranslateMode | undefined, req: IncomingMessage): Translation | null {
+  const upgrade = String(req.headers.upgrade ?? '').trim();
+  const op = k8sRequestInfo(req.url ?? '/')?.operation;
+  if (mode === 'spdy-to-ws') {
+    if (!/^spdy\/3\.1$/i.test(upgrade)) return null;
+    return op === 'exec' || op === 'attach' || op === 'portforward' ? 'spdy-to-ws' : null;
+  }
+  if (mode === 'ws-to-spdy') {
+    if (!/^websocket$/i.test(upgrade)) return null;
+    if (op === 'exec' || op === 'attach') return 'ws-to-spdy';
+    return op === 'portforward' && offeredWebSocketProtocols(req)?.includes(TUNNEL) ? 'ws-to-spdy' : null;
+  }
+  return null;
+}
+
 /** Whether `req` is an upgrade that `mode` translates. */
 export function translates(mode: TranslateMode | undefined, req: IncomingMessage): boolean {
-  if (mode !== 'spdy-to-ws') return false;
-  if (!/^spdy\/3\.1$/i.test(String(req.headers.upgrade ?? '').trim())) return false;
-  const op = k8sRequestInfo(req.url ?? '/')?.operation;
-  return op === 'exec' || op === 'attach' || op === 'portforward';
+  return translationOf(mode, req) !== null;
 }

@@ -31,6 +31,7 @@ import { MAX_STATUS_BYTES } from '../codec/limits.js';
 import { parseClosePayload, WebSocketFrameDecoder, WsOpcode, type WsFrameHeader, type WsPayloadSegment } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
 import { encodeClientFrame } from './client-frame.js';
+import { failureStatus, jsonStatusProtocol, statusAsText } from './status-forms.js';
 
 export type StreamType = 'error' | 'stdin' | 'stdout' | 'stderr' | 'resize';
 
@@ -82,27 +83,7 @@ const STREAM_TYPES: readonly string[] = ['error', 'stdin', 'stdout', 'stderr', '
 const CHANNEL_STREAM: Record<number, StreamType> = { 1: 'stdout', 2: 'stderr', 3: 'error' };
 const EMPTY = Buffer.alloc(0);
 
-/** v4 and v5 carry JSON Status on the error stream; v1-v3 carry text (A §1.4). */
-export function jsonStatusProtocol(protocol: string): boolean {
-  return protocol === 'v4.channel.k8s.io' || protocol === 'v5.channel.k8s.io';
-}
-
-/**
- * The v1-v3 error-stream text for a JSON Status, as the kubelet's v1WriteStatusFunc writes it:
- * nothing on success, the message on failure. Text that is not a Status passes as it is.
- */
-export function statusAsText(json: Buffer): Buffer {
-  let status: unknown;
-  try {
-    status = JSON.parse(json.toString('utf8'));
-  } catch {
-    return json;
-  }
-  if (status === null || typeof status !== 'object') return json;
-  const s = status as { status?: unknown; message?: unknown };
-  if (s.status === 'Success') return EMPTY;
-  return Buffer.from(typeof s.message === 'string' ? s.message : 'error', 'utf8');
-}
+export { jsonStatusProtocol, statusAsText } from './status-forms.js';
 
 export class SpdyToWebSocketBridge {
   private readonly opts: BridgeOptions;
@@ -451,9 +432,4 @@ export class SpdyToWebSocketBridge {
   private key(): Buffer | undefined {
     return this.maskKey?.();
   }
-}
-
-/** A failure Status: kubectl prints `error: <message>` and exits 1 (A §5). */
-function failureStatus(message: string): Buffer {
-  return Buffer.from(JSON.stringify({ metadata: {}, status: 'Failure', message, reason: 'InternalError', code: 500 }), 'utf8');
 }

@@ -13,11 +13,12 @@
  */
 import { parseClosePayload, WebSocketFrameDecoder, WsOpcode, type WsFrameHeader, type WsPayloadSegment } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
-import { encodeClientFrame } from './client-frame.js';
+import { encodeClientFrame, encodeServerFrame } from './client-frame.js';
 import type { BridgeOutput } from './remotecommand-bridge.js';
 
 const EMPTY = Buffer.alloc(0);
 const CLOSE_NORMAL = 1000;
+const CLOSE_PROTOCOL_ERROR = 1002;
 
 export class SpdyTunnelBridge {
   private readonly out: BridgeOutput;
@@ -136,5 +137,134 @@ export class SpdyTunnelBridge {
 
   private key(): Buffer | undefined {
     return this.maskKey?.();
+  }
+}
+
+/**
+ * The other direction: a client's KEP-4006 tunnel carried to a SPDY upstream. kubewire is the
+ * API server's tunnel handler here (AS streamtunnel.go): the payload of every binary message
+ * from the client is the next SPDY bytes upstream, and what the upstream sends goes down as
+ * unmasked binary messages, as they were read:
+ *
+ *   client  82 9a <key> <80 03 00 01 …, masked>
+ *   →       80 03 00 01 …   (the SYN_STREAM itself)
+ *
+ * The client's WebSocket pings are answered here, and the client is pinged to keep the leg
+ * alive; the SPDY pings inside pass through.
+ */
+export class TunnelToSpdyBridge {
+  private readonly out: BridgeOutput;
+  private readonly ws: WebSocketFrameDecoder;
+  private control: Buffer[] = [];
+  private upstreamDone = false;
+  private done = false;
+
+  constructor(opts: { out: BridgeOutput }) {
+    this.out = opts.out;
+    this.ws = new WebSocketFrameDecoder(
+      {
+        frame: () => (this.control = []),
+        payload: (seg) => this.onPayload(seg),
+        frameEnd: (h) => this.onFrameEnd(h),
+        anomaly: (a) => this.onAnomaly(a),
+      },
+      { expectMasked: true },
+    );
+  }
+
+  readonly ready = true;
+  readonly heldUpstreamBytes = 0;
+  readonly missingStreams: string[] = [];
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  fromClient(chunk: Buffer): void {
+    if (this.done) return;
+    this.ws.push(chunk);
+  }
+
+  /** The client's TCP ended: so has its SPDY session. */
+  clientEnded(): void {
+    this.ws.end();
+    this.clientGone();
+  }
+
+  fromUpstream(chunk: Buffer): void {
+    if (this.done || chunk.length === 0) return;
+    this.out.toClient(encodeServerFrame(WsOpcode.Binary, chunk));
+  }
+
+  /** The upstream's SPDY session ended with its TCP: close 1000, which the client reads as EOF. */
+  upstreamEnded(): void {
+    this.endUpstream('upstream');
+    this.closeClient(CLOSE_NORMAL, 'upstream');
+  }
+
+  keepalive(): void {
+    if (!this.done) this.out.toClient(encodeServerFrame(WsOpcode.Ping, EMPTY));
+  }
+
+  abort(message: string): void {
+    this.out.problem?.(message);
+    this.endUpstream('proxy');
+    this.closeClient(CLOSE_NORMAL, 'proxy');
+  }
+
+  private onPayload(seg: WsPayloadSegment): void {
+    const h = seg.frame;
+    if ((h.opcode & 0x08) !== 0) {
+      this.control.push(seg.data);
+      return;
+    }
+    if (this.done || this.upstreamDone) return;
+    if (h.messageOpcode === WsOpcode.Binary) {
+      this.out.toUpstream(Buffer.from(seg.data));
+    } else if (h.messageOpcode === WsOpcode.Text) {
+      // client-go's tunnel rejects text (`invalid message type received`); so does the server's.
+      this.out.problem?.('the client sent a text message in the port-forward tunnel');
+      this.endUpstream('proxy');
+      this.closeClient(CLOSE_PROTOCOL_ERROR, 'proxy');
+    }
+  }
+
+  private onFrameEnd(h: WsFrameHeader): void {
+    if (h.opcode === WsOpcode.Ping) {
+      if (!this.done) this.out.toClient(encodeServerFrame(WsOpcode.Pong, Buffer.concat(this.control)));
+    } else if (h.opcode === WsOpcode.Close) {
+      // kubectl's close 1000 at the end of port-forward: the end of its SPDY session.
+      this.clientGone();
+    }
+  }
+
+  private onAnomaly(a: Anomaly): void {
+    if (!a.opaque) return;
+    this.out.problem?.(`the client's WebSocket cannot be read on: ${a.message}`);
+    this.endUpstream('proxy');
+    this.closeClient(CLOSE_PROTOCOL_ERROR, 'proxy');
+  }
+
+  private clientGone(): void {
+    this.endUpstream('client');
+    if (!this.done) {
+      this.done = true;
+      this.out.endClient('client');
+    }
+  }
+
+  private endUpstream(by: 'client' | 'upstream' | 'proxy'): void {
+    if (this.upstreamDone) return;
+    this.upstreamDone = true;
+    this.out.endUpstream(by);
+  }
+
+  private closeClient(code: number, by: 'client' | 'upstream' | 'proxy'): void {
+    if (this.done) return;
+    this.done = true;
+    const payload = Buffer.allocUnsafe(2);
+    payload.writeUInt16BE(code, 0);
+    this.out.toClient(encodeServerFrame(WsOpcode.Close, payload));
+    this.out.endClient(by);
   }
 }
