@@ -17,7 +17,13 @@ import { availableKubectls, runKubectl, startKubectl, WEBSOCKET_ENV } from '../s
 import { startProxyProcess, stopStartedProxies, type ProxyProcess } from '../support/kubewire-proxy.js';
 import { gatewayBinary, startApache, writeUpstreamKubeconfig, type Gateway, type GatewayTls } from '../support/gateways.js';
 import { spawnKubectlInPty } from '../support/pty-kubectl.js';
-import { waitUntil } from '../support/event-log.js';
+import { readEvents, waitUntil } from '../support/event-log.js';
+import { runCli } from '../support/cli.js';
+import { waitForText } from '../support/wait.js';
+import { feed } from '../ui/event-fixtures.js';
+import { SessionStore } from '../../ui/store/session-store.js';
+import { columnWidths, rowCells } from '../../ui/format/row-format.js';
+import { summaryLine } from '../../ui/format/detail-format.js';
 
 const [v] = availableKubectls(['1.33']);
 const apache = gatewayBinary('apache2');
@@ -127,6 +133,19 @@ describe.skipIf(!v || !apache)('kubectl 1.33 over WebSocket, a gateway that refu
     const answers = all.filter((e) => e.type === 'upgrade.response');
     expect(answers.find((e) => e.conn === client.conn)).toMatchObject({ status: 101, protocol: 'v5.channel.k8s.io' });
     expect(answers.find((e) => e.conn === upstream.conn)).toMatchObject({ status: 101, protocol: 'v4.channel.k8s.io' });
+    // kubewire's console line, `summary --sessions` and the TUI's row name the translation.
+    // (the line is printed once the session settles, a little after kubectl's exit).
+    await waitForText(() => c!.proxy.stdout(), /websocket v5\.channel\.k8s\.io exit 3 .*\(translated to spdy v4\.channel\.k8s\.io upstream\)/, 15_000);
+    const summary = runCli(['summary', '--sessions', c!.log]);
+    const line = summary.stdout.trim().split('\n').map((l) => JSON.parse(l) as { session: string; exitCode: number | null; translation: unknown }).find((l) => l.session === client.session);
+    expect(line).toMatchObject({ exitCode: 3, translation: { from: 'websocket', to: 'spdy', upstream: upstream.conn, protocol: 'v4.channel.k8s.io' } });
+    const store = new SessionStore();
+    feed(store, readEvents(c!.log));
+    store.flush();
+    const row = store.getSnapshot().rows.find((r) => r.id === client.session)!;
+    expect(row.translatedTo).toBe('spdy v4.channel.k8s.io');
+    expect(rowCells(row, columnWidths(160)).fallback.trim()).toBe('⇄spdy');
+    expect(summaryLine(row)).toContain('⇄ translated to spdy v4.channel.k8s.io upstream');
   });
 
   it('exec -i cat: 1 MiB of stdin back byte for byte, and the end of stdin (FF 00 → FIN) ends cat', async () => {
