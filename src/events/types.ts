@@ -22,6 +22,9 @@
  *   `ws.frame` / `spdy.frame`. `frameOf` (frames.ts) gives the frame either way.
  * - a summary's stream digest may be `sha256: null`: not computed (the live proxy takes
  *   digests only for the audit log).
+ *
+ * Optional fields added within version 2 (older readers ignore nothing they need):
+ * - `conn.open.translated` and `audit.session.translated`: the legs of a `--translate` session.
  */
 import type { AnomalyCode } from './anomaly-codes.js';
 
@@ -556,6 +559,21 @@ export interface AuditSessionEvent extends SessionTarget {
   findings: string[];
   /** `idle`: its connections were done; `proxy-stop`: kubewire stopped first; `audit-failure`: ended because the log failed. */
   endedBy: 'idle' | 'proxy-stop' | 'audit-failure';
+  /**
+   * `--translate`: kubewire carried the session over another transport. The record's own
+   * transport, protocol, bytes and streams are the client's leg (what the user typed and saw);
+   * these are the upstream leg (what the cluster received). Absent when not translated.
+   */
+  translated?: AuditTranslation;
+}
+
+export interface AuditTranslation {
+  from: 'spdy' | 'websocket';
+  to: 'spdy' | 'websocket';
+  /** The upstream leg's conn id (its bytes are in the log as that connection's events). */
+  upstream: string;
+  protocol: string | null;
+  bytes: { c2s: number; s2c: number };
 }
 
 /**

@@ -119,6 +119,28 @@ describe.skipIf(!v || !apache)('kubectl 1.33 over WebSocket, a gateway that refu
     }
   });
 
+  it('--audit: the session record is the client leg, with the upstream leg under translated; stdin on both legs', async () => {
+    const audited = await chain(['--translate', 'ws-to-spdy', '--audit']);
+    try {
+      const r = await runKubectl(v!, ['exec', '-i', 'web', '-c', 'app', '--', 'cat'], { kubeconfig: audited.kubeconfig, home: spdyOnly.home, env: WEBSOCKET_ENV, input: 'typed by the user\n' });
+      expect([r.code, r.stdout]).toEqual([0, 'typed by the user\n']);
+    } finally {
+      await stopChain(audited);
+    }
+    const all = events(audited.log) as (LoggedEvent & { stream?: string; size?: number; transport?: string; bytes?: { c2s: number; s2c: number }; translated?: unknown })[];
+    const record = all.find((e) => e.type === 'audit.session' && e.translated);
+    const legs = all.filter((e) => e.type === 'conn.open' && e.translated && e.session === record?.session);
+    const upstream = legs.find((e) => e.translated!.leg === 'upstream')!;
+    expect(record).toMatchObject({ transport: 'websocket', protocol: 'v5.channel.k8s.io', exitCode: 0, translated: { from: 'websocket', to: 'spdy', upstream: upstream.conn, protocol: 'v4.channel.k8s.io' } });
+    const up = (record!.translated as { bytes: { c2s: number; s2c: number } }).bytes;
+    expect(up.c2s).toBeGreaterThan(0);
+    expect(up.s2c).toBeGreaterThan(0);
+    // What the user typed, on the client leg, and what the cluster received, on the upstream leg.
+    const stdin = all.filter((e) => e.type === 'k8s.data' && e.stream === 'stdin' && legs.some((l) => l.conn === e.conn));
+    expect(new Set(stdin.map((e) => e.conn)).size).toBe(2);
+    for (const conn of legs.map((l) => l.conn)) expect(stdin.filter((e) => e.conn === conn).reduce((n, e) => n + e.size!, 0)).toBe('typed by the user\n'.length);
+  });
+
   it('exec: stdout, stderr and exit 3 as a direct exec gives them; both legs logged as one session', async () => {
     const want = await direct(OUT_ERR_EXIT);
     expect(want.code).toBe(3);
