@@ -59,6 +59,8 @@ export interface BridgeOutput {
   ready?(): void;
   /** Something went wrong on a leg, in plain words (for the log). */
   problem?(message: string): void;
+  /** Something the translation could not carry although nothing failed (for the log). */
+  notice?(message: string): void;
 }
 
 export interface BridgeOptions {
@@ -269,7 +271,7 @@ export class SpdyToWebSocketBridge {
     this.stdinFin = true;
     // v5's CLOSE signal for channel 0 (A §1.3); v4 has none, so the command's stdin stays open.
     if (this.v5) this.out.toUpstream(encodeClientFrame(WsOpcode.Binary, Buffer.of(0xff, 0), this.key()));
-    else this.out.problem?.('the upstream speaks v4.channel.k8s.io, which cannot carry the end of stdin');
+    else this.out.notice?.("the end of stdin was not carried: the upstream speaks v4.channel.k8s.io, which has no close signal, so the command's stdin stays open");
   }
 
   private onClientAnomaly(a: Anomaly): void {

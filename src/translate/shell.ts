@@ -323,6 +323,7 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
         sources.release(server, 'held');
       },
       problem: (message) => emitClient({ type: 'proxy.error', code: 'KW_ERR_TRANSLATE', message, upstream: upstream.describe(), status: null }),
+      notice: (message) => emitClient({ type: 'proxy.error', code: 'KW_NOTE_TRANSLATE', message, upstream: upstream.describe(), status: null }),
     };
     const b = direction.bridge({ portForward, clientProtocol, upstreamProtocol, streams, out });
     bridged = true;

@@ -218,7 +218,7 @@ export class WebSocketToSpdyBridge {
   private onCloseSignal(): void {
     if (this.done || this.upstreamClosed) return;
     if (!this.v5) {
-      this.out.problem?.(`the client sent a close signal, which ${this.opts.clientProtocol || 'its protocol'} does not have`);
+      this.out.notice?.(`the client sent a close signal, which ${this.opts.clientProtocol || 'its protocol'} does not have: not carried`);
       return;
     }
     if (this.signal.length !== 1) {

@@ -61,6 +61,7 @@ function play(steps: Step[], make: Make, cut: (b: Buffer) => Buffer[] = (b) => [
     endClient: (by) => void ends.push(`client by ${by}`),
     endUpstream: (by) => void ends.push(`upstream by ${by}`),
     problem: (m) => void problems.push(m),
+    notice: (m) => void problems.push(`notice: ${m}`),
   });
   for (const s of steps) {
     if (s.from === 'client') for (const c of cut(s.bytes)) bridge.fromClient(c);
@@ -212,7 +213,7 @@ describe('WebSocket exec to SPDY', () => {
   it('a v4 client cannot send the end of stdin: a close signal from it is noted and not carried', () => {
     const r = play([{ from: 'start' }, { from: 'client', bytes: msg(255, Buffer.of(0)) }], remote(EXEC_I, V4));
     expect(r.upstream).not.toContain('DATA 3 FIN');
-    expect(r.problems).toEqual(['the client sent a close signal, which v4.channel.k8s.io does not have']);
+    expect(r.problems).toEqual(['notice: the client sent a close signal, which v4.channel.k8s.io does not have: not carried']);
   });
 
   it('the upstream ends before any status: a failure Status, so the client does not report success', () => {

@@ -132,7 +132,7 @@ describe.skipIf(!v || !apache)('kubectl 1.33 over WebSocket, a gateway that refu
     const legs = all.filter((e) => e.type === 'conn.open' && e.translated && e.session === record?.session);
     const upstream = legs.find((e) => e.translated!.leg === 'upstream')!;
     expect(record).toMatchObject({ transport: 'websocket', protocol: 'v5.channel.k8s.io', exitCode: 0, translated: { from: 'websocket', to: 'spdy', upstream: upstream.conn, protocol: 'v4.channel.k8s.io' } });
-    const up = (record!.translated as { bytes: { c2s: number; s2c: number } }).bytes;
+    const up = (record!.translated as unknown as { bytes: { c2s: number; s2c: number } }).bytes;
     expect(up.c2s).toBeGreaterThan(0);
     expect(up.s2c).toBeGreaterThan(0);
     // What the user typed, on the client leg, and what the cluster received, on the upstream leg.
