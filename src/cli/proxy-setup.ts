@@ -13,6 +13,7 @@ import { loadUpstream } from '../proxy/kubeconfig-upstream.js';
 import { KubewireProxy } from '../proxy/proxy-server.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { TranslateMode } from '../translate/mode.js';
+import { TransportVerdicts } from '../translate/auto-verdicts.js';
 import type { SessionObserver } from '../session/session-observer.js';
 import { defaultLogPath } from '../sinks/jsonl-sink.js';
 import { VERSION } from '../version.js';
@@ -76,7 +77,8 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
   }
   let proxy: KubewireProxy;
   try {
-    proxy = await KubewireProxy.start({ upstream, observer, host: listen.host, port: listen.port, refusal: () => observer.refusal(), ...(flags.translate ? { translate: flags.translate } : {}) });
+    const verdicts = flags.translate === 'auto' ? autoVerdicts(observer, upstream, errors) : undefined;
+    proxy = await KubewireProxy.start({ upstream, observer, host: listen.host, port: listen.port, refusal: () => observer.refusal(), ...(flags.translate ? { translate: flags.translate } : {}), ...(verdicts ? { verdicts } : {}) });
   } catch (e) {
     await abandon();
     throw new CliError('KW_ERR_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}`, 1);
@@ -110,4 +112,19 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
       if (gap) errors.line(`kubewire: ${gap}`);
     },
   };
+}
+
+/**
+ * `--translate auto`: the verdicts, judged from the session model's connections as they end,
+ * and said once per transport on stderr and in the log.
+ */
+function autoVerdicts(observer: WorkerObserver, upstream: Upstream, errors: Output): TransportVerdicts {
+  const verdicts = new TransportVerdicts((transport, why) => {
+    const other = transport === 'spdy' ? 'WebSocket' : 'SPDY';
+    const message = `the upstream refuses ${transport === 'spdy' ? 'SPDY' : 'WebSocket'} streaming (${why}): --translate auto speaks ${other} upstream for the next exec, attach and port-forward`;
+    errors.line(`kubewire: ${message}`);
+    observer.publish({ type: 'proxy.error', code: 'KW_NOTE_TRANSLATE_AUTO', message, upstream: upstream.describe(), status: null });
+  });
+  observer.mirrorSessions().add({ connectionEnded: (c) => verdicts.judge(c) });
+  return verdicts;
 }

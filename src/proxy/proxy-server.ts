@@ -18,6 +18,7 @@ import { createDemoTls } from '../tls/local-ca.js';
 import { answerClientError, frontDoor } from './front-door.js';
 import { HttpForwarder } from './http-forwarder.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
+import type { TransportVerdicts } from '../translate/auto-verdicts.js';
 import { translationOf, type TranslateMode } from '../translate/mode.js';
 import { translateSpdyToWs } from '../translate/spdy-to-ws.js';
 import { translateWsToSpdy } from '../translate/ws-to-spdy.js';
@@ -39,6 +40,8 @@ export interface ProxyOptions {
   timeouts?: ServerTimeouts;
   /** `--translate`: upgrades answered by kubewire and carried over another transport (src/translate). */
   translate?: TranslateMode;
+  /** `--translate auto`: what this upstream was seen to refuse. */
+  verdicts?: TransportVerdicts;
 }
 
 export interface ServerTimeouts {
@@ -200,7 +203,7 @@ export class KubewireProxy {
     const conn = this.tracker.connId();
     this.connections++;
     const ctx = { upstream: this.opts.upstream, observer: this.opts.observer, conn, session: this.tracker.sessionOf(req, conn) };
-    const translation = translationOf(this.opts.translate, req);
+    const translation = translationOf(this.opts.translate, req, this.opts.verdicts);
     if (translation === 'spdy-to-ws') void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
     else if (translation === 'ws-to-spdy') void translateWsToSpdy(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
     else void tunnelUpgrade(req, socket, head, ctx);

@@ -12,35 +12,38 @@
  *   help: a WebSocket exec or attach (v5, v4, `channel.k8s.io`) and the port-forward tunnel are
  *   answered here and spoken upstream as SPDY/3.1. SPDY requests, and the legacy WebSocket
  *   port-forward (ports in the query, no tunnel), are relayed as before.
+ * - `auto`: everything is relayed as with `off` until the upstream refuses a transport with an
+ *   answer that means "not here" (auto-verdicts.ts); from then on that transport's exec,
+ *   attach and port-forward are translated to the other one.
  */
 import type { IncomingMessage } from 'node:http';
 import { k8sRequestInfo } from '../codec/k8s-request.js';
 import { TUNNEL } from './handshake.js';
+import type { TransportVerdicts } from './auto-verdicts.js';
 import { offeredWebSocketProtocols } from './spdy-handshake.js';
 
-export const TRANSLATE_MODES = ['off', 'spdy-to-ws', 'ws-to-spdy'] as const;
+export const TRANSLATE_MODES = ['off', 'spdy-to-ws', 'ws-to-spdy', 'auto'] as const;
 
 export type TranslateMode = (typeof TRANSLATE_MODES)[number];
 
 export type Translation = 'spdy-to-ws' | 'ws-to-spdy';
 
-/** The translation `mode` gives the upgrade `req`, or null when it is relayed. */
-export function translationOf(mode: TranslateMode | undefined, req: IncomingMessage): Translation | null {
+/** The translation `mode` gives the upgrade `req`, or null when it is relayed; `auto` asks `verdicts`. */
+export function translationOf(mode: TranslateMode | undefined, req: IncomingMessage, verdicts?: TransportVerdicts): Translation | null {
   const upgrade = String(req.headers.upgrade ?? '').trim();
   const op = k8sRequestInfo(req.url ?? '/')?.operation;
-  if (mode === 'spdy-to-ws') {
-    if (!/^spdy\/3\.1$/i.test(upgrade)) return null;
-    return op === 'exec' || op === 'attach' || op === 'portforward' ? 'spdy-to-ws' : null;
+  const spdy = /^spdy\/3\.1$/i.test(upgrade) && (op === 'exec' || op === 'attach' || op === 'portforward');
+  const ws = /^websocket$/i.test(upgrade) && (op === 'exec' || op === 'attach' || (op === 'portforward' && offeredWebSocketProtocols(req)?.includes(TUNNEL) === true));
+  if (mode === 'spdy-to-ws' || (mode === 'auto' && verdicts?.refuses('spdy'))) {
+    if (spdy) return 'spdy-to-ws';
   }
-  if (mode === 'ws-to-spdy') {
-    if (!/^websocket$/i.test(upgrade)) return null;
-    if (op === 'exec' || op === 'attach') return 'ws-to-spdy';
-    return op === 'portforward' && offeredWebSocketProtocols(req)?.includes(TUNNEL) ? 'ws-to-spdy' : null;
+  if (mode === 'ws-to-spdy' || (mode === 'auto' && verdicts?.refuses('websocket'))) {
+    if (ws) return 'ws-to-spdy';
   }
   return null;
 }
 
 /** Whether `req` is an upgrade that `mode` translates. */
-export function translates(mode: TranslateMode | undefined, req: IncomingMessage): boolean {
-  return translationOf(mode, req) !== null;
+export function translates(mode: TranslateMode | undefined, req: IncomingMessage, verdicts?: TransportVerdicts): boolean {
+  return translationOf(mode, req, verdicts) !== null;
 }
