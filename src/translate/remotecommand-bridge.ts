@@ -28,10 +28,11 @@ import { encodeDataFrame, encodeGoaway, encodePing, encodeRstStream, encodeSynRe
 import { type SpdyControlFrame, SpdyFrameDecoder, type SpdyDataFrameHeader, type SpdyDataSegment } from '../codec/spdy-frame.js';
 import { headerLookup, SpdyHeaderBlockInflater, type SpdyHeaders } from '../codec/spdy-header-block.js';
 import { MAX_STATUS_BYTES } from '../codec/limits.js';
-import { parseClosePayload, WebSocketFrameDecoder, WsOpcode, type WsFrameHeader, type WsPayloadSegment } from '../codec/websocket-frame.js';
+import { WsOpcode } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
 import { encodeClientFrame } from './client-frame.js';
 import { failureStatus, jsonStatusProtocol, statusAsText } from './status-forms.js';
+import { WsMessageReader } from './ws-message-reader.js';
 
 export type StreamType = 'error' | 'stdin' | 'stdout' | 'stderr' | 'resize';
 
@@ -91,7 +92,7 @@ export class SpdyToWebSocketBridge {
   private readonly opts: BridgeOptions;
   private readonly out: BridgeOutput;
   private readonly spdy: SpdyFrameDecoder;
-  private readonly ws: WebSocketFrameDecoder;
+  private readonly ws: WsMessageReader;
   private readonly inflater = new SpdyHeaderBlockInflater();
   private readonly deflater = new SpdyHeaderBlockDeflater();
   private readonly maskKey: (() => Buffer) | undefined;
@@ -110,11 +111,6 @@ export class SpdyToWebSocketBridge {
   private heldBytes = 0;
   private heldEnd = false;
   private isReady = false;
-
-  // The WebSocket message being read: its channel (-1 until its first byte), and a control
-  // frame's payload (at most 125 bytes, so it is kept).
-  private channel = -1;
-  private control: Buffer[] = [];
 
   private statusSeen = false;
   /** v1-v3: the Status JSON, converted to text at the end (bounded). */
@@ -139,14 +135,17 @@ export class SpdyToWebSocketBridge {
       dataEnd: (h) => this.onClientDataEnd(h),
       anomaly: (a) => this.onClientAnomaly(a),
     });
-    this.ws = new WebSocketFrameDecoder(
+    this.ws = new WsMessageReader(
       {
-        frame: (h) => this.onFrame(h),
-        payload: (seg) => this.onPayload(seg),
-        frameEnd: (h) => this.onFrameEnd(h),
-        anomaly: (a) => this.onUpstreamAnomaly(a),
+        data: (channel, data) => this.toStream(channel, data),
+        ping: (payload) => {
+          // Answered here: the upstream's pings are for this leg only.
+          if (!this.closeSent && !this.done) this.out.toUpstream(encodeClientFrame(WsOpcode.Pong, payload, this.key()));
+        },
+        close: (code) => this.finish(code ?? CLOSE_NORMAL),
+        broken: (a) => this.onUpstreamAnomaly(a),
       },
-      { expectMasked: false },
+      { masked: false, channelled: true },
     );
   }
 
@@ -315,38 +314,7 @@ export class SpdyToWebSocketBridge {
 
   // -- the upstream's WebSocket ------------------------------------------------------------
 
-  private onFrame(h: WsFrameHeader): void {
-    if (h.messageStart) this.channel = -1;
-    this.control = [];
-  }
-
-  private onPayload(seg: WsPayloadSegment): void {
-    const h = seg.frame;
-    if ((h.opcode & 0x08) !== 0) {
-      this.control.push(seg.data);
-      return;
-    }
-    if (h.messageOpcode !== WsOpcode.Binary && h.messageOpcode !== WsOpcode.Text) return;
-    let data = seg.data;
-    if (this.channel < 0) {
-      this.channel = data[0]!;
-      data = data.subarray(1);
-    }
-    if (data.length > 0) this.toStream(this.channel, data);
-  }
-
-  private onFrameEnd(h: WsFrameHeader): void {
-    if (h.opcode === WsOpcode.Ping) {
-      // Answered here: the upstream's pings are for this leg only.
-      if (!this.closeSent && !this.done) this.out.toUpstream(encodeClientFrame(WsOpcode.Pong, Buffer.concat(this.control), this.key()));
-    } else if (h.opcode === WsOpcode.Close) {
-      const close = parseClosePayload(Buffer.concat(this.control));
-      this.finish(close.code ?? CLOSE_NORMAL);
-    }
-  }
-
   private onUpstreamAnomaly(a: Anomaly): void {
-    if (!a.opaque) return;
     this.out.problem?.(`the upstream's WebSocket cannot be read on: ${a.message}`);
     this.finish(null);
   }

@@ -11,10 +11,10 @@
  * The SPDY pings, data, error streams and GOAWAY of the session pass through inside; the
  * WebSocket leg's own pings are answered here, and the leg is pinged to keep it alive.
  */
-import { parseClosePayload, WebSocketFrameDecoder, WsOpcode, type WsFrameHeader, type WsPayloadSegment } from '../codec/websocket-frame.js';
-import type { Anomaly } from '../codec/anomaly.js';
+import { WsOpcode } from '../codec/websocket-frame.js';
 import { encodeClientFrame, encodeServerFrame } from './client-frame.js';
 import type { BridgeOutput } from './remotecommand-bridge.js';
+import { WsMessageReader } from './ws-message-reader.js';
 
 const EMPTY = Buffer.alloc(0);
 const CLOSE_NORMAL = 1000;
@@ -23,22 +23,32 @@ const CLOSE_PROTOCOL_ERROR = 1002;
 export class SpdyTunnelBridge {
   private readonly out: BridgeOutput;
   private readonly maskKey: (() => Buffer) | undefined;
-  private readonly ws: WebSocketFrameDecoder;
-  private control: Buffer[] = [];
+  private readonly ws: WsMessageReader;
   private closeSent = false;
   private done = false;
 
   constructor(opts: { out: BridgeOutput; maskKey?: () => Buffer }) {
     this.out = opts.out;
     this.maskKey = opts.maskKey;
-    this.ws = new WebSocketFrameDecoder(
+    this.ws = new WsMessageReader(
       {
-        frame: () => this.onFrame(),
-        payload: (seg) => this.onPayload(seg),
-        frameEnd: (h) => this.onFrameEnd(h),
-        anomaly: (a) => this.onAnomaly(a),
+        // Text is not part of the tunnel (the API server rejects it); only binary bytes are SPDY.
+        data: (_channel, data, opcode) => {
+          if (opcode === WsOpcode.Binary && !this.done) this.out.toClient(data);
+        },
+        ping: (payload) => {
+          if (!this.closeSent && !this.done) this.out.toUpstream(encodeClientFrame(WsOpcode.Pong, payload, this.key()));
+        },
+        close: (code) => {
+          if (code !== null && code !== CLOSE_NORMAL) this.out.problem?.(`the upstream closed the tunnel with code ${code}`);
+          this.finish();
+        },
+        broken: (a) => {
+          this.out.problem?.(`the upstream's WebSocket cannot be read on: ${a.message}`);
+          this.finish();
+        },
       },
-      { expectMasked: false },
+      { masked: false, channelled: false },
     );
   }
 
@@ -88,36 +98,6 @@ export class SpdyTunnelBridge {
     }
   }
 
-  private onFrame(): void {
-    this.control = [];
-  }
-
-  private onPayload(seg: WsPayloadSegment): void {
-    const h = seg.frame;
-    if ((h.opcode & 0x08) !== 0) {
-      this.control.push(seg.data);
-      return;
-    }
-    // Text is not part of the tunnel (the API server rejects it); only binary bytes are SPDY.
-    if (h.messageOpcode === WsOpcode.Binary && !this.done) this.out.toClient(seg.data);
-  }
-
-  private onFrameEnd(h: WsFrameHeader): void {
-    if (h.opcode === WsOpcode.Ping) {
-      if (!this.closeSent && !this.done) this.out.toUpstream(encodeClientFrame(WsOpcode.Pong, Buffer.concat(this.control), this.key()));
-    } else if (h.opcode === WsOpcode.Close) {
-      const code = parseClosePayload(Buffer.concat(this.control)).code ?? CLOSE_NORMAL;
-      if (code !== CLOSE_NORMAL) this.out.problem?.(`the upstream closed the tunnel with code ${code}`);
-      this.finish();
-    }
-  }
-
-  private onAnomaly(a: Anomaly): void {
-    if (!a.opaque) return;
-    this.out.problem?.(`the upstream's WebSocket cannot be read on: ${a.message}`);
-    this.finish();
-  }
-
   /** The upstream ended the tunnel: the client's SPDY session ends with the end of its socket. */
   private finish(): void {
     if (this.done) return;
@@ -154,21 +134,27 @@ export class SpdyTunnelBridge {
  */
 export class TunnelToSpdyBridge {
   private readonly out: BridgeOutput;
-  private readonly ws: WebSocketFrameDecoder;
-  private control: Buffer[] = [];
+  private readonly ws: WsMessageReader;
   private upstreamDone = false;
   private done = false;
 
   constructor(opts: { out: BridgeOutput }) {
     this.out = opts.out;
-    this.ws = new WebSocketFrameDecoder(
+    this.ws = new WsMessageReader(
       {
-        frame: () => (this.control = []),
-        payload: (seg) => this.onPayload(seg),
-        frameEnd: (h) => this.onFrameEnd(h),
-        anomaly: (a) => this.onAnomaly(a),
+        data: (_channel, data, opcode) => this.onData(data, opcode),
+        ping: (payload) => {
+          if (!this.done) this.out.toClient(encodeServerFrame(WsOpcode.Pong, payload));
+        },
+        // kubectl's close 1000 at the end of port-forward: the end of its SPDY session.
+        close: () => this.clientGone(),
+        broken: (a) => {
+          this.out.problem?.(`the client's WebSocket cannot be read on: ${a.message}`);
+          this.endUpstream('proxy');
+          this.closeClient(CLOSE_PROTOCOL_ERROR, 'proxy');
+        },
       },
-      { expectMasked: true },
+      { masked: true, channelled: false },
     );
   }
 
@@ -212,37 +198,16 @@ export class TunnelToSpdyBridge {
     this.closeClient(CLOSE_NORMAL, 'proxy');
   }
 
-  private onPayload(seg: WsPayloadSegment): void {
-    const h = seg.frame;
-    if ((h.opcode & 0x08) !== 0) {
-      this.control.push(seg.data);
-      return;
-    }
+  private onData(data: Buffer, opcode: number): void {
     if (this.done || this.upstreamDone) return;
-    if (h.messageOpcode === WsOpcode.Binary) {
-      this.out.toUpstream(Buffer.from(seg.data));
-    } else if (h.messageOpcode === WsOpcode.Text) {
+    if (opcode === WsOpcode.Binary) {
+      this.out.toUpstream(Buffer.from(data));
+    } else {
       // client-go's tunnel rejects text (`invalid message type received`); so does the server's.
       this.out.problem?.('the client sent a text message in the port-forward tunnel');
       this.endUpstream('proxy');
       this.closeClient(CLOSE_PROTOCOL_ERROR, 'proxy');
     }
-  }
-
-  private onFrameEnd(h: WsFrameHeader): void {
-    if (h.opcode === WsOpcode.Ping) {
-      if (!this.done) this.out.toClient(encodeServerFrame(WsOpcode.Pong, Buffer.concat(this.control)));
-    } else if (h.opcode === WsOpcode.Close) {
-      // kubectl's close 1000 at the end of port-forward: the end of its SPDY session.
-      this.clientGone();
-    }
-  }
-
-  private onAnomaly(a: Anomaly): void {
-    if (!a.opaque) return;
-    this.out.problem?.(`the client's WebSocket cannot be read on: ${a.message}`);
-    this.endUpstream('proxy');
-    this.closeClient(CLOSE_PROTOCOL_ERROR, 'proxy');
   }
 
   private clientGone(): void {

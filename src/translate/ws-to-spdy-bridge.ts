@@ -29,11 +29,12 @@ import { encodeDataFrame, encodeGoaway, encodePing, encodeRstStream, encodeSynSt
 import { SpdyFrameDecoder, type SpdyControlFrame, type SpdyDataFrameHeader, type SpdyDataSegment } from '../codec/spdy-frame.js';
 import { SpdyHeaderBlockInflater } from '../codec/spdy-header-block.js';
 import { MAX_STATUS_BYTES } from '../codec/limits.js';
-import { parseClosePayload, WebSocketFrameDecoder, WsOpcode, type WsFrameHeader, type WsPayloadSegment } from '../codec/websocket-frame.js';
+import { WsOpcode } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
 import { encodeServerFrame } from './client-frame.js';
 import type { BridgeOutput, Ender, ExpectedStreams, StreamType } from './remotecommand-bridge.js';
 import { failureStatus, statusFor } from './status-forms.js';
+import { WsMessageReader } from './ws-message-reader.js';
 
 export interface WsToSpdyBridgeOptions {
   /** The subprotocol of the client's 101: v5, v4, `channel.k8s.io`, or '' for none. */
@@ -58,7 +59,7 @@ const CHANNEL_STREAM: Record<number, StreamType> = { 0: 'stdin', 4: 'resize' };
 export class WebSocketToSpdyBridge {
   private readonly opts: WsToSpdyBridgeOptions;
   private readonly out: BridgeOutput;
-  private readonly ws: WebSocketFrameDecoder;
+  private readonly ws: WsMessageReader;
   private readonly spdy: SpdyFrameDecoder;
   private readonly inflater = new SpdyHeaderBlockInflater();
   private readonly deflater = new SpdyHeaderBlockDeflater();
@@ -69,11 +70,8 @@ export class WebSocketToSpdyBridge {
   private nextPingId = 1;
   private stdinFin = false;
 
-  // The client message being read: its channel (-1 until its first byte), the close signal's
-  // bytes (at most 2 are kept), and a control frame's payload (at most 125 bytes).
-  private channel = -1;
+  /** The bytes of the close signal being read (at most 2 are kept). */
   private signal: number[] = [];
-  private control: Buffer[] = [];
 
   private status: Buffer[] = [];
   private statusBytes = 0;
@@ -91,14 +89,23 @@ export class WebSocketToSpdyBridge {
     this.opts = opts;
     this.out = opts.out;
     this.v5 = opts.clientProtocol === 'v5.channel.k8s.io';
-    this.ws = new WebSocketFrameDecoder(
+    this.ws = new WsMessageReader(
       {
-        frame: (h) => this.onFrame(h),
-        payload: (seg) => this.onPayload(seg),
-        frameEnd: (h) => this.onFrameEnd(h),
-        anomaly: (a) => this.onClientAnomaly(a),
+        data: (channel, data) => this.onClientData(channel, data),
+        end: (channel) => {
+          if (channel === CLOSE_SIGNAL) this.onCloseSignal();
+        },
+        ping: (payload) => {
+          // Answered here: the client's pings (kubectl's 5 s heartbeat) are for this leg only.
+          if (!this.done) this.out.toClient(encodeServerFrame(WsOpcode.Pong, payload));
+        },
+        close: (code) => {
+          if (code !== null && code !== CLOSE_NORMAL) this.out.problem?.(`the client closed the WebSocket connection with code ${code}`);
+          this.clientGone();
+        },
+        broken: (a) => this.onClientAnomaly(a),
       },
-      { expectMasked: true },
+      { masked: true, channelled: true },
     );
     this.spdy = new SpdyFrameDecoder({
       control: (f) => this.onControl(f),
@@ -168,74 +175,43 @@ export class WebSocketToSpdyBridge {
 
   // -- the client's WebSocket --------------------------------------------------------------
 
-  private onFrame(h: WsFrameHeader): void {
-    if (h.messageStart) {
-      this.channel = -1;
-      this.signal = [];
-    }
-    this.control = [];
-  }
-
-  private onPayload(seg: WsPayloadSegment): void {
-    const h = seg.frame;
-    if ((h.opcode & 0x08) !== 0) {
-      this.control.push(seg.data);
-      return;
-    }
-    // The protocol, not the frame type, says how a message is read (AM wsstream conn.go).
-    if (h.messageOpcode !== WsOpcode.Binary && h.messageOpcode !== WsOpcode.Text) return;
-    let data = seg.data;
-    if (this.channel < 0) {
-      this.channel = data[0]!;
-      data = data.subarray(1);
-    }
-    if (data.length === 0 || this.done || this.upstreamClosed) return;
-    if (this.channel === CLOSE_SIGNAL) {
+  // The protocol, not the frame type, says how a message is read (AM wsstream conn.go).
+  private onClientData(channel: number, data: Buffer): void {
+    if (this.done || this.upstreamClosed) return;
+    if (channel === CLOSE_SIGNAL) {
       for (let i = 0; i < data.length && this.signal.length < 2; i++) this.signal.push(data[i]!);
       return;
     }
-    const type = CHANNEL_STREAM[this.channel];
+    const type = CHANNEL_STREAM[channel];
     if (type === 'stdin' && this.stdinFin) return;
     const id = type === undefined ? undefined : this.ids.get(type);
     if (id === undefined) return;
     for (let at = 0; at < data.length; at += MAX_DATA_FRAME) this.out.toUpstream(encodeDataFrame(id, data.subarray(at, at + MAX_DATA_FRAME)));
   }
 
-  private onFrameEnd(h: WsFrameHeader): void {
-    if (h.opcode === WsOpcode.Ping) {
-      // Answered here: the client's pings (kubectl's 5 s heartbeat) are for this leg only.
-      if (!this.done) this.out.toClient(encodeServerFrame(WsOpcode.Pong, Buffer.concat(this.control)));
-    } else if (h.opcode === WsOpcode.Close) {
-      const code = parseClosePayload(Buffer.concat(this.control)).code;
-      if (code !== null && code !== CLOSE_NORMAL) this.out.problem?.(`the client closed the WebSocket connection with code ${code}`);
-      this.clientGone();
-    } else if (h.messageEnd && this.channel === CLOSE_SIGNAL) {
-      this.onCloseSignal();
-    }
-  }
-
   /** v5's `[FF, channel]` (A §1.3): the end of stdin, carried as its stream's FIN. */
   private onCloseSignal(): void {
+    const signal = this.signal;
+    this.signal = [];
     if (this.done || this.upstreamClosed) return;
     if (!this.v5) {
       this.out.notice?.(`the client sent a close signal, which ${this.opts.clientProtocol || 'its protocol'} does not have: not carried`);
       return;
     }
-    if (this.signal.length !== 1) {
+    if (signal.length !== 1) {
       // The API server drops a connection whose close signal is not 2 bytes long.
       this.out.problem?.('the client sent a close signal that is not 2 bytes long');
       this.closeUpstream('proxy');
       this.endClientSession(null, 'proxy', CLOSE_PROTOCOL_ERROR);
       return;
     }
-    const id = this.signal[0] === 0 ? this.ids.get('stdin') : undefined;
+    const id = signal[0] === 0 ? this.ids.get('stdin') : undefined;
     if (id === undefined || this.stdinFin) return;
     this.stdinFin = true;
     this.out.toUpstream(encodeDataFrame(id, EMPTY, true));
   }
 
   private onClientAnomaly(a: Anomaly): void {
-    if (!a.opaque) return;
     this.out.problem?.(`the client's WebSocket cannot be read on: ${a.message}`);
     this.closeUpstream('proxy');
     this.endClientSession(null, 'proxy', CLOSE_PROTOCOL_ERROR);
