@@ -7,14 +7,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeDataFrame, encodeGoaway, encodePing, encodeRstStream, encodeSynReply, SpdyHeaderBlockDeflater } from '../../src/codec/spdy-encode.js';
-import { SpdyFrameDecoder } from '../../src/codec/spdy-frame.js';
-import { SpdyHeaderBlockInflater } from '../../src/codec/spdy-header-block.js';
 import { encodeClosePayload, encodeWsFrame } from '../../src/codec/websocket-encode.js';
 import { WebSocketFrameDecoder } from '../../src/codec/websocket-frame.js';
 import type { ExpectedStreams } from '../../src/translate/remotecommand-bridge.js';
 import { TunnelToSpdyBridge } from '../../src/translate/tunnel-bridge.js';
 import { WebSocketToSpdyBridge } from '../../src/translate/ws-to-spdy-bridge.js';
 import { cutPoints } from '../support/chunking.js';
+import { spdyLines } from '../support/spdy-lines.js';
 import { oneByteAtATime, randomChunks, splitAt } from '../support/split.js';
 
 type Step = { from: 'client' | 'upstream'; bytes: Buffer } | { from: 'client-end' | 'upstream-end' | 'keepalive' | 'start' };
@@ -73,7 +72,7 @@ function play(steps: Step[], make: Make, cut: (b: Buffer) => Buffer[] = (b) => [
   }
   const c = Buffer.concat(toClient);
   const u = Buffer.concat(toUpstream);
-  return { client: decodeClient(c), upstream: decodeUpstream(u), ends, problems, raw: { client: c.toString('hex'), upstream: u.toString('hex') } };
+  return { client: decodeClient(c), upstream: spdyLines(u), ends, problems, raw: { client: c.toString('hex'), upstream: u.toString('hex') } };
 }
 
 const remote = (streams: ExpectedStreams, clientProtocol = V5, upstreamProtocol = V4): Make => (out) => new WebSocketToSpdyBridge({ clientProtocol, upstreamProtocol, streams, out });
@@ -97,32 +96,6 @@ function decodeClient(bytes: Buffer): string[] {
     },
     anomaly: (a) => out.push(`anomaly ${a.code}`),
   }, { expectMasked: false }).push(bytes);
-  return out;
-}
-
-function decodeUpstream(bytes: Buffer): string[] {
-  const out: string[] = [];
-  const inflater = new SpdyHeaderBlockInflater();
-  const data = new Map<number, Buffer[]>();
-  new SpdyFrameDecoder({
-    control: (f) => {
-      if (f.type === 'SYN_STREAM') {
-        const h = inflater.inflate(f.headerBlock);
-        out.push(`SYN_STREAM ${f.streamId} ${h.ok ? h.headers.map(([k, v]) => `${k}=${v.join(',')}`).join(' ') : 'bad block'}`);
-      } else if (f.type === 'RST_STREAM') out.push(`RST ${f.streamId} ${f.statusCode}`);
-      else if (f.type === 'GOAWAY') out.push(`GOAWAY ${f.lastGoodStreamId} ${f.statusCode}`);
-      else if (f.type === 'PING') out.push(`PING ${f.pingId}`);
-      else out.push(f.type);
-    },
-    dataFrame: (h) => data.set(h.streamId, []),
-    data: (s) => data.get(s.frame.streamId)!.push(s.data),
-    dataEnd: (h) => {
-      const payload = Buffer.concat(data.get(h.streamId)!);
-      if (payload.length) out.push(`DATA ${h.streamId} ${JSON.stringify(payload.length > 200 ? `${payload.length} bytes` : payload.toString('latin1'))}`);
-      if (h.fin) out.push(`DATA ${h.streamId} FIN`);
-    },
-    anomaly: (a) => out.push(`anomaly ${a.code}`),
-  }).push(bytes);
   return out;
 }
 

@@ -10,6 +10,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { echoPattern, echoRoundTrip } from '../support/echo-port.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
@@ -244,16 +245,8 @@ describe.skipIf(!v || !apache)('kubectl 1.33 over WebSocket, a gateway that refu
       for (const body of bodies) expect(body).toContain('kubewire demo: web');
 
       const echo = await kw.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 7/);
-      const sent = Buffer.alloc(256 * 1024);
-      for (let i = 0; i < sent.length; i++) sent[i] = (i * 13) & 0xff;
-      const back = await new Promise<Buffer>((resolve, reject) => {
-        const got: Buffer[] = [];
-        const s = connect(Number(echo[1]), '127.0.0.1', () => s.end(sent));
-        s.on('data', (d: Buffer) => got.push(d));
-        s.on('end', () => resolve(Buffer.concat(got)));
-        s.on('error', reject);
-        setTimeout(() => reject(new Error(`echo timed out after ${Buffer.concat(got).length} bytes`)), 15_000).unref();
-      });
+      const sent = echoPattern();
+      const back = await echoRoundTrip(Number(echo[1]), sent);
       expect(back.equals(sent)).toBe(true);
 
       // Port 9 of web has nothing listening: kubectl prints the pod's error as it would directly.
