@@ -18,7 +18,7 @@ import { availableKubectls, runKubectl, startKubectl, WEBSOCKET_ENV } from '../s
 import { startProxyProcess, stopStartedProxies, type ProxyProcess } from '../support/kubewire-proxy.js';
 import { gatewayBinary, startApache, writeUpstreamKubeconfig, type Gateway, type GatewayTls } from '../support/gateways.js';
 import { spawnKubectlInPty } from '../support/pty-kubectl.js';
-import { readEvents, waitUntil } from '../support/event-log.js';
+import { expectValidLog, readEvents, waitUntil } from '../support/event-log.js';
 import { runCli } from '../support/cli.js';
 import { waitForText } from '../support/wait.js';
 import { feed } from '../ui/event-fixtures.js';
@@ -130,7 +130,8 @@ describe.skipIf(!v || !apache)('kubectl 1.33 over WebSocket, a gateway that refu
     } finally {
       await stopChain(audited);
     }
-    const all = events(audited.log) as (LoggedEvent & { stream?: string; size?: number; transport?: string; bytes?: { c2s: number; s2c: number }; translated?: unknown })[];
+    // Every line of the audit log is a valid event, the new record field included.
+    const all = expectValidLog(audited.log) as unknown as (LoggedEvent & { stream?: string; size?: number; transport?: string; bytes?: { c2s: number; s2c: number }; translated?: unknown })[];
     const record = all.find((e) => e.type === 'audit.session' && e.translated);
     const legs = all.filter((e) => e.type === 'conn.open' && e.translated && e.session === record?.session);
     const upstream = legs.find((e) => e.translated!.leg === 'upstream')!;
@@ -179,6 +180,19 @@ describe.skipIf(!v || !apache)('kubectl 1.33 over WebSocket, a gateway that refu
     const r = await run(['exec', '-i', 'web', '-c', 'app', '--', 'cat'], input);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdoutBytes.equals(input)).toBe(true);
+  });
+
+  it('a long exec keeps both legs alive: pings answered and sent on the WebSocket leg, SPDY pings upstream', async () => {
+    const r = await run(['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'echo start; sleep 7; echo done']);
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, 'start\ndone\n', '']);
+    const all = (await lastTranslatedSession(c!.log)) as (LoggedEvent & { dir?: string; kind?: string; frame?: string })[];
+    const leg = (name: string) => all.find((e) => e.type === 'conn.open' && e.translated?.leg === name)!.conn;
+    const [client, upstream] = [leg('client'), leg('upstream')];
+    const wsFrames = all.filter((e) => e.type === 'ws.frame' && e.conn === client).map((e) => `${e.kind} ${e.dir}`);
+    // kubectl's 5 s pings answered here, and kubewire's own pings answered by kubectl.
+    expect(wsFrames).toEqual(expect.arrayContaining(['ping c2s', 'pong s2c', 'ping s2c', 'pong c2s']));
+    const spdyPings = all.filter((e) => e.type === 'spdy.frame' && e.conn === upstream && e.frame === 'PING').map((e) => e.dir);
+    expect(spdyPings).toEqual(expect.arrayContaining(['c2s', 's2c']));
   });
 
   it('cp of 1 MiB in and out', async () => {
