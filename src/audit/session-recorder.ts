@@ -172,7 +172,14 @@ export function sessionRecord(s: SessionFacts, endedBy: EndedBy): AuditSessionEv
     findings: [...story.findings],
     endedBy,
     ...(story.user ? { user: story.user } : {}),
+    ...(story.translation ? { translated: translationRecord(story.translation) } : {}),
   };
+}
+
+/** The upstream leg of a translated session, in the record's words. */
+function translationRecord(t: NonNullable<ReturnType<SessionFacts['story']>['translation']>): NonNullable<AuditSessionEvent['translated']> {
+  const kind = (k: string): 'spdy' | 'websocket' => (k === 'spdy' ? 'spdy' : 'websocket');
+  return { from: kind(t.from), to: kind(t.to), upstream: t.upstream, protocol: t.protocol, bytes: { ...t.bytes } };
 }
 
 /** The verb in the record's words (the subresource names of K8sRequestInfo). */

@@ -51,7 +51,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--audit-store <store>', 'experimental: write the audit records to a store: a directory, or postgres://… (see kubewire sessions)').hideHelp())
       .addOption(new Option('--audit-replica <name>', 'experimental: this process\'s name among the replicas writing to one --audit-store (default: the host name)').hideHelp())
       .option('--max-size <size>', 'rotate the audit log at this size (e.g. 100M; every file stays within it); the chain goes on across files named <log>-0001.jsonl, <log>-0002.jsonl, …')
-      .addOption(new Option('--translate <mode>', 'off (relay every upgrade byte-exactly), or spdy-to-ws: answer SPDY exec/attach/port-forward here and speak WebSocket upstream (v5.channel.k8s.io, the port-forward tunnel), for gateways that refuse SPDY').choices([...TRANSLATE_MODES]).default('off'));
+      .addOption(new Option('--translate <mode>', 'off (relay every upgrade byte-exactly); spdy-to-ws: answer SPDY exec/attach/port-forward here and speak WebSocket upstream (v5.channel.k8s.io, the port-forward tunnel), for gateways that refuse SPDY; ws-to-spdy: answer WebSocket exec/attach (v5, v4, channel.k8s.io) and the port-forward tunnel here and speak SPDY/3.1 upstream, for clusters that stream only over SPDY behind a path that refuses it; auto: relay as off until the upstream refuses a transport as not served here (400 Upgrade request required, a 403/404 not from the API server, no answer), then translate that transport\'s next upgrades').choices([...TRANSLATE_MODES]).default('off'));
 
   proxyFlags(
     program

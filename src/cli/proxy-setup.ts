@@ -14,6 +14,7 @@ import type { ClientAdmission } from '../proxy/client-admission.js';
 import { KubewireProxy, type ProxyOptions } from '../proxy/proxy-server.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { TranslateMode } from '../translate/mode.js';
+import { TransportVerdicts } from '../translate/auto-verdicts.js';
 import type { SessionObserver } from '../session/session-observer.js';
 import { defaultLogPath } from '../sinks/jsonl-sink.js';
 import { VERSION } from '../version.js';
@@ -95,8 +96,9 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
   let proxy: KubewireProxy;
   try {
     const serving = flags.serving;
+    const verdicts = flags.translate === 'auto' ? autoVerdicts(observer, upstream, errors) : undefined;
     proxy = await KubewireProxy.start({
-      upstream, observer, host: listen.host, port: listen.port, refusal: () => observer.refusal(), ...(flags.translate ? { translate: flags.translate } : {}),
+      upstream, observer, host: listen.host, port: listen.port, refusal: () => observer.refusal(), ...(flags.translate ? { translate: flags.translate } : {}), ...(verdicts ? { verdicts } : {}),
       ...(serving ? { admission: serving.admission(upstream), tls: serving.tls, ...(serving.clientCaPem ? { clientCaPem: serving.clientCaPem } : {}) } : {}),
     });
   } catch (e) {
@@ -132,4 +134,19 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
       if (gap) errors.line(`kubewire: ${gap}`);
     },
   };
+}
+
+/**
+ * `--translate auto`: the verdicts, judged from the session model's connections as they end,
+ * and said once per transport on stderr and in the log.
+ */
+function autoVerdicts(observer: WorkerObserver, upstream: Upstream, errors: Output): TransportVerdicts {
+  const verdicts = new TransportVerdicts((transport, why) => {
+    const other = transport === 'spdy' ? 'WebSocket' : 'SPDY';
+    const message = `the upstream refuses ${transport === 'spdy' ? 'SPDY' : 'WebSocket'} streaming (${why}): --translate auto speaks ${other} upstream for the next exec, attach and port-forward`;
+    errors.line(`kubewire: ${message}`);
+    observer.publish({ type: 'proxy.error', code: 'KW_NOTE_TRANSLATE_AUTO', message, upstream: upstream.describe(), status: null });
+  });
+  observer.mirrorSessions().add({ connectionEnded: (c) => verdicts.judge(c) });
+  return verdicts;
 }

@@ -23,9 +23,10 @@
  * - a summary's stream digest may be `sha256: null`: not computed (the live proxy takes
  *   digests only for the audit log).
  *
- * Within version 2, fields are only ever added as optional members, which readers of older logs
- * never need: `translated` on `conn.open` (`--translate`), and `user` on `conn.open` and
- * `audit.session` (`kubewire gateway`). A change a reader must know about bumps the version.
+ * Optional fields added within version 2 (older readers ignore nothing they need; a change a
+ * reader must know about bumps the version):
+ * - `conn.open.translated` and `audit.session.translated`: the legs of a `--translate` session;
+ * - `conn.open.user` and `audit.session.user`: the user of a `kubewire gateway` session.
  */
 import type { AnomalyCode } from './anomaly-codes.js';
 
@@ -582,6 +583,21 @@ export interface AuditSessionEvent extends SessionTarget {
   endedBy: 'idle' | 'proxy-stop' | 'audit-failure';
   /** `kubewire gateway`: the user the session's connections were made by (absent for `proxy` and `run`). */
   user?: SessionUser;
+  /**
+   * `--translate`: kubewire carried the session over another transport. The record's own
+   * transport, protocol, bytes and streams are the client's leg (what the user typed and saw);
+   * these are the upstream leg (what the cluster received). Absent when not translated.
+   */
+  translated?: AuditTranslation;
+}
+
+export interface AuditTranslation {
+  from: 'spdy' | 'websocket';
+  to: 'spdy' | 'websocket';
+  /** The upstream leg's conn id (its bytes are in the log as that connection's events). */
+  upstream: string;
+  protocol: string | null;
+  bytes: { c2s: number; s2c: number };
 }
 
 /**

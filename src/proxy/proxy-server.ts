@@ -19,8 +19,10 @@ import { UNAUTHORIZED, type Admission, type Admitted, type ClientAdmission } fro
 import { answerClientError, frontDoor } from './front-door.js';
 import { HttpForwarder } from './http-forwarder.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
-import { translates, type TranslateMode } from '../translate/mode.js';
+import type { TransportVerdicts } from '../translate/auto-verdicts.js';
+import { translationOf, type TranslateMode } from '../translate/mode.js';
 import { translateSpdyToWs } from '../translate/spdy-to-ws.js';
+import { translateWsToSpdy } from '../translate/ws-to-spdy.js';
 import type { Upstream } from './upstream.js';
 
 export interface ProxyOptions {
@@ -49,6 +51,8 @@ export interface ProxyOptions {
    */
   tls?: { certPem: string; keyPem: string; caCertPem: string | null } | { names: string[] };
   clientCaPem?: string;
+  /** `--translate auto`: what this upstream was seen to refuse. */
+  verdicts?: TransportVerdicts;
 }
 
 export interface ServerTimeouts {
@@ -223,7 +227,9 @@ export class KubewireProxy {
       const conn = this.tracker.connId();
       this.connections++;
       const ctx = { upstream: this.opts.upstream, observer: this.opts.observer, conn, session: this.tracker.sessionOf(req, conn, admission.user?.username), ...admitted(admission) };
-      if (translates(this.opts.translate, req)) void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
+      const translation = translationOf(this.opts.translate, req, this.opts.verdicts);
+      if (translation === 'spdy-to-ws') void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
+      else if (translation === 'ws-to-spdy') void translateWsToSpdy(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
       else void tunnelUpgrade(req, socket, head, ctx);
     });
   }

@@ -71,8 +71,12 @@ export interface FallbackStory {
 export interface TranslationStory {
   from: string;
   to: string;
+  /** The upstream leg's conn id. */
   upstream: string;
+  /** What kubewire negotiated upstream. */
   protocol: string | null;
+  /** The upstream leg's bytes: what the cluster received and sent (the story's are kubectl's). */
+  bytes: { c2s: number; s2c: number };
 }
 
 export interface SessionStory {
@@ -340,7 +344,7 @@ function translationOf(conns: readonly ConnectionFacts[]): TranslationStory | nu
   const up = conns.find(isUpstreamLeg);
   const t = up?.open?.translated;
   if (!up || !t) return null;
-  return { from: t.from, to: t.to, upstream: up.conn, protocol: up.response?.protocol ?? null };
+  return { from: t.from, to: t.to, upstream: up.conn, protocol: up.response?.protocol ?? null, bytes: { ...up.bytes } };
 }
 
 export function retryOf(attempt: ConnectionFacts, upgrades: readonly ConnectionFacts[], at = upgrades.indexOf(attempt)): ConnectionFacts | null {

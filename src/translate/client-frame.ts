@@ -1,33 +1,43 @@
 /**
- * WebSocket frames as a client sends them (RFC 6455 §5.2, §5.3): FIN set, masked with a fresh
- * key, never fragmented. A Kubernetes data message is its channel byte followed by the
- * payload (protocol.md A §1.3), written here into one buffer without a concat first:
+ * WebSocket frames as kubewire sends them (RFC 6455 §5.2, §5.3): FIN set, never fragmented;
+ * a client's masked with a fresh key, a server's unmasked. A Kubernetes data message is its
+ * channel byte followed by the payload (protocol.md A §1.3), written here into one buffer
+ * without a concat first:
  *
  *   encodeClientFrame(2, "hi", key 01 02 03 04, channel 0)
  *   → 82 83 01 02 03 04 01 6b 6a    (binary, masked, length 3: 00 'h' 'i' XOR the key)
  *
  * encodeWsFrame (src/codec/websocket-encode.ts) is the test encoder that can write anything;
- * this one writes only what a client must, and masks 32 bits at a time.
+ * this one writes only what a peer must, and masks 32 bits at a time.
  */
 import { randomBytes } from 'node:crypto';
 
 export function encodeClientFrame(opcode: number, payload: Uint8Array, key: Buffer = randomBytes(4), channel?: number): Buffer {
+  return encodeFrame(opcode, payload, key, channel);
+}
+
+/** A server's frame (§5.1: never masked), for the WebSocket client of a ws-to-spdy translation. */
+export function encodeServerFrame(opcode: number, payload: Uint8Array, channel?: number): Buffer {
+  return encodeFrame(opcode, payload, null, channel);
+}
+
+function encodeFrame(opcode: number, payload: Uint8Array, key: Buffer | null, channel: number | undefined): Buffer {
   const length = payload.length + (channel === undefined ? 0 : 1);
   const lengthBytes = length <= 125 ? 0 : length <= 0xffff ? 2 : 8;
-  const start = 2 + lengthBytes + 4;
+  const start = 2 + lengthBytes + (key === null ? 0 : 4);
   const out = Buffer.allocUnsafe(start + length);
   out[0] = 0x80 | opcode;
-  out[1] = 0x80 | (lengthBytes === 0 ? length : lengthBytes === 2 ? 126 : 127);
+  out[1] = (key === null ? 0 : 0x80) | (lengthBytes === 0 ? length : lengthBytes === 2 ? 126 : 127);
   if (lengthBytes === 2) out.writeUInt16BE(length, 2);
   if (lengthBytes === 8) {
     out.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
     out.writeUInt32BE(length >>> 0, 6);
   }
-  key.copy(out, start - 4, 0, 4);
+  if (key !== null) key.copy(out, start - 4, 0, 4);
   let at = start;
   if (channel !== undefined) out[at++] = channel;
   out.set(payload, at);
-  mask(out.subarray(start), key);
+  if (key !== null) mask(out.subarray(start), key);
   return out;
 }
 

@@ -35,6 +35,9 @@ export type ClientNegotiation =
   | { ok: true; protocol: string }
   | { ok: false; status: 400 | 403; body: string; headers: Record<string, string> };
 
+/** The kubelet's SPDY list, for the other direction's upstream offer. */
+export { KUBELET_SPDY_PROTOCOLS };
+
 const PLAIN_TEXT = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' };
 
 /** Every `X-Stream-Protocol-Version` value, one line per protocol or comma-joined. */
@@ -96,14 +99,24 @@ export function upstreamWebSocketRequest(
   req: IncomingMessage, upstreamHost: string, pathPrefix: string, credentials: Record<string, string>,
   offer: readonly string[] = UPSTREAM_PROTOCOLS, key = randomBytes(16).toString('base64'),
 ): UpstreamRequest {
-  const lines = [`GET ${joinPath(pathPrefix, req.url ?? '/')} HTTP/1.1`, `Host: ${upstreamHost}`];
+  const lines = carriedRequestLines(req, 'GET', upstreamHost, pathPrefix, credentials);
+  lines.push('Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, `Sec-WebSocket-Protocol: ${offer.join(', ')}`, 'Sec-WebSocket-Version: 13', 'Upgrade: websocket');
+  return { head: Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), key };
+}
+
+/**
+ * The request line, Host, the client's other headers in their order (User-Agent,
+ * Kubectl-Command, Kubectl-Session, Impersonate-*) and the upstream's credentials instead of
+ * kubewire's token: the start of either direction's upstream request.
+ */
+export function carriedRequestLines(req: IncomingMessage, method: string, upstreamHost: string, pathPrefix: string, credentials: Record<string, string>): string[] {
+  const lines = [`${method} ${joinPath(pathPrefix, req.url ?? '/')} HTTP/1.1`, `Host: ${upstreamHost}`];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     if (!NOT_CARRIED.has(raw[i]!.toLowerCase())) lines.push(`${raw[i]}: ${raw[i + 1]}`);
   }
   for (const [name, value] of Object.entries(credentials)) lines.push(`${name}: ${value}`);
-  lines.push('Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, `Sec-WebSocket-Protocol: ${offer.join(', ')}`, 'Sec-WebSocket-Version: 13', 'Upgrade: websocket');
-  return { head: Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), key };
+  return lines;
 }
 
 export type UpstreamAnswer =

@@ -28,9 +28,11 @@ import { encodeDataFrame, encodeGoaway, encodePing, encodeRstStream, encodeSynRe
 import { type SpdyControlFrame, SpdyFrameDecoder, type SpdyDataFrameHeader, type SpdyDataSegment } from '../codec/spdy-frame.js';
 import { headerLookup, SpdyHeaderBlockInflater, type SpdyHeaders } from '../codec/spdy-header-block.js';
 import { MAX_STATUS_BYTES } from '../codec/limits.js';
-import { parseClosePayload, WebSocketFrameDecoder, WsOpcode, type WsFrameHeader, type WsPayloadSegment } from '../codec/websocket-frame.js';
+import { WsOpcode } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
 import { encodeClientFrame } from './client-frame.js';
+import { failureStatus, jsonStatusProtocol, statusAsText } from './status-forms.js';
+import { WsMessageReader } from './ws-message-reader.js';
 
 export type StreamType = 'error' | 'stdin' | 'stdout' | 'stderr' | 'resize';
 
@@ -58,6 +60,8 @@ export interface BridgeOutput {
   ready?(): void;
   /** Something went wrong on a leg, in plain words (for the log). */
   problem?(message: string): void;
+  /** Something the translation could not carry although nothing failed (for the log). */
+  notice?(message: string): void;
 }
 
 export interface BridgeOptions {
@@ -82,33 +86,13 @@ const STREAM_TYPES: readonly string[] = ['error', 'stdin', 'stdout', 'stderr', '
 const CHANNEL_STREAM: Record<number, StreamType> = { 1: 'stdout', 2: 'stderr', 3: 'error' };
 const EMPTY = Buffer.alloc(0);
 
-/** v4 and v5 carry JSON Status on the error stream; v1-v3 carry text (A §1.4). */
-export function jsonStatusProtocol(protocol: string): boolean {
-  return protocol === 'v4.channel.k8s.io' || protocol === 'v5.channel.k8s.io';
-}
-
-/**
- * The v1-v3 error-stream text for a JSON Status, as the kubelet's v1WriteStatusFunc writes it:
- * nothing on success, the message on failure. Text that is not a Status passes as it is.
- */
-export function statusAsText(json: Buffer): Buffer {
-  let status: unknown;
-  try {
-    status = JSON.parse(json.toString('utf8'));
-  } catch {
-    return json;
-  }
-  if (status === null || typeof status !== 'object') return json;
-  const s = status as { status?: unknown; message?: unknown };
-  if (s.status === 'Success') return EMPTY;
-  return Buffer.from(typeof s.message === 'string' ? s.message : 'error', 'utf8');
-}
+export { jsonStatusProtocol, statusAsText } from './status-forms.js';
 
 export class SpdyToWebSocketBridge {
   private readonly opts: BridgeOptions;
   private readonly out: BridgeOutput;
   private readonly spdy: SpdyFrameDecoder;
-  private readonly ws: WebSocketFrameDecoder;
+  private readonly ws: WsMessageReader;
   private readonly inflater = new SpdyHeaderBlockInflater();
   private readonly deflater = new SpdyHeaderBlockDeflater();
   private readonly maskKey: (() => Buffer) | undefined;
@@ -127,11 +111,6 @@ export class SpdyToWebSocketBridge {
   private heldBytes = 0;
   private heldEnd = false;
   private isReady = false;
-
-  // The WebSocket message being read: its channel (-1 until its first byte), and a control
-  // frame's payload (at most 125 bytes, so it is kept).
-  private channel = -1;
-  private control: Buffer[] = [];
 
   private statusSeen = false;
   /** v1-v3: the Status JSON, converted to text at the end (bounded). */
@@ -156,14 +135,17 @@ export class SpdyToWebSocketBridge {
       dataEnd: (h) => this.onClientDataEnd(h),
       anomaly: (a) => this.onClientAnomaly(a),
     });
-    this.ws = new WebSocketFrameDecoder(
+    this.ws = new WsMessageReader(
       {
-        frame: (h) => this.onFrame(h),
-        payload: (seg) => this.onPayload(seg),
-        frameEnd: (h) => this.onFrameEnd(h),
-        anomaly: (a) => this.onUpstreamAnomaly(a),
+        data: (channel, data) => this.toStream(channel, data),
+        ping: (payload) => {
+          // Answered here: the upstream's pings are for this leg only.
+          if (!this.closeSent && !this.done) this.out.toUpstream(encodeClientFrame(WsOpcode.Pong, payload, this.key()));
+        },
+        close: (code) => this.finish(code ?? CLOSE_NORMAL),
+        broken: (a) => this.onUpstreamAnomaly(a),
       },
-      { expectMasked: false },
+      { masked: false, channelled: true },
     );
   }
 
@@ -288,7 +270,7 @@ export class SpdyToWebSocketBridge {
     this.stdinFin = true;
     // v5's CLOSE signal for channel 0 (A §1.3); v4 has none, so the command's stdin stays open.
     if (this.v5) this.out.toUpstream(encodeClientFrame(WsOpcode.Binary, Buffer.of(0xff, 0), this.key()));
-    else this.out.problem?.('the upstream speaks v4.channel.k8s.io, which cannot carry the end of stdin');
+    else this.out.notice?.("the end of stdin was not carried: the upstream speaks v4.channel.k8s.io, which has no close signal, so the command's stdin stays open");
   }
 
   private onClientAnomaly(a: Anomaly): void {
@@ -332,38 +314,7 @@ export class SpdyToWebSocketBridge {
 
   // -- the upstream's WebSocket ------------------------------------------------------------
 
-  private onFrame(h: WsFrameHeader): void {
-    if (h.messageStart) this.channel = -1;
-    this.control = [];
-  }
-
-  private onPayload(seg: WsPayloadSegment): void {
-    const h = seg.frame;
-    if ((h.opcode & 0x08) !== 0) {
-      this.control.push(seg.data);
-      return;
-    }
-    if (h.messageOpcode !== WsOpcode.Binary && h.messageOpcode !== WsOpcode.Text) return;
-    let data = seg.data;
-    if (this.channel < 0) {
-      this.channel = data[0]!;
-      data = data.subarray(1);
-    }
-    if (data.length > 0) this.toStream(this.channel, data);
-  }
-
-  private onFrameEnd(h: WsFrameHeader): void {
-    if (h.opcode === WsOpcode.Ping) {
-      // Answered here: the upstream's pings are for this leg only.
-      if (!this.closeSent && !this.done) this.out.toUpstream(encodeClientFrame(WsOpcode.Pong, Buffer.concat(this.control), this.key()));
-    } else if (h.opcode === WsOpcode.Close) {
-      const close = parseClosePayload(Buffer.concat(this.control));
-      this.finish(close.code ?? CLOSE_NORMAL);
-    }
-  }
-
   private onUpstreamAnomaly(a: Anomaly): void {
-    if (!a.opaque) return;
     this.out.problem?.(`the upstream's WebSocket cannot be read on: ${a.message}`);
     this.finish(null);
   }
@@ -451,9 +402,4 @@ export class SpdyToWebSocketBridge {
   private key(): Buffer | undefined {
     return this.maskKey?.();
   }
-}
-
-/** A failure Status: kubectl prints `error: <message>` and exits 1 (A §5). */
-function failureStatus(message: string): Buffer {
-  return Buffer.from(JSON.stringify({ metadata: {}, status: 'Failure', message, reason: 'InternalError', code: 500 }), 'utf8');
 }

@@ -7,13 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeDataFrame, encodeGoaway, encodePing, encodeSynStream, SpdyHeaderBlockDeflater } from '../../src/codec/spdy-encode.js';
-import { SpdyFrameDecoder } from '../../src/codec/spdy-frame.js';
-import { SpdyHeaderBlockInflater } from '../../src/codec/spdy-header-block.js';
 import { encodeClosePayload, encodeWsFrame } from '../../src/codec/websocket-encode.js';
 import { WebSocketFrameDecoder } from '../../src/codec/websocket-frame.js';
 import { encodeClientFrame } from '../../src/translate/client-frame.js';
 import { SpdyToWebSocketBridge, statusAsText, type ExpectedStreams } from '../../src/translate/remotecommand-bridge.js';
 import { cutPoints } from '../support/chunking.js';
+import { spdyLines } from '../support/spdy-lines.js';
 import { oneByteAtATime, randomChunks, splitAt } from '../support/split.js';
 
 type Step = { from: 'client' | 'upstream'; bytes: Buffer } | { from: 'client-end' | 'upstream-end' | 'keepalive' };
@@ -77,33 +76,7 @@ function play(steps: Step[], o: { client?: string; upstream?: string; streams: E
   }
   const c = Buffer.concat(toClient);
   const u = Buffer.concat(toUpstream);
-  return { client: decodeClient(c), upstream: decodeUpstream(u), ends, raw: { client: c.toString('hex'), upstream: u.toString('hex') }, bridge };
-}
-
-function decodeClient(bytes: Buffer): string[] {
-  const out: string[] = [];
-  const inflater = new SpdyHeaderBlockInflater();
-  const data = new Map<number, Buffer[]>();
-  new SpdyFrameDecoder({
-    control: (f) => {
-      if (f.type === 'SYN_REPLY') {
-        const h = inflater.inflate(f.headerBlock);
-        out.push(`SYN_REPLY ${f.streamId}${h.ok && h.headers.length === 0 ? '' : ' with headers'}`);
-      } else if (f.type === 'RST_STREAM') out.push(`RST ${f.streamId} ${f.statusCode}`);
-      else if (f.type === 'GOAWAY') out.push(`GOAWAY ${f.lastGoodStreamId} ${f.statusCode}`);
-      else if (f.type === 'PING') out.push(`PING ${f.pingId}`);
-      else out.push(f.type);
-    },
-    dataFrame: (h) => data.set(h.streamId, []),
-    data: (s) => data.get(s.frame.streamId)!.push(s.data),
-    dataEnd: (h) => {
-      const payload = Buffer.concat(data.get(h.streamId)!);
-      if (payload.length) out.push(`DATA ${h.streamId} ${JSON.stringify(payload.length > 200 ? `${payload.length} bytes` : payload.toString('latin1'))}`);
-      if (h.fin) out.push(`DATA ${h.streamId} FIN`);
-    },
-    anomaly: (a) => out.push(`anomaly ${a.code}`),
-  }).push(bytes);
-  return out;
+  return { client: spdyLines(c), upstream: decodeUpstream(u), ends, raw: { client: c.toString('hex'), upstream: u.toString('hex') }, bridge };
 }
 
 function decodeUpstream(bytes: Buffer): string[] {
@@ -277,7 +250,7 @@ describe('SpdyToWebSocketBridge', () => {
     b.fromClient(k.open('error'));
     expect(b.missingStreams).toEqual(['stdin', 'stdout']);
     b.abort('timed out waiting for client to create streams');
-    expect(decodeClient(Buffer.concat(toClient))).toEqual(['SYN_REPLY 1', expect.stringContaining('timed out waiting for client to create streams'), 'DATA 1 FIN', 'GOAWAY 1 0']);
+    expect(spdyLines(Buffer.concat(toClient))).toEqual(['SYN_REPLY 1', expect.stringContaining('timed out waiting for client to create streams'), 'DATA 1 FIN', 'GOAWAY 1 0']);
   });
 });
 

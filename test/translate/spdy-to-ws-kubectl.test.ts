@@ -6,7 +6,7 @@
  * and without --translate the same commands fail as they do today.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { echoPattern, echoRoundTrip } from '../support/echo-port.js';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import pty from 'node-pty';
@@ -203,16 +203,8 @@ describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --t
         const k = startThroughKubewire(v, ['port-forward', 'pod/worker', ':7'], { kubeconfig: gated.kubeconfig, home: gated.home, log: logFile(), env: SPDY_ENV, flags: TRANSLATE });
         try {
           const m = await k.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 7/);
-          const sent = Buffer.alloc(256 * 1024);
-          for (let i = 0; i < sent.length; i++) sent[i] = (i * 13) & 0xff;
-          const back = await new Promise<Buffer>((resolve, reject) => {
-            const got: Buffer[] = [];
-            const s = connect(Number(m[1]), '127.0.0.1', () => s.end(sent));
-            s.on('data', (d: Buffer) => got.push(d));
-            s.on('end', () => resolve(Buffer.concat(got)));
-            s.on('error', reject);
-            setTimeout(() => reject(new Error(`echo timed out after ${Buffer.concat(got).length} bytes`)), 15_000).unref();
-          });
+          const sent = echoPattern();
+          const back = await echoRoundTrip(Number(m[1]), sent);
           expect(back.equals(sent)).toBe(true);
         } finally {
           expect(await k.stop()).toBe(0);

@@ -18,9 +18,10 @@ import { kubeconfigText } from '../../src/kubeconfig/write-kubeconfig.js';
 import { LocalObserver } from '../../src/observer/local-observer.js';
 import { loadUpstream } from '../../src/proxy/kubeconfig-upstream.js';
 import { translateSpdyToWs } from '../../src/translate/spdy-to-ws.js';
-import { encodeSynStream, SpdyHeaderBlockDeflater } from '../../src/codec/spdy-encode.js';
+import { encodeDataFrame, encodeSynStream, SpdyHeaderBlockDeflater } from '../../src/codec/spdy-encode.js';
 import { SpdyFrameDecoder } from '../../src/codec/spdy-frame.js';
 import { encodeClosePayload, encodeWsFrame } from '../../src/codec/websocket-encode.js';
+import { WebSocketFrameDecoder } from '../../src/codec/websocket-frame.js';
 import { webSocketAccept } from '../../src/session/handshake.js';
 
 const SAFETY_MS = 15_000;
@@ -98,7 +99,7 @@ async function rig(answer: (s: net.Socket, request: string) => void) {
     await new Promise<void>((r) => server.close(() => r()));
   });
   const port = (server.address() as net.AddressInfo).port;
-  const send = async (protocols = ['v4.channel.k8s.io', 'v3.channel.k8s.io'], after?: (c: net.Socket) => void): Promise<Buffer> => {
+  const send = async (protocols = ['v4.channel.k8s.io', 'v3.channel.k8s.io'], after?: (c: net.Socket) => void, query = 'command=true&container=app&stdout=true'): Promise<Buffer> => {
     const c = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
     c.on('error', () => {});
     cleanups.push(() => void c.destroy());
@@ -106,7 +107,7 @@ async function rig(answer: (s: net.Socket, request: string) => void) {
     const got = collect(c);
     if (after) c.once('data', () => after(c));
     c.write([
-      'POST /api/v1/namespaces/default/pods/web/exec?command=true&container=app&stdout=true HTTP/1.1', 'Host: kubewire', 'Content-Length: 0',
+      `POST /api/v1/namespaces/default/pods/web/exec?${query} HTTP/1.1`, 'Host: kubewire', 'Content-Length: 0',
       'Connection: Upgrade', 'Upgrade: SPDY/3.1', ...protocols.map((p) => `X-Stream-Protocol-Version: ${p}`), '', '',
     ].join('\r\n'));
     return got;
@@ -178,5 +179,45 @@ describe('translateSpdyToWs before the bridge', () => {
       anomaly: (a) => data.push(`anomaly ${a.message}`),
     }).push(got.subarray(text.indexOf('\r\n\r\n') + 4));
     expect(data).toEqual(['SYN_REPLY', 'SYN_REPLY', '3 hi\n', `1 ${status}`, '3 FIN', '1 FIN', 'GOAWAY']);
+  });
+
+  it('a v4-only upstream cannot be given the end of stdin: the command goes on, and the log says so in a note', async () => {
+    const status = '{"metadata":{},"status":"Success"}';
+    const upstreamGot: Buffer[] = [];
+    const r = await rig((s, request) => {
+      const key = /sec-websocket-key: (\S+)/i.exec(request)![1]!;
+      // An upstream that speaks only v4 (a kubelet's own WebSocket server reached directly).
+      s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${webSocketAccept(key)}\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n`);
+      s.on('data', (d: Buffer) => {
+        upstreamGot.push(d);
+        // Once stdin's bytes arrived, the command ends on its own.
+        if (Buffer.concat(upstreamGot).length >= 8 + 4) {
+          s.end(Buffer.concat([encodeWsFrame({ opcode: 2, payload: Buffer.concat([Buffer.of(3), Buffer.from(status)]) }), encodeWsFrame({ opcode: 8, payload: encodeClosePayload(1000) })]));
+        }
+      });
+    });
+    const deflater = new SpdyHeaderBlockDeflater();
+    const got = await r.send(['v4.channel.k8s.io'], (c) => c.write(Buffer.concat([
+      encodeSynStream({ streamId: 1, headerBlock: deflater.deflate([['streamtype', 'error']]) }),
+      encodeSynStream({ streamId: 3, headerBlock: deflater.deflate([['streamtype', 'stdin']]) }),
+      encodeSynStream({ streamId: 5, headerBlock: deflater.deflate([['streamtype', 'stdout']]) }),
+      encodeDataFrame(3, Buffer.from('abc')),
+      encodeDataFrame(3, Buffer.alloc(0), true),
+    ])), 'command=cat&container=app&stdin=true&stdout=true');
+    expect(got.toString('latin1')).toContain(status);
+    // The upstream got stdin's bytes (binary 00 'abc', masked) and never a close signal.
+    const frames: string[] = [];
+    let parts: Buffer[] = [];
+    new WebSocketFrameDecoder({
+      frame: () => void (parts = []),
+      payload: (seg) => void parts.push(seg.data),
+      frameEnd: (h) => void frames.push(`${h.opcode} ${Buffer.concat(parts).toString('hex')}`),
+      anomaly: () => {},
+    }, { expectMasked: true }).push(Buffer.concat(upstreamGot));
+    expect(frames).toContain('2 00616263');
+    expect(frames.some((f) => f.startsWith('2 ff'))).toBe(false);
+    const note = r.events.find((e) => e.type === 'proxy.error' && e.code === 'KW_NOTE_TRANSLATE');
+    expect(note).toMatchObject({ message: expect.stringContaining('the end of stdin was not carried: the upstream speaks v4.channel.k8s.io') });
+    expect(note?.note).toContain('KW_NOTE_TRANSLATE the end of stdin was not carried');
   });
 });

@@ -11,6 +11,7 @@ export function summaryLine(row: SessionRow): string {
   if (row.command) parts.push(row.verb === 'exec' || row.verb === 'cp' || row.verb === 'attach' ? `[${row.command}]` : row.command);
   if (row.tty) parts.push('tty');
   if (row.transport) parts.push(`· ${row.transport}${row.protocol ? ` ${row.protocol}` : ''}`);
+  if (row.translatedTo) parts.push(`⇄ translated to ${row.translatedTo} upstream`);
   return parts.join(' ');
 }
 

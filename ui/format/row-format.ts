@@ -84,7 +84,7 @@ export interface RowCells {
 
 /** Each cell padded or cut to its width, so a row is exactly one line; a column left out is ''. */
 export function rowCells(row: SessionRow, w: ColumnWidths): RowCells {
-  const fallback = row.fellBack ? ` ↩ws ${shortAnswer(row.fallbackReason)}` : '';
+  const fallback = row.fellBack ? ` ↩ws ${shortAnswer(row.fallbackReason)}` : row.translatedTo ? ` ⇄${row.translatedTo.startsWith('spdy') ? 'spdy' : 'ws'}` : '';
   const transport = row.refused ? refusedLabel(row.refused) : transportLabel(row);
   const transportWidth = Math.max(0, w.transport - displayWidth(fallback));
   return {

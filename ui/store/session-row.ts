@@ -47,6 +47,7 @@ export function sessionRow(facts: SessionFacts, ctx: RowContext): SessionRow {
     protocol: story.protocol,
     fellBack: story.fallback !== null,
     fallbackReason: story.fallback?.reason ?? null,
+    translatedTo: story.translation ? `${story.translation.to}${story.translation.protocol ? ` ${story.translation.protocol}` : ''}` : null,
     // The story's transport is set only when an upgrade carried the command.
     refused: !live && story.transport === null && tried ? `${tried.upgradeKind ?? 'upgrade'} ${refusalOf(tried)}` : null,
     state: story.state,

@@ -45,6 +45,8 @@ export interface SessionRow {
   fellBack: boolean;
   /** Why kubectl gave up on the WebSocket attempt (`403 Forbidden`, `101 rejected: …`), when `fellBack`. */
   fallbackReason: string | null;
+  /** `--translate`: the transport and protocol kubewire spoke upstream (`spdy v4.channel.k8s.io`), or null. */
+  translatedTo: string | null;
   /** When no upgrade was accepted: what was tried and the answer (`websocket 403 Forbidden`). */
   refused: string | null;
   state: RowState;
