@@ -23,6 +23,7 @@ import type { TransportVerdicts } from '../translate/auto-verdicts.js';
 import { translationOf, type TranslateMode } from '../translate/mode.js';
 import { translateSpdyToWs } from '../translate/spdy-to-ws.js';
 import { translateWsToSpdy } from '../translate/ws-to-spdy.js';
+import { RbacPreflight } from '../translate/rbac-preflight.js';
 import type { Upstream } from './upstream.js';
 
 export interface ProxyOptions {
@@ -86,9 +87,12 @@ export class KubewireProxy {
   private readonly tracker = new KubectlSessionTracker();
   private readonly tokenDigest = digest(`Bearer ${this.token}`);
   private readonly admission: ClientAdmission;
+  /** Translated sessions ask RBAC first for the verb they will be authorized as. */
+  private readonly preflight: RbacPreflight | undefined;
 
   private constructor(private readonly opts: ProxyOptions) {
     this.admission = opts.admission ?? { admit: (req) => (this.authorized(req) ? OWN_CREDENTIALS : UNAUTHORIZED) };
+    this.preflight = opts.translate && opts.translate !== 'off' ? RbacPreflight.forUpstream(opts.upstream) : undefined;
   }
 
   static async start(opts: ProxyOptions): Promise<KubewireProxy> {
@@ -228,8 +232,8 @@ export class KubewireProxy {
       this.connections++;
       const ctx = { upstream: this.opts.upstream, observer: this.opts.observer, conn, session: this.tracker.sessionOf(req, conn, admission.user?.username), ...admitted(admission) };
       const translation = translationOf(this.opts.translate, req, this.opts.verdicts);
-      if (translation === 'spdy-to-ws') void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
-      else if (translation === 'ws-to-spdy') void translateWsToSpdy(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId() });
+      if (translation === 'spdy-to-ws') void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId(), preflight: this.preflight });
+      else if (translation === 'ws-to-spdy') void translateWsToSpdy(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId(), preflight: this.preflight });
       else void tunnelUpgrade(req, socket, head, ctx);
     });
   }

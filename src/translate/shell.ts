@@ -28,9 +28,10 @@ import { rawResponseHead } from '../http/raw-response.js';
 import type { ConnectionTap, RelayObserver } from '../observer/relay-observer.js';
 import { upstreamRequestHead } from '../proxy/request-head.js';
 import { upstreamFailure } from '../proxy/upstream-failure.js';
-import type { Upstream } from '../proxy/upstream.js';
+import type { Upstream, UpstreamConnectionOptions } from '../proxy/upstream.js';
 import type { HttpHead } from '../codec/http1-head.js';
 import type { ClientNegotiation, UpstreamAnswer } from './handshake.js';
+import type { RbacPreflight } from './rbac-preflight.js';
 import type { BridgeOutput, ExpectedStreams } from './remotecommand-bridge.js';
 
 export interface TranslateContext {
@@ -42,6 +43,8 @@ export interface TranslateContext {
   upstreamConn: string;
   session: string;
   onClose?: () => void;
+  /** Asks RBAC for the verb the translated request needs before it is sent (rbac-preflight.ts). */
+  preflight?: RbacPreflight;
 }
 
 /** kubectl pings every 5 s and gives up after 61 s without a pong; gateways cut idle legs. */
@@ -146,6 +149,12 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
   let request: ReturnType<Direction['upstreamRequest']>;
   try {
     const opts = await upstream.connectionOptions();
+    const refusal = await preflight(ctx, req, direction, opts);
+    if (refusal !== null) {
+      toClient(rawResponseHead(403, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(refusal)), Connection: 'close' }) + refusal);
+      finishClientOnly('proxy', null);
+      return;
+    }
     request = direction.upstreamRequest(req, upstream.server.host, upstream.server.pathname, opts.headers, portForward);
     server = await upstream.connect(opts);
   } catch (e) {
@@ -425,3 +434,15 @@ function remoteOf(socket: Duplex): string {
   const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
   return s.remoteAddress ? `${s.remoteAddress.includes(':') ? `[${s.remoteAddress}]` : s.remoteAddress}:${s.remotePort}` : 'unknown';
 }
+
+/** The 403 body when RBAC would refuse the verb the translated request is authorized as; else null. */
+async function preflight(ctx: TranslateContext, req: IncomingMessage, direction: Direction, opts: UpstreamConnectionOptions): Promise<string | null> {
+  const info = k8sRequestInfo(req.url ?? '/');
+  if (!ctx.preflight || !info || info.namespace === null || info.pod === null) return null;
+  if (info.operation !== 'exec' && info.operation !== 'attach' && info.operation !== 'portforward') return null;
+  const toWebSocket = direction.to === 'websocket';
+  return ctx.preflight.refusal({
+    verb: toWebSocket ? 'get' : 'create', subresource: info.operation, namespace: info.namespace, pod: info.pod, translation: toWebSocket ? 'spdy-to-ws' : 'ws-to-spdy',
+  }, opts);
+}
+
