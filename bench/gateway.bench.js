@@ -22,7 +22,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,33 +30,12 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { postgresBin, startBenchPostgres } from './postgres.js';
+import { cpuSeconds, procStatus, resetPeak } from './procfs.js';
 import { envInt, finish, fmt, KiB, loadAverage, MiB, progress } from './report.js';
 
 const V5 = 'v5.channel.k8s.io';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const kubewireBin = path.join(root, 'bin', 'kubewire.js');
-const procfs = existsSync('/proc/self/stat');
-const CLOCK_TICKS = 100; // USER_HZ, 100 on every Linux architecture Node runs on
-
-function cpuSeconds(pid) {
-  if (!procfs) return NaN;
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-}
-
-function procStatus(pid, field) {
-  if (!procfs) return NaN;
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * KiB : NaN;
-}
-
-function resetPeak(pid) {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-  } catch {}
-}
-
 /** One exec session to its end: its stdout, whether the status said Success, or why not. Never rejects. */
 function execSession(gw, token, command, timeoutMs) {
   const query = `/api/v1/namespaces/default/pods/web/exec?container=app&stdout=true&stderr=true&command=sh&command=-c&command=${encodeURIComponent(command)}`;
