@@ -71,7 +71,7 @@
  * All sizes and rates are binary: MiB = 2^20 bytes.
  */
 import { execFile, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, writeFileSync, createReadStream } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -79,6 +79,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
+import { cpuSeconds, procStatus, resetPeak } from './procfs.js';
 import { envInt, finish, fmt, KiB, loadAverage, median, MiB, progress, quantile } from './report.js';
 
 const V5 = 'v5.channel.k8s.io';
@@ -475,8 +476,6 @@ async function main() {
   const cpuProfDir = process.env.KUBEWIRE_BENCH_CPU_PROF ? path.resolve(process.env.KUBEWIRE_BENCH_CPU_PROF) : null;
   const kubewireBin = path.join(root, 'bin', 'kubewire.js');
   const relayScript = path.join(root, 'bench', 'tls-relay.js');
-  const procfs = existsSync('/proc/self/stat');
-  const clockTicks = 100; // USER_HZ, 100 on every Linux architecture Node runs on
 
   const started = performance.now();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'kubewire-bench-'));
@@ -551,30 +550,6 @@ async function main() {
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await child.exited;
     clearTimeout(timer);
-  }
-
-  function procStatus(pid, field) {
-    if (!procfs) return NaN;
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * KiB : NaN;
-  }
-
-  /** Resets VmHWM to the current RSS (Linux 4.0+); false where that is not possible. */
-  function resetPeak(pid) {
-    try {
-      writeFileSync(`/proc/${pid}/clear_refs`, '5');
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** utime + stime of a process, all its threads, in seconds. */
-  function cpuSeconds(pid) {
-    if (!procfs || pid === undefined) return NaN;
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / clockTicks;
   }
 
   function kubectlEnv(kubeconfig, extra = {}) {

@@ -1,11 +1,12 @@
 /**
- * `npm run bench`: the codec benchmark, then the proxy benchmark, each in a process of its own
+ * `npm run bench`: the codec benchmark, the proxy benchmark, then the gateway benchmark (two
+ * replicas on one PostgreSQL, skipped with a line without it), each in a process of its own
  * (the codec's CPU time must not share a process with the demo cluster and its clients), and
  * their results as one table, each figure beside its goal. The load average is printed at the
  * start and the end: the machine may be shared, and the numbers are only as good as its quiet.
  *
- * Every size comes from the environment; see the header comments of codec.bench.js and
- * proxy.bench.js. Progress goes to stderr, the table to stdout.
+ * Every size comes from the environment; see the header comments of codec.bench.js,
+ * proxy.bench.js and gateway.bench.js. Progress goes to stderr, the table to stdout.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -53,7 +54,7 @@ function runPart(script) {
 }
 
 const parts = [];
-for (const script of ['codec.bench.js', 'proxy.bench.js']) {
+for (const script of ['codec.bench.js', 'proxy.bench.js', 'gateway.bench.js']) {
   const part = await runPart(script);
   if (part === 'interrupted') finishAndExit(130);
   if (part) parts.push(part);
@@ -68,4 +69,4 @@ printResults(parts.flatMap((p) => p.rows));
 console.log('');
 for (const part of parts) for (const line of part.notes) console.log(line);
 console.log(`Total ${((performance.now() - started) / 1000).toFixed(0)} s.`);
-finishAndExit(parts.length === 2 ? 0 : 1);
+finishAndExit(parts.length === 3 ? 0 : 1);

@@ -65,7 +65,20 @@ export interface AuditOutput {
   append(data: readonly Buffer[], lines: readonly AuditLine[]): Promise<void>;
   sync(): Promise<void>;
   close(): Promise<void>;
+  /** A store that can be behind (a database with a local spool) says how far; files never are. */
+  backlog?(): StoreBacklog;
 }
+
+/** How far a store is behind: what the gateway's `/metrics` shows as store lag and spool size. */
+export interface StoreBacklog {
+  /** When the oldest record not yet in the store was handed to it (ms since the epoch), or null. */
+  oldestUnstoredAt: number | null;
+  /** Bytes in the local spool waiting for the store. */
+  spoolBytes: number;
+}
+
+/** What a files log or store reports: never behind. */
+export const NO_BACKLOG: StoreBacklog = { oldestUnstoredAt: null, spoolBytes: 0 };
 
 /** Signs seals (`--audit-signing-key`, src/audit/seal-signature.ts). */
 export interface SealSigner {
@@ -198,6 +211,11 @@ export class AuditSink implements EventSink {
   get path(): string {
     if (this.opts.output) return this.opts.path;
     return partPath(this.opts.path, 1, this.opts.maxSize !== null);
+  }
+
+  /** How far the store is behind (a files log never is). */
+  get backlog(): StoreBacklog {
+    return this.opts.output?.backlog?.() ?? NO_BACKLOG;
   }
 
   /** The file being written now. */

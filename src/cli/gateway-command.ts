@@ -14,7 +14,7 @@ import { DEFAULT_IDENTITY_CACHE, GatewayAdmission, type IdentityMode } from '../
 import { writeGatewayKubeconfig } from '../gateway/gateway-kubeconfig.js';
 import { HealthServer } from '../gateway/health-server.js';
 import { JsonLog } from '../gateway/json-log.js';
-import { FILES_STORE_STATUS, GatewayMetrics } from '../gateway/metrics.js';
+import { backlogStatus, GatewayMetrics } from '../gateway/metrics.js';
 import { CliError, describeFsError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 import { defaultReplica, describeStore, parseStoreSpec, REPLICA_NAME, type StoreSpec } from '../store/store-spec.js';
@@ -86,7 +86,7 @@ export async function runGateway(opts: GatewayOptions, out: Output): Promise<num
     ...(clientCaPem ? { clientCaPem } : {}),
   };
   const running = await startProxy({ ...(opts.upstreamKubeconfig ? { kubeconfig: opts.upstreamKubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}), payload: 'full', audit, serving }, listen, null, log);
-  metrics = new GatewayMetrics(FILES_STORE_STATUS, () => running.proxy.openConnections);
+  metrics = new GatewayMetrics(backlogStatus(() => running.observer.backlog), () => running.proxy.openConnections);
   running.observer.onReports((r) => {
     metrics!.report(r);
     log.report(r);

@@ -5,6 +5,7 @@
  * closed sets (verb, transport, outcome, rule ids, severity), never from user input or a
  * credential, so the series stay few and no secret can reach a scrape.
  */
+import type { StoreBacklog } from '../audit/audit-sink.js';
 import type { GatewayReport } from './session-report.js';
 
 /** What the audit store says about itself (a files store is never behind: both 0). */
@@ -15,7 +16,16 @@ export interface StoreStatus {
   spoolBytes(): number;
 }
 
-export const FILES_STORE_STATUS: StoreStatus = { lagSeconds: () => 0, spoolBytes: () => 0 };
+/** The status of a store whose writer (on the observer's thread) last reported `backlog()`. */
+export function backlogStatus(backlog: () => StoreBacklog, now: () => number = Date.now): StoreStatus {
+  return {
+    lagSeconds: () => {
+      const oldest = backlog().oldestUnstoredAt;
+      return oldest === null ? 0 : Math.max(0, now() - oldest) / 1000;
+    },
+    spoolBytes: () => backlog().spoolBytes,
+  };
+}
 
 interface Family {
   help: string;
@@ -64,7 +74,7 @@ export class GatewayMetrics {
       for (const [labels, value] of f.series) out.push(`${name}${labels} ${value}`);
     }
     const gauge = (name: string, help: string, value: number): void => void out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`);
-    gauge('kubewire_store_lag_seconds', 'How far the audit store is behind (0 for a files store).', this.store.lagSeconds());
+    gauge('kubewire_store_lag_seconds', 'Seconds since the oldest record not yet in the audit store was made (0 for a files store).', this.store.lagSeconds());
     gauge('kubewire_store_spool_bytes', 'Bytes in the local spool waiting for the audit store (0 for a files store).', this.store.spoolBytes());
     gauge('kubewire_open_connections', 'Client connections open now.', this.openConnections());
     return out.join('\n') + '\n';

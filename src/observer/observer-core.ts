@@ -24,6 +24,8 @@ import type { AuditStartFacts, FromObserver, MirrorItem, ObserverConfig, RelayEn
 
 /** How often the live view's mirror is sent: the view redraws at about this rate anyway. */
 export const MIRROR_INTERVAL_MS = 50;
+/** How often the store's backlog is looked at for the gateway's metrics (sent only when it changed). */
+export const BACKLOG_INTERVAL_MS = 500;
 
 export class ObserverCore {
   /** The relay's time of the step being taken, or null between steps (timers, drains). */
@@ -36,6 +38,7 @@ export class ObserverCore {
   private audit: AuditRecording | null = null;
   private mirrorItems: MirrorItem[] | null = null;
   private mirrorTimer: NodeJS.Timeout | undefined;
+  private backlogTimer: NodeJS.Timeout | undefined;
   private readonly decoding: ConnectionDecoderOptions;
 
   private constructor(private readonly config: ObserverConfig, private readonly post: (m: FromObserver) => void) {
@@ -85,6 +88,7 @@ export class ObserverCore {
         return;
       case 'reports':
         this.sessions.add(new SessionReports((report) => this.post({ t: 'report', report })));
+        this.startBacklog();
         return;
       case 'audit-start':
         return this.startAudit(m.facts);
@@ -155,6 +159,21 @@ export class ObserverCore {
     this.mirrorTimer.unref();
   }
 
+  /** The store's backlog for the relay's `/metrics`: the writer runs here, the scrape is answered there. */
+  private startBacklog(): void {
+    const sink = this.audit?.sink;
+    if (!sink || this.backlogTimer) return;
+    let sent = '';
+    this.backlogTimer = setInterval(() => {
+      const backlog = sink.backlog;
+      const key = `${backlog.oldestUnstoredAt}/${backlog.spoolBytes}`;
+      if (key === sent) return;
+      sent = key;
+      this.post({ t: 'backlog', backlog });
+    }, BACKLOG_INTERVAL_MS);
+    this.backlogTimer.unref();
+  }
+
   private flushMirror(): void {
     if (!this.mirrorItems?.length) return;
     this.post({ t: 'mirror', items: this.mirrorItems.splice(0) });
@@ -169,6 +188,7 @@ export class ObserverCore {
     this.audit?.finish();
     this.detach();
     clearInterval(this.mirrorTimer);
+    clearInterval(this.backlogTimer);
     await this.bus.close();
     this.flushMirror();
     this.post({ t: 'closed', gap: this.audit?.unrecordedGap() ?? null });

@@ -6,6 +6,7 @@
  * sees a connection's `conn.open`, its bytes, its ends and its `conn.close` in the order the
  * relay made them, exactly as when everything ran on one thread.
  */
+import type { StoreBacklog } from '../audit/audit-sink.js';
 import type { AuditSettings } from '../cli/audit-setup.js';
 import type { PayloadMode } from '../codec/decode-context.js';
 import type { GatewayReport } from '../gateway/session-report.js';
@@ -44,7 +45,7 @@ export type RelayEntry =
 export type ToObserver =
   | { t: 'batch'; entries: RelayEntry[]; buffers: ArrayBuffer[]; bytes: number }
   | { t: 'console' }
-  /** `kubewire gateway`: reports for its log and metrics (src/gateway/session-report.ts) from now on. */
+  /** `kubewire gateway`: reports for its log and metrics (src/gateway/session-report.ts), and the store's backlog, from now on. */
   | { t: 'reports' }
   | { t: 'mirror' }
   | { t: 'audit-start'; facts: AuditStartFacts }
@@ -67,4 +68,6 @@ export type FromObserver =
   | { t: 'audit-started'; error: { code: `KW_ERR_${string}`; message: string; exitCode: number } | null }
   | { t: 'mirror'; items: MirrorItem[] }
   | { t: 'report'; report: GatewayReport }
+  /** How far the audit store is behind, sent when it changed (at most every BACKLOG_INTERVAL_MS). */
+  | { t: 'backlog'; backlog: StoreBacklog }
   | { t: 'closed'; gap: string | null };

@@ -17,6 +17,7 @@
  * observer's fault into the user's.
  */
 import { Worker } from 'node:worker_threads';
+import { NO_BACKLOG, type StoreBacklog } from '../audit/audit-sink.js';
 import { fileURLToPath } from 'node:url';
 import type { PublishFields } from '../events/event-bus.js';
 import { preciseNow } from '../events/event-bus.js';
@@ -60,6 +61,7 @@ export class WorkerObserver implements RelayObserver {
   private console: Output | null = null;
   private reports: ((r: GatewayReport) => void) | null = null;
   private mirror: SessionObserver | null = null;
+  private latestBacklog: StoreBacklog = NO_BACKLOG;
   private waiting: { t: FromObserver['t']; resolve: (m: FromObserver) => void }[] = [];
   private readonly flushNow = (): void => this.flush();
 
@@ -153,6 +155,11 @@ export class WorkerObserver implements RelayObserver {
   onReports(listener: (r: GatewayReport) => void): void {
     this.reports = listener;
     this.send({ t: 'reports' });
+  }
+
+  /** How far the audit store was behind when the observer last said (with `onReports`; files: never). */
+  get backlog(): StoreBacklog {
+    return this.latestBacklog;
   }
 
   /** Console lines (one per kubectl command, `!` lines) from now on go to `out`. */
@@ -274,6 +281,9 @@ export class WorkerObserver implements RelayObserver {
         break;
       case 'report':
         this.reports?.(m.report);
+        break;
+      case 'backlog':
+        this.latestBacklog = m.backlog;
         break;
       case 'mirror':
         for (const item of m.items) {

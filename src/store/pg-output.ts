@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import pg from 'pg';
 import { AuditFile, partPath } from '../audit/audit-file.js';
-import type { AuditLine, AuditOutput } from '../audit/audit-sink.js';
+import type { AuditLine, AuditOutput, StoreBacklog } from '../audit/audit-sink.js';
 import type { ChainInfo } from '../events/types.js';
 import { readFileLines } from '../sinks/jsonl-lines.js';
 import { migrate } from './pg-schema.js';
@@ -70,7 +70,9 @@ export class PgAuditOutput implements AuditOutput {
   private lastPos = 0;
   private lastHash: string | null = null;
   private runPos = 0;
-  private spool: { path: string; file: AuditFile; meta: Meta[] } | null = null;
+  private spool: { path: string; file: AuditFile; meta: Meta[]; bytes: number; since: number } | null = null;
+  /** When each batch handed to `append` and not yet stored or spooled came, oldest first. */
+  private readonly unstored: number[] = [];
   private spools = 0;
   private serial: Promise<unknown> = Promise.resolve();
   private readonly token = randomUUID();
@@ -111,13 +113,21 @@ export class PgAuditOutput implements AuditOutput {
     return this.spool?.meta.length ?? 0;
   }
 
+  /** Records in the spool are older than those on their way: the spool's first says how far behind. */
+  backlog(): StoreBacklog {
+    return { oldestUnstoredAt: this.spool?.since ?? this.unstored[0] ?? null, spoolBytes: this.spool?.bytes ?? 0 };
+  }
+
   append(_data: readonly Buffer[], lines: readonly AuditLine[]): Promise<void> {
+    const at = Date.now();
+    this.unstored.push(at);
     const items: Pending[] = lines.map((l) => {
       const a = l.attachment as RecordAttachment | undefined;
       return { line: l.data.toString('utf8', 0, l.data.length - 1), seq: l.seq, hash: l.hash, session: l.session ?? null, type: a?.type ?? 'unknown', row: a?.row };
     });
     const data = lines.map((l) => l.data);
-    return this.enqueue(() => this.write(items, data));
+    // Stored, spooled or refused, the batch is off the list; the queue is serial, so in order.
+    return this.enqueue(() => this.write(items, data, at)).finally(() => void this.unstored.shift());
   }
 
   async sync(): Promise<void> {
@@ -153,7 +163,7 @@ export class PgAuditOutput implements AuditOutput {
     return run;
   }
 
-  private async write(items: Pending[], data: Buffer[]): Promise<void> {
+  private async write(items: Pending[], data: Buffer[], at: number): Promise<void> {
     if (!this.spool) {
       try {
         if (!this.client) await this.connect();
@@ -164,15 +174,16 @@ export class PgAuditOutput implements AuditOutput {
         this.opts.report(`kubewire: the audit database cannot take records (${describePgError(e)}); they spool to local files beside ${this.opts.spoolPath} until it can`);
       }
     }
-    await this.spoolWrite(items, data);
+    await this.spoolWrite(items, data, at);
   }
 
-  private async spoolWrite(items: Pending[], data: Buffer[]): Promise<void> {
+  private async spoolWrite(items: Pending[], data: Buffer[], at: number): Promise<void> {
     if (!this.spool) {
       const path = partPath(this.opts.spoolPath, ++this.spools, true);
-      this.spool = { path, file: await AuditFile.create(path), meta: [] };
+      this.spool = { path, file: await AuditFile.create(path), meta: [], bytes: 0, since: at };
     }
     await this.spool.file.append(data);
+    for (const d of data) this.spool.bytes += d.length;
     for (const { line: _line, ...meta } of items) this.spool.meta.push(meta);
   }
 

@@ -51,7 +51,8 @@ interface Identity {
   groups: string[];
 }
 
-function identityOf(id: Partial<AuditIdentity> | undefined | null): Identity | null {
+/** An `audit.start` identity, or a gateway session's `user` (events/types.ts SessionUser). */
+function identityOf(id: Partial<Pick<AuditIdentity, 'username' | 'kubeconfigUser' | 'groups'>> | undefined | null): Identity | null {
   if (!id || typeof id !== 'object') return null;
   const user = typeof id.username === 'string' ? id.username : typeof id.kubeconfigUser === 'string' ? id.kubeconfigUser : null;
   return user === null ? null : { user, groups: Array.isArray(id.groups) ? id.groups.filter((g): g is string => typeof g === 'string') : [] };
@@ -100,8 +101,8 @@ export class SessionIndexer {
     if (e.session === undefined) return null;
     const typed = this.typed.get(e.session);
     this.typed.delete(e.session);
-    // A gateway's sessions each carry the identity of the user they serve.
-    const own = identityOf((e as { identity?: AuditIdentity }).identity);
+    // A gateway's sessions each carry the user they serve (`user`), not the gateway's own identity.
+    const own = identityOf(e.user);
     const who = own ?? this.start;
     return {
       session: e.session,

@@ -183,7 +183,14 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     await w.sink.flushed();
     expect(w.sink.failed).toBeNull();
     expect(w.lines.join('\n')).toMatch(/spool/);
+    // The gateway's store lag and spool size: behind since the first spooled record.
+    const behind = w.sink.backlog;
+    expect(behind.spoolBytes).toBeGreaterThan(0);
+    expect(behind.oldestUnstoredAt).not.toBeNull();
+    expect(behind.oldestUnstoredAt!).toBeLessThanOrEqual(Date.now());
     await server.start();
+    for (let i = 0; i < 100 && w.sink.backlog.spoolBytes > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(w.sink.backlog).toEqual({ oldestUnstoredAt: null, spoolBytes: 0 });
     for (let i = 0; i < 10; i++) w.publish(data('s2c', `after ${i}\n`), f);
     w.publish(sessionBody('web', ['cat'], false), { session: 's-1' });
     w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 's-1' });
