@@ -45,7 +45,6 @@ export async function runWatch(opts: WatchOptions, stdout: NodeJS.WritableStream
 
     const watch = new SessionWatch(place.session);
     const status = new StatusLine(stderr, stdout);
-    status.show(watch.status(), true);
     for await (const e of reader.follow(place, signal)) {
       const step = watch.push(e);
       if (step.output) await status.output(stdout, step.output.bytes);
@@ -80,6 +79,8 @@ class StatusLine {
   }
 
   show(s: WatchStatus, changed: boolean): void {
+    // Nothing to say before the session's own records came.
+    if (s.state === 'waiting') return;
     if (!this.tty) {
       if (changed) this.print(watchLine(s));
       return;
