@@ -41,7 +41,7 @@ export async function runWatch(opts: WatchOptions, stdout: NodeJS.WritableStream
     };
     (await reader.sessions({ sessionPrefix: opts.session })).forEach(add);
     (await reader.latestRunSessions(opts.session)).forEach(add);
-    const place = pickSession([...places.values()], opts.session, describeStore(spec));
+    const place = pickSession([...places.values()], opts.session, describeStore(spec), 'neither among its ended sessions nor in the latest run of a replica');
 
     const watch = new SessionWatch(place.session);
     const status = new StatusLine(stderr, stdout);

@@ -5,6 +5,7 @@
  * open-store.ts) is read from its files, its index built as it is searched; a PostgreSQL store
  * from its tables (pg-reader.ts).
  */
+import { Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readLogEvents } from '../audit/log-reader.js';
@@ -12,6 +13,7 @@ import { followChain } from './file-follow.js';
 import type { ChainSource } from '../audit/verify.js';
 import { fileSource } from '../audit/verify.js';
 import type { KubewireEvent } from '../events/types.js';
+import { CliError, describeFsError, ExitCode } from '../io/errors.js';
 import { rowMatches, SessionIndexer, type IndexedSession, type SessionFilter } from './session-index.js';
 import type { StoreSpec } from './store-spec.js';
 
@@ -59,6 +61,11 @@ export async function openStoreReader(spec: StoreSpec): Promise<StoreReader> {
   if (spec.kind === 'postgres') {
     const { PgStoreReader } = await import('./pg-reader.js');
     return PgStoreReader.open(spec.url);
+  }
+  const st = await stat(spec.dir).catch((e: unknown) => e as NodeJS.ErrnoException);
+  if (!(st instanceof Stats) || !st.isDirectory()) {
+    const why = st instanceof Stats ? 'it is not a directory' : describeFsError(st);
+    throw new CliError('KW_ERR_AUDIT_STORE', `cannot read the audit store ${spec.dir}: ${why}`, ExitCode.Usage);
   }
   return new FileStoreReader(spec.dir);
 }

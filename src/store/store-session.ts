@@ -10,6 +10,8 @@ import type { IndexedSession } from './session-index.js';
 import { openStoreReader } from './store-reader.js';
 import { describeStore, parseStoreSpec } from './store-spec.js';
 
+const INDEX_HINT = '`kubewire sessions --store` lists its sessions; one still running is listed once it ends, `kubewire watch` follows it now';
+
 /** Places named one by one in an ambiguity before the rest are only counted. */
 const MAX_NAMED = 5;
 
@@ -41,12 +43,12 @@ export async function openStoreSession(store: string, wanted: string): Promise<S
  * else a prefix of one id only. One id in several places (two replicas, or two runs of one that
  * reuse a connection id) is ambiguous too: each place is named.
  */
-export function pickSession<T extends Pick<IndexedSession, 'session' | 'replica' | 'start'>>(rows: readonly T[], wanted: string, storeName: string): T {
+export function pickSession<T extends Pick<IndexedSession, 'session' | 'replica' | 'start'>>(rows: readonly T[], wanted: string, storeName: string, hint = INDEX_HINT): T {
   const exact = rows.filter((r) => r.session === wanted);
   const candidates = exact.length > 0 ? exact : rows;
   if (candidates.length === 1) return candidates[0]!;
   if (candidates.length === 0) {
-    throw new CliError('KW_ERR_SESSION_NOT_FOUND', `session ${wanted} is not in the audit store ${storeName} (\`kubewire sessions --store\` lists its sessions; one still running is listed once it ends, \`kubewire watch\` follows it now)`, ExitCode.Usage);
+    throw new CliError('KW_ERR_SESSION_NOT_FOUND', `session ${wanted} is not in the audit store ${storeName} (${hint})`, ExitCode.Usage);
   }
   const ids = [...new Set(candidates.map((r) => r.session))];
   if (ids.length > 1) {
