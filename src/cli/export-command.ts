@@ -1,6 +1,7 @@
 /**
  * `kubewire export FILE... --format asciicast|har [--session ID] [--include-input]
- * [--asciicast-version 2|3] [-o OUT]`: turns a recording into files other tools open.
+ * [--asciicast-version 2|3] [-o OUT]`: turns a recording into files other tools open; with
+ * `--store S SESSION`, one session of an audit store (read as a log, src/store/store-session.ts).
  * - asciicast: one exec/attach session for asciinema (`asciinema play OUT`), v2 by default
  *   since most installed players read only v2; v3 adds the exit status.
  * - har: the log's HTTP requests and upgrades for devtools and HAR viewers, WebSocket messages
@@ -22,16 +23,18 @@ import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { AsciicastBuilder, type AsciicastVersion } from '../audit/asciicast.js';
 import { HarBuilder, HarLines, type HarEntry } from '../audit/har.js';
-import { readLogEvents } from '../audit/log-reader.js';
 import { missingOutputWarning, TerminalChunker } from '../audit/terminal-session.js';
 import { CliError, describeFsError, ExitCode } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 import { LOG_FILE_MODE } from '../sinks/log-files.js';
 import { VERSION } from '../version.js';
-import { assertLogs, badLineReporter, findSession, logName } from './log-input.js';
+import { badLineReporter, findSession, type LogSource } from './log-input.js';
+import { openSource } from './store-input.js';
 
 export interface ExportOptions {
   files: string[];
+  /** An audit store to read `session` from instead of files. */
+  store?: string;
   format: 'asciicast' | 'har';
   session?: string;
   includeInput?: boolean;
@@ -56,11 +59,17 @@ export async function runExport(opts: ExportOptions, stdout: NodeJS.WritableStre
   const version = opts.asciicastVersion ?? 2;
   if (version !== 2 && version !== 3) throw new CliError('KW_ERR_USAGE', `--asciicast-version must be 2 or 3 (got ${String(version)})`, ExitCode.Usage);
   if (opts.format === 'har' && opts.includeInput) err.line('kubewire: --include-input applies to --format asciicast; a HAR holds every message anyway');
-  return opts.format === 'asciicast' ? exportAsciicast(opts, version, stdout, err) : exportHar(opts, stdout, err);
+  const input = await openSource(opts);
+  try {
+    const o = { ...opts, ...(input.session !== undefined ? { session: input.session } : {}) };
+    return await (opts.format === 'asciicast' ? exportAsciicast(input.source, o, version, stdout, err) : exportHar(input.source, o, stdout, err));
+  } finally {
+    await input.close();
+  }
 }
 
-async function exportAsciicast(opts: ExportOptions, version: AsciicastVersion, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
-  const session = await findSession(opts.files, opts.session, 'terminal', err);
+async function exportAsciicast(source: LogSource, opts: ExportOptions, version: AsciicastVersion, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
+  const session = await findSession(source, opts.session, 'terminal', err);
   const missing = missingOutputWarning(session);
   if (missing) err.line(`kubewire: warning: ${missing}`);
   const builder = new AsciicastBuilder(session, { version, includeInput: opts.includeInput ?? false });
@@ -68,7 +77,7 @@ async function exportAsciicast(opts: ExportOptions, version: AsciicastVersion, s
   const sink = await openSink(opts.output, stdout);
   try {
     await sink.line(builder.header());
-    for await (const event of readLogEvents(opts.files)) {
+    for await (const event of source.events()) {
       const chunk = chunker.push(event);
       if (!chunk) continue;
       for (const line of builder.push(chunk)) await sink.line(line);
@@ -85,11 +94,11 @@ async function exportAsciicast(opts: ExportOptions, version: AsciicastVersion, s
   return ExitCode.Ok;
 }
 
-async function exportHar(opts: ExportOptions, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
+async function exportHar(source: LogSource, opts: ExportOptions, stdout: NodeJS.WritableStream, err: Output): Promise<number> {
   // --session names a session as replay's does (a unique prefix is enough): the log is read once
   // more to resolve it (which checks the logs too).
-  const session = opts.session === undefined ? undefined : (await findSession(opts.files, opts.session, 'requests', err)).id;
-  if (session === undefined) await assertLogs(opts.files);
+  const session = opts.session === undefined ? undefined : (await findSession(source, opts.session, 'requests', err)).id;
+  if (session === undefined) await source.check();
   const builder = new HarBuilder({ creatorVersion: VERSION, ...(session !== undefined ? { session } : {}) });
   const lines = new HarLines(VERSION);
   // Bad lines were reported by the read that resolved --session.
@@ -111,7 +120,7 @@ async function exportHar(opts: ExportOptions, stdout: NodeJS.WritableStream, err
     }
   };
   try {
-    for await (const event of readLogEvents(opts.files, bad ? { onBadLine: bad.report } : {})) {
+    for await (const event of source.events(bad ? { onBadLine: bad.report } : {})) {
       // Each finished entry is written and dropped at once: the builder holds only open connections.
       const done = builder.push(event);
       if (done.length > 0) await write(done);
@@ -120,7 +129,7 @@ async function exportHar(opts: ExportOptions, stdout: NodeJS.WritableStream, err
     bad?.finish();
     await write(builder.finish());
     if (session !== undefined && lines.count === 0) {
-      throw new CliError('KW_ERR_SESSION_NOT_FOUND', `session ${session} has no requests in ${logName(opts.files)}`, ExitCode.Usage);
+      throw new CliError('KW_ERR_SESSION_NOT_FOUND', `session ${session} has no requests in ${source.name}`, ExitCode.Usage);
     }
     await (await open()).line(lines.tail());
   } finally {

@@ -163,32 +163,54 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('watch')
+    .description('Follow a session of an audit store live, from another terminal, while it is recorded: its output as it happens, and a status line (user, pod, command, bytes, live or ended, exit code) on stderr. Ends with the session\'s exit code once it ends; Ctrl-C exits 130.')
+    .argument('<session>', 'the session: its id as kubewire sessions prints it, or a unique prefix')
+    .requiredOption('--store <store>', 'the audit store: a directory, or postgres://…')
+    .addHelpText('after', '\nExamples:\n  kubewire watch --store postgres://audit@db/kubewire 3f2a\n  kubewire watch --store /var/lib/kubewire/audit 3f2a 2>/dev/null')
+    .action(async (session: string, opts: { store: string }) => {
+      const { runWatch } = await import('./watch-command.js');
+      const stop = new AbortController();
+      const onInt = (): void => stop.abort();
+      process.on('SIGINT', onInt);
+      try {
+        process.exitCode = await runWatch({ store: opts.store, session }, process.stdout, process.stderr, stop.signal);
+      } finally {
+        process.off('SIGINT', onInt);
+      }
+    });
+
+  program
     .command('replay')
     .description('Play an exec or attach session of a log back in the terminal, with its original timing and output sizes; ends with the session\'s exit code, as kubectl exec did.')
-    .argument('<file...>', 'a log written with --audit or --payload full (all parts of a rotated log, in order)')
+    .argument('[file...]', 'a log written with --audit or --payload full (all parts of a rotated log, in order); with --store, the session')
+    .option('--store <store>', 'play a session of an audit store (a directory, or postgres://…): kubewire replay --store S SESSION')
     .option('--session <id>', 'the session to play (its Kubectl-Session id, or a unique prefix); needed when the log holds several')
     .option('--speed <n>', 'play n times faster', (v) => Number(v))
     .option('--max-idle <seconds>', 'shorten every pause to at most this long', (v) => Number(v))
-    .addHelpText('after', '\nExamples:\n  kubewire replay audit.jsonl\n  kubewire replay audit.jsonl --session 3f2a --speed 4 --max-idle 2')
-    .action(async (files: string[], opts) => {
+    .addHelpText('after', '\nExamples:\n  kubewire replay audit.jsonl\n  kubewire replay audit.jsonl --session 3f2a --speed 4 --max-idle 2\n  kubewire replay --store postgres://audit@db/kubewire 3f2a')
+    .action(async (args: string[], opts) => {
       const { runReplay } = await import('./replay-command.js');
-      process.exitCode = await runReplay({ files, ...(opts.session ? { session: opts.session } : {}), ...(opts.speed !== undefined ? { speed: opts.speed } : {}), ...(opts.maxIdle !== undefined ? { maxIdle: opts.maxIdle } : {}) }, process.stdout, process.stderr, new StdoutOutput(process.stderr));
+      const { files, session } = storeArgs(args, opts);
+      process.exitCode = await runReplay({ files, ...(opts.store ? { store: opts.store } : {}), ...(session ? { session } : {}), ...(opts.speed !== undefined ? { speed: opts.speed } : {}), ...(opts.maxIdle !== undefined ? { maxIdle: opts.maxIdle } : {}) }, process.stdout, process.stderr, new StdoutOutput(process.stderr));
     });
 
   program
     .command('export')
     .description('Export from a log: a terminal session as an asciicast for asciinema, or every request, upgrade and WebSocket message as a HAR 1.2 file for HAR viewers.')
-    .argument('<file...>', 'a log written by kubewire (all parts of a rotated log, in order)')
+    .argument('[file...]', 'a log written by kubewire (all parts of a rotated log, in order); with --store, the session')
     .addOption(new Option('--format <format>', 'what to write').choices(['asciicast', 'har']).makeOptionMandatory())
+    .option('--store <store>', 'export a session of an audit store (a directory, or postgres://…): kubewire export --store S SESSION --format …')
     .option('--session <id>', 'the session to export (asciicast: needed when the log holds several terminal sessions; har: only this session)')
     .option('--include-input', 'asciicast: also write what was typed, as "i" events (redacted stdin stays out)')
     .addOption(new Option('--asciicast-version <n>', 'asciicast format version; 3 adds the exit status').choices(['2', '3']).default('2'))
     .option('-o, --output <file>', 'write here instead of stdout')
-    .addHelpText('after', '\nExamples:\n  kubewire export audit.jsonl --format asciicast -o session.cast && asciinema play session.cast\n  kubewire export audit.jsonl --format har -o kubectl.har')
-    .action(async (files: string[], opts) => {
+    .addHelpText('after', '\nExamples:\n  kubewire export audit.jsonl --format asciicast -o session.cast && asciinema play session.cast\n  kubewire export audit.jsonl --format har -o kubectl.har\n  kubewire export --store /var/lib/kubewire/audit 3f2a --format asciicast -o session.cast')
+    .action(async (args: string[], opts) => {
       const { runExport } = await import('./export-command.js');
+      const { files, session } = storeArgs(args, opts);
       process.exitCode = await runExport({
-        files, format: opts.format, ...(opts.session ? { session: opts.session } : {}), includeInput: opts.includeInput === true,
+        files, ...(opts.store ? { store: opts.store } : {}), format: opts.format, ...(session ? { session } : {}), includeInput: opts.includeInput === true,
         asciicastVersion: Number(opts.asciicastVersion) as 2 | 3, ...(opts.output ? { output: opts.output } : {}),
       }, process.stdout, new StdoutOutput(process.stderr));
     });
@@ -252,6 +274,15 @@ async function exitWhenFlushed(code: number): Promise<never> {
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
   process.exit(code);
+}
+
+/** `replay`/`export`: the positional words are log files, or with `--store` the one session. */
+function storeArgs(args: string[], opts: { store?: string; session?: string }): { files: string[]; session: string | undefined } {
+  if (opts.store === undefined) return { files: args, session: opts.session };
+  if (args.length > 1 || (args.length === 1 && opts.session !== undefined && opts.session !== args[0])) {
+    throw new CliError('KW_ERR_USAGE', 'with --store, name one session (kubewire replay --store S SESSION); log files are read without --store', ExitCode.Usage);
+  }
+  return { files: [], session: args[0] ?? opts.session };
 }
 
 export async function main(argv: string[]): Promise<void> {

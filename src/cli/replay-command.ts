@@ -1,5 +1,6 @@
 /**
- * `kubewire replay FILE... [--session ID] [--speed N] [--max-idle S]`: plays a recorded
+ * `kubewire replay FILE... [--session ID] [--speed N] [--max-idle S]`, or `kubewire replay
+ * --store S SESSION` for a session of an audit store (read as a log, store-session.ts): plays a recorded
  * `kubectl exec`/`attach` session's terminal output back as it happened: each recorded chunk as
  * one write, the pauses between them from the log's timestamps, and finally the session's exit
  * code as kubewire's own. Replaying a `kubectl exec -it` session writes its stdout bytes exactly.
@@ -10,15 +11,17 @@
  * a closed pipe ends playback quietly.
  */
 import { performance } from 'node:perf_hooks';
-import { readLogEvents } from '../audit/log-reader.js';
 import { ReplayScheduler, timingProblem, type ReplayStep } from '../audit/replay-schedule.js';
 import { CliError, ExitCode } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 import { missingOutputWarning, shortId, TerminalChunker } from '../audit/terminal-session.js';
-import { findSession, logError } from './log-input.js';
+import { findSession, logError, type LogSource } from './log-input.js';
+import { openSource } from './store-input.js';
 
 export interface ReplayOptions {
   files: string[];
+  /** An audit store to read `session` from instead of files. */
+  store?: string;
   session?: string;
   speed?: number;
   /** Seconds. */
@@ -36,15 +39,24 @@ export async function runReplay(
 ): Promise<number> {
   const problem = timingProblem({ speed: opts.speed, maxIdleSeconds: opts.maxIdle });
   if (problem) throw new CliError('KW_ERR_USAGE', problem, ExitCode.Usage);
-  const session = await findSession(opts.files, opts.session, 'terminal', err);
+  const input = await openSource(opts);
+  try {
+    return await replay(input.source, opts, input.session, { stdout, stderr }, err);
+  } finally {
+    await input.close();
+  }
+}
+
+async function replay(source: LogSource, opts: ReplayOptions, wanted: string | undefined, streams: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }, err: Output): Promise<number> {
+  const session = await findSession(source, wanted, 'terminal', err);
   const missing = missingOutputWarning(session);
   if (missing) err.line(`kubewire: warning: ${missing}`);
 
   const chunker = new TerminalChunker(session);
   const scheduler = new ReplayScheduler({ speed: opts.speed, maxIdleSeconds: opts.maxIdle }, session.startUs);
-  const player = new Player({ stdout, stderr });
+  const player = new Player(streams);
   try {
-    for await (const event of readLogEvents(opts.files)) {
+    for await (const event of source.events()) {
       const chunk = chunker.push(event);
       if (chunk?.kind !== 'output') continue;
       const step = scheduler.push(chunk);
@@ -52,7 +64,7 @@ export async function runReplay(
       if (player.closed) break;
     }
   } catch (e) {
-    throw logError(opts.files, e);
+    throw logError(source, e);
   } finally {
     player.dispose();
   }

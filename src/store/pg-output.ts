@@ -16,16 +16,25 @@
  * applies (`--audit-fail closed` refuses sessions). A batch whose commit was lost in flight may
  * be in the database and in the spool: the upload skips what the database already holds, by
  * the replica's last hash.
+ *
+ * Spools are named for their replica (`<log stem>.spool-<replica>-0001.jsonl` beside `--log`).
+ * One left over by a run that stopped or died while the database was down is uploaded at the
+ * next start of the same replica, in order and before any new record, once the database
+ * answers: it must continue the replica's chain (its first record links to the replica's last
+ * hash, or starts a run of its own), else it is left where it is, with a message.
  */
 import { randomUUID } from 'node:crypto';
-import { unlink } from 'node:fs/promises';
+import { readdir, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
 import pg from 'pg';
 import { AuditFile, partPath } from '../audit/audit-file.js';
+import { GENESIS } from '../audit/chain.js';
 import type { AuditLine, AuditOutput, StoreBacklog } from '../audit/audit-sink.js';
 import type { ChainInfo } from '../events/types.js';
 import { readFileLines } from '../sinks/jsonl-lines.js';
+import type { KubewireEvent } from '../events/types.js';
 import { migrate } from './pg-schema.js';
-import type { SessionRow } from './session-index.js';
+import { SessionIndexer, type SessionRow } from './session-index.js';
 
 export interface PgOutputOptions {
   url: string;
@@ -59,6 +68,9 @@ interface Pending {
 
 type Meta = Omit<Pending, 'line'>;
 
+/** A record of a spool left by an earlier run, as read back. */
+type Recovered = Pending & { event: KubewireEvent & { prev?: string } };
+
 const LEASE_SECONDS = 60;
 const HEARTBEAT_MS = 15_000;
 const UPLOAD_BATCH = 500;
@@ -74,6 +86,8 @@ export class PgAuditOutput implements AuditOutput {
   /** When each batch handed to `append` and not yet stored or spooled came, oldest first. */
   private readonly unstored: number[] = [];
   private spools = 0;
+  /** Spools of earlier runs of this replica, oldest first, not uploaded yet. */
+  private leftovers: string[] = [];
   private serial: Promise<unknown> = Promise.resolve();
   private readonly token = randomUUID();
   private readonly retryTimer: NodeJS.Timeout;
@@ -96,6 +110,7 @@ export class PgAuditOutput implements AuditOutput {
    */
   static async open(opts: PgOutputOptions): Promise<PgAuditOutput> {
     const out = new PgAuditOutput(opts);
+    await out.findLeftovers();
     try {
       await out.connect();
     } catch (e) {
@@ -179,7 +194,7 @@ export class PgAuditOutput implements AuditOutput {
 
   private async spoolWrite(items: Pending[], data: Buffer[], at: number): Promise<void> {
     if (!this.spool) {
-      const path = partPath(this.opts.spoolPath, ++this.spools, true);
+      const path = partPath(this.spoolBase(), ++this.spools, true);
       this.spool = { path, file: await AuditFile.create(path), meta: [], bytes: 0, since: at };
     }
     await this.spool.file.append(data);
@@ -274,6 +289,89 @@ export class PgAuditOutput implements AuditOutput {
       throw e;
     }
     this.client = c;
+    try {
+      while (this.leftovers.length > 0) {
+        await this.recover(this.leftovers[0]!);
+        this.leftovers.shift();
+      }
+    } catch (e) {
+      this.dropClient();
+      throw e;
+    }
+  }
+
+  /** `<log stem>.spool-<replica>.jsonl`: the base of this replica's spool parts. */
+  private spoolBase(): string {
+    const ext = extname(this.opts.spoolPath) || '.jsonl';
+    return join(dirname(this.opts.spoolPath), `${basename(this.opts.spoolPath, extname(this.opts.spoolPath))}.spool-${this.opts.replica}${ext}`);
+  }
+
+  /** This replica's spools beside `--log`, oldest first; new spools are numbered after them. */
+  private async findLeftovers(): Promise<void> {
+    const dir = dirname(this.opts.spoolPath);
+    const name = new RegExp(`\\.spool-${this.opts.replica.replace(/[.]/g, '\\.')}-(\\d{4,})\\.jsonl$`);
+    const found: { path: string; mtime: number; part: number }[] = [];
+    for (const f of await readdir(dir).catch(() => [] as string[])) {
+      const m = name.exec(f);
+      if (!m) continue;
+      const path = join(dir, f);
+      const st = await stat(path).catch(() => null);
+      if (st?.isFile()) found.push({ path, mtime: st.mtimeMs, part: Number(m[1]) });
+    }
+    found.sort((a, b) => a.mtime - b.mtime || a.part - b.part || a.path.localeCompare(b.path));
+    this.leftovers = found.map((f) => f.path);
+    this.spools = Math.max(0, ...found.map((f) => f.part));
+    if (found.length) this.opts.report(`kubewire: ${found.length} spool file${found.length === 1 ? '' : 's'} of replica ${this.opts.replica} left by an earlier run: uploaded before new records once the database answers`);
+  }
+
+  /** A spool left by an earlier run into the database, if it continues the replica's chain; then it is removed. */
+  private async recover(path: string): Promise<void> {
+    const events: Recovered[] = [];
+    let cut = false;
+    for await (const l of readFileLines(path, 64 * 1024 * 1024)) {
+      if (l.bytes === null || !l.newline) {
+        cut = true;
+        continue;
+      }
+      const line = l.bytes.toString('utf8');
+      let e: Recovered['event'] & { hash?: string };
+      try {
+        e = JSON.parse(line) as Recovered['event'] & { hash?: string };
+      } catch {
+        cut = true;
+        continue;
+      }
+      events.push({ line, seq: e.seq, hash: e.hash ?? '', session: e.session ?? null, type: e.type, row: undefined, event: e });
+    }
+    const held = this.lastHash === null ? -1 : events.findIndex((i) => i.hash === this.lastHash);
+    const rest = events.slice(held + 1);
+    const first = rest[0];
+    if (first && first.event.type !== 'audit.start' && first.event.prev !== (this.lastHash ?? GENESIS)) {
+      this.opts.report(`kubewire: the spool ${path} does not continue replica ${this.opts.replica}'s chain (its first record does not link to the replica's last); it is left in place`);
+      return;
+    }
+    // The index rows of its audit.session records, read as the writer reads them: from the run's start.
+    const indexer = new SessionIndexer();
+    if (first && first.event.type !== 'audit.start' && this.runPos > 0) {
+      for await (const e of this.runRecords()) indexer.push(e);
+    }
+    for (let i = 0; i < rest.length; i += UPLOAD_BATCH) {
+      const batch = rest.slice(i, i + UPLOAD_BATCH).map(({ event, ...p }) => ({ ...p, row: indexer.push(event) ?? undefined }));
+      await this.insert(batch);
+    }
+    await unlink(path).catch(() => undefined);
+    this.opts.report(`kubewire: uploaded ${rest.length} records left in the spool ${path} by an earlier run of replica ${this.opts.replica}${cut ? ' (its last line was cut short and is left out)' : ''}`);
+  }
+
+  /** The records of the replica's current run in the database, in order. */
+  private async *runRecords(): AsyncGenerator<KubewireEvent> {
+    for (let at = this.runPos; at <= this.lastPos; ) {
+      const { rows } = await this.client!.query<{ pos: string; line: string }>(
+        'SELECT pos, line FROM audit_records WHERE replica = $1 AND pos >= $2 AND pos <= $3 ORDER BY pos LIMIT $4', [this.opts.replica, at, this.lastPos, UPLOAD_BATCH]);
+      if (rows.length === 0) return;
+      for (const r of rows) yield JSON.parse(r.line) as KubewireEvent;
+      at = Number(rows.at(-1)!.pos) + 1;
+    }
   }
 
   /** Takes the replica's row (creating it with this chain's protection), and reads its head. */

@@ -9,11 +9,16 @@ import type { Line } from '../audit/verify.js';
 import type { KubewireEvent } from '../events/types.js';
 import { describePgError, protectionOf } from './pg-output.js';
 import type { IndexedSession, SessionFilter } from './session-index.js';
-import type { StoreReader, StoreReplica } from './store-reader.js';
+import { pause } from './file-follow.js';
+import type { SessionPlace, StoreReader, StoreReplica } from './store-reader.js';
 import { CliError } from '../io/errors.js';
 
 const PAGE = 2000;
 const LEASE_SECONDS = 60;
+/** How often `follow` looks for new rows, ms. */
+const FOLLOW_POLL_MS = 250;
+/** Sessions of a latest run named at most (a prefix that matches more is ambiguous anyway). */
+const MAX_MATCHES = 50;
 
 export class PgStoreReader implements StoreReader {
   private constructor(readonly name: string, private readonly client: pg.Client) {}
@@ -92,6 +97,10 @@ export class PgStoreReader implements StoreReader {
       const c = p(f.command);
       where.push(`(strpos(command, ${c}) > 0 OR EXISTS (SELECT 1 FROM unnest(typed) AS t WHERE strpos(t, ${c}) > 0))`);
     }
+    if (f.sessionPrefix !== undefined) {
+      const x = p(f.sessionPrefix);
+      where.push(`left(session, length(${x})) = ${x}`);
+    }
     if (f.sinceMs !== undefined) where.push(`started_at >= ${p(new Date(f.sinceMs).toISOString())}`);
     const { rows } = await this.client.query<Record<string, unknown>>(
       `SELECT * FROM audit_sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at, replica, pos`, params);
@@ -117,6 +126,41 @@ export class PgStoreReader implements StoreReader {
       if (rows.length === 0) return;
       for (const r of rows) yield JSON.parse(r.line) as KubewireEvent;
       at = Number(rows.at(-1)!.pos);
+    }
+  }
+
+  async latestRunSessions(prefix: string): Promise<SessionPlace[]> {
+    const { rows } = await this.client.query<{ replica: string; session: string; run_pos: string }>(
+      `SELECT r.replica, r.session, r.run_pos FROM (
+         SELECT name AS replica, (SELECT max(pos) FROM audit_records WHERE replica = name AND type = 'audit.start') AS run_pos FROM audit_replicas
+       ) runs, LATERAL (
+         SELECT DISTINCT runs.replica, session, runs.run_pos FROM audit_records
+         WHERE replica = runs.replica AND pos >= runs.run_pos AND session IS NOT NULL AND left(session, length($1)) = $1 LIMIT $2
+       ) r`, [prefix, MAX_MATCHES]);
+    return rows.map((r) => ({ replica: r.replica, session: r.session, runPos: Number(r.run_pos), start: null }));
+  }
+
+  async *follow(place: SessionPlace, signal: AbortSignal): AsyncGenerator<KubewireEvent> {
+    const runPos = place.runPos ?? 1;
+    let at = runPos - 1;
+    while (!signal.aborted) {
+      // Asked before the rows: a writer that is gone once no rows came has written its last.
+      const live = await this.client.query<{ live: boolean }>(
+        'SELECT (owner IS NOT NULL AND heartbeat > now() - make_interval(secs => $2)) AS live FROM audit_replicas WHERE name = $1', [place.replica, LEASE_SECONDS]);
+      const { rows } = await this.client.query<{ pos: string; type: string; line: string }>(
+        `SELECT pos, type, line FROM audit_records WHERE replica = $1 AND pos > $2 AND (session = $3 OR type = 'audit.start') ORDER BY pos LIMIT $4`,
+        [place.replica, at, place.session, PAGE]);
+      for (const r of rows) {
+        // The next run's start: this run is over.
+        if (r.type === 'audit.start' && Number(r.pos) !== runPos) return;
+        yield JSON.parse(r.line) as KubewireEvent;
+      }
+      if (rows.length > 0) {
+        at = Number(rows.at(-1)!.pos);
+        continue;
+      }
+      if (!live.rows[0]?.live) return;
+      await pause(FOLLOW_POLL_MS, signal);
     }
   }
 

@@ -135,6 +135,8 @@ export interface SessionFilter {
   command?: string;
   /** Sessions that started at or after this time (ms since the epoch). */
   sinceMs?: number;
+  /** Sessions whose id starts with this (`replay --store S SESSION` takes a unique prefix). */
+  sessionPrefix?: string;
 }
 
 /** The `--verb` words a user may give for a record's operation. */
@@ -144,6 +146,7 @@ export function verbMatches(verb: string, wanted: string): boolean {
 }
 
 export function rowMatches(row: SessionRow, f: SessionFilter): boolean {
+  if (f.sessionPrefix !== undefined && !row.session.startsWith(f.sessionPrefix)) return false;
   if (f.user !== undefined && row.user !== f.user) return false;
   if (f.pod !== undefined && row.pod !== f.pod) return false;
   if (f.verb !== undefined && !verbMatches(row.verb, f.verb)) return false;

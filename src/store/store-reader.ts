@@ -5,12 +5,15 @@
  * open-store.ts) is read from its files, its index built as it is searched; a PostgreSQL store
  * from its tables (pg-reader.ts).
  */
+import { Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readLogEvents } from '../audit/log-reader.js';
+import { followChain } from './file-follow.js';
 import type { ChainSource } from '../audit/verify.js';
 import { fileSource } from '../audit/verify.js';
 import type { KubewireEvent } from '../events/types.js';
+import { CliError, describeFsError, ExitCode } from '../io/errors.js';
 import { rowMatches, SessionIndexer, type IndexedSession, type SessionFilter } from './session-index.js';
 import type { StoreSpec } from './store-spec.js';
 
@@ -32,12 +35,25 @@ export interface StoreReplica {
   runs: StoreRun[];
 }
 
+/** Where a session's records are: its replica and its run (PostgreSQL: `runPos`; files: the chain's `files`). */
+export type SessionPlace = Pick<IndexedSession, 'replica' | 'session' | 'start' | 'runPos' | 'files'>;
+
 export interface StoreReader {
   readonly name: string;
   replicas(): Promise<StoreReplica[]>;
   sessions(filter: SessionFilter): Promise<IndexedSession[]>;
   /** The records a session's replay needs: its run's `audit.start`, then the session's records. */
   sessionRecords(s: IndexedSession): AsyncGenerator<KubewireEvent>;
+  /**
+   * The sessions with records in each replica's latest run whose id starts with `prefix`,
+   * ended or not (`watch`: one still running has no index row yet).
+   */
+  latestRunSessions(prefix: string): Promise<SessionPlace[]>;
+  /**
+   * As `sessionRecords`, but as they are written: waits for more until the run ends (its chain's
+   * final seal, a later run, the writer gone) or `signal` aborts.
+   */
+  follow(place: SessionPlace, signal: AbortSignal): AsyncGenerator<KubewireEvent>;
   close(): Promise<void>;
 }
 
@@ -45,6 +61,11 @@ export async function openStoreReader(spec: StoreSpec): Promise<StoreReader> {
   if (spec.kind === 'postgres') {
     const { PgStoreReader } = await import('./pg-reader.js');
     return PgStoreReader.open(spec.url);
+  }
+  const st = await stat(spec.dir).catch((e: unknown) => e as NodeJS.ErrnoException);
+  if (!(st instanceof Stats) || !st.isDirectory()) {
+    const why = st instanceof Stats ? 'it is not a directory' : describeFsError(st);
+    throw new CliError('KW_ERR_AUDIT_STORE', `cannot read the audit store ${spec.dir}: ${why}`, ExitCode.Usage);
   }
   return new FileStoreReader(spec.dir);
 }
@@ -98,6 +119,31 @@ export class FileStoreReader implements StoreReader {
 
   async *sessionRecords(s: IndexedSession): AsyncGenerator<KubewireEvent> {
     for await (const e of readLogEvents(s.files ?? [])) if (e.type === 'audit.start' || e.session === s.session) yield e;
+  }
+
+  async latestRunSessions(prefix: string): Promise<SessionPlace[]> {
+    const out: SessionPlace[] = [];
+    for (const entry of await readdir(this.name, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const files = (await this.chains(entry.name)).at(-1);
+      if (!files) continue;
+      const seen = new Map<string, string | null>();
+      for await (const e of readLogEvents(files)) {
+        if (e.session !== undefined && e.session.startsWith(prefix) && !seen.has(e.session)) seen.set(e.session, e.ts ?? null);
+      }
+      for (const [session, start] of seen) out.push({ replica: entry.name, session, start, files });
+    }
+    return out;
+  }
+
+  async *follow(place: SessionPlace, signal: AbortSignal): AsyncGenerator<KubewireEvent> {
+    const files = place.files ?? [];
+    if (files.length === 0) return;
+    const newerRun = async (): Promise<boolean> => {
+      const chains = await this.chains(place.replica).catch(() => []);
+      return chains.length > 0 && !chains.at(-1)!.includes(files[0]!);
+    };
+    for await (const e of followChain(files[0]!, { signal, newerRun })) if (e.type === 'audit.start' || e.session === place.session) yield e;
   }
 
   async close(): Promise<void> {}

@@ -1,16 +1,20 @@
 /**
  * `--audit-store` end to end, with real kubectl through `kubewire run` against the demo
  * cluster: the records go to PostgreSQL (or a file store), `kubewire sessions --store` finds the
- * command and `kubewire verify --store` checks the replica's chain.
+ * command and `kubewire verify --store` checks the replica's chain; `replay`/`export --store`
+ * play the session back; `kubewire watch --store` follows a session of a running proxy live.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
-import { availableKubectls } from '../support/kubectl.js';
-import { runThroughKubewire } from '../support/kubewire-run.js';
+import { availableKubectls, startKubectl } from '../support/kubectl.js';
+import { startProxyProcess, stopStartedProxies } from '../support/kubewire-proxy.js';
+import { KUBEWIRE_BIN, runThroughKubewire } from '../support/kubewire-run.js';
+import pgClient from 'pg';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../support/postgres.js';
 
 const found = availableKubectls(['1.33']);
@@ -30,6 +34,7 @@ describe.skipIf(found.length === 0 || !bin)('kubewire --audit-store with real ku
     dir = mkdtempSync(join(tmpdir(), 'kubewire-store-e2e-'));
   }, 60_000);
   afterAll(async () => {
+    await stopStartedProxies();
     await t?.stop();
     await pg?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -51,5 +56,81 @@ describe.skipIf(found.length === 0 || !bin)('kubewire --audit-store with real ku
     const v = runCli(['verify', '--store', store]);
     expect(v.stdout).toMatch(/^consistent, unauthenticated: replica e2e: 1 run/);
     expect(v.status).toBe(0);
+
+    // replay and export --store take the id as sessions prints it, or a unique prefix of it.
+    const id = rows[0]!['session'] as string;
+    const replay = runCli(['replay', '--store', store, id.slice(0, 8), '--speed', '1000']);
+    expect(replay.stdout).toBe('stored\n');
+    expect(replay.stderr).toMatch(/ended with exit code 4/);
+    expect(replay.status).toBe(4);
+    const cast = runCli(['export', '--store', store, id, '--format', 'asciicast']);
+    expect(cast.status).toBe(0);
+    const lines = cast.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+    expect(lines[0]).toMatchObject({ version: 2 });
+    expect(lines.slice(1)).toContainEqual([expect.any(Number), 'o', 'stored\r\n']);
+    const har = runCli(['export', '--store', store, id, '--format', 'har']);
+    expect(har.status).toBe(0);
+    expect((JSON.parse(har.stdout) as { log: { entries: unknown[] } }).log.entries.length).toBeGreaterThan(0);
+    const unknown = runCli(['replay', '--store', store, 'no-such-session']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unknown.stderr).toMatch(/session no-such-session is not in the audit store/);
   }, 60_000);
+
+  it.each(['postgres', 'files'])('%s: watch follows a session of a running proxy as it happens, and ends with its status', async (kind) => {
+    const store = kind === 'postgres' ? pg.url : join(dir, 'live-store');
+    const p = await startProxyProcess({
+      kubeconfig: t.kubeconfig, home: t.home, log: join(dir, `${kind}-live.jsonl`), writeKubeconfig: join(dir, `${kind}-live.kubeconfig`),
+      extraArgs: ['--audit', '--audit-store', store, '--audit-replica', `live-${kind}`],
+    });
+    const k = startKubectl(found[0]!, ['exec', 'web', '--', 'sh', '-c', 'for i in 1 2 3; do echo $i; sleep 1; done'], { kubeconfig: p.kubeconfig, home: t.home });
+    await k.waitFor(/^1$/m);
+    const id = await waitForValue(() => liveSessionId(kind, store, `live-${kind}`), 10_000);
+    expect(k.child.exitCode).toBeNull();
+    const w = spawn(process.execPath, [KUBEWIRE_BIN, 'watch', '--store', store, id.slice(0, 10)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    w.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    w.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const killer = setTimeout(() => w.kill('SIGKILL'), 40_000);
+    const code = await new Promise<number | null>((res) => w.on('close', (c) => res(c)));
+    clearTimeout(killer);
+    expect(await k.stop()).toBe(0);
+    expect(out).toBe('1\n2\n3\n');
+    const status = err.trim().split('\n');
+    expect(status).toContainEqual(expect.stringMatching(/kubewire watch: kubewire-demo-admin {2}default\/web\/app {2}sh -c for i in 1 2 3; do echo \$i; sleep 1; done {2}\d+ B out, 0 B in {2}live$/));
+    expect(status.at(-1)).toMatch(/kubewire watch: kubewire-demo-admin {2}default\/web\/app {2}sh -c .* {2}6 B out, 0 B in {2}ended, exit 0$/);
+    expect(code).toBe(0);
+    await p.stop('SIGTERM');
+  }, 90_000);
 });
+
+/** The session of the replica's k8s.data records, once there is one. */
+async function liveSessionId(kind: string, store: string, replica: string): Promise<string | null> {
+  if (kind === 'postgres') {
+    const c = new pgClient.Client({ connectionString: store });
+    await c.connect();
+    try {
+      const r = await c.query<{ session: string }>("SELECT session FROM audit_records WHERE replica = $1 AND type = 'k8s.data' AND session IS NOT NULL LIMIT 1", [replica]);
+      return r.rows[0]?.session ?? null;
+    } finally {
+      await c.end();
+    }
+  }
+  const d = join(store, replica);
+  for (const f of readdirSync(d)) {
+    const m = /"type":"k8s\.data".*?"session":"([^"]+)"|"session":"([^"]+)"[^\n]*"type":"k8s\.data"/.exec(readFileSync(join(d, f), 'utf8'));
+    if (m) return m[1] ?? m[2] ?? null;
+  }
+  return null;
+}
+
+async function waitForValue<T>(get: () => Promise<T | null>, ms: number): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await get().catch(() => null);
+    if (v !== null) return v;
+    if (Date.now() > until) throw new Error('timed out waiting for the live session in the store');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

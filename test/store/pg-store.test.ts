@@ -5,7 +5,7 @@
  * the spool while the database is down, and no credentials in a dump.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -204,6 +204,44 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     const s = new Lines();
     await runSessions({ store: url, user: 'carol' }, s);
     expect(s.lines).toHaveLength(1);
+  }, 90_000);
+
+  it('a spool left by a run that stopped while the database was down is uploaded in order at the next start of the replica, before its new records, and the chain verifies', async () => {
+    const url = await server.createDatabase('leftover');
+    const dir = mkdtempSync(join(tmp, 'leftover-'));
+    const a = await openWriter(url, 'gw-l', 'erin', { spool: join(dir, 'run-a.jsonl') });
+    const f = { session: 'l-1', conn: 'l-1-c' };
+    for (let i = 0; i < 5; i++) a.publish(data('s2c', `before ${i}\n`), f);
+    await a.sink.flushed();
+    await server.stop();
+    for (let i = 0; i < 5; i++) a.publish(data('s2c', `during ${i}\n`), f);
+    a.publish(sessionBody('web', ['cat'], false), { session: 'l-1' });
+    a.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 'l-1' });
+    await finish(a);
+    expect(a.lines.join('\n')).toMatch(/stay in the spool/);
+    expect(readdirSync(dir).filter((n) => n.includes('.spool-gw-l-'))).toHaveLength(1);
+    await server.start();
+    // The run that left the spool never gave its lease back: it runs out.
+    await server.query("UPDATE audit_replicas SET heartbeat = now() - interval '5 minutes' WHERE name = 'gw-l'", [], url);
+
+    const b = await openWriter(url, 'gw-l', 'erin', { spool: join(dir, 'run-b.jsonl') });
+    expect(b.lines.join('\n')).toMatch(/uploaded 8 records left in the spool .*run-a\.spool-gw-l-0001\.jsonl by an earlier run of replica gw-l/);
+    const g = { session: 'l-2', conn: 'l-2-c' };
+    b.publish(data('s2c', 'after\n'), g);
+    b.publish(sessionBody('web', ['date'], false), { session: 'l-2' });
+    b.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 'l-2' });
+    await finish(b);
+
+    const rows = await server.query<{ type: string; line: string }>("SELECT type, line FROM audit_records WHERE replica = 'gw-l' AND type IN ('k8s.data', 'audit.start') ORDER BY pos", [], url);
+    const seen = rows.rows.map((r) => (r.type === 'audit.start' ? 'start' : Buffer.from((JSON.parse(r.line) as { payload: string }).payload, 'base64').toString()));
+    expect(seen).toEqual(['start', ...[0, 1, 2, 3, 4].map((i) => `before ${i}\n`), ...[0, 1, 2, 3, 4].map((i) => `during ${i}\n`), 'start', 'after\n']);
+    expect(readdirSync(dir).filter((n) => n.includes('.spool-'))).toEqual([]);
+    const v = await verifyStoreCli(url);
+    expect(v.out).toMatch(/^consistent, unauthenticated: replica gw-l: 2 runs/);
+    expect(v.rc).toBe(0);
+    const s = new Lines();
+    await runSessions({ store: url, user: 'erin', json: true }, s);
+    expect(s.lines.map((l) => (JSON.parse(l) as { command: string }).command)).toEqual(['cat', 'date']);
   }, 90_000);
 
   it('signed seals verify intact with --public-key; the same replica rewritten as a plain chain is a downgrade', async () => {
