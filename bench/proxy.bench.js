@@ -658,19 +658,21 @@ async function main() {
 
     const kubewire = {};
     const profStamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-    for (const mode of ['none', 'head', 'full', 'audit']) {
+    // The last two translate (--translate): their throughput is judged against untranslated head.
+    const TRANSLATED = { 'head-ws-to-spdy': ['--payload', 'head', '--translate', 'ws-to-spdy'], 'head-spdy-to-ws': ['--payload', 'head', '--translate', 'spdy-to-ws'] };
+    for (const mode of ['none', 'head', 'full', 'audit', ...Object.keys(TRANSLATED)]) {
       const log = path.join(tmp, `kubewire-${mode}.jsonl`);
       const kubeconfig = path.join(tmp, `kubewire-${mode}.kubeconfig`);
       const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=kubewire-${mode}-${profStamp}.cpuprofile`] : [];
       const env = { ...process.env, HOME: home };
       delete env.KUBECONFIG;
-      const modeArgs = mode === 'audit' ? ['--audit'] : ['--payload', mode];
+      const modeArgs = TRANSLATED[mode] ?? (mode === 'audit' ? ['--audit'] : ['--payload', mode]);
       const child = start(process.execPath, [...nodeArgs, kubewireBin, 'proxy', '--no-tui', '--listen', '127.0.0.1:0', ...modeArgs, '--log', log, '--kubeconfig', clusterKubeconfig, '--write-kubeconfig', kubeconfig], env);
       await waitFor(child, /export KUBECONFIG=/, 'kubeconfig line');
       const text = readFileSync(kubeconfig, 'utf8');
       const field = (name) => new RegExp(`^\\s*${name}: "([^"]*)"`, 'm').exec(text)?.[1];
       kubewire[mode] = {
-        name: `kubewire ${mode}`,
+        name: TRANSLATED[mode] ? `kubewire head, --translate ${mode.slice('head-'.length)}` : `kubewire ${mode}`,
         kubeconfig,
         log,
         audit: mode === 'audit',
@@ -783,6 +785,10 @@ async function main() {
     const wsStats = await pairedThroughput('ws client', relay, [direct, kproxy, ...kw], wsCat);
     const kubectlStats = await pairedThroughput('kubectl (websocket)', relay, [direct, kproxy, ...kw], kubectlCat({}));
     const spdyStats = await pairedThroughput('kubectl (spdy)', relay, [direct, kubewire.head], kubectlCat({ KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' }));
+    // Translated against untranslated, in the same mode: the fast client's WebSocket carried
+    // upstream as SPDY, and kubectl's SPDY carried upstream as WebSocket.
+    const wsTranslated = await pairedThroughput('ws client, translated', kubewire.head, [kubewire['head-ws-to-spdy']], wsCat);
+    const spdyTranslated = await pairedThroughput('kubectl (spdy), translated', kubewire.head, [kubewire['head-spdy-to-ws']], kubectlCat({ KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' }));
 
     // -- 3. keystroke round trips -------------------------------------------------------------------
 
@@ -909,6 +915,12 @@ async function main() {
     throughputRows('throughput, ws client', order(wsStats), true);
     throughputRows('throughput, kubectl (websocket)', order(kubectlStats), false);
     throughputRows('throughput, kubectl (spdy)', order(spdyStats), false);
+    const TRANSLATED_GOAL = 0.7;
+    for (const [measure, stats, p] of [['throughput, translated, ws client', wsTranslated, kubewire['head-ws-to-spdy']], ['throughput, translated, kubectl (spdy)', spdyTranslated, kubewire['head-spdy-to-ws']]]) {
+      row(measure, kubewire.head.name, `${fmt(stats.get(kubewire.head).mibps)} MiB/s`, 'untranslated');
+      const s = stats.get(p);
+      row(measure, p.name, `${fmt(s.mibps)} MiB/s`, `${x(s.ratio)} untranslated`, `≥ ${TRANSLATED_GOAL}× untranslated`, s.ratio >= TRANSLATED_GOAL);
+    }
 
     const CPU_GOAL = { 'kubewire full': 7, 'kubewire audit': 10 };
     for (const p of [relay, kproxy, ...kw]) {
