@@ -166,21 +166,42 @@ export function auditIdentity(outcome: ReviewOutcome, kubeconfigUser: string | n
 
 /** Asks the cluster who the upstream's credentials are; never throws. */
 export async function whoAmI(upstream: Upstream, opts: WhoAmIOptions = {}): Promise<AuditIdentity> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const kubeconfigUser = upstream.userName === '' ? null : upstream.userName;
+  const review = await selfSubjectReview(upstream, opts);
+  return auditIdentity(review.outcome, kubeconfigUser, review.clientCertificate);
+}
+
+export interface SelfSubjectReviewOptions extends WhoAmIOptions {
+  /** Ask with this Authorization header (a gateway client's, sent as it came) instead of the upstream's own credential. */
+  authorization?: string;
+}
+
+export interface SelfSubjectReviewResult {
+  outcome: ReviewOutcome;
+  /** The API server answered 401: the credential asked with is not accepted. */
+  unauthorized: boolean;
+  /** The client certificate of the upstream's own credential, if it presents one. */
+  clientCertificate: ClientCertificateInfo | null;
+}
+
+/**
+ * The one SelfSubjectReview of kubewire (the audit's identity, the gateway's passthrough
+ * users, the doctor's user name): v1, then v1beta1 on a 404, both within `timeoutMs`
+ * (default 5 s, an exec plugin's time included). Never throws: a failure is an outcome.
+ */
+export async function selfSubjectReview(upstream: Upstream, opts: SelfSubjectReviewOptions = {}): Promise<SelfSubjectReviewResult> {
   let clientCertificate: ClientCertificateInfo | null = null;
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), timeoutMs);
-  const late = `no answer within ${seconds(timeoutMs)}`;
-  try {
-    // An exec plugin may take its time too; it counts against the same limit.
-    const options = await untilAborted(upstream.connectionOptions(), deadline.signal, late);
-    clientCertificate = clientCertificateOf(options.tls.cert);
-    const agent = await untilAborted(upstream.agent(), deadline.signal, late);
+  let unauthorized = false;
+  const outcome = await withDeadline<ReviewOutcome>(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, async (signal, late) => {
+    const own = await untilAborted(upstream.connectionOptions(), signal, late);
+    const options: UpstreamConnectionOptions = opts.authorization === undefined ? own : { tls: own.tls, headers: { Authorization: opts.authorization } };
+    if (opts.authorization === undefined) clientCertificate = clientCertificateOf(own.tls.cert);
+    const agent = await untilAborted(upstream.agent(), signal, late);
     let outcome: ReviewOutcome = { ok: false, notServed: true, error: '' };
     const tried: string[] = [];
     for (const version of REVIEW_VERSIONS) {
-      const answer = await post(upstream, agent, options, version, deadline.signal, late);
+      const answer = await post(upstream, agent, options, version, signal, late);
+      unauthorized = answer.status === 401;
       outcome = readReviewAnswer(answer.status, answer.body);
       tried.push(version);
       if (outcome.ok || !outcome.notServed) break;
@@ -188,9 +209,22 @@ export async function whoAmI(upstream: Upstream, opts: WhoAmIOptions = {}): Prom
     if (!outcome.ok && outcome.notServed) {
       outcome = { ...outcome, error: `${outcome.error} (at authentication.k8s.io ${tried.join(' and ')}: the cluster does not serve SelfSubjectReview, which needs Kubernetes 1.27 or later)` };
     }
-    return auditIdentity(outcome, kubeconfigUser, clientCertificate);
+    return outcome;
+  }, (error) => ({ ok: false, notServed: false, error }));
+  return { outcome, unauthorized, clientCertificate };
+}
+
+/**
+ * `work` with an AbortSignal that fires after `timeoutMs` (its message `late`, to pass to
+ * untilAborted and postJson); a throw or the deadline becomes `failed(one-line reason)`.
+ */
+export async function withDeadline<T>(timeoutMs: number, work: (signal: AbortSignal, late: string) => Promise<T>, failed: (reason: string) => T): Promise<T> {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
+  try {
+    return await work(deadline.signal, `no answer within ${seconds(timeoutMs)}`);
   } catch (e) {
-    return auditIdentity({ ok: false, notServed: false, error: failureText(e) }, kubeconfigUser, clientCertificate);
+    return failed(failureText(e));
   } finally {
     clearTimeout(timer);
   }

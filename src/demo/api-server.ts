@@ -15,7 +15,7 @@
  * JSON objects on a chunked response.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
@@ -276,7 +276,7 @@ export class DemoApiServer {
     const { path, query } = splitUrl(req.url);
     const route = parseRoute(path);
     if (!route) return this.refuse(socket, pathNotFound());
-    if (route.t !== 'stream') return this.refuse(socket, badRequest(`unable to upgrade: ${path} does not support upgrades`));
+    if (route.t !== 'stream') return this.serveAsRequest(req, socket as Socket, head);
     if (req.method !== 'GET' && req.method !== 'POST') return this.refuse(socket, methodNotAllowed());
     for (const verb of upgradeVerbs(req.method, this.minor)) {
       const a: AccessAttributes = { verb, resource: 'pods', subresource: route.kind, namespace: route.ns };
@@ -291,6 +291,31 @@ export class DemoApiServer {
       if (pod.phase !== 'Running') return this.refuse(socket, badRequest(`unable to upgrade connection: container not found ("${container}")`));
     }
     this.opts.onUpgrade(req, socket, head, { kind: route.kind, pod, query, path });
+  }
+
+  /**
+   * An upgrade request for a path that streams nothing (`GET /api/v1/namespaces` with
+   * `Upgrade: websocket`) is answered as the API server answers it: as a plain request, since
+   * its handler never hijacks the connection, which Go's net/http then keeps for the next
+   * request unless this one carried `Connection: close` (net/http server.go, wantsClose).
+   */
+  private serveAsRequest(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const keepAlive = !/(^|,)\s*close\s*(,|$)/i.test(String(req.headers.connection ?? ''));
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = keepAlive;
+    res.assignSocket(socket);
+    res.once('finish', () => {
+      res.detachSocket(socket);
+      if (!keepAlive) return void socket.end();
+      // The connection goes back to the HTTP server, which reads the next request from it.
+      if (head.length) socket.unshift(head);
+      this.server.emit('secureConnection', socket);
+    });
+    try {
+      this.handle(req, res);
+    } catch (e) {
+      writeStatus(res, internalError(e instanceof Error ? e.message : String(e)));
+    }
   }
 
   private refuse(socket: Duplex, status: K8sStatus): void {

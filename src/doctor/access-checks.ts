@@ -5,6 +5,7 @@
  * checked as `create`; a WebSocket upgrade is a GET, checked as `get`, and from 1.35
  * (AuthorizePodWebsocketUpgradeCreatePermission, on by default) as `create` too.
  */
+import { selfSubjectReview } from '../audit/identity.js';
 import type { DiagnosedFinding } from '../diagnose/engine.js';
 import { canI } from '../diagnose/rules/forbidden.js';
 import type { Upstream } from '../proxy/upstream.js';
@@ -39,14 +40,9 @@ async function review(u: Upstream, namespace: string, verb: string, sub: Subreso
 
 /** The user's name as the API server knows it (SelfSubjectReview), else the kubeconfig's. */
 async function whoAmI(u: Upstream): Promise<string> {
-  try {
-    const r = await restCall(u, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' });
-    const name = (JSON.parse(r.body) as { status?: { userInfo?: { username?: string } } }).status?.userInfo?.username;
-    if (r.status < 300 && typeof name === 'string' && name) return name;
-  } catch {
-    /* an older API server, or no JSON: the kubeconfig's name will do */
-  }
-  return u.userName;
+  // An older API server, a refusal or no answer in time: the kubeconfig's name will do.
+  const { outcome } = await selfSubjectReview(u);
+  return outcome.ok && outcome.username !== null ? outcome.username : u.userName;
 }
 
 interface Judged {

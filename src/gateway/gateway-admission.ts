@@ -16,15 +16,19 @@
  * held, since admission happens before its request goes out.
  *
  * In both modes a client's own Impersonate-* headers are refused (403, a Status kubectl prints):
- * the gateway records who acts, and that must be who authenticated.
+ * the gateway records who acts, and that must be who authenticated. So is an identity whose
+ * names hold control characters (identity-headers.ts), and a WebSocket bearer subprotocol never
+ * goes upstream (websocket-bearer.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { SessionUser } from '../events/types.js';
-import { refused, UNAUTHORIZED, type Admission, type ClientAdmission } from '../proxy/client-admission.js';
+import { refused, UNAUTHORIZED, type Admission, type Admitted, type ClientAdmission } from '../proxy/client-admission.js';
 import type { Upstream } from '../proxy/upstream.js';
 import { IdentityCache } from './identity-cache.js';
-import { selfSubjectReview, tokenReview, type UserLookup } from './user-review.js';
+import { controlCharacterIn, headerKeyEscape, headerValue } from './identity-headers.js';
+import { selfSubjectUser, tokenReview, type UserLookup } from './user-review.js';
+import { takeBearerProtocol } from './websocket-bearer.js';
 
 export type IdentityMode = 'passthrough' | 'impersonate';
 
@@ -34,13 +38,22 @@ export interface GatewayAdmissionOptions {
   upstream: Upstream;
   /** Impersonate: client certificates are verified against it. */
   clientCa?: boolean;
-  cache?: { maxEntries: number; ttlMs: number };
+  /** `ttlMs` by default IDENTITY_TTL_MS of the mode. */
+  cache?: { maxEntries: number; ttlMs?: number };
   reviewTimeoutMs?: number;
   /** Counts each lookup's result for the metrics. */
   onLookup?: (result: 'cached' | 'ok' | 'unauthorized' | 'error') => void;
 }
 
-export const DEFAULT_IDENTITY_CACHE = { maxEntries: 10_000, ttlMs: 60_000 };
+export const DEFAULT_IDENTITY_CACHE: { maxEntries: number; ttlMs?: number } = { maxEntries: 10_000 };
+/**
+ * How long a user found is remembered. Passthrough: the API server authenticates every request
+ * anyway, the cache only names it. Impersonate: the cached TokenReview is the authentication,
+ * so a revoked token is honoured at most this long (and never past its own `exp`).
+ */
+export const IDENTITY_TTL_MS: Record<IdentityMode, number> = { passthrough: 60_000, impersonate: 10_000 };
+/** A refused or failed lookup is remembered this long, at most this many, so made-up tokens cannot multiply reviews. */
+export const FAILED_LOOKUP_CACHE = { failureTtlMs: 5000, maxFailures: 1000 };
 const DEFAULT_REVIEW_TIMEOUT_MS = 5000;
 const BEARER = /^bearer\s+(\S+)\s*$/i;
 
@@ -48,7 +61,8 @@ export class GatewayAdmission implements ClientAdmission {
   private readonly cache: IdentityCache<UserLookup>;
 
   constructor(private readonly opts: GatewayAdmissionOptions) {
-    this.cache = new IdentityCache(opts.cache ?? DEFAULT_IDENTITY_CACHE);
+    const cache = opts.cache ?? DEFAULT_IDENTITY_CACHE;
+    this.cache = new IdentityCache({ ...FAILED_LOOKUP_CACHE, maxEntries: cache.maxEntries, ttlMs: cache.ttlMs ?? IDENTITY_TTL_MS[opts.mode] });
   }
 
   admit(req: IncomingMessage): Admission | Promise<Admission> {
@@ -56,18 +70,20 @@ export class GatewayAdmission implements ClientAdmission {
     if (impersonation) {
       return refused(403, 'Forbidden', `kubewire gateway does not pass ${impersonation} on: it records who acts, and that is who authenticated (drop --as and --as-group)`);
     }
+    // Taken out whoever the client turns out to be; the credential when there is no header.
+    const offered = takeBearerProtocol(req);
     if (this.opts.mode === 'impersonate') {
       const cert = this.certificateUser(req);
       if (cert === 'unverified') return refused(401, 'Unauthorized', 'Unauthorized: the client certificate is not signed by the gateway\'s --client-ca');
-      if (cert) return { ok: true, user: cert, credentials: impersonating(cert) };
+      if (cert) return admittedAs(cert, impersonating(cert));
     }
-    const authorization = req.headers.authorization;
-    const m = typeof authorization === 'string' ? BEARER.exec(authorization) : null;
+    const header = req.headers.authorization;
+    const authorization = typeof header === 'string' ? header : offered !== null ? `Bearer ${offered}` : null;
+    const m = authorization !== null ? BEARER.exec(authorization) : null;
     if (!m) return UNAUTHORIZED;
     return this.lookup(authorization!, m[1]!).then((found) => {
       if (!found.ok) return found.status === 401 ? UNAUTHORIZED : refused(503, 'ServiceUnavailable', `kubewire gateway cannot tell who you are: ${found.message}`);
-      const credentials = this.opts.mode === 'passthrough' ? passingOn(authorization!) : impersonating(found.user);
-      return { ok: true as const, user: found.user, credentials };
+      return admittedAs(found.user, this.opts.mode === 'passthrough' ? passingOn(authorization!) : impersonating(found.user));
     });
   }
 
@@ -76,8 +92,8 @@ export class GatewayAdmission implements ClientAdmission {
     let asked = false;
     const found = await this.cache.get(authorization, () => {
       asked = true;
-      return this.opts.mode === 'passthrough' ? selfSubjectReview(this.opts.upstream, authorization, timeout) : tokenReview(this.opts.upstream, token, timeout);
-    }, (r) => r.ok);
+      return this.opts.mode === 'passthrough' ? selfSubjectUser(this.opts.upstream, authorization, timeout) : tokenReview(this.opts.upstream, token, timeout);
+    }, (r) => (r.ok ? { ok: true, expiresAt: r.expiresAt ?? null } : { ok: false }));
     this.opts.onLookup?.(!asked ? 'cached' : found.ok ? 'ok' : found.status === 401 ? 'unauthorized' : 'error');
     return found;
   }
@@ -104,6 +120,13 @@ export function impersonationHeader(req: IncomingMessage): string | null {
   return null;
 }
 
+/** Admitted as `user`, unless its names cannot go into a request header (or a log line). */
+function admittedAs(user: SessionUser, credentials: NonNullable<Admitted['credentials']>): Admission {
+  const bad = controlCharacterIn(user);
+  if (bad) return refused(403, 'Forbidden', `kubewire gateway cannot act for this identity: ${bad} holds a control character, which cannot go into a request header`);
+  return { ok: true, user, credentials };
+}
+
 /** Passthrough: the client's Authorization, nothing of kubewire's. */
 function passingOn(authorization: string): (own: Record<string, string>) => Record<string, string> {
   return () => ({ Authorization: authorization });
@@ -111,13 +134,14 @@ function passingOn(authorization: string): (own: Record<string, string>) => Reco
 
 /**
  * The gateway's own credential, acting as `user` (k8s.io/client-go transport.ImpersonationConfig:
- * one Impersonate-Group line per group, Impersonate-Extra-<key> with the key percent-encoded).
+ * one Impersonate-Group line per group, Impersonate-Extra-<key> with the key percent-encoded),
+ * values as UTF-8 bytes (identity-headers.ts).
  */
 export function impersonating(user: SessionUser): (own: Record<string, string>) => Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = { 'Impersonate-User': user.username };
+  const headers: Record<string, string | string[]> = { 'Impersonate-User': headerValue(user.username) };
   const groups = user.groups.filter((g) => g !== 'system:authenticated');
-  if (groups.length) headers['Impersonate-Group'] = groups;
-  if (user.uid) headers['Impersonate-Uid'] = user.uid;
-  for (const [key, values] of Object.entries(user.extra)) if (values.length) headers[`Impersonate-Extra-${encodeURIComponent(key)}`] = values;
+  if (groups.length) headers['Impersonate-Group'] = groups.map(headerValue);
+  if (user.uid) headers['Impersonate-Uid'] = headerValue(user.uid);
+  for (const [key, values] of Object.entries(user.extra)) if (values.length) headers[`Impersonate-Extra-${headerKeyEscape(key)}`] = values.map(headerValue);
   return (own) => ({ ...own, ...headers });
 }

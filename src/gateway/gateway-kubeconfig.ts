@@ -1,9 +1,9 @@
 /**
  * `kubewire gateway --write-kubeconfig OUT`: what an administrator hands out. A copy of the
  * upstream kubeconfig in which the gateway's cluster points at the gateway (its URL and CA;
- * the upstream's CA, TLS name and proxy-url no longer apply), with every user entry and its
- * own credentials (tokens, exec plugins, client certificates), and the contexts of that
- * cluster. Relative file references are made absolute, so the copy works from anywhere.
+ * the upstream's CA, TLS name and proxy-url no longer apply), with the contexts of that
+ * cluster and the user entries they name, each with its own credentials (tokens, exec plugins,
+ * client certificates); users of other clusters' contexts, or of none, are not handed out. Relative file references are made absolute, so the copy works from anywhere.
  * With `--identity impersonate` the gateway's own user entry is left out: it is the gateway's
  * credential, not one to hand out.
  *
@@ -45,11 +45,12 @@ export function gatewayKubeconfigText(opts: GatewayKubeconfigOptions, read: (pat
   const clusterName = opts.upstream.clusterName;
   const ownUser = opts.withoutOwnUser ? opts.upstream.userName : null;
   const gatewayCluster = { name: clusterName, cluster: { server: opts.server, 'certificate-authority-data': Buffer.from(opts.caCertPem).toString('base64') } };
-  const keptUsers = [...users.values()].filter((u) => u.name !== ownUser);
   const keptContexts = [...contexts.values()].filter((c) => {
     const ctx = c['context'] as { cluster?: unknown; user?: unknown } | undefined;
     return ctx?.cluster === clusterName && (ownUser === null || ctx?.user !== ownUser);
   });
+  const named = new Set(keptContexts.map((c) => (c['context'] as { user?: unknown }).user));
+  const keptUsers = [...users.values()].filter((u) => u.name !== ownUser && named.has(u.name));
   const current = keptContexts.some((c) => c.name === opts.upstream.contextName) ? opts.upstream.contextName : (keptContexts[0]?.name ?? '');
   return dump({ apiVersion: 'v1', kind: 'Config', clusters: [gatewayCluster], users: keptUsers, contexts: keptContexts, 'current-context': current, preferences: {} }, { lineWidth: -1, noRefs: true });
 }

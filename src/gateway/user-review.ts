@@ -1,47 +1,37 @@
 /**
  * Who a gateway client is, asked of the API server:
  * - passthrough: a `SelfSubjectReview` made with the client's own Authorization header (what
- *   `kubectl auth whoami` sends; v1, then v1beta1 on a 404, as src/audit/identity.ts does);
+ *   `kubectl auth whoami` sends; src/audit/identity.ts's, v1 then v1beta1 on a 404);
  * - impersonation: a `TokenReview` (authentication.k8s.io/v1) of the client's bearer token,
  *   made with the gateway's own credential, which needs `create` on `tokenreviews`.
  *
  * The answer is a user or why there is none, in one line that never holds the token: a
  * TokenReview's answer repeats `spec.token`, so its body never goes into a message.
  */
-import { failureText, postJson, readReviewAnswer, REVIEW_VERSIONS, reviewBody, reviewPath, ReviewError, untilAborted } from '../audit/identity.js';
+import { postJson, selfSubjectReview, untilAborted, withDeadline } from '../audit/identity.js';
 import type { SessionUser } from '../events/types.js';
-import type { Upstream, UpstreamConnectionOptions } from '../proxy/upstream.js';
+import type { Upstream } from '../proxy/upstream.js';
 
 export type UserLookup =
-  | { ok: true; user: SessionUser }
+  /** `expiresAt`: when the credential itself expires (a JWT's `exp`), if it says; epoch ms. */
+  | { ok: true; user: SessionUser; expiresAt?: number }
   /** 401: the credential was not accepted; 503: the API server could not be asked. */
   | { ok: false; status: 401 | 503; message: string };
 
 const TOKEN_REVIEW_PATH = '/apis/authentication.k8s.io/v1/tokenreviews';
 
 /** SelfSubjectReview with `authorization` (the client's header, sent as it came). */
-export async function selfSubjectReview(upstream: Upstream, authorization: string, timeoutMs: number): Promise<UserLookup> {
-  return withDeadline(timeoutMs, async (signal, late) => {
-    const own = await untilAborted(upstream.connectionOptions(), signal, late);
-    const options: UpstreamConnectionOptions = { tls: own.tls, headers: { Authorization: authorization } };
-    const agent = await untilAborted(upstream.agent(), signal, late);
-    for (const version of REVIEW_VERSIONS) {
-      const answer = await postJson(upstream, agent, options, reviewPath(version), reviewBody(version), signal, late);
-      if (answer.status === 401) return unauthorized();
-      const outcome = readReviewAnswer(answer.status, answer.body);
-      if (outcome.ok) {
-        if (outcome.username === null) return { ok: false, status: 503, message: 'the SelfSubjectReview named no user' };
-        return { ok: true, user: { username: outcome.username, uid: outcome.uid, groups: outcome.groups, extra: outcome.extra, source: 'SelfSubjectReview' } };
-      }
-      if (!outcome.notServed) return { ok: false, status: 503, message: `SelfSubjectReview: ${outcome.error}` };
-    }
-    return { ok: false, status: 503, message: 'the cluster does not serve SelfSubjectReview, which needs Kubernetes 1.27 or later' };
-  });
+export async function selfSubjectUser(upstream: Upstream, authorization: string, timeoutMs: number): Promise<UserLookup> {
+  const { outcome, unauthorized: refused } = await selfSubjectReview(upstream, { authorization, timeoutMs });
+  if (refused) return unauthorized();
+  if (!outcome.ok) return { ok: false, status: 503, message: `SelfSubjectReview: ${outcome.error}` };
+  if (outcome.username === null) return { ok: false, status: 503, message: 'the SelfSubjectReview named no user' };
+  return { ok: true, user: { username: outcome.username, uid: outcome.uid, groups: outcome.groups, extra: outcome.extra, source: 'SelfSubjectReview' } };
 }
 
 /** TokenReview of `token`, asked with the upstream's own credential. */
 export async function tokenReview(upstream: Upstream, token: string, timeoutMs: number): Promise<UserLookup> {
-  return withDeadline(timeoutMs, async (signal, late) => {
+  return withDeadline<UserLookup>(timeoutMs, async (signal, late) => {
     const options = await untilAborted(upstream.connectionOptions(), signal, late);
     const agent = await untilAborted(upstream.agent(), signal, late);
     const body = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } });
@@ -49,8 +39,26 @@ export async function tokenReview(upstream: Upstream, token: string, timeoutMs: 
     if (answer.status < 200 || answer.status > 299) {
       return { ok: false, status: 503, message: `the TokenReview was answered ${answer.status}${answer.status === 403 ? ': the gateway\'s credential needs "create" on tokenreviews' : ''}` };
     }
-    return readTokenReview(answer.body);
-  });
+    const found = readTokenReview(answer.body);
+    const expiresAt = jwtExpiry(token);
+    return found.ok && expiresAt !== null ? { ...found, expiresAt } : found;
+  }, (message) => ({ ok: false, status: 503, message }));
+}
+
+/**
+ * A JWT's `exp` (RFC 7519 §4.1.4) in epoch ms, else null. Read only to remember the review no
+ * longer than the token lives: the TokenReview has authenticated it, and a wrong `exp` can
+ * only shorten that.
+ */
+export function jwtExpiry(token: string): number | null {
+  const parts = token.split('.');
+  if (parts.length !== 3) return null;
+  try {
+    const exp = (JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { exp?: unknown } | null)?.exp;
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A TokenReview's status: the user when authenticated, else 401. The body is never quoted. */
@@ -72,16 +80,4 @@ export function readTokenReview(body: string): UserLookup {
 
 function unauthorized(): UserLookup {
   return { ok: false, status: 401, message: 'Unauthorized' };
-}
-
-async function withDeadline(timeoutMs: number, work: (signal: AbortSignal, late: string) => Promise<UserLookup>): Promise<UserLookup> {
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), timeoutMs);
-  try {
-    return await work(deadline.signal, `no answer within ${timeoutMs / 1000} s`);
-  } catch (e) {
-    return { ok: false, status: 503, message: e instanceof ReviewError ? e.message : failureText(e) };
-  } finally {
-    clearTimeout(timer);
-  }
 }

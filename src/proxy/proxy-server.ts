@@ -15,7 +15,7 @@ import { writeKubeconfig } from '../kubeconfig/write-kubeconfig.js';
 import type { RelayObserver } from '../observer/relay-observer.js';
 import { KubectlSessionTracker } from '../session/connection-ids.js';
 import { createDemoTls } from '../tls/local-ca.js';
-import { UNAUTHORIZED, type Admission, type Admitted, type ClientAdmission } from './client-admission.js';
+import { statusBody, UNAUTHORIZED, type Admission, type Admitted, type ClientAdmission } from './client-admission.js';
 import { answerClientError, frontDoor } from './front-door.js';
 import { HttpForwarder } from './http-forwarder.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
@@ -173,11 +173,12 @@ export class KubewireProxy {
   }
 
   /** The reason to refuse `req`, reported as an event, or null. */
-  private refused(req: IncomingMessage): string | null {
+  private refused(req: IncomingMessage, admission: Admitted): string | null {
     const reason = this.opts.refusal?.() ?? null;
     if (reason) {
       const body: EventBody = { type: 'proxy.error', code: 'KW_ERR_AUDIT_REFUSED', message: `refused ${req.method} ${req.url}: ${reason}`, upstream: null, status: 503 };
-      this.opts.observer.publish(body, { session: this.tracker.sessionOf(req, 'refused') });
+      // Its owner's session only: another user's Kubectl-Session header does not reach into it.
+      this.opts.observer.publish(body, { session: this.tracker.sessionOf(req, 'refused', admission.user?.username) });
     }
     return reason;
   }
@@ -200,7 +201,7 @@ export class KubewireProxy {
         res.end(admission.body);
         return;
       }
-      const refusal = this.refused(req);
+      const refusal = this.refused(req, admission);
       if (refusal) {
         const body = unavailable(refusal);
         res.writeHead(503, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
@@ -209,7 +210,16 @@ export class KubewireProxy {
       }
       const conn = this.tracker.requestId();
       this.connections++;
-      void this.forwarder!.forward(req, res, { conn, session: this.tracker.sessionOf(req, conn, admission.user?.username), ...admitted(admission) });
+      const session = this.tracker.sessionOf(req, conn, admission.user?.username);
+      // Nothing of one request may end the process: a failure is answered 502 and reported.
+      this.forwarder!.forward(req, res, { conn, session, ...admitted(admission) }).catch((e: unknown) => {
+        const message = `kubewire could not forward ${req.method} ${req.url}: ${(e as Error)?.message ?? String(e)}`;
+        this.opts.observer.publish({ type: 'proxy.error', code: 'KW_ERR_PROXY_INTERNAL', message, upstream: this.opts.upstream.describe(), status: res.headersSent ? null : 502 }, { conn, session });
+        if (res.headersSent) return void res.destroy();
+        const body = statusBody(502, 'InternalError', message);
+        res.writeHead(502, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+      });
     });
   }
 
@@ -222,7 +232,7 @@ export class KubewireProxy {
         socket.end(rawResponseHead(admission.status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(admission.body)), Connection: 'close' }) + admission.body);
         return;
       }
-      const refusal = this.refused(req);
+      const refusal = this.refused(req, admission);
       if (refusal) {
         const body = unavailable(refusal);
         socket.end(rawResponseHead(503, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }) + body);
@@ -230,7 +240,8 @@ export class KubewireProxy {
       }
       const conn = this.tracker.connId();
       this.connections++;
-      const ctx = { upstream: this.opts.upstream, observer: this.opts.observer, conn, session: this.tracker.sessionOf(req, conn, admission.user?.username), ...admitted(admission) };
+      // A gateway's client was admitted for this request only (upgrade-tunnel.ts).
+      const ctx = { upstream: this.opts.upstream, observer: this.opts.observer, conn, session: this.tracker.sessionOf(req, conn, admission.user?.username), admitted: this.opts.admission !== undefined, ...admitted(admission) };
       const translation = translationOf(this.opts.translate, req, this.opts.verdicts);
       if (translation === 'spdy-to-ws') void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId(), preflight: this.preflight });
       else if (translation === 'ws-to-spdy') void translateWsToSpdy(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId(), preflight: this.preflight });

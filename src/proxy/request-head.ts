@@ -3,19 +3,44 @@
  * header lines in their order and case), apart from the credential swap: the client's
  * `Authorization` (kubewire's own per-run token) is removed and the upstream's credentials are
  * added, and `Host` names the upstream, as a gateway in front of the API server may route by it.
+ * The client's lines are Node's Latin-1 reading of its bytes, so they go back byte for byte; the
+ * credential values are given the same way (one character a byte, identity-headers.ts), and one
+ * that is not, or that holds a control character, is refused (thrown), as Node's own HTTP client
+ * refuses it on the plain path.
+ *
+ * `closeUnlessUpgraded` (`kubewire gateway`): the `close` token is added to `Connection`, so an
+ * upstream that answers anything but 101 ends the connection after that answer (RFC 9112 §9.6;
+ * Go's net/http does) instead of reading further requests from it; the API server's upgrade
+ * check only looks for the `upgrade` token (apimachinery httpstream.IsUpgradeRequest).
  */
 import type { IncomingMessage } from 'node:http';
 
 const DROPPED = new Set(['authorization', 'proxy-authorization', 'host']);
 
-export function upstreamRequestHead(req: IncomingMessage, upstreamHost: string, pathPrefix: string, credentials: Record<string, string | string[]>): Buffer {
+/** A header name: RFC 9110 tchar. A value: what Node's HTTP client accepts (HTAB, SP, VCHAR, obs-text). */
+const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+export function upstreamRequestHead(req: IncomingMessage, upstreamHost: string, pathPrefix: string, credentials: Record<string, string | string[]>, closeUnlessUpgraded = false): Buffer {
   const lines = [`${req.method} ${joinPath(pathPrefix, req.url ?? '/')} HTTP/${req.httpVersion}`, `Host: ${upstreamHost}`];
   const raw = req.rawHeaders;
+  let closing = !closeUnlessUpgraded;
   for (let i = 0; i < raw.length; i += 2) {
-    if (!DROPPED.has(raw[i]!.toLowerCase())) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+    const name = raw[i]!;
+    if (DROPPED.has(name.toLowerCase())) continue;
+    if (!closing && name.toLowerCase() === 'connection') {
+      lines.push(`${name}: ${raw[i + 1]}, close`);
+      closing = true;
+    } else lines.push(`${name}: ${raw[i + 1]}`);
   }
+  if (!closing) lines.push('Connection: close');
   // A header given several values (Impersonate-Group) is sent as one line per value, as client-go does.
-  for (const [name, value] of Object.entries(credentials)) for (const v of typeof value === 'string' ? [value] : value) lines.push(`${name}: ${v}`);
+  for (const [name, value] of Object.entries(credentials)) {
+    for (const v of typeof value === 'string' ? [value] : value) {
+      if (!NAME.test(name) || !VALUE.test(v)) throw new Error(`the ${NAME.test(name) ? name : 'credential'} header for the upstream holds a character a header cannot carry`);
+      lines.push(`${name}: ${v}`);
+    }
+  }
   return Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');
 }
 

@@ -8,6 +8,17 @@
  * Each chunk is written onward first and only then copied to the observer's tap (relay-
  * observer.ts), which decodes elsewhere, so no decoding ever delays a byte; an observer that
  * fails is reported and the relay goes on.
+ *
+ * `kubewire gateway` (`admitted`): the client was admitted for this one request, so nothing
+ * else of it may reach the upstream unless the upstream switched protocols. The client's bytes
+ * after its request head are held (its socket paused, so bounded by its buffer) until the
+ * upstream's status line is known: on 101 they are released in order and the tunnel relays as
+ * above; on anything else no client byte is ever forwarded, the answer is passed on, the request
+ * went with `Connection: …, close` so the upstream ends the connection after it, and a client
+ * that sends more is disconnected. Otherwise an API server that answers an upgrade-looking GET
+ * of a plain path with a kept-alive 200 would read the client's next bytes as further requests,
+ * with headers (Impersonate-*, another Authorization) the admission never saw. `kubewire proxy`
+ * and `run` stay a byte-exact tap that delays nothing.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -29,7 +40,12 @@ export interface TunnelContext {
   credentials?: (own: Record<string, string>) => Record<string, string | string[]>;
   /** Called when the tunnel is fully closed. */
   onClose?: () => void;
+  /** `kubewire gateway`: forward no client byte beyond the admitted request unless the upstream answers 101. */
+  admitted?: boolean;
 }
+
+/** How much of the upstream's answer is read for its status line (`HTTP/1.1 101 Switching Protocols`). */
+const STATUS_LINE_BYTES = 64;
 
 export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, ctx: TunnelContext): Promise<void> {
   const { observer, upstream, conn, session } = ctx;
@@ -40,13 +56,15 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
   // From the start: a FIN that arrives while the upstream is dialled must leave the client's
   // side open for the answer.
   halfOpen(client);
+  // Held from here on: the client's next bytes wait for the upstream's status line.
+  if (ctx.admitted) client.pause();
   emit({ type: 'conn.open', kind: 'upgrade', client: remoteOf(client), upstream: upstream.describe(), ...(ctx.user ? { user: ctx.user } : {}) });
 
   let server: Duplex;
   let headBytes: Buffer;
   try {
     const opts = await upstream.connectionOptions();
-    headBytes = upstreamRequestHead(req, upstream.server.host, upstream.server.pathname, ctx.credentials ? ctx.credentials(opts.headers) : opts.headers);
+    headBytes = upstreamRequestHead(req, upstream.server.host, upstream.server.pathname, ctx.credentials ? ctx.credentials(opts.headers) : opts.headers, ctx.admitted === true);
     server = await upstream.connect(opts);
   } catch (e) {
     const failure = upstreamFailure(upstream, e);
@@ -80,11 +98,12 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
   server.write(headBytes);
   decode('c2s', headBytes);
   bytes.c2s += headBytes.length;
-  if (head.length) {
+  const forwardHead = (): void => {
+    if (!head.length) return;
     server.write(head);
     decode('c2s', head);
     bytes.c2s += head.length;
-  }
+  };
 
   const relay = (from: Duplex, to: Duplex, dir: Direction, side: 'client' | 'upstream'): void => {
     // Two things hold a source: a receiver whose buffer is full, and a lossless log that is
@@ -137,8 +156,37 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
     });
   };
   const decoderEnd = (dir: Direction): void => tap.end(dir);
-  relay(client, server, 'c2s', 'client');
-  relay(server, client, 's2c', 'upstream');
+  if (!ctx.admitted) {
+    forwardHead();
+    relay(client, server, 'c2s', 'client');
+    relay(server, client, 's2c', 'upstream');
+  } else {
+    statusLine(server, (first, switched) => {
+      // The answer's first bytes go on as they came, ahead of the rest of it.
+      if (first.length) {
+        client.write(first);
+        decode('s2c', first);
+        bytes.s2c += first.length;
+      }
+      if (switched) {
+        forwardHead();
+        relay(client, server, 'c2s', 'client');
+      } else {
+        // Not upgraded: the client's bytes are never forwarded, and one that sends more is cut off.
+        const cutOff = (): void => {
+          closedBy ??= 'proxy';
+          error ??= 'the client sent more after a request the upstream did not upgrade';
+          server.destroy();
+          client.destroy();
+        };
+        if (head.length) cutOff();
+        else client.on('data', cutOff);
+      }
+      relay(server, client, 's2c', 'upstream');
+      client.resume();
+      server.resume();
+    });
+  }
 
   let open = 2;
   const onClosed = (): void => {
@@ -163,6 +211,31 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
     closeOther(client)(hadError);
     onClosed();
   });
+}
+
+/**
+ * Reads the upstream's first bytes up to the end of its status line (at most STATUS_LINE_BYTES)
+ * and calls `then` with them, paused, and whether it is a 101; an answer that ends or has no
+ * CRLF that early is not one.
+ */
+function statusLine(server: Duplex, then: (first: Buffer, switched: boolean) => void): void {
+  let seen = Buffer.alloc(0);
+  let decided = false;
+  const decide = (): void => {
+    if (decided) return;
+    decided = true;
+    server.off('data', onData);
+    server.off('end', decide);
+    server.pause();
+    const eol = seen.subarray(0, STATUS_LINE_BYTES).indexOf('\r\n');
+    then(seen, eol >= 0 && /^HTTP\/1\.[01] 101(?: |$)/.test(seen.subarray(0, eol).toString('latin1')));
+  };
+  const onData = (chunk: Buffer): void => {
+    seen = Buffer.concat([seen, chunk]);
+    if (seen.subarray(0, STATUS_LINE_BYTES).includes('\r\n') || seen.length >= STATUS_LINE_BYTES) decide();
+  };
+  server.on('data', onData);
+  server.once('end', decide);
 }
 
 function halfOpen(socket: Duplex): void {

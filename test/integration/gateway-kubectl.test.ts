@@ -2,11 +2,13 @@
  * `kubewire gateway` with real kubectl 1.33 against the demo cluster with two users (alice an
  * admin, bob a viewer): each session is recorded under its user in both identity modes, bob's
  * exec gets the API server's own 403, `--as` is refused, the handed-out kubeconfig works for
- * both users, health and metrics answer and count, concurrent users are kept apart, and no
- * token appears in the logs, the metrics or the audit files.
+ * both users, health and metrics answer and count, concurrent users are kept apart, no
+ * token appears in the logs, the metrics or the audit files, and nothing sent after an
+ * upgrade-looking request the API server did not upgrade reaches it.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { dump, load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditSessionEvent, KubewireEvent } from '../../src/events/types.js';
@@ -26,6 +28,36 @@ function auditRecords(dir: string): KubewireEvent[] {
 
 function sessionsOf(records: KubewireEvent[]): AuditSessionEvent[] {
   return records.filter((r): r is KubewireEvent & AuditSessionEvent => r.type === 'audit.session');
+}
+
+/**
+ * A raw TLS client: sends `first`, then (once an answer came, or with `first` when `together`)
+ * `second`, and collects everything that comes back until the connection closes.
+ */
+async function smuggle(listen: string, first: string, second: string, together: boolean): Promise<{ text: string; closed: boolean }> {
+  const url = new URL(listen);
+  const socket = connect({ host: url.hostname, port: Number(url.port), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+  let text = '';
+  let sentSecond = false;
+  const closed = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 15_000);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  socket.on('error', () => {});
+  socket.once('secureConnect', () => socket.write(together ? first + second : first));
+  socket.on('data', (d: Buffer) => {
+    text += d.toString('latin1');
+    if (!together && !sentSecond && text.includes('\r\n\r\n')) {
+      sentSecond = true;
+      socket.write(second);
+    }
+  });
+  const done = await closed;
+  socket.destroy();
+  return { text, closed: done };
 }
 
 async function get(url: string): Promise<{ status: number; text: string }> {
@@ -104,6 +136,35 @@ describe.skipIf(found.length === 0)('kubewire gateway with real kubectl', () => 
       const sessionLines = gw.lines().filter((l) => l['msg'] === 'session');
       expect(sessionLines.some((l) => l['user'] === 'alice' && l['verb'] === 'exec' && l['exitCode'] === 3)).toBe(true);
       expect(gw.lines().some((l) => l['msg'] === 'finding')).toBe(true);
+    }, 120_000);
+  });
+
+  describe('an upgrade-looking request the API server answers as a plain one', () => {
+    it('forwards nothing the client sends after it, and the connection ends after the answer', async () => {
+      const store = join(t.dir, 'store-smuggle');
+      const gw = await startGateway(['--upstream-kubeconfig', t.kubeconfig, '--identity', 'impersonate', '--store', store], t.home);
+      try {
+        const bob = t.cluster.users.find((u) => u.name === 'bob')!.token;
+        const first = ['GET /api/v1/namespaces HTTP/1.1', 'Host: gw', `Authorization: Bearer ${bob}`, 'Upgrade: websocket', 'Connection: Upgrade',
+          'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', '', ''].join('\r\n');
+        // Sent raw, it would reach the API server on the gateway's connection, as whoever that is.
+        const second = ['GET /api/v1/namespaces/default/pods HTTP/1.1', 'Host: gw', 'Impersonate-User: kubewire-demo-admin', '', ''].join('\r\n');
+        for (const together of [false, true]) {
+          const got = await smuggle(gw.ready.listen, first, second, together);
+          expect(got.closed, `together=${together}: the connection stayed open`).toBe(true);
+          // One answer (the namespaces list, or its start), never one to the second request.
+          expect(got.text.match(/HTTP\/1\.1 \d{3}/g)?.length ?? 0, got.text).toBeLessThanOrEqual(1);
+          expect(got.text).not.toContain('"kind":"PodList"');
+          expect(got.text).not.toMatch(/\r\n\r\n[\s\S]*HTTP\/1\.1 \d{3}/);
+        }
+        // And the plain answer came on: the API server did serve the first request.
+        const once = await smuggle(gw.ready.listen, first, '', false);
+        expect(once.text).toMatch(/^HTTP\/1\.1 200/);
+        expect(once.text).toContain('NamespaceList');
+        expect(once.closed).toBe(true);
+      } finally {
+        await gw.stop();
+      }
     }, 120_000);
   });
 
