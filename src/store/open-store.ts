@@ -14,7 +14,7 @@ import { AuditSink, type AuditSinkOptions } from '../audit/audit-sink.js';
 import { chainInfo } from '../audit/chain.js';
 import type { AuditSettings } from '../cli/audit-setup.js';
 import { CliError } from '../io/errors.js';
-import { PgAuditOutput, ReplicaRefused, type RecordAttachment } from './pg-output.js';
+import { PgAuditOutput, StoreRefused, type RecordAttachment } from './pg-output.js';
 import { SessionIndexer } from './session-index.js';
 import { defaultReplica, describeStore } from './store-spec.js';
 
@@ -37,7 +37,7 @@ export async function openAuditStore(settings: AuditSettings, opts: StoreOpenOpt
   try {
     output = await PgAuditOutput.open({ url: store.url, replica, chain: chainInfo(opts.key, opts.signer?.info ?? null), spoolPath: logPath, report });
   } catch (e) {
-    if (e instanceof ReplicaRefused) throw new CliError('KW_ERR_AUDIT_STORE', `${describeStore(store)}: ${e.message}`, 1);
+    if (e instanceof StoreRefused) throw new CliError('KW_ERR_AUDIT_STORE', `${describeStore(store)}: ${e.message}`, e.exitCode);
     throw e;
   }
   return AuditSink.open({

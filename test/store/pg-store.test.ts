@@ -233,4 +233,67 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     expect(noKey.rc).toBe(1);
     expect(noKey.out).toMatch(/tampered: replica gw-k: .*created with a plain SHA-256 chain with seals signed by ed25519 key .*downgrade/);
   }, 60_000);
+
+  it('a NUL in an exec command or pod (exec?command=%00) is indexed as U+FFFD; the record keeps it and the chain verifies', async () => {
+    const url = await server.createDatabase('nul');
+    const w = await openWriter(url, 'gw-n', 'erin');
+    w.publish(sessionBody('we\u0000b', ['sh', '-c', 'echo a\u0000b'], false), { session: 'n-1' });
+    w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 'n-1' });
+    await w.sink.flushed();
+    expect(w.sink.failed).toBeNull();
+    await finish(w);
+    expect(w.lines.join('\n')).not.toMatch(/spool/);
+    const out = new Lines();
+    await runSessions({ store: url, command: 'echo a', json: true }, out);
+    const found = out.lines.map((l) => JSON.parse(l) as { pod: string; command: string });
+    expect(found).toEqual([expect.objectContaining({ pod: 'we\uFFFDb', command: 'sh -c echo a\uFFFDb' })]);
+    const rec = await server.query<{ line: string }>("SELECT line FROM audit_records WHERE replica = 'gw-n' AND type = 'audit.session'", [], url);
+    expect((JSON.parse(rec.rows[0]!.line) as { command: string[] }).command).toEqual(['sh', '-c', 'echo a\u0000b']);
+    const v = await verifyStoreCli(url);
+    expect(v.rc).toBe(0);
+  }, 60_000);
+
+  it('a batch the database rejects for its content fails the append (the fail mode applies) instead of spooling for ever', async () => {
+    const url = await server.createDatabase('reject');
+    const w = await openWriter(url, 'gw-r', 'frank');
+    await w.sink.flushed();
+    await server.query("ALTER TABLE audit_sessions ADD CONSTRAINT no_bad_pod CHECK (pod <> 'bad')", [], url);
+    w.publish(sessionBody('bad', ['id'], false), { session: 'r-1' });
+    await w.sink.flushed();
+    expect(w.sink.failed?.reason).toMatch(/refused a batch of records: .*no_bad_pod/);
+    expect(w.lines.join('\n')).not.toMatch(/spool/);
+    await w.bus.close();
+  }, 60_000);
+
+  it('a lease taken over fails the append at once; after a reconnect that finds it taken, too', async () => {
+    const url = await server.createDatabase('takeover');
+    const w = await openWriter(url, 'gw-t', 'gina');
+    await w.sink.flushed();
+    await server.query("UPDATE audit_replicas SET owner = 'another', heartbeat = now() WHERE name = 'gw-t'", [], url);
+    w.publish(data('s2c', 'x'), { session: 't-1', conn: 't-1-c' });
+    await w.sink.flushed();
+    expect(w.sink.failed?.reason).toMatch(/lease was taken over/);
+    expect(w.lines.join('\n')).not.toMatch(/spool/);
+    await w.bus.close();
+
+    // The connection is cut while another process takes the lease: the reconnect is refused.
+    const v = await openWriter(url, 'gw-u', 'hank');
+    await v.sink.flushed();
+    await server.query("UPDATE audit_replicas SET owner = 'another', heartbeat = now() WHERE name = 'gw-u'", [], url);
+    await server.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'kubewire gw-u'", [], url);
+    for (let i = 0; i < 60 && !v.sink.failed; i++) {
+      v.publish(data('s2c', `y${i}`), { session: 'u-1', conn: 'u-1-c' });
+      await v.sink.flushed();
+      if (!v.sink.failed) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(v.sink.failed?.reason).toMatch(/being written by another kubewire/);
+    await v.bus.close();
+  }, 60_000);
+
+  it('start-up fails with one line on a database that does not exist, an unknown user, or a URL that does not parse', async () => {
+    const open = (url: string): Promise<unknown> => openAuditStore(settings(url, 'gw-x'), { logPath: join(tmp, 'x-spool.jsonl'), key: null, signer: null, publish: () => undefined, report: () => undefined });
+    await expect(open(server.url.replace(/\/kubewire$/, '/no_such_db'))).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/does not exist .*3D000/) });
+    await expect(open(server.url.replace('kubewire@', 'no_such_user@'))).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/refused the user .*28000/) });
+    await expect(open('postgres://127.0.0.1:notaport/db')).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/URL does not parse/) });
+  }, 60_000);
 });
