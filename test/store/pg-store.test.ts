@@ -296,4 +296,68 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     await expect(open(server.url.replace('kubewire@', 'no_such_user@'))).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/refused the user .*28000/) });
     await expect(open('postgres://127.0.0.1:notaport/db')).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/URL does not parse/) });
   }, 60_000);
+
+  it('verify --store: a live replica without its final seal is open; rewritten as a plain chain it is a downgrade, live or not', async () => {
+    const url = await server.createDatabase('live');
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const pubPath = join(tmp, 'live.pub');
+    writeFileSync(pubPath, publicKey.export({ type: 'spki', format: 'pem' }));
+    const w = await openWriter(url, 'gw-l', 'ivy', { signingKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
+    ttySession(w, 'l-1', 'web', 'id');
+    await w.sink.flushed();
+    const open = await verifyStoreCli(url, ['--public-key', pubPath]);
+    expect(open.out).toMatch(/^open: replica gw-l/);
+    expect(open.rc).toBe(0);
+
+    // Rewritten as a plain chain, without a final seal, while the writer still holds the lease.
+    const { rows } = await server.query<{ pos: string; line: string }>("SELECT pos, line FROM audit_records WHERE replica = 'gw-l' ORDER BY pos", [], url);
+    const { ChainLinker } = await import('../../src/audit/chain.js');
+    const linker = new ChainLinker(null);
+    const lastOf = new Map<string, string>();
+    for (const r of rows) {
+      const { prev: _p, hash: _h, signature: _s, ...rec } = JSON.parse(r.line) as Record<string, unknown>;
+      if (rec['type'] === 'audit.start') delete (rec['chain'] as Record<string, unknown>)['signature'];
+      if (rec['type'] === 'audit.seal') rec['last'] = lastOf.get(rec['session'] as string);
+      const linked = linker.link(rec);
+      if (typeof rec['session'] === 'string') lastOf.set(rec['session'], linked.hash);
+      await server.query('UPDATE audit_records SET line = $1, hash = $2 WHERE replica = $3 AND pos = $4', [linked.line, linked.hash, 'gw-l', r.pos], url);
+    }
+    const down = await verifyStoreCli(url);
+    expect(down.out).toMatch(/^tampered: replica gw-l: .*downgrade/);
+    expect(down.rc).toBe(1);
+    await w.bus.close();
+  }, 60_000);
+
+  it('verify --store reads a live replica in one snapshot: a batch committed while it reads is not "rows added"', async () => {
+    const url = await server.createDatabase('race');
+    const w = await openWriter(url, 'gw-c', 'jay');
+    for (let i = 0; i < 5; i++) w.publish(data('s2c', `a ${i}\n`), { session: 'c-1', conn: 'c-1-c' });
+    await w.sink.flushed();
+    const { PgStoreReader } = await import('../../src/store/pg-reader.js');
+    const reader = await PgStoreReader.open(url);
+    try {
+      const client = (reader as unknown as { client: pg.Client }).client;
+      const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
+      let calls = 0;
+      // After the reader's first query, the writer commits another batch.
+      (client as unknown as { query: unknown }).query = async (...a: unknown[]): Promise<unknown> => {
+        const r = await query(...a);
+        if (calls++ === 0) {
+          for (let i = 0; i < 5; i++) w.publish(data('s2c', `b ${i}\n`), { session: 'c-1', conn: 'c-1-c' });
+          await w.sink.flushed();
+        }
+        return r;
+      };
+      const [replica] = await reader.replicas();
+      expect(calls).toBeGreaterThan(1);
+      expect(replica!.problem).toBeNull();
+      expect(replica!.live).toBe(true);
+      const { verifySources } = await import('../../src/audit/verify.js');
+      const r = await verifySources(replica!.runs[0]!.sources, { key: null });
+      expect(r.problem?.unsealedEnd).toBe(true);
+    } finally {
+      await reader.close();
+      await w.bus.close();
+    }
+  }, 60_000);
 });
