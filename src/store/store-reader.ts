@@ -11,6 +11,7 @@ import { readLogEvents } from '../audit/log-reader.js';
 import type { ChainSource } from '../audit/verify.js';
 import { fileSource } from '../audit/verify.js';
 import type { KubewireEvent } from '../events/types.js';
+import { fileLeaseHeld } from './file-lease.js';
 import { rowMatches, SessionIndexer, type IndexedSession, type SessionFilter } from './session-index.js';
 import type { StoreSpec } from './store-spec.js';
 
@@ -60,7 +61,9 @@ export class FileStoreReader implements StoreReader {
     for (const entry of (await readdir(this.name, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
       if (!entry.isDirectory()) continue;
       const chains = await this.chains(entry.name);
-      if (chains.length) out.push({ name: entry.name, protection: null, live: false, problem: null, runs: chains.map((files) => ({ sources: files.map(fileSource), label: files[0]! })) });
+      // The last run is being written while its writer holds its lease (file-lease.ts).
+      const live = chains.length > 0 && (await fileLeaseHeld(chains.at(-1)![0]!));
+      if (chains.length) out.push({ name: entry.name, protection: null, live, problem: null, runs: chains.map((files) => ({ sources: files.map(fileSource), label: files[0]! })) });
     }
     return out;
   }
