@@ -7,7 +7,7 @@
 import pg from 'pg';
 import type { Line } from '../audit/verify.js';
 import type { KubewireEvent } from '../events/types.js';
-import { describePgError, protectionOf } from './pg-output.js';
+import { connectionLost, describePgError, protectionOf } from './pg-output.js';
 import type { IndexedSession, SessionFilter } from './session-index.js';
 import type { StoreReader, StoreReplica } from './store-reader.js';
 import { CliError } from '../io/errors.js';
@@ -27,7 +27,8 @@ export class PgStoreReader implements StoreReader {
       if (!rows[0]?.t) throw new Error('it holds no kubewire audit store (no audit_records table): nothing was written to it yet');
     } catch (e) {
       await client.end().catch(() => undefined);
-      throw new CliError('KW_ERR_AUDIT_STORE', `cannot read the audit store: ${describePgError(e)}`, 2);
+      // An unreachable database may answer later (exit 1); a URL, user or database that is wrong will not (exit 2).
+      throw new CliError('KW_ERR_AUDIT_STORE', `cannot read the audit store: ${describePgError(e)}`, connectionLost(e) ? 1 : 2);
     }
     return new PgStoreReader(url, client);
   }
@@ -99,9 +100,11 @@ export class PgStoreReader implements StoreReader {
       where.push(`(strpos(command, ${c}) > 0 OR EXISTS (SELECT 1 FROM unnest(typed) AS t WHERE strpos(t, ${c}) > 0))`);
     }
     if (f.sinceMs !== undefined) where.push(`started_at >= ${p(new Date(f.sinceMs).toISOString())}`);
+    // The newest `limit`, read newest first and given oldest first.
+    const limit = f.limit !== undefined && Number.isFinite(f.limit) ? ` LIMIT ${p(f.limit)}` : '';
     const { rows } = await this.client.query<Record<string, unknown>>(
-      `SELECT * FROM audit_sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at, replica, pos`, params);
-    return rows.map((r) => ({
+      `SELECT * FROM audit_sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC NULLS LAST, replica DESC, pos DESC${limit}`, params);
+    return rows.reverse().map((r) => ({
       session: r['session'] as string, replica: r['replica'] as string, pos: Number(r['pos']), runPos: Number(r['run_pos']),
       user: r['username'] as string | null, groups: r['groups'] as string[], cluster: r['cluster'] as string | null, verb: r['verb'] as string,
       namespace: r['namespace'] as string | null, pod: r['pod'] as string | null, container: r['container'] as string | null,

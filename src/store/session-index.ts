@@ -135,12 +135,44 @@ export interface SessionFilter {
   command?: string;
   /** Sessions that started at or after this time (ms since the epoch). */
   sinceMs?: number;
+  /** At most this many sessions, the newest (by start time), so memory stays bounded. */
+  limit?: number;
 }
 
 /** The `--verb` words a user may give for a record's operation. */
 export function verbMatches(verb: string, wanted: string): boolean {
   const norm = (v: string): string => (v === 'port-forward' ? 'portforward' : v === 'logs' ? 'log' : v);
   return norm(verb) === norm(wanted);
+}
+
+/** Sessions by start time, oldest first (a session without one first). */
+export function byStart(a: SessionRow, b: SessionRow): number {
+  return (a.start ?? '').localeCompare(b.start ?? '');
+}
+
+/**
+ * Keeps the newest `limit` rows of those added, in bounded memory: past twice the limit the
+ * oldest are dropped (amortised n log n). `rows()` gives them oldest first.
+ */
+export class NewestRows<T extends SessionRow> {
+  private kept: T[] = [];
+
+  constructor(private readonly limit: number = Infinity) {}
+
+  add(row: T): void {
+    this.kept.push(row);
+    if (this.kept.length >= 2 * this.limit) this.trim();
+  }
+
+  rows(): T[] {
+    this.trim();
+    return this.kept;
+  }
+
+  private trim(): void {
+    this.kept.sort(byStart);
+    if (this.kept.length > this.limit) this.kept = this.kept.slice(this.kept.length - this.limit);
+  }
 }
 
 export function rowMatches(row: SessionRow, f: SessionFilter): boolean {

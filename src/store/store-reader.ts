@@ -12,7 +12,8 @@ import type { ChainSource } from '../audit/verify.js';
 import { fileSource } from '../audit/verify.js';
 import type { KubewireEvent } from '../events/types.js';
 import { fileLeaseHeld } from './file-lease.js';
-import { rowMatches, SessionIndexer, type IndexedSession, type SessionFilter } from './session-index.js';
+import { CliError, describeFsError, ExitCode } from '../io/errors.js';
+import { NewestRows, rowMatches, SessionIndexer, type IndexedSession, type SessionFilter } from './session-index.js';
 import type { StoreSpec } from './store-spec.js';
 
 export interface StoreRun {
@@ -47,6 +48,12 @@ export async function openStoreReader(spec: StoreSpec): Promise<StoreReader> {
     const { PgStoreReader } = await import('./pg-reader.js');
     return PgStoreReader.open(spec.url);
   }
+  await stat(spec.dir).then((s) => {
+    if (!s.isDirectory()) throw new CliError('KW_ERR_AUDIT_STORE', `--store ${spec.dir}: not a directory (a file store is the directory given to --audit-store)`, ExitCode.Usage);
+  }, (e: unknown) => {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : describeFsError(e);
+    throw new CliError('KW_ERR_AUDIT_STORE', `--store ${spec.dir}: ${why}`, ExitCode.Usage);
+  });
   return new FileStoreReader(spec.dir);
 }
 
@@ -85,18 +92,18 @@ export class FileStoreReader implements StoreReader {
   }
 
   async sessions(filter: SessionFilter): Promise<IndexedSession[]> {
-    const out: IndexedSession[] = [];
+    const out = new NewestRows<IndexedSession>(filter.limit);
     for (const r of await this.replicas()) {
       for (const run of r.runs) {
         const files = run.sources.map((s) => s.path);
         const indexer = new SessionIndexer();
         for await (const e of readLogEvents(files)) {
           const row = indexer.push(e);
-          if (row && rowMatches(row, filter)) out.push({ ...row, replica: r.name, files });
+          if (row && rowMatches(row, filter)) out.add({ ...row, replica: r.name, files });
         }
       }
     }
-    return out.sort((a, b) => (a.start ?? '').localeCompare(b.start ?? ''));
+    return out.rows();
   }
 
   async *sessionRecords(s: IndexedSession): AsyncGenerator<KubewireEvent> {

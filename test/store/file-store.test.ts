@@ -8,10 +8,11 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AuditSettings } from '../../src/cli/audit-setup.js';
+import { runSessions } from '../../src/cli/sessions-command.js';
 import { runVerify } from '../../src/cli/verify-command.js';
 import { EventBus } from '../../src/events/event-bus.js';
 import { noteFor } from '../../src/events/notes.js';
-import type { EventBody } from '../../src/events/types.js';
+import type { AuditSessionEvent, EventBody } from '../../src/events/types.js';
 import { openAuditStore } from '../../src/store/open-store.js';
 import { Lines } from '../support/lines-output.js';
 
@@ -76,5 +77,40 @@ describe('file store: a run being written', () => {
     utimesSync(join(dir, 'gw-f', lock), old, old);
     expect((await verifyDir(dir)).rc).toBe(1);
     await run.bus.close();
+  });
+});
+
+function sessionBody(pod: string, start: string): AuditSessionEvent {
+  return {
+    type: 'audit.session', kubectlVersion: null, userAgent: null, kubectlCommand: null, operation: 'exec', namespace: 'default', pod, container: null,
+    command: ['id'], tty: false, stdin: false, start, end: start, durationMs: 0, connections: [], requests: 1, transport: 'websocket', protocol: null,
+    bytes: { c2s: 0, s2c: 0 }, streams: { stdin: 0, stdout: 0, stderr: 0 }, exitCode: 0, status: null, findings: [], endedBy: 'idle',
+  };
+}
+
+describe('kubewire sessions on a file store', () => {
+  it('--limit shows the newest sessions, oldest first, with a note when more matched', async () => {
+    const dir = join(tmp, 'limit');
+    const run = await openRun(dir);
+    for (let i = 1; i <= 3; i++) run.publish(sessionBody(`p${i}`, `2026-01-0${i}T00:00:00.000Z`), { session: `s${i}` });
+    await run.bus.close();
+    const out = new Lines();
+    const err = new Lines();
+    expect(await runSessions({ store: dir, limit: '2', json: true }, out, err)).toBe(0);
+    expect(out.lines.map((l) => (JSON.parse(l) as { pod: string }).pod)).toEqual(['p2', 'p3']);
+    expect(err.lines).toEqual([expect.stringMatching(/more than 2 sessions matched; these are the newest 2/)]);
+    const all = new Lines();
+    const none = new Lines();
+    await runSessions({ store: dir, json: true }, all, none);
+    expect(all.lines).toHaveLength(3);
+    expect(none.lines).toEqual([]);
+    await expect(runSessions({ store: dir, limit: 'x' }, new Lines(), new Lines())).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--limit x/) });
+  });
+
+  it('a store directory that does not exist, or is a file, is one line with exit code 2', async () => {
+    await expect(runSessions({ store: join(tmp, 'missing') }, new Lines(), new Lines())).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--store .*missing: /) });
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, '');
+    await expect(runSessions({ store: file }, new Lines(), new Lines())).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/not a directory/) });
   });
 });

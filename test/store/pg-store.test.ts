@@ -360,4 +360,24 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
       await w.bus.close();
     }
   }, 60_000);
+
+  it('sessions: --limit keeps the newest; an unreachable database is exit 1, a failed query one line with exit 1', async () => {
+    const url = await server.createDatabase('limits');
+    const w = await openWriter(url, 'gw-m', 'kim');
+    for (let i = 1; i <= 3; i++) {
+      w.publish({ ...sessionBody(`p${i}`, ['id'], false), start: `2026-01-0${i}T00:00:00.000Z` }, { session: `m-${i}` });
+      w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: `m-${i}` });
+    }
+    await finish(w);
+    const out = new Lines();
+    const err = new Lines();
+    expect(await runSessions({ store: url, limit: 2, json: true }, out, err)).toBe(0);
+    expect(out.lines.map((l) => (JSON.parse(l) as { pod: string }).pod)).toEqual(['p2', 'p3']);
+    expect(err.lines.join('\n')).toMatch(/more than 2 sessions matched/);
+
+    const closed = url.replace(/:\d+\//, ':1/');
+    await expect(runSessions({ store: closed }, new Lines(), new Lines())).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/cannot read the audit store: connection refused/) });
+    await server.query('ALTER TABLE audit_sessions RENAME TO audit_sessions_gone', [], url);
+    await expect(runSessions({ store: url }, new Lines(), new Lines())).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/^cannot search the audit store: relation "audit_sessions" does not exist/) });
+  }, 60_000);
 });
