@@ -107,6 +107,30 @@ async function verifyStoreCli(url: string, extra: string[] = []): Promise<{ rc: 
   return { rc, out: [...out.lines, ...err.lines].join('\n') };
 }
 
+/** An Ed25519 key pair: the private key's PEM, and the public key written to `name` in tmp. */
+function signingKeys(name: string): { privatePem: string; pubPath: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const pubPath = join(tmp, name);
+  writeFileSync(pubPath, publicKey.export({ type: 'spki', format: 'pem' }));
+  return { privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, pubPath };
+}
+
+/** What an attacker with database access does: the replica's rows re-linked as a plain chain, signatures removed. */
+async function rewriteAsPlainChain(url: string, replica: string): Promise<void> {
+  const { rows } = await server.query<{ pos: string; line: string }>('SELECT pos, line FROM audit_records WHERE replica = $1 ORDER BY pos', [replica], url);
+  const { ChainLinker } = await import('../../src/audit/chain.js');
+  const linker = new ChainLinker(null);
+  const lastOf = new Map<string, string>();
+  for (const r of rows) {
+    const { prev: _p, hash: _h, signature: _s, ...rec } = JSON.parse(r.line) as Record<string, unknown>;
+    if (rec['type'] === 'audit.start') delete (rec['chain'] as Record<string, unknown>)['signature'];
+    if (rec['type'] === 'audit.seal') rec['last'] = rec['scope'] === 'file' ? linker.last : lastOf.get(rec['session'] as string);
+    const linked = linker.link(rec);
+    if (typeof rec['session'] === 'string') lastOf.set(rec['session'], linked.hash);
+    await server.query('UPDATE audit_records SET line = $1, hash = $2 WHERE replica = $3 AND pos = $4', [linked.line, linked.hash, replica, r.pos], url);
+  }
+}
+
 describe.skipIf(!bin)('PostgreSQL audit store', () => {
   it('creates the schema in a fresh database, records its version, and migrating again is a no-op', async () => {
     const url = await server.createDatabase('migrations');
@@ -201,10 +225,8 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
 
   it('signed seals verify intact with --public-key; the same replica rewritten as a plain chain is a downgrade', async () => {
     const url = await server.createDatabase('signed');
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const pubPath = join(tmp, 'audit.pub');
-    writeFileSync(pubPath, publicKey.export({ type: 'spki', format: 'pem' }));
-    const w = await openWriter(url, 'gw-k', 'dave', { signingKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
+    const { privatePem, pubPath } = signingKeys('audit.pub');
+    const w = await openWriter(url, 'gw-k', 'dave', { signingKey: privatePem });
     ttySession(w, 'd-1', 'web', 'id');
     await finish(w);
     const ok = await verifyStoreCli(url, ['--public-key', pubPath]);
@@ -213,18 +235,7 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     expect((await verifyStoreCli(url)).out).toMatch(/^consistent, unauthenticated: replica gw-k/);
 
     // The attacker rewrites the chain without signatures: records re-hashed as a plain chain.
-    const { rows } = await server.query<{ pos: string; line: string }>("SELECT pos, line FROM audit_records WHERE replica = 'gw-k' ORDER BY pos", [], url);
-    const { ChainLinker } = await import('../../src/audit/chain.js');
-    const linker = new ChainLinker(null);
-    const lastOf = new Map<string, string>();
-    for (const r of rows) {
-      const { prev: _p, hash: _h, signature: _s, ...rec } = JSON.parse(r.line) as Record<string, unknown>;
-      if (rec['type'] === 'audit.start') delete (rec['chain'] as Record<string, unknown>)['signature'];
-      if (rec['type'] === 'audit.seal') rec['last'] = rec['scope'] === 'file' ? linker.last : lastOf.get(rec['session'] as string);
-      const linked = linker.link(rec);
-      if (typeof rec['session'] === 'string') lastOf.set(rec['session'], linked.hash);
-      await server.query('UPDATE audit_records SET line = $1, hash = $2 WHERE replica = $3 AND pos = $4', [linked.line, linked.hash, 'gw-k', r.pos], url);
-    }
+    await rewriteAsPlainChain(url, 'gw-k');
     const down = await verifyStoreCli(url, ['--public-key', pubPath]);
     expect(down.rc).toBe(1);
     expect(down.out).toMatch(/tampered: replica gw-k: replica gw-k, pos 1 .*downgrade/);
@@ -299,10 +310,8 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
 
   it('verify --store: a live replica without its final seal is open; rewritten as a plain chain it is a downgrade, live or not', async () => {
     const url = await server.createDatabase('live');
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const pubPath = join(tmp, 'live.pub');
-    writeFileSync(pubPath, publicKey.export({ type: 'spki', format: 'pem' }));
-    const w = await openWriter(url, 'gw-l', 'ivy', { signingKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
+    const { privatePem, pubPath } = signingKeys('live.pub');
+    const w = await openWriter(url, 'gw-l', 'ivy', { signingKey: privatePem });
     ttySession(w, 'l-1', 'web', 'id');
     await w.sink.flushed();
     const open = await verifyStoreCli(url, ['--public-key', pubPath]);
@@ -310,18 +319,7 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     expect(open.rc).toBe(0);
 
     // Rewritten as a plain chain, without a final seal, while the writer still holds the lease.
-    const { rows } = await server.query<{ pos: string; line: string }>("SELECT pos, line FROM audit_records WHERE replica = 'gw-l' ORDER BY pos", [], url);
-    const { ChainLinker } = await import('../../src/audit/chain.js');
-    const linker = new ChainLinker(null);
-    const lastOf = new Map<string, string>();
-    for (const r of rows) {
-      const { prev: _p, hash: _h, signature: _s, ...rec } = JSON.parse(r.line) as Record<string, unknown>;
-      if (rec['type'] === 'audit.start') delete (rec['chain'] as Record<string, unknown>)['signature'];
-      if (rec['type'] === 'audit.seal') rec['last'] = lastOf.get(rec['session'] as string);
-      const linked = linker.link(rec);
-      if (typeof rec['session'] === 'string') lastOf.set(rec['session'], linked.hash);
-      await server.query('UPDATE audit_records SET line = $1, hash = $2 WHERE replica = $3 AND pos = $4', [linked.line, linked.hash, 'gw-l', r.pos], url);
-    }
+    await rewriteAsPlainChain(url, 'gw-l');
     const down = await verifyStoreCli(url);
     expect(down.out).toMatch(/^tampered: replica gw-l: .*downgrade/);
     expect(down.rc).toBe(1);
