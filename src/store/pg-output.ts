@@ -89,7 +89,7 @@ export class PgAuditOutput implements AuditOutput {
 
   private constructor(private readonly opts: PgOutputOptions) {
     this.retryTimer = setInterval(() => {
-      if (this.spool && !this.refusal) void this.enqueue(() => this.upload()).catch((e: unknown) => this.uploadFailed(e));
+      if (this.spool && !this.refusal) void this.enqueue(() => this.upload()).catch((e: unknown) => this.refusedLater(e));
     }, opts.retryMs ?? 1000);
     this.retryTimer.unref();
     this.heartbeatTimer = setInterval(() => void this.enqueue(() => this.heartbeat()).catch(() => undefined), HEARTBEAT_MS);
@@ -199,10 +199,10 @@ export class PgAuditOutput implements AuditOutput {
   }
 
   /**
-   * A spool upload that failed: retried while the database is unreachable; anything else would
-   * fail again on every try, so it is a refusal, told now (no append may come for a while).
+   * A failure away from any append (a spool upload, the heartbeat): retried while the database
+   * is unreachable; anything else would fail again on every try, so it is a refusal, told now.
    */
-  private uploadFailed(e: unknown): void {
+  private refusedLater(e: unknown): void {
     if (connectionLost(e) || this.refusal) return;
     const r = this.refuse(e instanceof ReplicaRefused ? e : new Error(`the audit database refuses the spooled records: ${describePgError(e)}`));
     this.opts.report(`kubewire: the audit store takes no more records: ${r.message}`);
@@ -273,7 +273,7 @@ export class PgAuditOutput implements AuditOutput {
       );
       for (const { pos, runPos: rp, row } of rows) await insertSessionRow(c, this.opts.replica, pos, rp, row);
       const head = await c.query('UPDATE audit_replicas SET last_pos = $2, last_hash = $3, heartbeat = now() WHERE name = $1 AND owner = $4', [this.opts.replica, positions.at(-1), last.hash, this.token]);
-      if (head.rowCount !== 1) throw new ReplicaRefused(`replica ${this.opts.replica} is no longer this process's to write (its lease was taken over)`);
+      if (head.rowCount !== 1) throw new ReplicaRefused(takenOver(this.opts.replica));
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -285,8 +285,10 @@ export class PgAuditOutput implements AuditOutput {
   }
 
   private async heartbeat(): Promise<void> {
-    if (!this.client || this.spool) return;
-    await this.client.query('UPDATE audit_replicas SET heartbeat = now() WHERE name = $1 AND owner = $2', [this.opts.replica, this.token]).catch(() => this.dropClient());
+    if (!this.client || this.spool || this.refusal) return;
+    const r = await this.client.query('UPDATE audit_replicas SET heartbeat = now() WHERE name = $1 AND owner = $2', [this.opts.replica, this.token]).catch(() => this.dropClient());
+    // Told now, not at the next record, which may be long in coming on an idle gateway.
+    if (r && r.rowCount === 0) this.refusedLater(new ReplicaRefused(takenOver(this.opts.replica)));
   }
 
   private async connect(): Promise<void> {
@@ -338,6 +340,10 @@ export class PgAuditOutput implements AuditOutput {
     this.client = null;
     void c?.end().catch(() => undefined);
   }
+}
+
+function takenOver(replica: string): string {
+  return `replica ${replica} is no longer this process's to write (its lease was taken over)`;
 }
 
 /** A replica's protection in words, as the store remembers it. */
