@@ -5,7 +5,7 @@
  * the spool while the database is down, and no credentials in a dump.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -306,6 +306,21 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     await expect(open(server.url.replace(/\/kubewire$/, '/no_such_db'))).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/does not exist .*3D000/) });
     await expect(open(server.url.replace('kubewire@', 'no_such_user@'))).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/refused the user .*28000/) });
     await expect(open('postgres://127.0.0.1:notaport/db')).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/URL does not parse/) });
+
+    // A user that must give a password (the test server trusts every other user).
+    await server.query("CREATE ROLE pw_user LOGIN PASSWORD 'right'");
+    const hba = (await server.query<{ hba_file: string }>('SHOW hba_file')).rows[0]!.hba_file;
+    writeFileSync(hba, `host all pw_user 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
+    await server.query('SELECT pg_reload_conf()');
+    const wrong = server.url.replace('kubewire@', 'pw_user:wrong@');
+    let refused: unknown = null;
+    // The postmaster reloads its configuration on a signal: until then the user is trusted.
+    for (let i = 0; i < 50 && !refused; i++) {
+      refused = await open(wrong).then((sink) => (sink as AuditSink).close().then(() => null), (e: unknown) => e);
+      if (!refused) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(refused).toMatchObject({ exitCode: 1, message: expect.stringMatching(/refused the password .*28P01/) });
+    expect((refused as Error).message).not.toContain('wrong');
   }, 60_000);
 
   it('verify --store: a live replica without its final seal is open; rewritten as a plain chain it is a downgrade, live or not', async () => {
