@@ -105,6 +105,8 @@ export interface AuditSinkOptions {
   /** Bytes linked but not yet on disk before `write` returns false. */
   maxQueueBytes?: number;
   now?: () => number;
+  /** Called once the log is closed (a file store's run gives its lease back, file-lease.ts). */
+  onClosed?: () => Promise<void>;
 }
 
 export const AUDIT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
@@ -270,6 +272,7 @@ export class AuditSink implements EventSink {
     await this.file?.close();
     this.file = null;
     this.releaseDrain();
+    await this.opts.onClosed?.();
   }
 
   /** Sessions with records in the chain after their last seal. */

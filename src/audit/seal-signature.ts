@@ -6,8 +6,9 @@
  * key alone (`kubewire verify --public-key`), by people who could not have written it.
  *
  * What is signed: the RFC 8785 canonical JSON (chain.ts `canonicalJson`) of the seal as it is
- * linked, without `signature`, `hash` and `note`, with `prev`, the hash of the record before it,
- * under a domain prefix. `prev` commits to every record before the seal through the chain, so
+ * linked, without `signature` and `hash`, with `prev`, the hash of the record before it, under a
+ * domain prefix. The seal's `note` is signed too: a plain chain's hashes can be recomputed by
+ * anyone, so only the signature vouches for what the seal says to a reader. `prev` commits to every record before the seal through the chain, so
  * a valid signature on a final seal vouches for the whole log; the seal's own fields (counts,
  * last hash, final) are signed with it.
  */
@@ -29,7 +30,7 @@ export function signingKeyIdOf(key: KeyObject): string {
 
 /** The bytes a seal's signature is over. */
 export function sealMessage(seal: Record<string, unknown>, prev: string): Buffer {
-  const { signature: _s, hash: _h, note: _n, prev: _p, ...rest } = seal;
+  const { signature: _s, hash: _h, prev: _p, ...rest } = seal;
   return Buffer.from(DOMAIN + canonicalJson({ ...rest, prev }), 'utf8');
 }
 

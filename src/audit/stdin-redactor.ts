@@ -53,6 +53,7 @@
  * connection's state is dropped at its `conn.close` (after which no stdout can come, so its
  * waiting records are decided then).
  */
+import { controlOf, ControlStripper, STRIPPED } from './control-stripper.js';
 import { noteFor } from '../events/notes.js';
 import type { ByteDigest, ConnSummaryEvent, Envelope, K8sDataEvent, KubewireEvent } from '../events/types.js';
 
@@ -145,101 +146,26 @@ class Utf8Decoder {
   }
 }
 
-const GROUND = 0;
-const ESC = 1;
-const ESC_INTERMEDIATE = 2;
-const CSI = 3;
-const SS3 = 4;
-const CONTROL_STRING = 5;
-const CONTROL_STRING_ESC = 6;
-
 /**
- * Drops ECMA-48 (5th ed.) escape and control sequences and control characters from a stream
- * of code points and keeps printable characters and line breaks. C0 controls inside a
- * sequence are executed there (§5.5), so they never end it, except ESC (a new sequence) and
- * CAN/SUB (cancel). Stdin sequences are also how keys arrive: arrows `ESC [ A` or `ESC O A`,
- * Alt+key `ESC x`, bracketed paste `ESC [ 200 ~`.
+ * The shared ECMA-48 stripper (control-stripper.ts), its controls reduced to what echo
+ * matching needs: a line break (LF; CR too on the input side) or nothing.
  */
-class ControlStripper {
-  private state = GROUND;
+class LineStripper {
+  private readonly strip = new ControlStripper();
 
   constructor(private readonly crIsBreak: boolean) {}
 
   reset(): void {
-    this.state = GROUND;
+    this.strip.reset();
   }
 
   /** The code point to keep, BREAK, or NONE. */
   feed(cp: number): number {
-    switch (this.state) {
-      case GROUND:
-        if (cp === 0x1b) {
-          this.state = ESC;
-          return NONE;
-        }
-        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return this.control(cp);
-        return cp;
-      case ESC:
-        if (cp === 0x5b) this.state = CSI;
-        else if (cp === 0x4f) this.state = SS3;
-        else if (cp === 0x5d || cp === 0x50 || cp === 0x58 || cp === 0x5e || cp === 0x5f) this.state = CONTROL_STRING;
-        else if (cp >= 0x20 && cp <= 0x2f) this.state = ESC_INTERMEDIATE;
-        else if (cp >= 0x30 && cp <= 0x7e) this.state = GROUND;
-        else return this.outside(cp);
-        return NONE;
-      case ESC_INTERMEDIATE:
-        if (cp >= 0x20 && cp <= 0x2f) return NONE;
-        if (cp >= 0x30 && cp <= 0x7e) {
-          this.state = GROUND;
-          return NONE;
-        }
-        return this.outside(cp);
-      case CSI:
-        if (cp >= 0x20 && cp <= 0x3f) return NONE;
-        if (cp >= 0x40 && cp <= 0x7e) {
-          this.state = GROUND;
-          return NONE;
-        }
-        return this.outside(cp);
-      case SS3:
-        if (cp >= 0x20 && cp <= 0x7e) {
-          this.state = GROUND;
-          return NONE;
-        }
-        return this.outside(cp);
-      case CONTROL_STRING:
-        if (cp === 0x07 || cp === 0x18 || cp === 0x1a) this.state = GROUND;
-        else if (cp === 0x1b) this.state = CONTROL_STRING_ESC;
-        return NONE;
-      default:
-        // CONTROL_STRING_ESC: `ESC \` is ST; any other ESC starts a new sequence.
-        if (cp === 0x5c) {
-          this.state = GROUND;
-          return NONE;
-        }
-        this.state = ESC;
-        return this.feed(cp);
-    }
-  }
-
-  /** A code point that is not part of the sequence in progress. */
-  private outside(cp: number): number {
-    if (cp === 0x1b) {
-      this.state = ESC;
-      return NONE;
-    }
-    if (cp === 0x18 || cp === 0x1a) {
-      this.state = GROUND;
-      return NONE;
-    }
-    if (cp < 0x20 || cp === 0x7f) return this.control(cp);
-    // Malformed: the sequence ends and the character is text.
-    this.state = GROUND;
-    return this.feed(cp);
-  }
-
-  private control(cp: number): number {
-    return cp === 0x0a || (cp === 0x0d && this.crIsBreak) ? BREAK : NONE;
+    const t = this.strip.feed(cp);
+    if (t >= 0) return t;
+    if (t === STRIPPED) return NONE;
+    const code = controlOf(t);
+    return code === 0x0a || (code === 0x0d && this.crIsBreak) ? BREAK : NONE;
   }
 }
 
@@ -289,7 +215,7 @@ class ConnState {
   partialOwner: Hold | null = null;
   line: InputLine = newLine();
   readonly stdoutUtf8 = new Utf8Decoder();
-  readonly stdoutStripper = new ControlStripper(false);
+  readonly stdoutStripper = new LineStripper(false);
   /** Reduced stdout from position `base` to `end`, kept only while records wait. */
   window: number[] = [];
   base = 0;
@@ -323,7 +249,7 @@ export class StdinRedactor {
   private queue: Entry[] = [];
   private head = 0;
   private now = -Infinity;
-  private readonly stdinStripper = new ControlStripper(true);
+  private readonly stdinStripper = new LineStripper(true);
 
   constructor(private readonly mode: RedactStdinMode, options: StdinRedactorOptions = {}) {
     this.holdMs = options.holdMs ?? DEFAULT_HOLD_MS;

@@ -41,6 +41,12 @@ export interface VerifyProblem {
   /** The seq of the record at that line, when it has one. */
   seq: number | null;
   message: string;
+  /**
+   * The chain only stops where a writer still writing it would be: its last file ends without
+   * its seal (or inside its last line), or its last seal is not final. Tampering when the
+   * writer is gone; what `verify --store` calls open for a replica being written.
+   */
+  unsealedEnd?: true;
 }
 
 export interface VerifiedFile {
@@ -145,7 +151,7 @@ export async function verifySources(sources: ChainSource[], opts: VerifyOptions)
         }
         const outcome = checker.line(line.text, line.lineNo, !line.newline, line.bytes!);
         if (outcome === null) continue;
-        if ('kind' in outcome) return checker.fail(outcome);
+        if ('kind' in outcome) return checker.fail(outcome.kind === 'truncated' && !line.newline && i === heads.length - 1 ? { ...outcome, unsealedEnd: true } : outcome);
         // A seq jump with a broken link: a record moved (it is further on) or removed (it is not).
         const found = await findSeq(lines, outcome.expected);
         return checker.fail(checker.describeJump(outcome, found));
@@ -156,10 +162,10 @@ export async function verifySources(sources: ChainSource[], opts: VerifyOptions)
       await lines.return(undefined);
     }
     const problem = checker.endFile();
-    if (problem) return checker.fail(problem);
+    if (problem) return checker.fail(i === heads.length - 1 ? { ...problem, unsealedEnd: true } : problem);
   }
   const problem = checker.endChain();
-  return problem ? checker.fail(problem) : checker.passed();
+  return problem ? checker.fail({ ...problem, unsealedEnd: true }) : checker.passed();
 }
 
 /** What the first lines of a file say: read before verifying, to name parts and the key early. */

@@ -155,6 +155,7 @@ export function buildProgram(): Command {
     .option('--verb <verb>', 'exec, attach, cp, portforward, log or rest')
     .option('--command <text>', 'the exec command, or a command line typed in a tty session, contains this text')
     .option('--since <when>', 'started at most this long ago (90s, 30m, 24h, 7d) or since this time')
+    .option('--limit <n>', 'show at most n sessions, the newest (default 1000); a note on stderr tells when more matched')
     .option('--json', 'one JSON object per session')
     .addHelpText('after', '\nExamples:\n  kubewire sessions --store postgres://audit@db/kubewire --user alice --command rm --since 24h\n  kubewire sessions --store /var/lib/kubewire/audit --pod web --json')
     .action(async (opts) => {

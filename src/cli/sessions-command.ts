@@ -1,11 +1,13 @@
 /**
  * `kubewire sessions --store S [--user U] [--pod P] [--verb V] [--command TEXT] [--since 24h]
- * [--json]`: searches the session index of an audit store (src/store/session-index.ts), one
- * line per session, oldest first. `--command` matches the exec command and the command lines
- * typed in tty sessions.
+ * [--limit N] [--json]`: searches the session index of an audit store
+ * (src/store/session-index.ts), one line per session, oldest first. `--command` matches the
+ * exec command and the command lines typed in tty sessions. At most `--limit` sessions (the
+ * newest; DEFAULT_LIMIT) are read and shown, with a note on stderr when more matched.
  */
 import { CliError, ExitCode } from '../io/errors.js';
-import type { Output } from '../io/output.js';
+import { StdoutOutput, type Output } from '../io/output.js';
+import { describePgError } from '../store/pg-output.js';
 import type { IndexedSession, SessionFilter } from '../store/session-index.js';
 import { openStoreReader } from '../store/store-reader.js';
 import { parseStoreSpec } from '../store/store-spec.js';
@@ -17,7 +19,18 @@ export interface SessionsOptions {
   verb?: string;
   command?: string;
   since?: string;
+  /** A number, or its text as given (`--limit 50`). */
+  limit?: number | string;
   json?: boolean;
+}
+
+export const DEFAULT_LIMIT = 1000;
+
+function parseLimit(v: number | string | undefined): number {
+  if (v === undefined) return DEFAULT_LIMIT;
+  const n = typeof v === 'number' ? v : /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new CliError('KW_ERR_USAGE', `--limit ${v}: expected a whole number of sessions, 1 or more`, ExitCode.Usage);
+  return n;
 }
 
 /** `90s`, `30m`, `24h`, `7d`: a duration back from now, in ms; or an RFC 3339 time. */
@@ -29,22 +42,39 @@ export function parseSince(text: string, now: number = Date.now()): number {
   throw new CliError('KW_ERR_USAGE', `--since ${text}: expected a duration such as 90s, 30m, 24h or 7d, or a time such as 2026-11-21T10:00:00Z`, ExitCode.Usage);
 }
 
-export async function runSessions(opts: SessionsOptions, out: Output): Promise<number> {
+export async function runSessions(opts: SessionsOptions, out: Output, err: Output = new StdoutOutput(process.stderr)): Promise<number> {
+  const limit = parseLimit(opts.limit);
   const filter: SessionFilter = {
     ...(opts.user !== undefined ? { user: opts.user } : {}),
     ...(opts.pod !== undefined ? { pod: opts.pod } : {}),
     ...(opts.verb !== undefined ? { verb: opts.verb } : {}),
     ...(opts.command !== undefined ? { command: opts.command } : {}),
     ...(opts.since !== undefined ? { sinceMs: parseSince(opts.since) } : {}),
+    // One more than shown: whether more matched.
+    limit: limit + 1,
   };
   const reader = await openStoreReader(parseStoreSpec(opts.store));
+  let found: IndexedSession[];
   try {
-    const found = await reader.sessions(filter);
-    for (const s of found) out.line(opts.json ? JSON.stringify(jsonOf(s)) : sessionLine(s));
-    return ExitCode.Ok;
+    found = await reader.sessions(filter);
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    // A database that failed mid-query, a store directory that cannot be read: one line.
+    throw new CliError('KW_ERR_AUDIT_STORE', `cannot search the audit store: ${describeStoreError(e)}`, ExitCode.Failure);
   } finally {
     await reader.close();
   }
+  const more = found.length > limit;
+  if (more) found = found.slice(found.length - limit);
+  for (const s of found) out.line(opts.json ? JSON.stringify(jsonOf(s)) : sessionLine(s));
+  if (more) err.line(`kubewire: more than ${limit} sessions matched; these are the newest ${limit} (narrow the search, or raise --limit)`);
+  return ExitCode.Ok;
+}
+
+function describeStoreError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code === 'string' && err.code.startsWith('E') && err.path) return `${err.path}: ${err.code === 'EACCES' ? 'permission denied' : err.message}`;
+  return describePgError(e);
 }
 
 function jsonOf(s: IndexedSession): Record<string, unknown> {

@@ -4,7 +4,7 @@
  * - no store: the log of `--log` (with `--max-size` rotation), as always;
  * - a file store (`DIR`): a chain per run of each replica, `DIR/<replica>/audit-<time>-<pid>.jsonl`
  *   (rotating into `…-0001.jsonl`, … with `--max-size`), so that several replicas, and restarts of
- *   one, never write into one file;
+ *   one, never write into one file; the run holds `audit-<time>-<pid>.lock` while it is written;
  * - PostgreSQL (`postgres://…`): the replica's chain in the database (pg-output.ts), indexed as
  *   it is written (session-index.ts), spooling to files beside `--log` while it is unreachable.
  * In every case the records are linked, hashed and sealed by the one writer (audit-sink.ts).
@@ -14,7 +14,8 @@ import { AuditSink, type AuditSinkOptions } from '../audit/audit-sink.js';
 import { chainInfo } from '../audit/chain.js';
 import type { AuditSettings } from '../cli/audit-setup.js';
 import { CliError } from '../io/errors.js';
-import { PgAuditOutput, ReplicaRefused, type RecordAttachment } from './pg-output.js';
+import { FileLease } from './file-lease.js';
+import { PgAuditOutput, StoreRefused, type RecordAttachment } from './pg-output.js';
 import { SessionIndexer } from './session-index.js';
 import { defaultReplica, describeStore } from './store-spec.js';
 
@@ -31,13 +32,20 @@ export async function openAuditStore(settings: AuditSettings, opts: StoreOpenOpt
   const store = settings.store;
   const replica = settings.replica ?? defaultReplica();
   if (!store) return AuditSink.open({ ...base, path: logPath });
-  if (store.kind === 'files') return AuditSink.open({ ...base, path: fileStoreRunPath(store.dir, replica, new Date()) });
+  if (store.kind === 'files') {
+    const path = fileStoreRunPath(store.dir, replica, new Date());
+    // Held while the run is written, so that verify --store calls it open (file-lease.ts).
+    let lease: FileLease | null = null;
+    const sink = await AuditSink.open({ ...base, path, onClosed: async () => lease?.release() });
+    lease = await FileLease.take(path);
+    return sink;
+  }
   const indexer = new SessionIndexer();
   let output: PgAuditOutput;
   try {
     output = await PgAuditOutput.open({ url: store.url, replica, chain: chainInfo(opts.key, opts.signer?.info ?? null), spoolPath: logPath, report });
   } catch (e) {
-    if (e instanceof ReplicaRefused) throw new CliError('KW_ERR_AUDIT_STORE', `${describeStore(store)}: ${e.message}`, 1);
+    if (e instanceof StoreRefused) throw new CliError('KW_ERR_AUDIT_STORE', `${describeStore(store)}: ${e.message}`, e.exitCode);
     throw e;
   }
   return AuditSink.open({

@@ -54,8 +54,15 @@ export interface RecordAttachment {
   row?: SessionRow;
 }
 
+/** A store that cannot be used as configured: a bad URL, password, user or database name. */
+export class StoreRefused extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
 /** Refusals that waiting does not cure: another process holds the replica, or its protection differs. */
-export class ReplicaRefused extends Error {}
+export class ReplicaRefused extends StoreRefused {}
 
 interface Pending {
   line: string;
@@ -93,10 +100,12 @@ export class PgAuditOutput implements AuditOutput {
   private readonly retryTimer: NodeJS.Timeout;
   private readonly heartbeatTimer: NodeJS.Timeout;
   private closed = false;
+  /** Why records can no longer go to this replica at all (its lease lost, the spool refused): every append fails. */
+  private refusal: Error | null = null;
 
   private constructor(private readonly opts: PgOutputOptions) {
     this.retryTimer = setInterval(() => {
-      if (this.spool) void this.enqueue(() => this.upload()).catch(() => undefined);
+      if (this.spool && !this.refusal) void this.enqueue(() => this.upload()).catch((e: unknown) => this.refusedLater(e));
     }, opts.retryMs ?? 1000);
     this.retryTimer.unref();
     this.heartbeatTimer = setInterval(() => void this.enqueue(() => this.heartbeat()).catch(() => undefined), HEARTBEAT_MS);
@@ -106,7 +115,7 @@ export class PgAuditOutput implements AuditOutput {
   /**
    * Connects, migrates the schema and takes the replica's lease. A database that cannot be
    * reached is not fatal (records spool until it can); a replica held by another process, or
-   * created with another protection, is.
+   * created with another protection, is, and so is a store configured wrong (startupRefusal).
    */
   static async open(opts: PgOutputOptions): Promise<PgAuditOutput> {
     const out = new PgAuditOutput(opts);
@@ -114,9 +123,10 @@ export class PgAuditOutput implements AuditOutput {
     try {
       await out.connect();
     } catch (e) {
-      if (e instanceof ReplicaRefused) {
+      const refused = e instanceof StoreRefused ? e : startupRefusal(e);
+      if (refused) {
         await out.close();
-        throw e;
+        throw refused;
       }
       opts.report(`kubewire: cannot reach the audit database yet (${describePgError(e)}); records spool to local files beside ${opts.spoolPath} and are uploaded once it answers`);
     }
@@ -158,7 +168,7 @@ export class PgAuditOutput implements AuditOutput {
     clearInterval(this.retryTimer);
     clearInterval(this.heartbeatTimer);
     await this.enqueue(async () => {
-      if (this.spool) await this.upload().catch(() => undefined);
+      if (this.spool && !this.refusal) await this.upload().catch(() => undefined);
       if (this.spool) {
         this.opts.report(`kubewire: the audit database is still unreachable: ${this.spool.meta.length} records stay in the spool ${this.spool.path}`);
         await this.spool.file.close();
@@ -178,7 +188,14 @@ export class PgAuditOutput implements AuditOutput {
     return run;
   }
 
+  /**
+   * A batch into the database, or the spool while the database cannot be reached. Only an
+   * unreachable database spools (connectionLost): a refusal waiting does not cure (the lease
+   * taken over, a protection mismatch on reconnect) or an error of the batch itself fails the
+   * append, so the writer's fail mode applies at once instead of a spool that never uploads.
+   */
   private async write(items: Pending[], data: Buffer[], at: number): Promise<void> {
+    if (this.refusal) throw this.refusal;
     if (!this.spool) {
       try {
         if (!this.client) await this.connect();
@@ -186,10 +203,34 @@ export class PgAuditOutput implements AuditOutput {
         return;
       } catch (e) {
         this.dropClient();
+        if (e instanceof ReplicaRefused) throw this.refuse(e);
+        if (!connectionLost(e)) throw new Error(`the audit database refused a batch of records: ${describePgError(e)}`);
         this.opts.report(`kubewire: the audit database cannot take records (${describePgError(e)}); they spool to local files beside ${this.opts.spoolPath} until it can`);
       }
     }
     await this.spoolWrite(items, data, at);
+  }
+
+  /**
+   * A refusal that holds from now on: every later append fails with it (the writer reports the
+   * failure and applies its fail mode), and the spool, if any, stays as it is.
+   */
+  private refuse(e: Error): Error {
+    if (!this.refusal) {
+      const kept = this.spool ? `; ${this.spool.meta.length} records stay in the spool ${this.spool.path}` : '';
+      this.refusal = new Error(`${e.message}${kept}`);
+    }
+    return this.refusal;
+  }
+
+  /**
+   * A failure away from any append (a spool upload, the heartbeat): retried while the database
+   * is unreachable; anything else would fail again on every try, so it is a refusal, told now.
+   */
+  private refusedLater(e: unknown): void {
+    if (connectionLost(e) || this.refusal) return;
+    const r = this.refuse(e instanceof ReplicaRefused ? e : new Error(`the audit database refuses the spooled records: ${describePgError(e)}`));
+    this.opts.report(`kubewire: the audit store takes no more records: ${r.message}`);
   }
 
   private async spoolWrite(items: Pending[], data: Buffer[], at: number): Promise<void> {
@@ -254,11 +295,11 @@ export class PgAuditOutput implements AuditOutput {
       await c.query(
         `INSERT INTO audit_records (replica, pos, seq, type, session, hash, line)
          SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])`,
-        [this.opts.replica, positions, items.map((i) => i.seq), items.map((i) => i.type), items.map((i) => i.session), items.map((i) => i.hash), items.map((i) => i.line)],
+        [this.opts.replica, positions, items.map((i) => i.seq), items.map((i) => pgText(i.type)), items.map((i) => pgText(i.session)), items.map((i) => i.hash), items.map((i) => i.line)],
       );
       for (const { pos, runPos: rp, row } of rows) await insertSessionRow(c, this.opts.replica, pos, rp, row);
       const head = await c.query('UPDATE audit_replicas SET last_pos = $2, last_hash = $3, heartbeat = now() WHERE name = $1 AND owner = $4', [this.opts.replica, positions.at(-1), last.hash, this.token]);
-      if (head.rowCount !== 1) throw new ReplicaRefused(`replica ${this.opts.replica} is no longer this process's to write (its lease was taken over)`);
+      if (head.rowCount !== 1) throw new ReplicaRefused(takenOver(this.opts.replica));
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -270,8 +311,10 @@ export class PgAuditOutput implements AuditOutput {
   }
 
   private async heartbeat(): Promise<void> {
-    if (!this.client || this.spool) return;
-    await this.client.query('UPDATE audit_replicas SET heartbeat = now() WHERE name = $1 AND owner = $2', [this.opts.replica, this.token]).catch(() => this.dropClient());
+    if (!this.client || this.spool || this.refusal) return;
+    const r = await this.client.query('UPDATE audit_replicas SET heartbeat = now() WHERE name = $1 AND owner = $2', [this.opts.replica, this.token]).catch(() => this.dropClient());
+    // Told now, not at the next record, which may be long in coming on an idle gateway.
+    if (r && r.rowCount === 0) this.refusedLater(new ReplicaRefused(takenOver(this.opts.replica)));
   }
 
   private async connect(): Promise<void> {
@@ -408,10 +451,25 @@ export class PgAuditOutput implements AuditOutput {
   }
 }
 
+function takenOver(replica: string): string {
+  return `replica ${replica} is no longer this process's to write (its lease was taken over)`;
+}
+
 /** A replica's protection in words, as the store remembers it. */
 export function protectionOf(algorithm: string, keyId: string | null, signingKeyId: string | null): string {
   const base = algorithm === 'hmac-sha256' ? `an HMAC-SHA256 chain (key ${keyId ?? '?'})` : 'a plain SHA-256 chain';
   return signingKeyId ? `${base} with seals signed by ed25519 key ${signingKeyId}` : base;
+}
+
+/**
+ * A value for a text column. PostgreSQL text cannot hold NUL (U+0000), and the index columns
+ * take what the client sent (`exec?command=%00` decodes to a NUL): each NUL becomes U+FFFD, as
+ * any other invalid text does on its way to UTF-8 (a lone surrogate). The record itself keeps
+ * every byte: its line is JSON, where a NUL is the escape `\u0000` (and the column is text, not
+ * jsonb, which would refuse that escape too).
+ */
+function pgText<T extends string | null>(s: T): T {
+  return (s !== null && s.includes('\0') ? s.replaceAll('\0', '\uFFFD') : s) as T;
 }
 
 async function insertSessionRow(c: pg.Client, replica: string, pos: number, runPos: number, r: SessionRow): Promise<void> {
@@ -419,9 +477,40 @@ async function insertSessionRow(c: pg.Client, replica: string, pos: number, runP
     `INSERT INTO audit_sessions (replica, pos, run_pos, session, username, groups, cluster, verb, namespace, pod, container, command, typed, tty,
        started_at, ended_at, exit_code, bytes_c2s, bytes_s2c, transport, findings)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
-    [replica, pos, runPos, r.session, r.user, r.groups, r.cluster, r.verb, r.namespace, r.pod, r.container, r.command, r.typed, r.tty,
-      r.start, r.end, r.exitCode, r.bytes.c2s, r.bytes.s2c, r.transport, r.findings],
+    [replica, pos, runPos, pgText(r.session), pgText(r.user), r.groups.map(pgText), pgText(r.cluster), pgText(r.verb), pgText(r.namespace), pgText(r.pod),
+      pgText(r.container), pgText(r.command), r.typed.map(pgText), r.tty, r.start, r.end, r.exitCode, r.bytes.c2s, r.bytes.s2c, pgText(r.transport), r.findings.map(pgText)],
   );
+}
+
+/**
+ * Errors of the connection, not of what was sent: the database is down, restarting or out of
+ * reach, and a later try can succeed (so records spool). Node's socket errors, SQLSTATE class 08
+ * (connection exception), 57P01-57P03 (admin/crash shutdown, cannot connect now), and node-pg's
+ * own errors for a connection that ended or timed out.
+ */
+export function connectionLost(e: unknown): boolean {
+  const err = e as { code?: unknown; message?: unknown };
+  const code = typeof err?.code === 'string' ? err.code : '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03'].includes(code)) return true;
+  if (code.startsWith('08')) return true;
+  if (code) return false;
+  const message = typeof err?.message === 'string' ? err.message : '';
+  return /connection terminated|connection timeout|timeout exceeded|query read timeout|not connected|client was closed|connection error|not queryable/i.test(message);
+}
+
+/**
+ * A store that cannot work as configured, however long it is waited for: the URL does not
+ * parse, the password or user is refused (SQLSTATE 28P01, 28000), the database does not exist
+ * (3D000). Start-up fails on these with one line; other errors wait for the database.
+ */
+export function startupRefusal(e: unknown): StoreRefused | null {
+  const err = e as { code?: unknown; message?: unknown; name?: unknown };
+  const message = typeof err?.message === 'string' ? err.message : String(e);
+  if (err?.code === 'ERR_INVALID_URL' || e instanceof URIError) return new StoreRefused(`the PostgreSQL URL does not parse (${message}): expected postgres://user:password@host:port/database`, 2);
+  if (err?.code === '28P01') return new StoreRefused(`the audit database refused the password (${message}, SQLSTATE 28P01)`);
+  if (err?.code === '28000') return new StoreRefused(`the audit database refused the user (${message}, SQLSTATE 28000)`);
+  if (err?.code === '3D000') return new StoreRefused(`the audit database does not exist (${message}, SQLSTATE 3D000): create it first, kubewire creates only its tables`);
+  return null;
 }
 
 export function describePgError(e: unknown): string {

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import type { Line } from '../audit/verify.js';
 import type { KubewireEvent } from '../events/types.js';
-import { describePgError, protectionOf } from './pg-output.js';
+import { connectionLost, describePgError, protectionOf } from './pg-output.js';
 import type { IndexedSession, SessionFilter } from './session-index.js';
 import { pause } from './file-follow.js';
 import type { SessionPlace, StoreReader, StoreReplica } from './store-reader.js';
@@ -32,20 +32,29 @@ export class PgStoreReader implements StoreReader {
       if (!rows[0]?.t) throw new Error('it holds no kubewire audit store (no audit_records table): nothing was written to it yet');
     } catch (e) {
       await client.end().catch(() => undefined);
-      throw new CliError('KW_ERR_AUDIT_STORE', `cannot read the audit store: ${describePgError(e)}`, 2);
+      // An unreachable database may answer later (exit 1); a URL, user or database that is wrong will not (exit 2).
+      throw new CliError('KW_ERR_AUDIT_STORE', `cannot read the audit store: ${describePgError(e)}`, connectionLost(e) ? 1 : 2);
     }
     return new PgStoreReader(url, client);
   }
 
+  /**
+   * A live writer commits rows and moves its head in one transaction, so the head, the highest
+   * position and whether the replica is held are read in one statement (one snapshot), and every
+   * later query of the replica is bounded by that head: rows committed meanwhile are after it
+   * and not read, instead of looking like rows added after the head.
+   */
   async replicas(): Promise<StoreReplica[]> {
-    const { rows } = await this.client.query<{ name: string; algorithm: string; key_id: string | null; signing_key_id: string | null; last_pos: string; live: boolean }>(
-      `SELECT name, algorithm, key_id, signing_key_id, last_pos, (owner IS NOT NULL AND heartbeat > now() - make_interval(secs => $1)) AS live
-       FROM audit_replicas ORDER BY name`, [LEASE_SECONDS]);
+    const { rows } = await this.client.query<{ name: string; algorithm: string; key_id: string | null; signing_key_id: string | null; last_pos: string; max_pos: string | null; live: boolean }>(
+      `SELECT name, algorithm, key_id, signing_key_id, last_pos, (SELECT max(pos) FROM audit_records r WHERE r.replica = a.name) AS max_pos,
+         (owner IS NOT NULL AND heartbeat > now() - make_interval(secs => $1)) AS live
+       FROM audit_replicas a ORDER BY name`, [LEASE_SECONDS]);
     const out: StoreReplica[] = [];
     for (const r of rows) {
       const lastPos = Number(r.last_pos);
-      const starts = (await this.client.query<{ pos: string }>("SELECT pos FROM audit_records WHERE replica = $1 AND type = 'audit.start' ORDER BY pos", [r.name])).rows.map((x) => Number(x.pos));
-      const replica: StoreReplica = { name: r.name, protection: protectionOf(r.algorithm, r.key_id, r.signing_key_id), live: r.live, problem: await this.holes(r.name, lastPos, starts[0] ?? null), runs: [] };
+      const starts = (await this.client.query<{ pos: string }>("SELECT pos FROM audit_records WHERE replica = $1 AND type = 'audit.start' AND pos <= $2 ORDER BY pos", [r.name, lastPos])).rows.map((x) => Number(x.pos));
+      const problem = await this.holes(r.name, lastPos, Number(r.max_pos ?? 0), starts[0] ?? null);
+      const replica: StoreReplica = { name: r.name, protection: protectionOf(r.algorithm, r.key_id, r.signing_key_id), live: r.live, problem, runs: [] };
       starts.forEach((start, i) => {
         const end = i + 1 < starts.length ? starts[i + 1]! - 1 : lastPos;
         const path = `replica ${r.name}`;
@@ -57,20 +66,18 @@ export class PgStoreReader implements StoreReader {
   }
 
   /** Rows missing at the start, between or after the runs (positions count 1, 2, … to the head). */
-  private async holes(replica: string, lastPos: number, firstStart: number | null): Promise<StoreReplica['problem']> {
+  private async holes(replica: string, lastPos: number, maxPos: number, firstStart: number | null): Promise<StoreReplica['problem']> {
+    if (maxPos > lastPos) return { pos: lastPos + 1, message: `rows after the replica's head (pos ${lastPos}) up to pos ${maxPos}: rows were added` };
     if (lastPos === 0) return null;
     if (firstStart !== 1) return { pos: 1, message: `the replica's chain does not start with audit.start at pos 1${firstStart === null ? ' (no audit.start at all)' : ` (the first is at pos ${firstStart})`}: rows were removed or changed` };
     const gap = await this.client.query<{ pos: string; p: string | null }>(
-      `SELECT pos, p FROM (SELECT pos, lag(pos) OVER (ORDER BY pos) AS p FROM audit_records WHERE replica = $1) x WHERE p IS NOT NULL AND pos <> p + 1 ORDER BY pos LIMIT 1`, [replica]);
+      `SELECT pos, p FROM (SELECT pos, lag(pos) OVER (ORDER BY pos) AS p FROM audit_records WHERE replica = $1 AND pos <= $2) x WHERE p IS NOT NULL AND pos <> p + 1 ORDER BY pos LIMIT 1`, [replica, lastPos]);
     if (gap.rows[0]) {
       const from = Number(gap.rows[0].p) + 1;
       const to = Number(gap.rows[0].pos) - 1;
       return { pos: from, message: `${from === to ? `the row at pos ${from} is` : `rows at pos ${from}..${to} are`} missing: rows were removed` };
     }
-    const max = await this.client.query<{ m: string | null }>('SELECT max(pos) AS m FROM audit_records WHERE replica = $1', [replica]);
-    const m = Number(max.rows[0]?.m ?? 0);
-    if (m < lastPos) return { pos: m + 1, message: `the replica's head is at pos ${lastPos}, but its rows end at pos ${m}: rows were removed from its end` };
-    if (m > lastPos) return { pos: lastPos + 1, message: `rows after the replica's head (pos ${lastPos}) up to pos ${m}: rows were added` };
+    if (maxPos < lastPos) return { pos: maxPos + 1, message: `the replica's head is at pos ${lastPos}, but its rows end at pos ${maxPos}: rows were removed from its end` };
     return null;
   }
 
@@ -102,9 +109,11 @@ export class PgStoreReader implements StoreReader {
       where.push(`left(session, length(${x})) = ${x}`);
     }
     if (f.sinceMs !== undefined) where.push(`started_at >= ${p(new Date(f.sinceMs).toISOString())}`);
+    // The newest `limit`, read newest first and given oldest first.
+    const limit = f.limit !== undefined && Number.isFinite(f.limit) ? ` LIMIT ${p(f.limit)}` : '';
     const { rows } = await this.client.query<Record<string, unknown>>(
-      `SELECT * FROM audit_sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at, replica, pos`, params);
-    return rows.map((r) => ({
+      `SELECT * FROM audit_sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC NULLS LAST, replica DESC, pos DESC${limit}`, params);
+    return rows.reverse().map((r) => ({
       session: r['session'] as string, replica: r['replica'] as string, pos: Number(r['pos']), runPos: Number(r['run_pos']),
       user: r['username'] as string | null, groups: r['groups'] as string[], cluster: r['cluster'] as string | null, verb: r['verb'] as string,
       namespace: r['namespace'] as string | null, pod: r['pod'] as string | null, container: r['container'] as string | null,

@@ -1,6 +1,6 @@
 /**
  * The session index of an audit store: one row per `audit.session` record, with who ran it
- * (the record's own identity when it carries one, as a gateway's per-user sessions do; else the
+ * (the record's own `user` when it carries one, as a gateway's per-user sessions do; else the
  * chain's `audit.start` identity), where, what, when, how it ended, and the command lines typed
  * in it (typed-commands.ts). `kubewire sessions` searches these rows: a PostgreSQL store keeps
  * them in `audit_sessions` as it writes, a file store builds them when it is searched.
@@ -8,7 +8,7 @@
  * Sans-IO: fed the records of one chain in order (after the stdin redactor, so redacted input
  * never reaches it), it returns a row for each `audit.session`.
  */
-import type { AuditIdentity, AuditSessionEvent, KubewireEvent } from '../events/types.js';
+import type { AuditIdentity, AuditSessionEvent, KubewireEvent, SessionUser } from '../events/types.js';
 import { TypedCommands } from './typed-commands.js';
 
 export interface SessionRow {
@@ -51,10 +51,10 @@ interface Identity {
   groups: string[];
 }
 
-/** An `audit.start` identity, or a gateway session's `user` (events/types.ts SessionUser). */
-function identityOf(id: Partial<Pick<AuditIdentity, 'username' | 'kubeconfigUser' | 'groups'>> | undefined | null): Identity | null {
+function identityOf(id: Partial<AuditIdentity> | Partial<SessionUser> | undefined | null): Identity | null {
   if (!id || typeof id !== 'object') return null;
-  const user = typeof id.username === 'string' ? id.username : typeof id.kubeconfigUser === 'string' ? id.kubeconfigUser : null;
+  const kubeconfigUser = (id as Partial<AuditIdentity>).kubeconfigUser;
+  const user = typeof id.username === 'string' ? id.username : typeof kubeconfigUser === 'string' ? kubeconfigUser : null;
   return user === null ? null : { user, groups: Array.isArray(id.groups) ? id.groups.filter((g): g is string => typeof g === 'string') : [] };
 }
 
@@ -101,9 +101,9 @@ export class SessionIndexer {
     if (e.session === undefined) return null;
     const typed = this.typed.get(e.session);
     this.typed.delete(e.session);
-    // A gateway's sessions each carry the user they serve (`user`), not the gateway's own identity.
-    const own = identityOf(e.user);
-    const who = own ?? this.start;
+    // A gateway's sessions each carry the user they serve (`user`, a SessionUser: see
+    // session-recorder.ts); an `identity` on the record, then the chain's, stand in otherwise.
+    const who = identityOf(e.user) ?? identityOf((e as { identity?: AuditIdentity }).identity) ?? this.start;
     return {
       session: e.session,
       user: who.user,
@@ -137,12 +137,44 @@ export interface SessionFilter {
   sinceMs?: number;
   /** Sessions whose id starts with this (`replay --store S SESSION` takes a unique prefix). */
   sessionPrefix?: string;
+  /** At most this many sessions, the newest (by start time), so memory stays bounded. */
+  limit?: number;
 }
 
 /** The `--verb` words a user may give for a record's operation. */
 export function verbMatches(verb: string, wanted: string): boolean {
   const norm = (v: string): string => (v === 'port-forward' ? 'portforward' : v === 'logs' ? 'log' : v);
   return norm(verb) === norm(wanted);
+}
+
+/** Sessions by start time, oldest first (a session without one first). */
+export function byStart(a: SessionRow, b: SessionRow): number {
+  return (a.start ?? '').localeCompare(b.start ?? '');
+}
+
+/**
+ * Keeps the newest `limit` rows of those added, in bounded memory: past twice the limit the
+ * oldest are dropped (amortised n log n). `rows()` gives them oldest first.
+ */
+export class NewestRows<T extends SessionRow> {
+  private kept: T[] = [];
+
+  constructor(private readonly limit: number = Infinity) {}
+
+  add(row: T): void {
+    this.kept.push(row);
+    if (this.kept.length >= 2 * this.limit) this.trim();
+  }
+
+  rows(): T[] {
+    this.trim();
+    return this.kept;
+  }
+
+  private trim(): void {
+    this.kept.sort(byStart);
+    if (this.kept.length > this.limit) this.kept = this.kept.slice(this.kept.length - this.limit);
+  }
 }
 
 export function rowMatches(row: SessionRow, f: SessionFilter): boolean {

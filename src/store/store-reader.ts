@@ -13,8 +13,9 @@ import { followChain } from './file-follow.js';
 import type { ChainSource } from '../audit/verify.js';
 import { fileSource } from '../audit/verify.js';
 import type { KubewireEvent } from '../events/types.js';
+import { fileLeaseHeld } from './file-lease.js';
 import { CliError, describeFsError, ExitCode } from '../io/errors.js';
-import { rowMatches, SessionIndexer, type IndexedSession, type SessionFilter } from './session-index.js';
+import { NewestRows, rowMatches, SessionIndexer, type IndexedSession, type SessionFilter } from './session-index.js';
 import type { StoreSpec } from './store-spec.js';
 
 export interface StoreRun {
@@ -62,11 +63,12 @@ export async function openStoreReader(spec: StoreSpec): Promise<StoreReader> {
     const { PgStoreReader } = await import('./pg-reader.js');
     return PgStoreReader.open(spec.url);
   }
-  const st = await stat(spec.dir).catch((e: unknown) => e as NodeJS.ErrnoException);
-  if (!(st instanceof Stats) || !st.isDirectory()) {
-    const why = st instanceof Stats ? 'it is not a directory' : describeFsError(st);
-    throw new CliError('KW_ERR_AUDIT_STORE', `cannot read the audit store ${spec.dir}: ${why}`, ExitCode.Usage);
-  }
+  await stat(spec.dir).then((s) => {
+    if (!s.isDirectory()) throw new CliError('KW_ERR_AUDIT_STORE', `--store ${spec.dir}: not a directory (a file store is the directory given to --audit-store)`, ExitCode.Usage);
+  }, (e: unknown) => {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : describeFsError(e);
+    throw new CliError('KW_ERR_AUDIT_STORE', `--store ${spec.dir}: ${why}`, ExitCode.Usage);
+  });
   return new FileStoreReader(spec.dir);
 }
 
@@ -81,7 +83,9 @@ export class FileStoreReader implements StoreReader {
     for (const entry of (await readdir(this.name, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
       if (!entry.isDirectory()) continue;
       const chains = await this.chains(entry.name);
-      if (chains.length) out.push({ name: entry.name, protection: null, live: false, problem: null, runs: chains.map((files) => ({ sources: files.map(fileSource), label: files[0]! })) });
+      // The last run is being written while its writer holds its lease (file-lease.ts).
+      const live = chains.length > 0 && (await fileLeaseHeld(chains.at(-1)![0]!));
+      if (chains.length) out.push({ name: entry.name, protection: null, live, problem: null, runs: chains.map((files) => ({ sources: files.map(fileSource), label: files[0]! })) });
     }
     return out;
   }
@@ -103,18 +107,18 @@ export class FileStoreReader implements StoreReader {
   }
 
   async sessions(filter: SessionFilter): Promise<IndexedSession[]> {
-    const out: IndexedSession[] = [];
+    const out = new NewestRows<IndexedSession>(filter.limit);
     for (const r of await this.replicas()) {
       for (const run of r.runs) {
         const files = run.sources.map((s) => s.path);
         const indexer = new SessionIndexer();
         for await (const e of readLogEvents(files)) {
           const row = indexer.push(e);
-          if (row && rowMatches(row, filter)) out.push({ ...row, replica: r.name, files });
+          if (row && rowMatches(row, filter)) out.add({ ...row, replica: r.name, files });
         }
       }
     }
-    return out.sort((a, b) => (a.start ?? '').localeCompare(b.start ?? ''));
+    return out.rows();
   }
 
   async *sessionRecords(s: IndexedSession): AsyncGenerator<KubewireEvent> {

@@ -4,8 +4,9 @@
  * the row's `pos`; files: the file and line) with the record's seq. Besides each chain, the
  * store itself: rows missing between runs, and a run that declares less protection than its
  * replica was created with (a downgrade: tampering, whatever keys are given). A replica being
- * written right now has a last run without its final seal yet: that run is reported open, not
- * cut short.
+ * written right now has a last run without its final seal yet: when that is the run's only
+ * problem (verify.ts `unsealedEnd`), and its protection is the replica's, it is reported open;
+ * anything else in it (records removed or changed before its head) is tampering.
  */
 import { verifySources, type VerifyResult } from '../audit/verify.js';
 import { describeProtection, passedLine, unauthenticatedNote, type VerifyKeys } from '../cli/verify-command.js';
@@ -43,14 +44,9 @@ export async function verifyStore(store: string, keys: VerifyKeys): Promise<Repl
         const r = await verifySources(run.sources, keys);
         v.results.push(r);
         v.records += r.records;
-        const last = i === replica.runs.length - 1;
-        if (r.status === 'tampered' && last && replica.live && r.problem?.kind === 'truncated' && r.problem.line === null) continue;
-        if (r.status === 'tampered' && last && replica.live && (r.problem?.kind === 'truncated' || (r.problem?.kind === 'missing' && !r.final))) {
-          // Still being written: no seal yet at its end.
-          v.status = v.status === 'intact' || v.status === 'consistent' ? 'open' : v.status;
-          break;
-        }
-        if (r.status === 'tampered' || r.status === 'unreadable') {
+        // Still being written: the run's only problem is that no final seal is at its head yet.
+        const open = r.status === 'tampered' && i === replica.runs.length - 1 && replica.live && r.problem?.unsealedEnd === true;
+        if ((r.status === 'tampered' && !open) || r.status === 'unreadable') {
           v.status = r.status;
           const p = r.problem;
           v.problem = p
@@ -58,11 +54,18 @@ export async function verifyStore(store: string, keys: VerifyKeys): Promise<Repl
             : { where: run.label, seq: null, message: r.unreadable ?? 'unreadable' };
           break;
         }
+        // The protection before calling a run open: a run rewritten with less protection (say
+        // as a plain chain without its final seal) is a downgrade, being written or not. A run
+        // with no record yet (its file just created) declares nothing.
         const declared = r.chain ? protectionOf(r.chain.algorithm, r.chain.keyId, r.chain.signature?.keyId ?? null) : null;
         first ??= declared;
-        if (declared !== first) {
+        if (declared !== first && !(open && r.records === 0)) {
           v.status = 'tampered';
           v.problem = { where: run.label, seq: null, message: `the run declares ${declared ?? 'no chain'}, but replica ${replica.name} was created with ${first}: a downgrade (the chain was rewritten with less protection)` };
+          break;
+        }
+        if (open) {
+          v.status = 'open';
           break;
         }
         if (r.status === 'consistent' && v.status === 'intact') v.status = 'consistent';

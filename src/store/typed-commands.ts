@@ -3,49 +3,25 @@
  * --command`): from the stdin the session recorded, with the line editing a terminal does
  * (backspace, ^U, ^W, ^C), and from its echo, the line the terminal showed when Enter was
  * pressed (the prompt and the line as the shell completed it: Tab completion is visible only
- * there). ECMA-48 control sequences are dropped on both sides (CSI `ESC [ … final`, SS3
- * `ESC O x`, two-character `ESC x`; OSC strings up to BEL or ST), as the stdin redactor does.
+ * there). ECMA-48 control sequences are dropped on both sides by the stripper the stdin
+ * redactor uses (src/audit/control-stripper.ts).
  *
  * Input the redactor removed (`--redact-stdin`) has no payload: a line with any such input
  * is left out whole, its echo too, so nothing of it reaches the index.
  *
  * Sans-IO and bounded: at most MAX_LINES lines of MAX_LINE_CHARS characters per session.
  */
+import { controlOf, ControlStripper, STRIPPED } from '../audit/control-stripper.js';
+
 export const MAX_LINES = 200;
 export const MAX_LINE_CHARS = 1024;
 
-/** Strips control sequences from a stream of characters, statefully across chunks. */
-class ControlStripper {
-  private state: 'text' | 'esc' | 'csi' | 'ss3' | 'string' | 'string-esc' = 'text';
-
-  /** Calls `text` for each printable character and `control` for each C0 control kept. */
-  feed(chunk: string, text: (c: string) => void, control: (code: number) => void): void {
-    for (const c of chunk) {
-      const code = c.codePointAt(0)!;
-      switch (this.state) {
-        case 'text':
-          if (code === 0x1b) this.state = 'esc';
-          else if (code < 0x20 || code === 0x7f) control(code);
-          else if (code < 0x80 || code > 0x9f) text(c);
-          break;
-        case 'esc':
-          this.state = c === '[' ? 'csi' : c === 'O' ? 'ss3' : c === ']' || c === 'P' || c === '_' || c === '^' || c === 'X' ? 'string' : 'text';
-          break;
-        case 'csi':
-          if (code >= 0x40 && code <= 0x7e) this.state = 'text';
-          break;
-        case 'ss3':
-          this.state = 'text';
-          break;
-        case 'string':
-          if (code === 0x07) this.state = 'text';
-          else if (code === 0x1b) this.state = 'string-esc';
-          break;
-        case 'string-esc':
-          this.state = c === '\\' ? 'text' : 'string';
-          break;
-      }
-    }
+/** The shared ECMA-48 stripper over decoded text: printable characters and executed controls. */
+function strip(stripper: ControlStripper, chunk: string, text: (c: string) => void, control: (code: number) => void): void {
+  for (const c of chunk) {
+    const t = stripper.feed(c.codePointAt(0)!);
+    if (t >= 0) text(c);
+    else if (t !== STRIPPED) control(controlOf(t));
   }
 }
 
@@ -67,7 +43,7 @@ export class TypedCommands {
       this.inputRedacted = true;
       return;
     }
-    this.inStrip.feed(this.inDecoder.decode(bytes, { stream: true }), (c) => {
+    strip(this.inStrip, this.inDecoder.decode(bytes, { stream: true }), (c) => {
       if (this.input.length < MAX_LINE_CHARS) this.input += c;
     }, (code) => {
       switch (code) {
@@ -84,7 +60,7 @@ export class TypedCommands {
 
   /** Stdout bytes of the same session (the echo). */
   stdout(bytes: Buffer): void {
-    this.outStrip.feed(this.outDecoder.decode(bytes, { stream: true }), (c) => {
+    strip(this.outStrip, this.outDecoder.decode(bytes, { stream: true }), (c) => {
       if (this.screen.length < MAX_LINE_CHARS) this.screen += c;
     }, (code) => {
       if (code === 0x08) this.screen = [...this.screen].slice(0, -1).join('');

@@ -5,7 +5,7 @@
  * the spool while the database is down, and no credentials in a dump.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -105,6 +105,30 @@ async function verifyStoreCli(url: string, extra: string[] = []): Promise<{ rc: 
   if (extra[0] === '--public-key') opts.publicKey = extra[1]!;
   const rc = await runVerify(opts, out, err);
   return { rc, out: [...out.lines, ...err.lines].join('\n') };
+}
+
+/** An Ed25519 key pair: the private key's PEM, and the public key written to `name` in tmp. */
+function signingKeys(name: string): { privatePem: string; pubPath: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const pubPath = join(tmp, name);
+  writeFileSync(pubPath, publicKey.export({ type: 'spki', format: 'pem' }));
+  return { privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, pubPath };
+}
+
+/** What an attacker with database access does: the replica's rows re-linked as a plain chain, signatures removed. */
+async function rewriteAsPlainChain(url: string, replica: string): Promise<void> {
+  const { rows } = await server.query<{ pos: string; line: string }>('SELECT pos, line FROM audit_records WHERE replica = $1 ORDER BY pos', [replica], url);
+  const { ChainLinker } = await import('../../src/audit/chain.js');
+  const linker = new ChainLinker(null);
+  const lastOf = new Map<string, string>();
+  for (const r of rows) {
+    const { prev: _p, hash: _h, signature: _s, ...rec } = JSON.parse(r.line) as Record<string, unknown>;
+    if (rec['type'] === 'audit.start') delete (rec['chain'] as Record<string, unknown>)['signature'];
+    if (rec['type'] === 'audit.seal') rec['last'] = rec['scope'] === 'file' ? linker.last : lastOf.get(rec['session'] as string);
+    const linked = linker.link(rec);
+    if (typeof rec['session'] === 'string') lastOf.set(rec['session'], linked.hash);
+    await server.query('UPDATE audit_records SET line = $1, hash = $2 WHERE replica = $3 AND pos = $4', [linked.line, linked.hash, replica, r.pos], url);
+  }
 }
 
 describe.skipIf(!bin)('PostgreSQL audit store', () => {
@@ -246,10 +270,8 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
 
   it('signed seals verify intact with --public-key; the same replica rewritten as a plain chain is a downgrade', async () => {
     const url = await server.createDatabase('signed');
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const pubPath = join(tmp, 'audit.pub');
-    writeFileSync(pubPath, publicKey.export({ type: 'spki', format: 'pem' }));
-    const w = await openWriter(url, 'gw-k', 'dave', { signingKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
+    const { privatePem, pubPath } = signingKeys('audit.pub');
+    const w = await openWriter(url, 'gw-k', 'dave', { signingKey: privatePem });
     ttySession(w, 'd-1', 'web', 'id');
     await finish(w);
     const ok = await verifyStoreCli(url, ['--public-key', pubPath]);
@@ -258,18 +280,7 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     expect((await verifyStoreCli(url)).out).toMatch(/^consistent, unauthenticated: replica gw-k/);
 
     // The attacker rewrites the chain without signatures: records re-hashed as a plain chain.
-    const { rows } = await server.query<{ pos: string; line: string }>("SELECT pos, line FROM audit_records WHERE replica = 'gw-k' ORDER BY pos", [], url);
-    const { ChainLinker } = await import('../../src/audit/chain.js');
-    const linker = new ChainLinker(null);
-    const lastOf = new Map<string, string>();
-    for (const r of rows) {
-      const { prev: _p, hash: _h, signature: _s, ...rec } = JSON.parse(r.line) as Record<string, unknown>;
-      if (rec['type'] === 'audit.start') delete (rec['chain'] as Record<string, unknown>)['signature'];
-      if (rec['type'] === 'audit.seal') rec['last'] = rec['scope'] === 'file' ? linker.last : lastOf.get(rec['session'] as string);
-      const linked = linker.link(rec);
-      if (typeof rec['session'] === 'string') lastOf.set(rec['session'], linked.hash);
-      await server.query('UPDATE audit_records SET line = $1, hash = $2 WHERE replica = $3 AND pos = $4', [linked.line, linked.hash, 'gw-k', r.pos], url);
-    }
+    await rewriteAsPlainChain(url, 'gw-k');
     const down = await verifyStoreCli(url, ['--public-key', pubPath]);
     expect(down.rc).toBe(1);
     expect(down.out).toMatch(/tampered: replica gw-k: replica gw-k, pos 1 .*downgrade/);
@@ -277,5 +288,154 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     const noKey = await verifyStoreCli(url);
     expect(noKey.rc).toBe(1);
     expect(noKey.out).toMatch(/tampered: replica gw-k: .*created with a plain SHA-256 chain with seals signed by ed25519 key .*downgrade/);
+  }, 60_000);
+
+  it('a NUL in an exec command or pod (exec?command=%00) is indexed as U+FFFD; the record keeps it and the chain verifies', async () => {
+    const url = await server.createDatabase('nul');
+    const w = await openWriter(url, 'gw-n', 'erin');
+    w.publish(sessionBody('we\u0000b', ['sh', '-c', 'echo a\u0000b'], false), { session: 'n-1' });
+    w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 'n-1' });
+    await w.sink.flushed();
+    expect(w.sink.failed).toBeNull();
+    await finish(w);
+    expect(w.lines.join('\n')).not.toMatch(/spool/);
+    const out = new Lines();
+    await runSessions({ store: url, command: 'echo a', json: true }, out);
+    const found = out.lines.map((l) => JSON.parse(l) as { pod: string; command: string });
+    expect(found).toEqual([expect.objectContaining({ pod: 'we\uFFFDb', command: 'sh -c echo a\uFFFDb' })]);
+    const rec = await server.query<{ line: string }>("SELECT line FROM audit_records WHERE replica = 'gw-n' AND type = 'audit.session'", [], url);
+    expect((JSON.parse(rec.rows[0]!.line) as { command: string[] }).command).toEqual(['sh', '-c', 'echo a\u0000b']);
+    const v = await verifyStoreCli(url);
+    expect(v.rc).toBe(0);
+  }, 60_000);
+
+  it('a batch the database rejects for its content fails the append (the fail mode applies) instead of spooling for ever', async () => {
+    const url = await server.createDatabase('reject');
+    const w = await openWriter(url, 'gw-r', 'frank');
+    await w.sink.flushed();
+    await server.query("ALTER TABLE audit_sessions ADD CONSTRAINT no_bad_pod CHECK (pod <> 'bad')", [], url);
+    w.publish(sessionBody('bad', ['id'], false), { session: 'r-1' });
+    await w.sink.flushed();
+    expect(w.sink.failed?.reason).toMatch(/refused a batch of records: .*no_bad_pod/);
+    expect(w.lines.join('\n')).not.toMatch(/spool/);
+    await w.bus.close();
+  }, 60_000);
+
+  it('a lease taken over fails the append at once; after a reconnect that finds it taken, too', async () => {
+    const url = await server.createDatabase('takeover');
+    const w = await openWriter(url, 'gw-t', 'gina');
+    await w.sink.flushed();
+    await server.query("UPDATE audit_replicas SET owner = 'another', heartbeat = now() WHERE name = 'gw-t'", [], url);
+    w.publish(data('s2c', 'x'), { session: 't-1', conn: 't-1-c' });
+    await w.sink.flushed();
+    expect(w.sink.failed?.reason).toMatch(/lease was taken over/);
+    expect(w.lines.join('\n')).not.toMatch(/spool/);
+    await w.bus.close();
+
+    // The connection is cut while another process takes the lease: the reconnect is refused.
+    const v = await openWriter(url, 'gw-u', 'hank');
+    await v.sink.flushed();
+    await server.query("UPDATE audit_replicas SET owner = 'another', heartbeat = now() WHERE name = 'gw-u'", [], url);
+    await server.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'kubewire gw-u'", [], url);
+    for (let i = 0; i < 60 && !v.sink.failed; i++) {
+      v.publish(data('s2c', `y${i}`), { session: 'u-1', conn: 'u-1-c' });
+      await v.sink.flushed();
+      if (!v.sink.failed) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(v.sink.failed?.reason).toMatch(/being written by another kubewire/);
+    await v.bus.close();
+  }, 60_000);
+
+  it('start-up fails with one line on a database that does not exist, an unknown user, or a URL that does not parse', async () => {
+    const open = (url: string): Promise<unknown> => openAuditStore(settings(url, 'gw-x'), { logPath: join(tmp, 'x-spool.jsonl'), key: null, signer: null, publish: () => undefined, report: () => undefined });
+    await expect(open(server.url.replace(/\/kubewire$/, '/no_such_db'))).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/does not exist .*3D000/) });
+    await expect(open(server.url.replace('kubewire@', 'no_such_user@'))).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/refused the user .*28000/) });
+    await expect(open('postgres://127.0.0.1:notaport/db')).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/URL does not parse/) });
+
+    // A user that must give a password (the test server trusts every other user).
+    await server.query("CREATE ROLE pw_user LOGIN PASSWORD 'right'");
+    const hba = (await server.query<{ hba_file: string }>('SHOW hba_file')).rows[0]!.hba_file;
+    writeFileSync(hba, `host all pw_user 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
+    await server.query('SELECT pg_reload_conf()');
+    const wrong = server.url.replace('kubewire@', 'pw_user:wrong@');
+    let refused: unknown = null;
+    // The postmaster reloads its configuration on a signal: until then the user is trusted.
+    for (let i = 0; i < 50 && !refused; i++) {
+      refused = await open(wrong).then((sink) => (sink as AuditSink).close().then(() => null), (e: unknown) => e);
+      if (!refused) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(refused).toMatchObject({ exitCode: 1, message: expect.stringMatching(/refused the password .*28P01/) });
+    expect((refused as Error).message).not.toContain('wrong');
+  }, 60_000);
+
+  it('verify --store: a live replica without its final seal is open; rewritten as a plain chain it is a downgrade, live or not', async () => {
+    const url = await server.createDatabase('live');
+    const { privatePem, pubPath } = signingKeys('live.pub');
+    const w = await openWriter(url, 'gw-l', 'ivy', { signingKey: privatePem });
+    ttySession(w, 'l-1', 'web', 'id');
+    await w.sink.flushed();
+    const open = await verifyStoreCli(url, ['--public-key', pubPath]);
+    expect(open.out).toMatch(/^open: replica gw-l/);
+    expect(open.rc).toBe(0);
+
+    // Rewritten as a plain chain, without a final seal, while the writer still holds the lease.
+    await rewriteAsPlainChain(url, 'gw-l');
+    const down = await verifyStoreCli(url);
+    expect(down.out).toMatch(/^tampered: replica gw-l: .*downgrade/);
+    expect(down.rc).toBe(1);
+    await w.bus.close();
+  }, 60_000);
+
+  it('verify --store reads a live replica in one snapshot: a batch committed while it reads is not "rows added"', async () => {
+    const url = await server.createDatabase('race');
+    const w = await openWriter(url, 'gw-c', 'jay');
+    for (let i = 0; i < 5; i++) w.publish(data('s2c', `a ${i}\n`), { session: 'c-1', conn: 'c-1-c' });
+    await w.sink.flushed();
+    const { PgStoreReader } = await import('../../src/store/pg-reader.js');
+    const reader = await PgStoreReader.open(url);
+    try {
+      const client = (reader as unknown as { client: pg.Client }).client;
+      const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
+      let calls = 0;
+      // After the reader's first query, the writer commits another batch.
+      (client as unknown as { query: unknown }).query = async (...a: unknown[]): Promise<unknown> => {
+        const r = await query(...a);
+        if (calls++ === 0) {
+          for (let i = 0; i < 5; i++) w.publish(data('s2c', `b ${i}\n`), { session: 'c-1', conn: 'c-1-c' });
+          await w.sink.flushed();
+        }
+        return r;
+      };
+      const [replica] = await reader.replicas();
+      expect(calls).toBeGreaterThan(1);
+      expect(replica!.problem).toBeNull();
+      expect(replica!.live).toBe(true);
+      const { verifySources } = await import('../../src/audit/verify.js');
+      const r = await verifySources(replica!.runs[0]!.sources, { key: null });
+      expect(r.problem?.unsealedEnd).toBe(true);
+    } finally {
+      await reader.close();
+      await w.bus.close();
+    }
+  }, 60_000);
+
+  it('sessions: --limit keeps the newest; an unreachable database is exit 1, a failed query one line with exit 1', async () => {
+    const url = await server.createDatabase('limits');
+    const w = await openWriter(url, 'gw-m', 'kim');
+    for (let i = 1; i <= 3; i++) {
+      w.publish({ ...sessionBody(`p${i}`, ['id'], false), start: `2026-01-0${i}T00:00:00.000Z` }, { session: `m-${i}` });
+      w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: `m-${i}` });
+    }
+    await finish(w);
+    const out = new Lines();
+    const err = new Lines();
+    expect(await runSessions({ store: url, limit: 2, json: true }, out, err)).toBe(0);
+    expect(out.lines.map((l) => (JSON.parse(l) as { pod: string }).pod)).toEqual(['p2', 'p3']);
+    expect(err.lines.join('\n')).toMatch(/more than 2 sessions matched/);
+
+    const closed = url.replace(/:\d+\//, ':1/');
+    await expect(runSessions({ store: closed }, new Lines(), new Lines())).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/cannot read the audit store: connection refused/) });
+    await server.query('ALTER TABLE audit_sessions RENAME TO audit_sessions_gone', [], url);
+    await expect(runSessions({ store: url }, new Lines(), new Lines())).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/^cannot search the audit store: relation "audit_sessions" does not exist/) });
   }, 60_000);
 });
