@@ -5,7 +5,6 @@
  * open-store.ts) is read from its files, its index built as it is searched; a PostgreSQL store
  * from its tables (pg-reader.ts).
  */
-import { Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readLogEvents } from '../audit/log-reader.js';
