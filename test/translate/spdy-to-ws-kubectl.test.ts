@@ -17,6 +17,7 @@ import { KUBEWIRE_BIN, kubectlPart, runThroughKubewire, startThroughKubewire } f
 import { startProxyProcess, stopStartedProxies } from '../support/kubewire-proxy.js';
 import { gatewayBinary, startApache, writeUpstreamKubeconfig } from '../support/gateways.js';
 import { EVENT_SCHEMA } from '../../src/events/schema.js';
+import { loggedEvents, type LoggedEvent } from '../support/translated-log.js';
 
 // ajv is CommonJS: under NodeNext the default import is the module object for TypeScript.
 const Ajv = Ajv2020 as unknown as typeof Ajv2020.default;
@@ -40,18 +41,7 @@ afterAll(async () => {
 });
 const logFile = (): string => join(gated.dir, `translate-${++n}.jsonl`);
 
-interface LoggedEvent {
-  type: string;
-  conn?: string;
-  session?: string;
-  translated?: { from: string; to: string; leg: string; peer: string };
-  status?: number;
-  protocol?: string | null;
-}
-
-function events(log: string): LoggedEvent[] {
-  return readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedEvent);
-}
+const events = loggedEvents;
 
 function translate(v: string, args: string[], extra: { input?: string | Buffer; flags?: string[]; timeoutMs?: number } = {}) {
   const log = logFile();

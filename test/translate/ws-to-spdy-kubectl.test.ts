@@ -25,6 +25,7 @@ import { feed } from '../ui/event-fixtures.js';
 import { SessionStore } from '../../ui/store/session-store.js';
 import { columnWidths, rowCells } from '../../ui/format/row-format.js';
 import { summaryLine } from '../../ui/format/detail-format.js';
+import { loggedEvents, type LoggedEvent } from '../support/translated-log.js';
 
 const [v] = availableKubectls(['1.33']);
 const apache = gatewayBinary('apache2');
@@ -59,15 +60,7 @@ async function stopChain(c: Chain | undefined): Promise<void> {
   await c.proxy.stop();
 }
 
-interface LoggedEvent {
-  type: string;
-  conn?: string;
-  session?: string;
-  translated?: { from: string; to: string; leg: string; peer: string };
-  status?: number;
-  protocol?: string | null;
-}
-const events = (log: string): LoggedEvent[] => readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedEvent);
+const events = loggedEvents;
 
 /**
  * The events of the last translated session in `log`, once both of its legs are closed (the
