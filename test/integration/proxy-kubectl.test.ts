@@ -21,6 +21,15 @@ afterAll(async () => {
   await t?.stop();
 });
 
+/**
+ * kubectl 1.30's WebSocket client logs `websocket.go:296] Unknown stream id 1, discarding
+ * message` when a frame comes in for a stream its reader already closed: a race inside client-go,
+ * which a direct run can lose as well; the bytes and the exit code are unchanged.
+ */
+function withoutReaderRace(stderr: string): string {
+  return stderr.replace(/^E\d{4} [\d:.]+\s+\d+ websocket\.go:\d+\] Unknown stream id \d+, discarding message\n/gm, '');
+}
+
 /** Runs one kubectl command both ways; returns the via-kubewire log's summaries. */
 async function both(v: string, args: string[], extra: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}) {
   const env = extra.env ?? {};
@@ -28,7 +37,7 @@ async function both(v: string, args: string[], extra: { input?: string | Buffer;
   const log = join(t.dir, `run-${++n}.jsonl`);
   const via = await runThroughKubewire(v, args, { kubeconfig: t.kubeconfig, home: t.home, log, env, ...extra });
   expect(via.stdoutBytes.equals(direct.stdoutBytes), `stdout of kubectl ${args.join(' ')}`).toBe(true);
-  expect(kubectlPart(via.stderr)).toBe(direct.stderr);
+  expect(withoutReaderRace(kubectlPart(via.stderr))).toBe(withoutReaderRace(direct.stderr));
   expect(via.code).toBe(direct.code);
   return { direct, via, summaries: summaries(log).filter((s) => s.response.status === 101) };
 }

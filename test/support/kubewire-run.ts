@@ -61,7 +61,10 @@ export function summaries(log: string): ConnectionSummary[] {
 
 /**
  * Starts `kubewire run -- kubectl …` in its own process group and leaves it running; `stop`
- * sends SIGINT to the whole group, as a terminal's ^C does, and resolves with the exit code.
+ * sends SIGINT to kubewire, which passes it on to kubectl once (with no terminal it cannot tell
+ * a group's signal from its own, so a SIGINT to the whole group would reach kubectl twice, and
+ * kubectl port-forward dies of the second when it comes after its handler is gone), and resolves
+ * with the exit code.
  */
 export function startThroughKubewire(version: string, args: string[], opts: { kubeconfig: string; home: string; log: string; env?: Record<string, string>; flags?: string[] }) {
   const child = spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', opts.kubeconfig, '--log', opts.log, ...(opts.flags ?? []), '--', kubectlPath(version), ...args], {
@@ -83,7 +86,7 @@ export function startThroughKubewire(version: string, args: string[], opts: { ku
     errors: () => stderr,
     waitFor: (re: RegExp, ms = 15_000): Promise<RegExpMatchArray> => waitForText(() => stdout + '\n' + stderr, re, ms, () => child.exitCode === null),
     stop: async (): Promise<number | null> => {
-      if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGINT');
+      if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGINT');
       const t = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 8000);
       const code = await exited;
       clearTimeout(t);
