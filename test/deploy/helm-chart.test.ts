@@ -34,8 +34,18 @@ function container(objects: K8sObject[]): { args: string[]; image: string } {
 }
 
 describe.skipIf(helm === null)('the Helm chart', () => {
+  it('refuses more than one replica without a shared certificate, and rotates only a files store', () => {
+    const r = spawnSync(helm!, ['template', 'gw', CHART, '--set', 'replicas=2'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('replicas > 1 needs tls.secretName');
+    expect(container(render([])).args).toContain('--max-size=100M');
+    const pg = container(render(['store.postgresUrl=postgres://u:p@db:5432/kw', 'audit.signingKey=PEM']));
+    expect(pg.args.some((a) => a.startsWith('--max-size'))).toBe(false);
+    expect(pg.args).toContain('--audit-signing-key=/etc/kubewire/secret/audit-signing.key');
+  });
+
   it('renders a Deployment with replicas, a Service, a Secret and a NetworkPolicy; passthrough has no RBAC and no token', () => {
-    const objects = render(['replicas=3', 'image.repository=example.internal/kw', 'image.tag=9.9.9', 'store.postgresUrl=postgres://u:p@db:5432/kw']);
+    const objects = render(['replicas=3', 'tls.secretName=kw-tls', 'image.repository=example.internal/kw', 'image.tag=9.9.9', 'store.postgresUrl=postgres://u:p@db:5432/kw', 'audit.signingKey=PEM']);
     const kinds = objects.map((o) => o.kind).sort();
     expect(kinds).toEqual(['ConfigMap', 'Deployment', 'NetworkPolicy', 'Secret', 'Service', 'ServiceAccount']);
     const deployment = objects.find((o) => o.kind === 'Deployment')!;
