@@ -15,7 +15,7 @@ import { chainInfo } from '../audit/chain.js';
 import type { AuditSettings } from '../cli/audit-setup.js';
 import { CliError } from '../io/errors.js';
 import { FileLease } from './file-lease.js';
-import { PgAuditOutput, StoreRefused, type RecordAttachment } from './pg-output.js';
+import type { PgAuditOutput, RecordAttachment } from './pg-output.js';
 import { SessionIndexer } from './session-index.js';
 import { defaultReplica, describeStore } from './store-spec.js';
 
@@ -41,6 +41,8 @@ export async function openAuditStore(settings: AuditSettings, opts: StoreOpenOpt
     return sink;
   }
   const indexer = new SessionIndexer();
+  // Loaded only for PostgreSQL: the client library is a few MiB that no other audit log needs.
+  const { PgAuditOutput, StoreRefused } = await import('./pg-output.js');
   let output: PgAuditOutput;
   try {
     output = await PgAuditOutput.open({ url: store.url, replica, chain: chainInfo(opts.key, opts.signer?.info ?? null), spoolPath: logPath, report });
