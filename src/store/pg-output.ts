@@ -98,14 +98,21 @@ export class PgAuditOutput implements AuditOutput {
   private serial: Promise<unknown> = Promise.resolve();
   private readonly token = randomUUID();
   private readonly retryTimer: NodeJS.Timeout;
+  private uploadQueued = false;
   private readonly heartbeatTimer: NodeJS.Timeout;
   private closed = false;
   /** Why records can no longer go to this replica at all (its lease lost, the spool refused): every append fails. */
   private refusal: Error | null = null;
 
   private constructor(private readonly opts: PgOutputOptions) {
+    // One try at a time: against a database that drops packets a try lasts the connect timeout,
+    // and tries queued every second would pile up ahead of every append.
     this.retryTimer = setInterval(() => {
-      if (this.spool && !this.refusal) void this.enqueue(() => this.upload()).catch((e: unknown) => this.refusedLater(e));
+      if (!this.spool || this.refusal || this.uploadQueued) return;
+      this.uploadQueued = true;
+      void this.enqueue(() => this.upload())
+        .catch((e: unknown) => this.refusedLater(e))
+        .finally(() => void (this.uploadQueued = false));
     }, opts.retryMs ?? 1000);
     this.retryTimer.unref();
     this.heartbeatTimer = setInterval(() => void this.enqueue(() => this.heartbeat()).catch(() => undefined), HEARTBEAT_MS);
@@ -367,43 +374,60 @@ export class PgAuditOutput implements AuditOutput {
     if (found.length) this.opts.report(`kubewire: ${found.length} spool file${found.length === 1 ? '' : 's'} of replica ${this.opts.replica} left by an earlier run: uploaded before new records once the database answers`);
   }
 
-  /** A spool left by an earlier run into the database, if it continues the replica's chain; then it is removed. */
+  /**
+   * A spool left by an earlier run into the database, if it continues the replica's chain; then
+   * it is removed. Read twice, streaming, so memory does not grow with the spool (a long outage
+   * leaves gigabytes): first to find where the database's chain ends in it, then to upload what
+   * follows, UPLOAD_BATCH records at a time.
+   */
   private async recover(path: string): Promise<void> {
-    const events: Recovered[] = [];
+    let index = -1;
+    let held = -1;
+    let first: Recovered['event'] | null = null;
     let cut = false;
-    for await (const l of readFileLines(path, 64 * 1024 * 1024)) {
-      if (l.bytes === null || !l.newline) {
+    for await (const r of spooledRecords(path)) {
+      if (r === null) {
         cut = true;
         continue;
       }
-      const line = l.bytes.toString('utf8');
-      let e: Recovered['event'] & { hash?: string };
-      try {
-        e = JSON.parse(line) as Recovered['event'] & { hash?: string };
-      } catch {
-        cut = true;
-        continue;
-      }
-      events.push({ line, seq: e.seq, hash: e.hash ?? '', session: e.session ?? null, type: e.type, row: undefined, event: e });
+      index++;
+      if (held < 0 && this.lastHash !== null && r.event.hash === this.lastHash) held = index;
     }
-    const held = this.lastHash === null ? -1 : events.findIndex((i) => i.hash === this.lastHash);
-    const rest = events.slice(held + 1);
-    const first = rest[0];
-    if (first && first.event.type !== 'audit.start' && first.event.prev !== (this.lastHash ?? GENESIS)) {
+    // The first record after the database's last one (the first of all when none is in it).
+    let at = -1;
+    for await (const r of spooledRecords(path)) {
+      if (r === null) continue;
+      if (++at === held + 1) {
+        first = r.event;
+        break;
+      }
+    }
+    if (first && first.type !== 'audit.start' && first.prev !== (this.lastHash ?? GENESIS)) {
       this.opts.report(`kubewire: the spool ${path} does not continue replica ${this.opts.replica}'s chain (its first record does not link to the replica's last); it is left in place`);
       return;
     }
     // The index rows of its audit.session records, read as the writer reads them: from the run's start.
     const indexer = new SessionIndexer();
-    if (first && first.event.type !== 'audit.start' && this.runPos > 0) {
+    if (first && first.type !== 'audit.start' && this.runPos > 0) {
       for await (const e of this.runRecords()) indexer.push(e);
     }
-    for (let i = 0; i < rest.length; i += UPLOAD_BATCH) {
-      const batch = rest.slice(i, i + UPLOAD_BATCH).map(({ event, ...p }) => ({ ...p, row: indexer.push(event) ?? undefined }));
-      await this.insert(batch);
+    let uploaded = 0;
+    let batch: Recovered[] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      await this.insert(batch.map(({ event, ...p }) => ({ ...p, row: indexer.push(event) ?? undefined })));
+      uploaded += batch.length;
+      batch = [];
+    };
+    at = -1;
+    for await (const r of spooledRecords(path)) {
+      if (r === null || ++at <= held) continue;
+      batch.push({ line: r.line, seq: r.event.seq, hash: r.event.hash ?? '', session: r.event.session ?? null, type: r.event.type, row: undefined, event: r.event });
+      if (batch.length >= UPLOAD_BATCH) await flush();
     }
+    await flush();
     await unlink(path).catch(() => undefined);
-    this.opts.report(`kubewire: uploaded ${rest.length} records left in the spool ${path} by an earlier run of replica ${this.opts.replica}${cut ? ' (its last line was cut short and is left out)' : ''}`);
+    this.opts.report(`kubewire: uploaded ${uploaded} records left in the spool ${path} by an earlier run of replica ${this.opts.replica}${cut ? ' (its last line was cut short and is left out)' : ''}`);
   }
 
   /** The records of the replica's current run in the database, in order. */
@@ -519,3 +543,20 @@ export function describePgError(e: unknown): string {
   if (err.code === 'ENOTFOUND') return 'host not found';
   return err.message ?? String(e);
 }
+
+/** A spool's records in order, as lines and parsed; null for a line cut short or not JSON. */
+async function* spooledRecords(path: string): AsyncGenerator<{ line: string; event: Recovered['event'] & { hash?: string } } | null> {
+  for await (const l of readFileLines(path, 64 * 1024 * 1024)) {
+    if (l.bytes === null || !l.newline) {
+      yield null;
+      continue;
+    }
+    const line = l.bytes.toString('utf8');
+    try {
+      yield { line, event: JSON.parse(line) as Recovered['event'] & { hash?: string } };
+    } catch {
+      yield null;
+    }
+  }
+}
+
