@@ -9,6 +9,10 @@
  *   not:        82 03 80 03 00         →  data(-1, 80 03 00, binary), end(-1)
  */
 import type { Anomaly } from '../codec/anomaly.js';
+import { AnomalyCode } from '../events/anomaly-codes.js';
+
+/** RFC 6455 §5.5. */
+const MAX_CONTROL_PAYLOAD = 125;
 import { parseClosePayload, WebSocketFrameDecoder, WsOpcode, type WsFrameHeader, type WsPayloadSegment } from '../codec/websocket-frame.js';
 
 export interface WsMessageHandler {
@@ -57,6 +61,12 @@ export class WsMessageReader {
   private onPayload(seg: WsPayloadSegment, channelled: boolean): void {
     const h = seg.frame;
     if ((h.opcode & 0x08) !== 0) {
+      // §5.5: a control frame carries at most 125 bytes. The decoder only reports a longer one;
+      // a bridge that collected it and echoed it back would hold and send whatever it claimed.
+      if (h.length > MAX_CONTROL_PAYLOAD) {
+        if (seg.position === 0) this.handler.broken({ code: AnomalyCode.WsBadControlFrame, message: `a control frame of ${h.length} bytes (at most ${MAX_CONTROL_PAYLOAD})`, offset: seg.offset, opaque: true });
+        return;
+      }
       this.control.push(seg.data);
       return;
     }
