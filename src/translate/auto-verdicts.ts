@@ -50,8 +50,11 @@ export function notHere(c: ConnectionFacts): string | null {
   const r = c.response;
   if (r === null) {
     // Only an upstream that ended or failed without a word; a client that left first proves nothing.
+    // An error counts only on the upstream's side: a client killed while waiting (ECONNRESET) is
+    // also an 'error' close, and would turn translation on for the rest of the process.
     const by = c.close?.closedBy;
-    return by === 'upstream' || by === 'error' ? 'no answer' : null;
+    const upstreamError = by === 'error' && /^upstream socket/.test(c.close?.error ?? '');
+    return by === 'upstream' || upstreamError ? 'no answer' : null;
   }
   const text = bodyText(c);
   if (r.status === 400 && /Upgrade request required/.test(text)) return '400 Upgrade request required';

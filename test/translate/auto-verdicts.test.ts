@@ -15,7 +15,7 @@ const WS_REQUEST = 'kubectl1.30-exec-fb-403-ws-rejected-403';
 const SPDY_REQUEST = 'kubectl1.27-exec-spdyrej-403-spdy-rejected-403';
 
 /** The vector's request answered with `answer` (or nothing), through a fresh model. */
-function judged(vector: string, answer: string | null, closedBy: ConnCloseEvent['closedBy'] = 'upstream'): { said: string[]; refuses: Record<UpgradeTransport, boolean> } {
+function judged(vector: string, answer: string | null, closedBy: ConnCloseEvent['closedBy'] = 'upstream', error: string | null = null): { said: string[]; refuses: Record<UpgradeTransport, boolean> } {
   const v = loadVector(vector);
   const s2c = answer === null ? Buffer.alloc(0) : Buffer.from(answer, 'latin1');
   const { events } = decodeAll([v.c2s], [s2c], { payload: 'full' });
@@ -27,7 +27,7 @@ function judged(vector: string, answer: string | null, closedBy: ConnCloseEvent[
   const all: KubewireEvent[] = [
     clock.stamp({ type: 'conn.open', kind: 'upgrade', client: '127.0.0.1:50000', upstream: 'https://127.0.0.1:6443' }, ids),
     ...events.map((e) => clock.stamp(e, ids)),
-    clock.stamp({ type: 'conn.close', closedBy, bytes: { c2s: v.c2s.length, s2c: s2c.length }, durationMs: 5, error: null }, ids),
+    clock.stamp({ type: 'conn.close', closedBy, bytes: { c2s: v.c2s.length, s2c: s2c.length }, durationMs: 5, error }, ids),
   ];
   for (const e of all) model.ingest(e);
   model.finish();
@@ -55,6 +55,8 @@ describe.skipIf(!vectorsAvailable())('TransportVerdicts', () => {
   it('no answer from the upstream counts; a client that left before the answer does not', () => {
     expect(judged(WS_REQUEST, null, 'upstream').refuses.websocket).toBe(true);
     expect(judged(WS_REQUEST, null, 'client').refuses.websocket).toBe(false);
+    expect(judged(WS_REQUEST, null, 'error', 'upstream socket: read ECONNRESET').refuses.websocket).toBe(true);
+    expect(judged(WS_REQUEST, null, 'error', 'client socket: read ECONNRESET').refuses.websocket).toBe(false);
   });
 
   it("the API server's own refusals (RBAC, a missing pod, a bad request) set nothing", () => {
