@@ -242,7 +242,9 @@ export class KubewireProxy {
       this.connections++;
       // A gateway's client was admitted for this request only (upgrade-tunnel.ts).
       const ctx = { upstream: this.opts.upstream, observer: this.opts.observer, conn, session: this.tracker.sessionOf(req, conn, admission.user?.username), admitted: this.opts.admission !== undefined, ...admitted(admission) };
-      const translation = translationOf(this.opts.translate, req, this.opts.verdicts);
+      // Translation speaks upstream with kubewire's own credential: never for a gateway's clients,
+      // whose own credentials (or impersonation) must carry every request.
+      const translation = this.opts.admission ? null : translationOf(this.opts.translate, req, this.opts.verdicts);
       if (translation === 'spdy-to-ws') void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId(), preflight: this.preflight });
       else if (translation === 'ws-to-spdy') void translateWsToSpdy(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId(), preflight: this.preflight });
       else void tunnelUpgrade(req, socket, head, ctx);
