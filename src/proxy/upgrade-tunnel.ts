@@ -28,6 +28,7 @@ import type { RelayObserver } from '../observer/relay-observer.js';
 import { upstreamRequestHead } from './request-head.js';
 import { upstreamFailure } from './upstream-failure.js';
 import type { Upstream } from './upstream.js';
+import { halfOpen, remoteOf } from './socket-sides.js';
 
 export interface TunnelContext {
   upstream: Upstream;
@@ -238,15 +239,7 @@ function statusLine(server: Duplex, then: (first: Buffer, switched: boolean) => 
   server.once('end', decide);
 }
 
-function halfOpen(socket: Duplex): void {
-  // Pass half-close on instead of ending both ways when one side sends FIN.
-  (socket as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
-}
 
-function remoteOf(socket: Duplex): string {
-  const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
-  return s.remoteAddress ? `${s.remoteAddress.includes(':') ? `[${s.remoteAddress}]` : s.remoteAddress}:${s.remotePort}` : 'unknown';
-}
 
 /**
  * Each chunk read from one side is written to the other in a write of its own, so it leaves in

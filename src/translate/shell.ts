@@ -33,6 +33,7 @@ import type { HttpHead } from '../codec/http1-head.js';
 import type { ClientNegotiation, UpstreamAnswer } from './handshake.js';
 import type { RbacPreflight } from './rbac-preflight.js';
 import type { BridgeOutput, ExpectedStreams } from './remotecommand-bridge.js';
+import { halfOpen, remoteOf } from '../proxy/socket-sides.js';
 
 export interface TranslateContext {
   upstream: Upstream;
@@ -211,10 +212,19 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
   const answer = new Http1HeadDecoder('response');
   const answerBytes: Buffer[] = [];
   const clientEarly: Buffer[] = head.length ? [head] : [];
+  // What the client sends before the upstream answered is held for the bridge, up to
+  // MAX_HELD_BYTES; past that the client waits (the preflight and the dial may take seconds).
+  let earlyBytes = head.length;
+  let earlyPaused = false;
   const onClientEarly = (chunk: Buffer): void => {
     c.tap.push('c2s', chunk);
     c.bytes.c2s += chunk.length;
     clientEarly.push(chunk);
+    earlyBytes += chunk.length;
+    if (earlyBytes > MAX_HELD_BYTES && !earlyPaused) {
+      earlyPaused = true;
+      client.pause();
+    }
   };
   client.on('data', onClientEarly);
   if (head.length) {
@@ -391,6 +401,7 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
     });
     if (rest.length) b.fromUpstream(rest);
     for (const chunk of clientEarly) b.fromClient(chunk);
+    if (earlyPaused) client.resume();
   }
 }
 
@@ -426,14 +437,7 @@ function endSoon(socket: Duplex): void {
   socket.once('close', () => clearTimeout(timer));
 }
 
-function halfOpen(socket: Duplex): void {
-  (socket as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
-}
 
-function remoteOf(socket: Duplex): string {
-  const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
-  return s.remoteAddress ? `${s.remoteAddress.includes(':') ? `[${s.remoteAddress}]` : s.remoteAddress}:${s.remotePort}` : 'unknown';
-}
 
 /** The 403 body when RBAC would refuse the verb the translated request is authorized as; else null. */
 async function preflight(ctx: TranslateContext, req: IncomingMessage, direction: Direction, opts: UpstreamConnectionOptions): Promise<string | null> {
