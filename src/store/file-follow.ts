@@ -18,7 +18,7 @@ import type { KubewireEvent } from '../events/types.js';
 
 export interface FollowOptions {
   signal: AbortSignal;
-  /** Whether a later run of the replica has started (its chain is then over once quiet). */
+  /** Whether no more records will come (a later run of the replica started, or its writer is gone): the chain is then over once quiet. */
   newerRun(): Promise<boolean>;
   /** How long to wait before looking again at a file that did not grow, ms. */
   pollMs?: number;

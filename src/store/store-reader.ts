@@ -142,7 +142,10 @@ export class FileStoreReader implements StoreReader {
   async *follow(place: SessionPlace, signal: AbortSignal): AsyncGenerator<KubewireEvent> {
     const files = place.files ?? [];
     if (files.length === 0) return;
+    // Over once quiet when a later run has started, or when no writer holds the run's lock any
+    // more (it stopped without a final seal, or died): as PostgreSQL's follow ends with the lease.
     const newerRun = async (): Promise<boolean> => {
+      if (!(await fileLeaseHeld(files[0]!))) return true;
       const chains = await this.chains(place.replica).catch(() => []);
       return chains.length > 0 && !chains.at(-1)!.includes(files[0]!);
     };
