@@ -13,6 +13,7 @@ import type { AuditSessionEvent, KubewireEvent } from '../events/types.js';
 import { LogReplay } from '../session/log-replay.js';
 import type { SessionFacts } from '../session/session-facts.js';
 import { payloadBytes } from './terminal-session.js';
+import { printable } from '../io/printable.js';
 
 export interface WatchStatus {
   session: string;
@@ -110,5 +111,5 @@ export function watchLine(s: WatchStatus): string {
   const state = s.state === 'ended'
     ? `ended${s.exitCode !== null ? `, exit ${s.exitCode}` : s.status ? ` (${s.status})` : ''}`
     : s.state === 'live' ? `live${s.exitCode !== null ? `, exit ${s.exitCode}` : ''}` : 'waiting for records';
-  return `kubewire watch: ${s.user ?? '?'}  ${where}  ${what}  ${s.bytes.output} B out, ${s.bytes.input} B in  ${state}`;
+  return `kubewire watch: ${printable(s.user ?? '?')}  ${printable(where)}  ${printable(what)}  ${s.bytes.output} B out, ${s.bytes.input} B in  ${state}`;
 }

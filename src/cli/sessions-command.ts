@@ -11,6 +11,7 @@ import { describePgError } from '../store/pg-output.js';
 import type { IndexedSession, SessionFilter } from '../store/session-index.js';
 import { openStoreReader } from '../store/store-reader.js';
 import { parseStoreSpec } from '../store/store-spec.js';
+import { printable } from '../io/printable.js';
 
 export interface SessionsOptions {
   store: string;
@@ -87,5 +88,6 @@ function sessionLine(s: IndexedSession): string {
   const what = s.command || '-';
   const typed = s.typed.length ? `  typed: ${s.typed.map((t) => JSON.stringify(t)).join(', ')}` : '';
   const exit = s.exitCode === null ? '' : `  exit ${s.exitCode}`;
-  return `${s.start ?? '(no time)'}  ${s.user ?? '?'}  ${s.replica}  ${s.verb}  ${where}  ${what}${s.tty ? ' (tty)' : ''}${exit}  ${s.session}${typed}`;
+  // Everything here but the times and counts is the client's to choose: printed, not obeyed.
+  return `${s.start ?? '(no time)'}  ${printable(s.user ?? '?')}  ${s.replica}  ${s.verb}  ${printable(where)}  ${printable(what)}${s.tty ? ' (tty)' : ''}${exit}  ${printable(s.session)}${typed}`;
 }
