@@ -42,7 +42,8 @@ export interface PreflightRequest {
 export type AccessReview = (req: PreflightRequest, options: UpstreamConnectionOptions) => Promise<boolean | null>;
 
 export class RbacPreflight {
-  private readonly kept = new Map<string, { allowed: boolean | null; at: number }>();
+  /** The answer (or the review under way: a burst of sessions asks once) by key, and when it was asked. */
+  private readonly kept = new Map<string, { allowed: Promise<boolean | null>; at: number }>();
 
   constructor(private readonly review: AccessReview, private readonly now: () => number = Date.now) {}
 
@@ -55,12 +56,12 @@ export class RbacPreflight {
     const key = keyOf(req, options);
     let entry = this.kept.get(key);
     if (!entry || this.now() - entry.at > KEEP_MS) {
-      entry = { allowed: await this.review(req, options), at: this.now() };
+      entry = { allowed: this.review(req, options).catch(() => null), at: this.now() };
       this.kept.delete(key);
       if (this.kept.size >= MAX_KEPT) this.kept.delete(this.kept.keys().next().value!);
       this.kept.set(key, entry);
     }
-    return entry.allowed === false ? refusalBody(req) : null;
+    return (await entry.allowed) === false ? refusalBody(req) : null;
   }
 }
 

@@ -59,6 +59,13 @@ describe('RbacPreflight', () => {
     expect(asked).toHaveLength(5);
   });
 
+  it('a burst of sessions for one key asks once', async () => {
+    const { preflight, asked } = scripted([false]);
+    const all = await Promise.all([1, 2, 3].map(() => preflight.refusal(exec, alice)));
+    expect(asked).toHaveLength(1);
+    expect(all.every((b) => b !== null)).toBe(true);
+  });
+
   it('keeps at most MAX_KEPT answers', async () => {
     const { preflight, asked } = scripted([true]);
     for (let i = 0; i <= MAX_KEPT; i++) await preflight.refusal({ ...exec, namespace: `ns-${i}` }, alice);
