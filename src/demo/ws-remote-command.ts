@@ -17,6 +17,9 @@ import type { GatewayProfiles } from './gateway-profiles.js';
 import { refuseUpgrade } from '../http/raw-response.js';
 import { WsSender } from './ws-messages.js';
 
+/** How long after the 101 the command starts (see runOverWebSocket). */
+export const KUBELET_START_MS = 20;
+
 export const WS_REMOTE_COMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'] as const;
 
 /** The x/net per-frame limit the real servers apply. */
@@ -120,7 +123,23 @@ function runOverWebSocket(ws: WebSocket, protocol: string, command: CommandReque
     if (!ok) sender.onDrain(() => drainListeners.forEach((l) => l()));
     return ok;
   };
-  const running: RunningCommand = startCommand(command, {
+  // The command starts a moment after the 101, as a kubelet's does (its exec setup is a round
+  // trip away): kubectl creates its streams right after the handshake, and a close frame that
+  // came first ("error: closed all streams") would fail a command that ran, which a real API
+  // server never gives it the chance to. Until then, what the client sends waits in order.
+  let running: RunningCommand | null = null;
+  let gone = false;
+  const waiting: ((r: RunningCommand) => void)[] = [];
+  const withRunning = (f: (r: RunningCommand) => void): void => {
+    if (running) f(running);
+    else waiting.push(f);
+  };
+  setTimeout(() => {
+    if (gone) return;
+    running = start();
+    for (const f of waiting.splice(0)) f(running);
+  }, KUBELET_START_MS);
+  const start = (): RunningCommand => startCommand(command, {
     stdout: output(1),
     stderr: output(2),
     onDrain: (listener) => void drainListeners.add(listener),
@@ -155,18 +174,20 @@ function runOverWebSocket(ws: WebSocket, protocol: string, command: CommandReque
       channel = data[0]!;
       payload = data.subarray(1);
     }
-    if (channel === 0) running.stdin(payload);
+    if (channel === 0) withRunning((r) => r.stdin(payload));
     else if (channel === 4) {
       for (const item of resize.push(payload.toString('latin1'))) {
         const size = item.ok ? terminalSize(item.value) : null;
-        if (size) running.resize(size.width, size.height);
+        if (size) withRunning((r) => r.resize(size.width, size.height));
       }
     } else if (channel === CLOSE_SIGNAL && v5 && payload.length === 1 && payload[0] === 0) {
-      running.stdinEnd();
+      withRunning((r) => r.stdinEnd());
     }
   });
   ws.on('close', () => {
-    if (!finished) running.abort();
+    if (finished) return;
+    if (running) running.abort();
+    else gone = true;
   });
 }
 
