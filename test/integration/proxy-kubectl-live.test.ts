@@ -4,11 +4,11 @@
  * terminal; ^C reaches it as it would in a shell.
  */
 import { join } from 'node:path';
-import pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availableKubectls, kubectlEnv, kubectlPath } from '../support/kubectl.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { KUBEWIRE_BIN, startThroughKubewire, summaries } from '../support/kubewire-run.js';
+import { ttyResizeThroughRun } from '../support/pty-kubectl.js';
 
 const versions = availableKubectls(['1.27', '1.30', '1.31', '1.33']);
 
@@ -27,28 +27,7 @@ describe.skipIf(versions.length === 0)('interactive and long-running kubectl thr
     describe(`kubectl ${v}`, () => {
       it('exec -it with a resize: the exit code passes through, the summary has the resizes', async () => {
         const log = logFile();
-        const p = pty.spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', t.kubeconfig, '--log', log, '--', kubectlPath(v), 'exec', '-it', 'web', '-c', 'app', '--', 'sh'], {
-          cols: 80, rows: 24, env: kubectlEnv({ kubeconfig: t.kubeconfig, home: t.home }) as Record<string, string>,
-        });
-        let out = '';
-        p.onData((d) => (out += d));
-        const exited = new Promise<number>((res) => p.onExit((e) => res(e.exitCode)));
-        const waitFor = async (re: RegExp): Promise<void> => {
-          for (let i = 0; i < 300 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 50));
-          expect(out).toMatch(re);
-        };
-        try {
-          p.write('stty size\r');
-          await waitFor(/24 80/);
-          p.resize(100, 30);
-          await new Promise((r) => setTimeout(r, 300));
-          p.write('stty size\r');
-          await waitFor(/30 100/);
-          p.write('exit 5\r');
-          expect(await exited).toBe(5);
-        } finally {
-          p.kill('SIGKILL');
-        }
+        await ttyResizeThroughRun(KUBEWIRE_BIN, ['--kubeconfig', t.kubeconfig, '--log', log], v, kubectlEnv({ kubeconfig: t.kubeconfig, home: t.home }));
         const [s] = summaries(log).filter((x) => x.response.status === 101);
         expect(s).toMatchObject({ exitCode: 5 });
         expect(s!.resizes[0]).toEqual([80, 24]);

@@ -3,6 +3,7 @@
  * stdin is a terminal, and sends resizes when the terminal's size changes.
  */
 import pty from 'node-pty';
+import { expect } from 'vitest';
 import { kubectlEnv, kubectlPath } from './kubectl.js';
 
 export interface PtyKubectl {
@@ -50,4 +51,34 @@ export function spawnKubectlInPty(version: string, args: string[], opts: { kubec
     },
     kill: () => p.kill('SIGKILL'),
   };
+}
+
+/**
+ * `kubewire run -- kubectl exec -it … -- sh` under a pty of 80x24: `stty size` there, a resize
+ * to 100x30 seen by the pod, then `exit 5`, whose code must come back. `runArgs` are kubewire
+ * run's own flags (kubeconfig, log, …) before `--`.
+ */
+export async function ttyResizeThroughRun(kubewireBin: string, runArgs: string[], version: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const p = pty.spawn(process.execPath, [kubewireBin, 'run', ...runArgs, '--', kubectlPath(version), 'exec', '-it', 'web', '-c', 'app', '--', 'sh'], {
+    cols: 80, rows: 24, env: env as Record<string, string>,
+  });
+  let out = '';
+  p.onData((d) => (out += d));
+  const exited = new Promise<number>((res) => p.onExit((e) => res(e.exitCode)));
+  const waitFor = async (re: RegExp): Promise<void> => {
+    for (let i = 0; i < 300 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(out).toMatch(re);
+  };
+  try {
+    p.write('stty size\r');
+    await waitFor(/24 80/);
+    p.resize(100, 30);
+    await new Promise((r) => setTimeout(r, 300));
+    p.write('stty size\r');
+    await waitFor(/30 100/);
+    p.write('exit 5\r');
+    expect(await exited).toBe(5);
+  } finally {
+    p.kill('SIGKILL');
+  }
 }

@@ -9,7 +9,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { echoPattern, echoRoundTrip } from '../support/echo-port.js';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
-import pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { availableKubectls, kubectlEnv, kubectlPath, runKubectl, SPDY_ENV, WEBSOCKET_ENV } from '../support/kubectl.js';
@@ -18,6 +17,7 @@ import { startProxyProcess, stopStartedProxies } from '../support/kubewire-proxy
 import { gatewayBinary, startApache, writeUpstreamKubeconfig } from '../support/gateways.js';
 import { EVENT_SCHEMA } from '../../src/events/schema.js';
 import { loggedEvents, type LoggedEvent } from '../support/translated-log.js';
+import { ttyResizeThroughRun } from '../support/pty-kubectl.js';
 
 // ajv is CommonJS: under NodeNext the default import is the module object for TypeScript.
 const Ajv = Ajv2020 as unknown as typeof Ajv2020.default;
@@ -203,28 +203,7 @@ describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --t
 
       it('exec -it under a pty with a resize: the size reaches the pod, the exit code comes back', async () => {
         const log = logFile();
-        const p = pty.spawn(process.execPath, [KUBEWIRE_BIN, 'run', '--kubeconfig', gated.kubeconfig, '--log', log, ...TRANSLATE, '--', kubectlPath(v), 'exec', '-it', 'web', '-c', 'app', '--', 'sh'], {
-          cols: 80, rows: 24, env: kubectlEnv({ kubeconfig: gated.kubeconfig, home: gated.home, env: SPDY_ENV }) as Record<string, string>,
-        });
-        let out = '';
-        p.onData((d) => (out += d));
-        const exited = new Promise<number>((res) => p.onExit((e) => res(e.exitCode)));
-        const waitFor = async (re: RegExp): Promise<void> => {
-          for (let i = 0; i < 300 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 50));
-          expect(out).toMatch(re);
-        };
-        try {
-          p.write('stty size\r');
-          await waitFor(/24 80/);
-          p.resize(100, 30);
-          await new Promise((r) => setTimeout(r, 300));
-          p.write('stty size\r');
-          await waitFor(/30 100/);
-          p.write('exit 5\r');
-          expect(await exited).toBe(5);
-        } finally {
-          p.kill('SIGKILL');
-        }
+        await ttyResizeThroughRun(KUBEWIRE_BIN, ['--kubeconfig', gated.kubeconfig, '--log', log, ...TRANSLATE], v, kubectlEnv({ kubeconfig: gated.kubeconfig, home: gated.home, env: SPDY_ENV }));
       });
     });
   }
