@@ -23,10 +23,16 @@ export function kubectlCommandFor(c: ConnView): string {
 }
 
 /**
- * For a refused SPDY upgrade on a path that may carry WebSocket: kubewire can speak WebSocket
- * for a client that only speaks SPDY (src/translate).
+ * The `--translate` fix (src/translate). `spdy-to-ws`: for a refused SPDY upgrade on a path that
+ * may carry WebSocket, kubewire speaks WebSocket for a client that only speaks SPDY.
+ * `ws-to-spdy`: for a control plane that refuses WebSocket streaming, kubewire placed after the
+ * hops that refuse SPDY (on a bastion, or in the cluster) speaks SPDY for a WebSocket client.
  */
-export function translateFix(c: ConnView): string {
+export function translateFix(c: ConnView, direction: 'spdy-to-ws' | 'ws-to-spdy' = 'spdy-to-ws'): string {
   const cmd = c.request?.kubectlCommand ?? kubectlCommandFor(c);
+  if (direction === 'ws-to-spdy') {
+    return 'Where SPDY cannot reach the API server either (a hop in front refuses it), or the client has no SPDY fallback, '
+      + `kubewire placed after that hop (on a bastion, or in the cluster) speaks SPDY for it: kubewire proxy --translate ws-to-spdy (or kubewire run --translate ws-to-spdy -- ${cmd} …).`;
+  }
   return `With a client that only speaks SPDY, kubewire can speak WebSocket for it where the path carries WebSocket: kubewire run --translate spdy-to-ws -- ${cmd} … (or kubewire proxy --translate spdy-to-ws).`;
 }

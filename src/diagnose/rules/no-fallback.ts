@@ -10,6 +10,7 @@
 import { attribute, clip } from '../../session/answered-by.js';
 import { answerComplete, describeAnswer, describeRequest, isFinalAnswer, operationOf, seqsOf } from '../answer.js';
 import { FALLBACK_GRACE_MS, sameTarget } from '../../session/session-facts.js';
+import { translateFix } from '../fixes.js';
 import { tsOf } from '../stream.js';
 import type { ConnView, FindingDraft, Rule, SessionView } from '../types.js';
 
@@ -52,6 +53,6 @@ function finding(view: SessionView, c: ConnView): FindingDraft {
     },
     hop: { where: 'client↔kubewire', answeredBy: by.answeredBy, why: `the refusal came from the ${by.answeredBy === 'unknown' ? 'upstream' : by.answeredBy}; the client did not retry over SPDY, which kubectl does` },
     fix: 'Fix what refused the WebSocket upgrade (the other findings of this session name it), so that the client does not need a fallback; '
-      + 'or run the command with kubectl 1.30+ (it falls back to SPDY), or a client release with a working SPDY fallback.',
+      + `or run the command with kubectl 1.30+ (it falls back to SPDY), or a client release with a working SPDY fallback. ${translateFix(c, 'ws-to-spdy')}`,
   };
 }

@@ -14,6 +14,7 @@ import { attribute, bodyText, clip } from '../../session/answered-by.js';
 import { answerComplete, describeAnswer, describeRequest, isRemoteCommand, operationOf, seqsOf, upstreamHop } from '../answer.js';
 import { serverMinor } from '../session-view.js';
 import type { ConnView, FindingDraft, Rule, SessionView } from '../types.js';
+import { translateFix } from '../fixes.js';
 import { verbSplitOf } from './rbac-verb-split.js';
 
 const OWN_CAUSE = /container \S+ is not valid for pod|not found|Upgrade request required|missing upgrade headers|no tunneling spdy protocols|cannot (get|create) resource/i;
@@ -65,6 +66,7 @@ function finding(view: SessionView, c: ConnView): FindingDraft {
     },
     hop: upstreamHop(c),
     fix: `Turn WebSocket streaming on on the API server (\`--feature-gates=${gate}=true\`, the default from ${since}), or ask the platform's operators which policy disables it; `
-      + `until then, ${pf ? 'KUBECTL_PORT_FORWARD_WEBSOCKETS=false' : 'KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false'} makes kubectl go straight to SPDY.`,
+      + `until then, ${pf ? 'KUBECTL_PORT_FORWARD_WEBSOCKETS=false' : 'KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false'} makes kubectl go straight to SPDY.`
+      + (spdy?.accepted ? '' : ` ${translateFix(c, 'ws-to-spdy')}`),
   };
 }

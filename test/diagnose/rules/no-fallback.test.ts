@@ -17,6 +17,7 @@ describe('no-fallback', () => {
     expect(f!.explanation).toContain('python-kubernetes');
     expect(f!.explanation).toContain('not a network fault');
     expect(f!.evidence.facts.at(-1)).toBe('no SPDY upgrade followed');
+    expect(f!.fix).toContain('kubewire proxy --translate ws-to-spdy');
   });
 
   it('fires for a rejected 101, and when the SPDY attempt came only after the grace', () => {

@@ -17,6 +17,15 @@ describe('websocket-disabled', () => {
     expect(f!.explanation).toContain('OpenShift 4.18–4.21');
     expect(f!.evidence.facts).toContain('the API server\'s /version: v1.33.1');
     expect(f!.fix).toContain('KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false');
+    // SPDY worked, so translation is not offered.
+    expect(f!.fix).not.toContain('--translate');
+  });
+
+  it('offers ws-to-spdy when SPDY did not get through either', () => {
+    const log = new LogBuilder().add('c1', wsRequest(), ...policy());
+    const [f] = websocketDisabled.evaluate(log.view({ serverVersion: 'v1.33.1' }));
+    expect(f).toMatchObject({ severity: 'error' });
+    expect(f!.fix).toContain('kubewire proxy --translate ws-to-spdy');
   });
 
   it('reads the kubelet\'s empty 403 relayed with Audit-Id, and the tunnel\'s "port" refusal from 1.31, as WebSocket turned off', () => {
