@@ -127,11 +127,22 @@ export function encodeWindowUpdate(streamId: number, delta: number): Buffer {
 }
 
 export function encodeDataFrame(streamId: number, payload: Uint8Array, fin = false): Buffer {
-  if (payload.length > MAX_LENGTH) throw new RangeError(`DATA payload of ${payload.length} bytes exceeds 24 bits`);
   const frame = Buffer.allocUnsafe(8 + payload.length);
-  frame.writeUInt32BE(streamId & U31, 0);
-  frame[4] = fin ? FLAG_FIN : 0;
-  frame.writeUIntBE(payload.length, 5, 3);
+  writeDataHead(frame, streamId, payload.length, fin);
   frame.set(payload, 8);
   return frame;
+}
+
+/** The 8 bytes of a DATA frame's header alone, for a payload sent after it as it is. */
+export function encodeDataFrameHead(streamId: number, length: number, fin = false): Buffer {
+  const head = Buffer.allocUnsafe(8);
+  writeDataHead(head, streamId, length, fin);
+  return head;
+}
+
+function writeDataHead(out: Buffer, streamId: number, length: number, fin: boolean): void {
+  if (length > MAX_LENGTH) throw new RangeError(`DATA payload of ${length} bytes exceeds 24 bits`);
+  out.writeUInt32BE(streamId & U31, 0);
+  out[4] = fin ? FLAG_FIN : 0;
+  out.writeUIntBE(length, 5, 3);
 }

@@ -21,11 +21,26 @@ export function encodeServerFrame(opcode: number, payload: Uint8Array, channel?:
   return encodeFrame(opcode, payload, null, channel);
 }
 
-function encodeFrame(opcode: number, payload: Uint8Array, key: Buffer | null, channel: number | undefined): Buffer {
-  const length = payload.length + (channel === undefined ? 0 : 1);
+/**
+ * A server's frame without its payload: the head and the channel byte, for a payload written
+ * after it as it is (shell.ts writes both at once). A client's frame is masked, so it always
+ * needs its own copy.
+ */
+export function serverFrameHead(opcode: number, payloadLength: number, channel?: number): Buffer {
+  const length = payloadLength + (channel === undefined ? 0 : 1);
+  const start = headLength(length, null);
+  const out = Buffer.allocUnsafe(start + (channel === undefined ? 0 : 1));
+  writeHead(out, opcode, length, null);
+  if (channel !== undefined) out[start] = channel;
+  return out;
+}
+
+function headLength(length: number, key: Buffer | null): number {
+  return 2 + (length <= 125 ? 0 : length <= 0xffff ? 2 : 8) + (key === null ? 0 : 4);
+}
+
+function writeHead(out: Buffer, opcode: number, length: number, key: Buffer | null): void {
   const lengthBytes = length <= 125 ? 0 : length <= 0xffff ? 2 : 8;
-  const start = 2 + lengthBytes + (key === null ? 0 : 4);
-  const out = Buffer.allocUnsafe(start + length);
   out[0] = 0x80 | opcode;
   out[1] = (key === null ? 0 : 0x80) | (lengthBytes === 0 ? length : lengthBytes === 2 ? 126 : 127);
   if (lengthBytes === 2) out.writeUInt16BE(length, 2);
@@ -33,7 +48,14 @@ function encodeFrame(opcode: number, payload: Uint8Array, key: Buffer | null, ch
     out.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
     out.writeUInt32BE(length >>> 0, 6);
   }
-  if (key !== null) key.copy(out, start - 4, 0, 4);
+  if (key !== null) key.copy(out, 2 + lengthBytes, 0, 4);
+}
+
+function encodeFrame(opcode: number, payload: Uint8Array, key: Buffer | null, channel: number | undefined): Buffer {
+  const length = payload.length + (channel === undefined ? 0 : 1);
+  const start = headLength(length, key);
+  const out = Buffer.allocUnsafe(start + length);
+  writeHead(out, opcode, length, key);
   let at = start;
   if (channel !== undefined) out[at++] = channel;
   out.set(payload, at);

@@ -24,7 +24,7 @@
  * segment, never held whole; a stdin DATA segment becomes one whole WebSocket message, because
  * the API server reads each frame as a message (A §7).
  */
-import { encodeDataFrame, encodeGoaway, encodePing, encodeRstStream, encodeSynReply, SpdyHeaderBlockDeflater } from '../codec/spdy-encode.js';
+import { encodeDataFrame, encodeDataFrameHead, encodeGoaway, encodePing, encodeRstStream, encodeSynReply, SpdyHeaderBlockDeflater } from '../codec/spdy-encode.js';
 import { type SpdyControlFrame, SpdyFrameDecoder, type SpdyDataFrameHeader, type SpdyDataSegment } from '../codec/spdy-frame.js';
 import { headerLookup, SpdyHeaderBlockInflater, type SpdyHeaders } from '../codec/spdy-header-block.js';
 import { MAX_STATUS_BYTES } from '../codec/limits.js';
@@ -48,10 +48,14 @@ export interface ExpectedStreams {
 export type Ender = 'client' | 'upstream' | 'proxy';
 
 export interface BridgeOutput {
-  /** SPDY bytes for the client; false when its socket is full. */
-  toClient(bytes: Buffer): boolean;
-  /** WebSocket bytes for the upstream; false when its socket is full. */
-  toUpstream(bytes: Buffer): boolean;
+  /**
+   * Bytes for the client; false when its socket is full. A frame's payload may come as `body`,
+   * a view of what was read, after its head: both leave in one write (see shell.ts), so the
+   * payload is not copied into a frame of its own first.
+   */
+  toClient(bytes: Buffer, body?: Buffer): boolean;
+  /** Bytes for the upstream, the same way; false when its socket is full. */
+  toUpstream(bytes: Buffer, body?: Buffer): boolean;
   /** Everything for the client is written: end its socket. `by`: whose end ended the session. */
   endClient(by: Ender): void;
   /** Everything for the upstream is written: end its socket. */
@@ -334,7 +338,10 @@ export class SpdyToWebSocketBridge {
     }
     const id = this.byType.get(type);
     if (id === undefined) return;
-    for (let at = 0; at < data.length; at += MAX_DATA_FRAME) this.out.toClient(encodeDataFrame(id, data.subarray(at, at + MAX_DATA_FRAME)));
+    for (let at = 0; at < data.length; at += MAX_DATA_FRAME) {
+      const piece = data.subarray(at, at + MAX_DATA_FRAME);
+      this.out.toClient(encodeDataFrameHead(id, piece.length), piece);
+    }
   }
 
   /**

@@ -12,7 +12,7 @@
  * WebSocket leg's own pings are answered here, and the leg is pinged to keep it alive.
  */
 import { WsOpcode } from '../codec/websocket-frame.js';
-import { encodeClientFrame, encodeServerFrame } from './client-frame.js';
+import { encodeClientFrame, encodeServerFrame, serverFrameHead } from './client-frame.js';
 import type { BridgeOutput } from './remotecommand-bridge.js';
 import { WsMessageReader } from './ws-message-reader.js';
 
@@ -179,7 +179,7 @@ export class TunnelToSpdyBridge {
 
   fromUpstream(chunk: Buffer): void {
     if (this.done || chunk.length === 0) return;
-    this.out.toClient(encodeServerFrame(WsOpcode.Binary, chunk));
+    this.out.toClient(serverFrameHead(WsOpcode.Binary, chunk.length), chunk);
   }
 
   /** The upstream's SPDY session ended with its TCP: close 1000, which the client reads as EOF. */

@@ -25,13 +25,13 @@
  * them in order either way. A client message is routed by its first byte and streamed through
  * segment by segment; SPDY DATA from upstream becomes one message per segment.
  */
-import { encodeDataFrame, encodeGoaway, encodePing, encodeRstStream, encodeSynStream, SpdyHeaderBlockDeflater } from '../codec/spdy-encode.js';
+import { encodeDataFrame, encodeDataFrameHead, encodeGoaway, encodePing, encodeRstStream, encodeSynStream, SpdyHeaderBlockDeflater } from '../codec/spdy-encode.js';
 import { SpdyFrameDecoder, type SpdyControlFrame, type SpdyDataFrameHeader, type SpdyDataSegment } from '../codec/spdy-frame.js';
 import { SpdyHeaderBlockInflater } from '../codec/spdy-header-block.js';
 import { MAX_STATUS_BYTES } from '../codec/limits.js';
 import { WsOpcode } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
-import { encodeServerFrame } from './client-frame.js';
+import { encodeServerFrame, serverFrameHead } from './client-frame.js';
 import type { BridgeOutput, Ender, ExpectedStreams, StreamType } from './remotecommand-bridge.js';
 import { failureStatus, statusFor } from './status-forms.js';
 import { WsMessageReader } from './ws-message-reader.js';
@@ -186,7 +186,10 @@ export class WebSocketToSpdyBridge {
     if (type === 'stdin' && this.stdinFin) return;
     const id = type === undefined ? undefined : this.ids.get(type);
     if (id === undefined) return;
-    for (let at = 0; at < data.length; at += MAX_DATA_FRAME) this.out.toUpstream(encodeDataFrame(id, data.subarray(at, at + MAX_DATA_FRAME)));
+    for (let at = 0; at < data.length; at += MAX_DATA_FRAME) {
+      const piece = data.subarray(at, at + MAX_DATA_FRAME);
+      this.out.toUpstream(encodeDataFrameHead(id, piece.length), piece);
+    }
   }
 
   /** v5's `[FF, channel]` (A §1.3): the end of stdin, carried as its stream's FIN. */
@@ -262,7 +265,7 @@ export class WebSocketToSpdyBridge {
     if (this.done) return;
     const type = this.types.get(seg.frame.streamId);
     if (type === 'stdout' || type === 'stderr') {
-      this.out.toClient(encodeServerFrame(WsOpcode.Binary, seg.data, type === 'stdout' ? 1 : 2));
+      this.out.toClient(serverFrameHead(WsOpcode.Binary, seg.data.length, type === 'stdout' ? 1 : 2), seg.data);
     } else if (type === 'error') {
       this.statusSeen = true;
       if (this.statusBytes + seg.data.length <= MAX_STATUS_BYTES) {

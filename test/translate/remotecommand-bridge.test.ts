@@ -61,8 +61,8 @@ function play(steps: Step[], o: { client?: string; upstream?: string; streams: E
     streams: o.streams,
     maskKey: () => KEY,
     out: {
-      toClient: (b) => (toClient.push(b), true),
-      toUpstream: (b) => (toUpstream.push(b), true),
+      toClient: (b, body) => (toClient.push(b, ...(body ? [body] : [])), true),
+      toUpstream: (b, body) => (toUpstream.push(b, ...(body ? [body] : [])), true),
       endClient: (by) => void ends.push(`client by ${by}`),
       endUpstream: (by) => void ends.push(`upstream by ${by}`),
     },
@@ -245,7 +245,7 @@ describe('SpdyToWebSocketBridge', () => {
     const toClient: Buffer[] = [];
     const b = new SpdyToWebSocketBridge({
       clientProtocol: V4, upstreamProtocol: V5, streams: { stdin: true, stdout: true, stderr: false, resize: false }, maskKey: () => KEY,
-      out: { toClient: (x) => (toClient.push(x), true), toUpstream: () => true, endClient: () => {}, endUpstream: () => {} },
+      out: { toClient: (x, body) => (toClient.push(x, ...(body ? [body] : [])), true), toUpstream: () => true, endClient: () => {}, endUpstream: () => {} },
     });
     b.fromClient(k.open('error'));
     expect(b.missingStreams).toEqual(['stdin', 'stdout']);

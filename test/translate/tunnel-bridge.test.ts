@@ -21,8 +21,8 @@ function run(upstream: Buffer, cut: (b: Buffer) => Buffer[], client: Buffer[] = 
   const b = new SpdyTunnelBridge({
     maskKey: () => KEY,
     out: {
-      toClient: (x) => (toClient.push(x), true),
-      toUpstream: (x) => (toUpstream.push(x), true),
+      toClient: (x, body) => (toClient.push(x, ...(body ? [body] : [])), true),
+      toUpstream: (x, body) => (toUpstream.push(x, ...(body ? [body] : [])), true),
       endClient: (by) => void ends.push(`client by ${by}`),
       endUpstream: (by) => void ends.push(`upstream by ${by}`),
     },

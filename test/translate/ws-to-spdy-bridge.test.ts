@@ -55,8 +55,8 @@ function play(steps: Step[], make: Make, cut: (b: Buffer) => Buffer[] = (b) => [
   const ends: string[] = [];
   const problems: string[] = [];
   const bridge = make({
-    toClient: (b) => (toClient.push(b), true),
-    toUpstream: (b) => (toUpstream.push(b), true),
+    toClient: (b, body) => (toClient.push(b, ...(body ? [body] : [])), true),
+    toUpstream: (b, body) => (toUpstream.push(b, ...(body ? [body] : [])), true),
     endClient: (by) => void ends.push(`client by ${by}`),
     endUpstream: (by) => void ends.push(`upstream by ${by}`),
     problem: (m) => void problems.push(m),
