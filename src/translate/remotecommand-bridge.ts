@@ -50,8 +50,8 @@ export type Ender = 'client' | 'upstream' | 'proxy';
 export interface BridgeOutput {
   /**
    * Bytes for the client; false when its socket is full. A frame's payload may come as `body`,
-   * a view of what was read, after its head: both leave in one write (see shell.ts), so the
-   * payload is not copied into a frame of its own first.
+   * a view of what was read, after its head: the shell joins them in one write from a shared
+   * slab (frame-slab.ts) rather than in a buffer of their own.
    */
   toClient(bytes: Buffer, body?: Buffer): boolean;
   /** Bytes for the upstream, the same way; false when its socket is full. */

@@ -34,6 +34,7 @@ import type { ClientNegotiation, UpstreamAnswer } from './handshake.js';
 import type { RbacPreflight } from './rbac-preflight.js';
 import type { BridgeOutput, ExpectedStreams } from './remotecommand-bridge.js';
 import { halfOpen, remoteOf } from '../proxy/socket-sides.js';
+import { joinFrame } from './frame-slab.js';
 
 export interface TranslateContext {
   upstream: Upstream;
@@ -119,14 +120,10 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
   c.tap.push('c2s', clientHead);
   c.bytes.c2s += clientHead.length;
   const toClient = (bytes: Buffer | string, body?: Buffer): boolean => {
-    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
-    const ok = body === undefined ? client.write(b) : writeParts(client, b, body);
+    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : body === undefined ? bytes : joinFrame(bytes, body);
+    const ok = client.write(b);
     c.tap.push('s2c', b);
     c.bytes.s2c += b.length;
-    if (body !== undefined) {
-      c.tap.push('s2c', body);
-      c.bytes.s2c += body.length;
-    }
     return ok;
   };
   const finishClientOnly = (closedBy: Closer, error: string | null): void => {
@@ -178,14 +175,11 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
   }
   emitUpstream({ type: 'conn.open', kind: 'upgrade', client: 'kubewire', upstream: upstream.describe(), translated: translated('upstream') });
   const u: Leg = { name: 'upstream', socket: server, conn: ctx.upstreamConn, bytes: { c2s: 0, s2c: 0 }, tap: observer.tap({ conn: ctx.upstreamConn, session }), closedBy: null, error: null, closed: false };
-  const toUpstream = (bytes: Buffer, body?: Buffer): boolean => {
-    const ok = body === undefined ? server.write(bytes) : writeParts(server, bytes, body);
-    u.tap.push('c2s', bytes);
-    u.bytes.c2s += bytes.length;
-    if (body !== undefined) {
-      u.tap.push('c2s', body);
-      u.bytes.c2s += body.length;
-    }
+  const toUpstream = (head: Buffer, body?: Buffer): boolean => {
+    const b = body === undefined ? head : joinFrame(head, body);
+    const ok = server.write(b);
+    u.tap.push('c2s', b);
+    u.bytes.c2s += b.length;
     return ok;
   };
   toUpstream(request.head);
@@ -434,19 +428,6 @@ class SourceHolds {
     if (set === undefined || !set.delete(reason)) return;
     if (set.size === 0) source.resume();
   }
-}
-
-/**
- * A frame's head and its payload in one write: corked, the socket hands both to one `writev`,
- * which its TLS layer joins into one record in native memory. Copying the payload into a frame
- * buffer of its own first cost a JS allocation per frame and most of the translation's GC.
- */
-function writeParts(socket: Duplex, head: Buffer, body: Buffer): boolean {
-  socket.cork();
-  socket.write(head);
-  const ok = socket.write(body);
-  socket.uncork();
-  return ok;
 }
 
 /** FIN now; destroyed if the peer has not closed its side within CLOSE_GRACE_MS. */
