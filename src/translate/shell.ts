@@ -87,7 +87,8 @@ export interface Direction {
   accept(req: IncomingMessage, clientProtocol: string): string;
   /** Which of the two protocols is the SPDY one (it decides which streams exist). */
   spdyProtocol(clientProtocol: string, upstreamProtocol: string): string;
-  bridge(o: { portForward: boolean; clientProtocol: string; upstreamProtocol: string; streams: ExpectedStreams; out: BridgeOutput }): Bridge;
+  /** `query`: the request's, for what the streams do not say (the legacy port-forward's ports). */
+  bridge(o: { portForward: boolean; clientProtocol: string; upstreamProtocol: string; streams: ExpectedStreams; query: URLSearchParams; out: BridgeOutput }): Bridge;
 }
 
 /** One leg: its socket, tap, byte counts and close bookkeeping. */
@@ -344,7 +345,7 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
       problem: (message) => emitClient({ type: 'proxy.error', code: 'KW_ERR_TRANSLATE', message, upstream: upstream.describe(), status: null }),
       notice: (message) => emitClient({ type: 'proxy.error', code: 'KW_NOTE_TRANSLATE', message, upstream: upstream.describe(), status: null }),
     };
-    const b = direction.bridge({ portForward, clientProtocol, upstreamProtocol, streams, out });
+    const b = direction.bridge({ portForward, clientProtocol, upstreamProtocol, streams, query, out });
     bridged = true;
     toClient(direction.accept(req, clientProtocol));
     b.start?.();
