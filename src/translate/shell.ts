@@ -33,7 +33,7 @@ import type { HttpHead } from '../codec/http1-head.js';
 import type { ClientNegotiation, UpstreamAnswer } from './handshake.js';
 import type { RbacPreflight } from './rbac-preflight.js';
 import type { BridgeOutput, ExpectedStreams } from './remotecommand-bridge.js';
-import { halfOpen, remoteOf } from '../proxy/socket-sides.js';
+import { halfOpen, ownRecords, remoteOf } from '../proxy/socket-sides.js';
 
 export interface TranslateContext {
   upstream: Upstream;
@@ -108,6 +108,8 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
   const started = Date.now();
   client.on('error', () => {});
   halfOpen(client);
+  // python-kubernetes reads the status and close frames only when they come in records of their own.
+  ownRecords(client);
   const translated = (leg: 'client' | 'upstream') => ({ from: direction.from, to: direction.to, leg, peer: leg === 'client' ? ctx.upstreamConn : ctx.conn });
   const emitFor = (conn: string) => (body: EventBody): void => observer.publish(body, { conn, session });
   const emitClient = emitFor(ctx.conn);
