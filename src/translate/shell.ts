@@ -12,7 +12,8 @@
  * 4. only after the upstream's 101 does the client get its 101, and a bridge carries the
  *    session: exec and attach stream by stream (remotecommand-bridge.ts, ws-to-spdy-bridge.ts),
  *    port-forward as the SPDY bytes themselves in or out of the KEP-4006 tunnel
- *    (tunnel-bridge.ts).
+ *    (tunnel-bridge.ts), or the kubelet's legacy WebSocket port-forward port by port
+ *    (ws-portforward-bridge.ts).
  *
  * The observer sees both legs as two connections of one session, each with its own tap: the
  * client's (conn `ctx.conn`) and the upstream's (conn `ctx.upstreamConn`); their `conn.open`
