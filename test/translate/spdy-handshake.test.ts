@@ -54,6 +54,11 @@ describe('translationOf', () => {
     expect(translationOf('auto', spdy, verdicts)).toBeNull();
     expect(translationOf('auto', WS_133, verdicts)).toBeNull();
     expect(translationOf('auto', spdy)).toBeNull();
+    // After a WebSocket verdict, every WebSocket stream is translated, the legacy port-forward too.
+    const refusesWs = { refuses: (t: string) => t === 'websocket' } as unknown as TransportVerdicts;
+    expect(translationOf('auto', ws(`${PF}?ports=80`, 'v4.channel.k8s.io'), refusesWs)).toBe('ws-to-spdy');
+    expect(translationOf('auto', ws(EXEC, 'v4.base64.channel.k8s.io'), refusesWs)).toBe('ws-to-spdy');
+    expect(translationOf('auto', spdy, refusesWs)).toBeNull();
   });
 });
 

@@ -14,13 +14,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { runCli } from '../support/cli.js';
 import { readEvents, waitUntil } from '../support/event-log.js';
 import { startProxyProcess, stopStartedProxies, type ProxyProcess } from '../support/kubewire-proxy.js';
 import { PY_SCRIPT, PYTHON, pythonKubernetesAvailable, runClient, writeClientNodeScript } from '../support/library-clients.js';
 import { loggedEvents, type LoggedEvent } from '../support/translated-log.js';
+import { wsSession } from '../support/ws-client.js';
 import { feed } from '../ui/event-fixtures.js';
 import { SessionStore } from '../../ui/store/session-store.js';
 
@@ -120,32 +120,12 @@ describe('a base64 exec through kubewire proxy --translate ws-to-spdy', () => {
     if (!token || !ca) throw new Error(`no token or CA in ${proxy.kubeconfig}`);
     const command = ['sh', '-c', 'read line; echo "got $line"; echo warn >&2; exit 3'].map((c) => `command=${encodeURIComponent(c)}`).join('&');
     const url = `${proxy.url.replace('https:', 'wss:')}/api/v1/namespaces/default/pods/web/exec?${command}&container=app&stdin=true&stdout=true&stderr=true`;
-    const got = await new Promise<{ protocol: string; messages: string[]; close: number }>((resolve, reject) => {
-      const ws = new WebSocket(url, ['v4.base64.channel.k8s.io'], { ca: Buffer.from(ca, 'base64'), headers: { Authorization: `Bearer ${token}` } });
-      const messages: string[] = [];
-      const timer = setTimeout(() => {
-        ws.terminate();
-        reject(new Error(`timed out; got ${JSON.stringify(messages)}`));
-      }, 15_000);
-      ws.on('open', () => ws.send(`0${Buffer.from('typed\n').toString('base64')}`));
-      ws.on('message', (data: Buffer, binary: boolean) => messages.push(`${binary ? 'binary' : 'text'} ${data.toString('latin1')}`));
-      ws.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ protocol: ws.protocol, messages, close: code });
-      });
-      ws.on('unexpected-response', (_req, res) => {
-        clearTimeout(timer);
-        reject(new Error(`HTTP ${res.statusCode}`));
-      });
-      ws.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
+    const got = await wsSession(url, ['v4.base64.channel.k8s.io'], { ca: Buffer.from(ca, 'base64'), token, timeoutMs: 15_000, onOpen: (ws) => ws.send(`0${Buffer.from('typed\n').toString('base64')}`) });
     expect(got.protocol).toBe('v4.base64.channel.k8s.io');
     expect(got.close).toBe(1000);
-    expect(got.messages.every((m) => m.startsWith('text '))).toBe(true);
-    const channel = (n: number) => got.messages.map((m) => m.slice(5)).filter((m) => m[0] === String(n)).map((m) => Buffer.from(m.slice(1), 'base64').toString('utf8')).join('');
+    expect(got.messages.filter((m) => m.binary)).toEqual([]);
+    const texts = got.messages.map((m) => m.data.toString('latin1'));
+    const channel = (n: number) => texts.filter((m) => m[0] === String(n)).map((m) => Buffer.from(m.slice(1), 'base64').toString('utf8')).join('');
     expect(channel(1)).toBe('got typed\n');
     expect(channel(2)).toBe('warn\n');
     expect(JSON.parse(channel(3))).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '3' }] } });
