@@ -8,6 +8,7 @@
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { DecodeContext } from './decode-context.js';
 import type { Direction } from '../events/types.js';
+import { Base64Stream } from './base64-stream.js';
 import { PayloadBytes } from './payload-bytes.js';
 import { WsOpcode, type WsPayloadSegment } from './websocket-frame.js';
 import type { WsMessageConsumer } from './websocket-layer.js';
@@ -23,12 +24,10 @@ export interface ChannelHandler {
   finish(offset: number): void;
 }
 
-const BASE64_TEXT = /^[A-Za-z0-9+/=]*$/;
-
 export class ChannelDemux implements WsMessageConsumer {
   private channel: number | null = null;
   private skip = false;
-  private carry = '';
+  private readonly text = new Base64Stream();
   private index = 0;
   private typeReported = false;
 
@@ -42,7 +41,7 @@ export class ChannelDemux implements WsMessageConsumer {
   messageStart(opcode: number, offset: number): void {
     this.channel = null;
     this.skip = false;
-    this.carry = '';
+    this.text.reset();
     // Servers decode either frame type the same way (apimachinery wsstream conn.go), so read on.
     // A text message in a binary protocol is what python-kubernetes sends for stdin and resize,
     // and API servers take it: no anomaly. A binary message in a base64 protocol is one.
@@ -74,27 +73,29 @@ export class ChannelDemux implements WsMessageConsumer {
       if (bytes.length) this.handler.payload(this.channel, bytes, offset);
       return;
     }
-    const text = this.carry + bytes.all().toString('latin1');
-    if (!BASE64_TEXT.test(text)) {
+    const carried = this.text.carried;
+    const decoded = this.text.push(bytes.all().toString('latin1'));
+    if (decoded === null) {
       this.skip = true;
       this.anomaly(AnomalyCode.ChannelBadBase64, offset, 'base64 channel message holds characters outside the base64 alphabet');
       return;
     }
-    const whole = text.length - (text.length % 4);
-    this.carry = text.slice(whole);
-    if (whole > 0) this.handler.payload(this.channel, PayloadBytes.of(Buffer.from(text.slice(0, whole), 'base64')), offset - (text.length - bytes.length));
+    // Whole groups were read (even ones that decode to nothing, such as "====").
+    if (carried + bytes.length >= 4) this.handler.payload(this.channel, PayloadBytes.of(decoded), offset - carried);
   }
 
   messageEnd(offset: number): void {
     const channel = this.channel;
     if (channel !== null && !this.skip) {
-      if (this.carry) this.handler.payload(channel, PayloadBytes.of(Buffer.from(this.carry, 'base64')), offset - this.carry.length);
+      const carried = this.text.carried;
+      const rest = this.text.finish();
+      if (carried > 0) this.handler.payload(channel, PayloadBytes.of(rest), offset - carried);
       this.handler.end(channel, offset);
     }
     // A message with no channel byte at all carries nothing; servers skip it too.
     if (channel !== null) this.index++;
     this.channel = null;
-    this.carry = '';
+    this.text.reset();
   }
 
   close(offset: number): void {

@@ -79,3 +79,28 @@ function decode(s: string): string {
     return s;
   }
 }
+
+/**
+ * The ports of a legacy WebSocket port-forward (protocol.md A §3b), checked as the kubelet
+ * checks them (KL portforward/websocket.go `NewV4Options`), with its refusal text when they
+ * are missing or bad. The API server's `ports` reaches the kubelet as `port`; both are read.
+ *
+ *   ?ports=8080&ports=9090  → [8080, 9090]
+ *   ?ports=x                → `unable to parse "x" as a port: strconv.ParseUint: parsing "x": invalid syntax`
+ */
+export function legacyPortForwardPorts(query: URLSearchParams): { ok: true; ports: number[] } | { ok: false; message: string } {
+  const values = [...query.getAll('ports'), ...query.getAll('port')];
+  if (values.length === 0) return { ok: false, message: 'query parameter "port" is required' };
+  const ports: number[] = [];
+  for (const value of values) {
+    if (value.length === 0) return { ok: false, message: 'query parameter "port" cannot be empty' };
+    for (const p of value.split(',')) {
+      // strconv.ParseUint(p, 10, 16): ASCII digits only, no sign, no spaces.
+      const error = !/^[0-9]+$/.test(p) ? 'invalid syntax' : Number(p) > 0xffff ? 'value out of range' : null;
+      if (error !== null) return { ok: false, message: `unable to parse ${JSON.stringify(value)} as a port: strconv.ParseUint: parsing ${JSON.stringify(p)}: ${error}` };
+      if (Number(p) < 1) return { ok: false, message: `port ${JSON.stringify(value)} must be > 0` };
+      ports.push(Number(p));
+    }
+  }
+  return { ok: true, ports };
+}

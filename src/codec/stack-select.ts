@@ -4,7 +4,8 @@
  * - `Upgrade: websocket` + 101: the negotiated Sec-WebSocket-Protocol names the channel
  *   protocol; a missing one is `""`, which servers treat as channel.k8s.io. A `SPDY/3.1+…`
  *   protocol is the KEP-4006 port-forward tunnel: SPDY inside WebSocket binary messages.
- *   Port-forward with `""` or v4 is the kubelet's legacy WebSocket port-forward.
+ *   Port-forward with `""`, v4, `channel.k8s.io` or a base64 variant is the kubelet's legacy
+ *   WebSocket port-forward.
  * - `Upgrade: SPDY/3.1` + 101: X-Stream-Protocol-Version names the version. A 101 without it
  *   means the v1 semantics, exactly as kubectl falls back (no exit codes, no stdin EOF).
  * - Anything but 101: no stream. The response itself is still reported.
@@ -64,8 +65,10 @@ function selectWebSocket(protocol: string | null, portForward: boolean): StackCh
   }
   const p = protocol ?? '';
   if (portForward) {
-    if (p === '' || p === 'v4.channel.k8s.io') return ws('portforward-ws', ['portforward'], `legacy WebSocket port-forward (${p || 'no subprotocol'})`);
-    if (p === 'v4.base64.channel.k8s.io') return ws('portforward-ws-base64', ['portforward'], 'legacy WebSocket port-forward, base64');
+    // The kubelet serves '', v4 and v4.base64; the v1 names are served too (the demo cluster,
+    // `kubewire proxy --translate ws-to-spdy`) with the same channels.
+    if (p === '' || p === 'v4.channel.k8s.io' || p === 'channel.k8s.io') return ws('portforward-ws', ['portforward'], `legacy WebSocket port-forward (${p || 'no subprotocol'})`);
+    if (p === 'v4.base64.channel.k8s.io' || p === 'base64.channel.k8s.io') return ws('portforward-ws-base64', ['portforward'], 'legacy WebSocket port-forward, base64');
   }
   switch (p) {
     case '':

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { DemoPod, DialPodPort } from './contracts.js';
 import type { GatewayProfiles } from './gateway-profiles.js';
+import { legacyPortForwardPorts } from '../codec/k8s-request.js';
 import { refuseUpgrade } from '../http/raw-response.js';
 import { acceptWebSocket, chooseProtocol, offeredProtocols } from './ws-remote-command.js';
 import { WsSender } from './ws-messages.js';
@@ -15,16 +16,12 @@ import { WsSender } from './ws-messages.js';
 export const WS_PORTFORWARD_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'] as const;
 
 export function servePortsOverWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, pod: DemoPod, query: URLSearchParams, dial: DialPodPort, profiles: GatewayProfiles): void {
-  const ports = [...query.getAll('ports'), ...query.getAll('port')].flatMap((v) => v.split(',')).map((p) => Number(p.trim()));
-  if (ports.length === 0) {
-    refuseUpgrade(socket, 400, 'query parameter "port" is required\n');
+  const parsed = legacyPortForwardPorts(query);
+  if (!parsed.ok) {
+    refuseUpgrade(socket, 400, `${parsed.message}\n`);
     return;
   }
-  const bad = ports.find((p) => !Number.isInteger(p) || p <= 0 || p > 65535);
-  if (bad !== undefined) {
-    refuseUpgrade(socket, 400, `invalid port: ${bad}\n`);
-    return;
-  }
+  const ports = parsed.ports;
   const protocol = chooseProtocol(offeredProtocols(req), WS_PORTFORWARD_PROTOCOLS);
   if (protocol === null) {
     refuseUpgrade(socket, 403, null);

@@ -28,7 +28,7 @@ import type { RelayObserver } from '../observer/relay-observer.js';
 import { upstreamRequestHead } from './request-head.js';
 import { upstreamFailure } from './upstream-failure.js';
 import type { Upstream } from './upstream.js';
-import { halfOpen, remoteOf } from './socket-sides.js';
+import { halfOpen, ownRecords, remoteOf } from './socket-sides.js';
 
 export interface TunnelContext {
   upstream: Upstream;
@@ -239,19 +239,4 @@ function statusLine(server: Duplex, then: (first: Buffer, switched: boolean) => 
   server.once('end', decide);
 }
 
-
-
-/**
- * Each chunk read from one side is written to the other in a write of its own, so it leaves in
- * TLS records of its own, as the peer's separate writes came. A Node socket otherwise gathers
- * the chunks queued behind a write in progress into one `writev`, which its TLS layer turns into
- * one record: the bytes are the same, but a client that polls its raw socket before reading a
- * record it already holds (python-kubernetes' ws_client) then waits forever for the status and
- * close frames that came in the record with the output. Directly, the API server's separate
- * writes reach it as separate records. Writing them one by one costs nothing while the receiver
- * keeps up, and the relay already pauses its source when it does not.
- */
-function ownRecords(socket: Duplex): void {
-  (socket as unknown as { _writev: unknown })._writev = null;
-}
 

@@ -11,6 +11,7 @@
  * this one writes only what a peer must, and masks 32 bits at a time.
  */
 import { randomBytes } from 'node:crypto';
+import { WsOpcode } from '../codec/websocket-frame.js';
 
 export function encodeClientFrame(opcode: number, payload: Uint8Array, key: Buffer = randomBytes(4), channel?: number): Buffer {
   return encodeFrame(opcode, payload, key, channel);
@@ -22,9 +23,21 @@ export function encodeServerFrame(opcode: number, payload: Uint8Array, channel?:
 }
 
 /**
- * A server's frame without its payload: the head and the channel byte, for a payload written
- * after it as it is (shell.ts writes both at once). A client's frame is masked, so it always
- * needs its own copy.
+ * A data message to the WebSocket client of a channel protocol (A §1.3): binary `[channel]`
+ * + data, or in the base64 protocols text `'0'+channel` + the standard base64 of the data.
+ *
+ *   encodeServerChannelMessage(1, "hi\n", true) → 81 05 "1aGkK"
+ */
+export function encodeServerChannelMessage(channel: number, data: Uint8Array, base64: boolean): Buffer {
+  if (!base64) return encodeFrame(WsOpcode.Binary, data, null, channel);
+  const text = Buffer.from(Buffer.from(data.buffer, data.byteOffset, data.length).toString('base64'), 'latin1');
+  return encodeFrame(WsOpcode.Text, text, null, 0x30 + channel);
+}
+
+/**
+ * A server's frame without its payload: the head and the channel byte, for a payload joined to
+ * it in the shell's write (frame-slab.ts), not copied into a frame of its own first. A client's
+ * frame is masked, so it always needs its own copy.
  */
 export function serverFrameHead(opcode: number, payloadLength: number, channel?: number): Buffer {
   const length = payloadLength + (channel === undefined ? 0 : 1);

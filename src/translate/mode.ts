@@ -9,18 +9,17 @@
  *   GKE Connect Gateway). WebSocket requests are relayed as before.
  * - `ws-to-spdy`: the reverse, for a cluster that streams only over SPDY (API server 1.29 or
  *   older, or the translator gates off) behind a path where kubectl's own SPDY fallback cannot
- *   help: a WebSocket exec or attach (v5, v4, `channel.k8s.io`) and the port-forward tunnel are
- *   answered here and spoken upstream as SPDY/3.1. SPDY requests, and the legacy WebSocket
- *   port-forward (ports in the query, no tunnel), are relayed as before.
+ *   help: a WebSocket exec or attach (v5, v4, `channel.k8s.io` and the base64 variants), the
+ *   port-forward tunnel and the kubelet's legacy WebSocket port-forward (ports in the query,
+ *   no tunnel) are answered here and spoken upstream as SPDY/3.1. SPDY requests are relayed as
+ *   before.
  * - `auto`: everything is relayed as with `off` until the upstream refuses a transport with an
  *   answer that means "not here" (auto-verdicts.ts); from then on that transport's exec,
  *   attach and port-forward are translated to the other one.
  */
 import type { IncomingMessage } from 'node:http';
 import { k8sRequestInfo } from '../codec/k8s-request.js';
-import { TUNNEL } from './handshake.js';
 import type { TransportVerdicts } from './auto-verdicts.js';
-import { offeredWebSocketProtocols } from './spdy-handshake.js';
 
 export const TRANSLATE_MODES = ['off', 'spdy-to-ws', 'ws-to-spdy', 'auto'] as const;
 
@@ -33,7 +32,7 @@ export function translationOf(mode: TranslateMode | undefined, req: IncomingMess
   const upgrade = String(req.headers.upgrade ?? '').trim();
   const op = k8sRequestInfo(req.url ?? '/')?.operation;
   const spdy = /^spdy\/3\.1$/i.test(upgrade) && (op === 'exec' || op === 'attach' || op === 'portforward');
-  const ws = /^websocket$/i.test(upgrade) && (op === 'exec' || op === 'attach' || (op === 'portforward' && offeredWebSocketProtocols(req)?.includes(TUNNEL) === true));
+  const ws = /^websocket$/i.test(upgrade) && (op === 'exec' || op === 'attach' || op === 'portforward');
   if (mode === 'spdy-to-ws' || (mode === 'auto' && verdicts?.refuses('spdy'))) {
     if (spdy) return 'spdy-to-ws';
   }

@@ -12,7 +12,8 @@
  * 4. only after the upstream's 101 does the client get its 101, and a bridge carries the
  *    session: exec and attach stream by stream (remotecommand-bridge.ts, ws-to-spdy-bridge.ts),
  *    port-forward as the SPDY bytes themselves in or out of the KEP-4006 tunnel
- *    (tunnel-bridge.ts).
+ *    (tunnel-bridge.ts), or the kubelet's legacy WebSocket port-forward port by port
+ *    (ws-portforward-bridge.ts).
  *
  * The observer sees both legs as two connections of one session, each with its own tap: the
  * client's (conn `ctx.conn`) and the upstream's (conn `ctx.upstreamConn`); their `conn.open`
@@ -33,7 +34,7 @@ import type { HttpHead } from '../codec/http1-head.js';
 import type { ClientNegotiation, UpstreamAnswer } from './handshake.js';
 import type { RbacPreflight } from './rbac-preflight.js';
 import type { BridgeOutput, ExpectedStreams } from './remotecommand-bridge.js';
-import { halfOpen, remoteOf } from '../proxy/socket-sides.js';
+import { halfOpen, ownRecords, remoteOf } from '../proxy/socket-sides.js';
 import { joinFrame } from './frame-slab.js';
 
 export interface TranslateContext {
@@ -88,7 +89,8 @@ export interface Direction {
   accept(req: IncomingMessage, clientProtocol: string): string;
   /** Which of the two protocols is the SPDY one (it decides which streams exist). */
   spdyProtocol(clientProtocol: string, upstreamProtocol: string): string;
-  bridge(o: { portForward: boolean; clientProtocol: string; upstreamProtocol: string; streams: ExpectedStreams; out: BridgeOutput }): Bridge;
+  /** `query`: the request's, for what the streams do not say (the legacy port-forward's ports). */
+  bridge(o: { portForward: boolean; clientProtocol: string; upstreamProtocol: string; streams: ExpectedStreams; query: URLSearchParams; out: BridgeOutput }): Bridge;
 }
 
 /** One leg: its socket, tap, byte counts and close bookkeeping. */
@@ -108,6 +110,8 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
   const started = Date.now();
   client.on('error', () => {});
   halfOpen(client);
+  // python-kubernetes reads the status and close frames only when they come in records of their own.
+  ownRecords(client);
   const translated = (leg: 'client' | 'upstream') => ({ from: direction.from, to: direction.to, leg, peer: leg === 'client' ? ctx.upstreamConn : ctx.conn });
   const emitFor = (conn: string) => (body: EventBody): void => observer.publish(body, { conn, session });
   const emitClient = emitFor(ctx.conn);
@@ -346,7 +350,7 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
       problem: (message) => emitClient({ type: 'proxy.error', code: 'KW_ERR_TRANSLATE', message, upstream: upstream.describe(), status: null }),
       notice: (message) => emitClient({ type: 'proxy.error', code: 'KW_NOTE_TRANSLATE', message, upstream: upstream.describe(), status: null }),
     };
-    const b = direction.bridge({ portForward, clientProtocol, upstreamProtocol, streams, out });
+    const b = direction.bridge({ portForward, clientProtocol, upstreamProtocol, streams, query, out });
     bridged = true;
     toClient(direction.accept(req, clientProtocol));
     b.start?.();

@@ -1,12 +1,14 @@
 /**
  * The two handshakes of a WebSocket→SPDY translation (protocol.md A §1.2, §2.1, §3c).
  *
- * Towards the client kubewire is the WebSocket server kubectl expects: the API server's
- * translator (v5), the kubelet (v4, `channel.k8s.io`, or no subprotocol at all), or the
- * API server's tunnel (`SPDY/3.1+portforward.k8s.io`). It takes the first protocol in the
- * CLIENT's order that it speaks and answers with that one only, so a client never gets a
- * version it did not offer; an offer with none of them gets x/net's `403 Forbidden` with no
- * body. The base64 variants are not spoken.
+ * Towards the client kubewire is the WebSocket server the client expects: the API server's
+ * translator (v5), the kubelet (v4, `channel.k8s.io`, their base64 twins
+ * `v4.base64.channel.k8s.io` and `base64.channel.k8s.io`, or no subprotocol at all), the
+ * API server's tunnel (`SPDY/3.1+portforward.k8s.io`), or for a port-forward without the
+ * tunnel the kubelet's legacy WebSocket port-forward (A §3b; its ports in the query, checked
+ * before any upgrade as the kubelet checks them). It takes the first protocol in the CLIENT's
+ * order that it speaks and answers with that one only, so a client never gets a version it
+ * did not offer; an offer with none of them gets x/net's `403 Forbidden` with no body.
  *
  * Towards the upstream it is kubectl's SPDY executor: `POST` on the same path and query,
  * `Upgrade: SPDY/3.1` and one `X-Stream-Protocol-Version` line per protocol, the kubelet's
@@ -15,12 +17,17 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { hasToken, headerValue, type HttpHead } from '../codec/http1-head.js';
+import { legacyPortForwardPorts, splitTarget } from '../codec/k8s-request.js';
 import { rawResponseHead } from '../http/raw-response.js';
+import { offersTunnel } from '../session/upgrade-kind.js';
 import { webSocketAccept } from '../session/handshake.js';
 import { carriedRequestLines, KUBELET_SPDY_PROTOCOLS, PORTFORWARD, TUNNEL, V4, V5, type ClientNegotiation, type UpstreamAnswer } from './handshake.js';
 
 /** What kubewire serves a WebSocket exec or attach client, in no order (the client's decides). */
-export const CLIENT_WS_PROTOCOLS: readonly string[] = [V5, V4, 'channel.k8s.io'];
+export const CLIENT_WS_PROTOCOLS: readonly string[] = [V5, V4, 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
+
+/** What kubewire serves a legacy WebSocket port-forward client (KL portforward/websocket.go, and v1's names). */
+export const CLIENT_WS_PORTFORWARD_PROTOCOLS: readonly string[] = [V4, 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
 
 /** Every `Sec-WebSocket-Protocol` value, comma-split over every line; null when none came. */
 export function offeredWebSocketProtocols(req: IncomingMessage): string[] | null {
@@ -43,14 +50,20 @@ export function negotiateWebSocketClient(req: IncomingMessage, portForward: bool
     return { ok: false, status: 400, body: 'Bad Request\n', headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Sec-WebSocket-Version': '13' } };
   }
   const offered = offeredWebSocketProtocols(req);
-  if (portForward) {
+  if (portForward && offersTunnel(offered ?? [])) {
     // The API server's tunnel (AS streamtunnel.go): only a `SPDY/3.1+…` offer is tunnelled.
     if (offered?.includes(TUNNEL)) return { ok: true, protocol: TUNNEL };
     return { ok: false, status: 400, body: 'unable to upgrade: no tunneling spdy protocols provided\n', headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
   }
+  if (portForward) {
+    // Anything else goes on to the kubelet, which checks the ports before it upgrades.
+    const ports = legacyPortForwardPorts(splitTarget(req.url ?? '/').query);
+    if (!ports.ok) return { ok: false, status: 400, body: `${ports.message}\n`, headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
+  }
   // No header is the '' protocol, which the kubelet serves as v1 (AM wsstream conn.go).
   if (offered === null || offered.length === 0) return { ok: true, protocol: '' };
-  const protocol = offered.find((p) => CLIENT_WS_PROTOCOLS.includes(p));
+  const served = portForward ? CLIENT_WS_PORTFORWARD_PROTOCOLS : CLIENT_WS_PROTOCOLS;
+  const protocol = offered.find((p) => served.includes(p));
   return protocol === undefined ? NO_MATCH : { ok: true, protocol };
 }
 

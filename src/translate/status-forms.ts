@@ -13,9 +13,9 @@
 
 const EMPTY = Buffer.alloc(0);
 
-/** v4 and v5 carry JSON Status on the error stream; v1-v3 carry text (A §1.4). */
+/** v4 and v5 (and v4's base64 twin) carry JSON Status on the error stream; v1-v3 carry text (A §1.4). */
 export function jsonStatusProtocol(protocol: string): boolean {
-  return protocol === 'v4.channel.k8s.io' || protocol === 'v5.channel.k8s.io';
+  return protocol === 'v4.channel.k8s.io' || protocol === 'v5.channel.k8s.io' || protocol === 'v4.base64.channel.k8s.io';
 }
 
 /**

@@ -6,10 +6,17 @@
  * control frames may come between the fragments (RFC 6455 §5.4).
  *
  *   channelled: 82 04 01 'h' 'i' '\n'  →  data(1, "hi\n", binary), end(1)
+ *   base64:     81 05 "1aGkK"          →  data(1, "hi\n", text), end(1)
  *   not:        82 03 80 03 00         →  data(-1, 80 03 00, binary), end(-1)
+ *
+ * In the base64 protocols the channel is the digit '0'+channel and the rest standard base64,
+ * decoded as it comes (codec/base64-stream.ts); the protocol, not the frame type, says how a
+ * message is read (AM wsstream conn.go). A message that is not base64 is dropped from there
+ * on, as the servers drop it (`DataFromSocket` fails), and reported.
  */
 import type { Anomaly } from '../codec/anomaly.js';
 import { AnomalyCode } from '../events/anomaly-codes.js';
+import { Base64Stream } from '../codec/base64-stream.js';
 
 /** RFC 6455 §5.5. */
 const MAX_CONTROL_PAYLOAD = 125;
@@ -25,15 +32,21 @@ export interface WsMessageHandler {
   close(code: number | null): void;
   /** Only anomalies after which the stream cannot be read on. */
   broken(anomaly: Anomaly): void;
+  /** A base64 message that cannot be decoded: the rest of it is dropped. */
+  undecodable?(message: string): void;
 }
 
 export class WsMessageReader {
   private readonly decoder: WebSocketFrameDecoder;
   private channel = -1;
   private control: Buffer[] = [];
+  private readonly base64: Base64Stream | null;
+  /** The rest of the current message is not read (undecodable base64). */
+  private skip = false;
 
-  constructor(private readonly handler: WsMessageHandler, opts: { masked: boolean; channelled: boolean }) {
+  constructor(private readonly handler: WsMessageHandler, opts: { masked: boolean; channelled: boolean; base64?: boolean }) {
     const channelled = opts.channelled;
+    this.base64 = channelled && opts.base64 ? new Base64Stream() : null;
     this.decoder = new WebSocketFrameDecoder(
       {
         frame: (h) => this.onFrame(h, channelled),
@@ -54,7 +67,11 @@ export class WsMessageReader {
   }
 
   private onFrame(h: WsFrameHeader, channelled: boolean): void {
-    if (h.messageStart) this.channel = channelled ? -1 : -2;
+    if (h.messageStart) {
+      this.channel = channelled ? -1 : -2;
+      this.skip = false;
+      this.base64?.reset();
+    }
     this.control = [];
   }
 
@@ -71,17 +88,37 @@ export class WsMessageReader {
       return;
     }
     if (h.messageOpcode !== WsOpcode.Binary && h.messageOpcode !== WsOpcode.Text) return;
+    if (this.skip) return;
     let data = seg.data;
     if (this.channel === -1 && channelled) {
-      this.channel = data[0]!;
+      const first = data[0]!;
+      // '0'+channel: the server takes any byte from '0' on (channel - '0' in AM conn.go `handle`).
+      if (this.base64 !== null && first < 0x30) return this.drop(`a base64 message starts with ${JSON.stringify(String.fromCharCode(first))}, not a channel digit`);
+      this.channel = this.base64 === null ? first : first - 0x30;
       data = data.subarray(1);
     }
+    if (this.base64 !== null && data.length > 0) {
+      const decoded = this.base64.push(data.toString('latin1'));
+      if (decoded === null) return this.drop('a base64 message holds characters outside the base64 alphabet');
+      data = decoded;
+    }
     if (data.length > 0) this.handler.data(channelled ? this.channel : -1, data, h.messageOpcode);
+  }
+
+  private drop(why: string): void {
+    this.skip = true;
+    this.base64?.reset();
+    this.handler.undecodable?.(`${why}: dropped`);
   }
 
   private onFrameEnd(h: WsFrameHeader): void {
     if (h.opcode === WsOpcode.Ping) this.handler.ping(Buffer.concat(this.control));
     else if (h.opcode === WsOpcode.Close) this.handler.close(parseClosePayload(Buffer.concat(this.control)).code);
-    else if (h.messageEnd && (h.messageOpcode === WsOpcode.Binary || h.messageOpcode === WsOpcode.Text)) this.handler.end?.(this.channel < 0 ? -1 : this.channel);
+    else if (h.messageEnd && (h.messageOpcode === WsOpcode.Binary || h.messageOpcode === WsOpcode.Text)) {
+      if (this.skip) return;
+      const rest = this.base64?.finish();
+      if (rest !== undefined && rest.length > 0) this.handler.data(this.channel, rest, h.messageOpcode);
+      this.handler.end?.(this.channel < 0 ? -1 : this.channel);
+    }
   }
 }

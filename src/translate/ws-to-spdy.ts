@@ -1,6 +1,7 @@
 /**
- * `--translate ws-to-spdy`: a WebSocket exec or attach (v5, v4, `channel.k8s.io`) or a
- * port-forward tunnel from the client, spoken upstream as SPDY/3.1, for clusters that serve
+ * `--translate ws-to-spdy`: a WebSocket exec or attach (v5, v4, `channel.k8s.io` and the
+ * base64 variants), a port-forward tunnel, or the kubelet's legacy WebSocket port-forward
+ * (ports in the query) from the client, spoken upstream as SPDY/3.1, for clusters that serve
  * streaming only over SPDY (an API server of 1.29 or older, or one with the translator gates
  * off) behind a path that refuses SPDY. Towards the client kubewire is the WebSocket server
  * (spdy-handshake.ts); the shell (shell.ts) runs the rest.
@@ -9,7 +10,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { checkSpdyAnswer, negotiateWebSocketClient, upstreamSpdyOffer, upstreamSpdyRequest, webSocketAcceptHead } from './spdy-handshake.js';
 import { translateUpgrade, type Direction, type TranslateContext } from './shell.js';
+import { legacyPortForwardPorts } from '../codec/k8s-request.js';
+import { TUNNEL } from './handshake.js';
 import { TunnelToSpdyBridge } from './tunnel-bridge.js';
+import { WsPortForwardToSpdyBridge } from './ws-portforward-bridge.js';
 import { WebSocketToSpdyBridge } from './ws-to-spdy-bridge.js';
 
 export const WS_TO_SPDY: Direction = {
@@ -22,8 +26,13 @@ export const WS_TO_SPDY: Direction = {
   },
   accept: webSocketAcceptHead,
   spdyProtocol: (_clientProtocol, upstreamProtocol) => upstreamProtocol,
-  bridge: ({ portForward, clientProtocol, upstreamProtocol, streams, out }) =>
-    portForward ? new TunnelToSpdyBridge({ out }) : new WebSocketToSpdyBridge({ clientProtocol, upstreamProtocol, streams, out }),
+  bridge({ portForward, clientProtocol, upstreamProtocol, streams, query, out }) {
+    if (!portForward) return new WebSocketToSpdyBridge({ clientProtocol, upstreamProtocol, streams, out });
+    if (clientProtocol === TUNNEL) return new TunnelToSpdyBridge({ out });
+    // The negotiation refused bad ports already.
+    const ports = legacyPortForwardPorts(query);
+    return new WsPortForwardToSpdyBridge({ clientProtocol, ports: ports.ok ? ports.ports : [], out });
+  },
 };
 
 export function translateWsToSpdy(req: IncomingMessage, client: Duplex, head: Buffer, ctx: TranslateContext): Promise<void> {

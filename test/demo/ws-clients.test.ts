@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DemoCluster } from '../../src/demo/demo-cluster.js';
+import { wsSession, type Received } from '../support/ws-client.js';
 
 let cluster: DemoCluster;
 beforeAll(async () => {
@@ -14,45 +15,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-interface Received {
-  protocol: string;
-  messages: { binary: boolean; data: Buffer }[];
-  close: number | null;
-}
-
 function connect(path: string, protocols: string[], onOpen?: (ws: WebSocket) => void, untilMessages?: number): Promise<Received> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(cluster.url.replace('https:', 'wss:') + path, protocols, {
-      ca: cluster.caCertPem,
-      headers: { Authorization: `Bearer ${cluster.token}` },
-    });
-    const got: Received = { protocol: '', messages: [], close: null };
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error(`timed out; got ${got.messages.length} messages`));
-    }, 10_000);
-    ws.on('open', () => {
-      got.protocol = ws.protocol;
-      onOpen?.(ws);
-    });
-    ws.on('message', (data: Buffer, binary: boolean) => {
-      got.messages.push({ binary, data });
-      if (untilMessages !== undefined && got.messages.length >= untilMessages) ws.close(1000);
-    });
-    ws.on('close', (code) => {
-      clearTimeout(timer);
-      got.close = code;
-      resolve(got);
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      clearTimeout(timer);
-      reject(new Error(`HTTP ${res.statusCode}`));
-    });
-    ws.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
+  return wsSession(cluster.url.replace('https:', 'wss:') + path, protocols, { ca: cluster.caCertPem, token: cluster.token, ...(onOpen ? { onOpen } : {}), ...(untilMessages !== undefined ? { untilMessages } : {}) });
 }
 
 const exec = '/api/v1/namespaces/default/pods/web/exec?command=sh&command=-c&command=echo%20hi%3B%20exit%207&container=app&stdout=true&stderr=true';

@@ -36,11 +36,12 @@ function responseHead(text: string): HttpHead {
 }
 
 describe('translationOf', () => {
-  it('ws-to-spdy takes WebSocket exec, attach and the tunnel, not the legacy port-forward nor SPDY; spdy-to-ws the reverse', () => {
+  it('ws-to-spdy takes WebSocket exec, attach, the tunnel and the legacy port-forward, not SPDY; spdy-to-ws the reverse', () => {
     expect(translationOf('ws-to-spdy', WS_133)).toBe('ws-to-spdy');
     expect(translationOf('ws-to-spdy', ws('/api/v1/namespaces/default/pods/web/attach?stdout=true', 'v5.channel.k8s.io'))).toBe('ws-to-spdy');
     expect(translationOf('ws-to-spdy', ws(PF, 'SPDY/3.1+portforward.k8s.io'))).toBe('ws-to-spdy');
-    expect(translationOf('ws-to-spdy', ws(`${PF}?ports=80`, 'v4.channel.k8s.io'))).toBeNull();
+    expect(translationOf('ws-to-spdy', ws(`${PF}?ports=80`, 'v4.channel.k8s.io'))).toBe('ws-to-spdy');
+    expect(translationOf('ws-to-spdy', ws(`${PF}?ports=80`, null))).toBe('ws-to-spdy');
     expect(translationOf('ws-to-spdy', request('POST', EXEC, ['Upgrade', 'SPDY/3.1']))).toBeNull();
     expect(translationOf('spdy-to-ws', WS_133)).toBeNull();
     expect(translationOf('off', WS_133)).toBeNull();
@@ -53,25 +54,46 @@ describe('translationOf', () => {
     expect(translationOf('auto', spdy, verdicts)).toBeNull();
     expect(translationOf('auto', WS_133, verdicts)).toBeNull();
     expect(translationOf('auto', spdy)).toBeNull();
+    // After a WebSocket verdict, every WebSocket stream is translated, the legacy port-forward too.
+    const refusesWs = { refuses: (t: string) => t === 'websocket' } as unknown as TransportVerdicts;
+    expect(translationOf('auto', ws(`${PF}?ports=80`, 'v4.channel.k8s.io'), refusesWs)).toBe('ws-to-spdy');
+    expect(translationOf('auto', ws(EXEC, 'v4.base64.channel.k8s.io'), refusesWs)).toBe('ws-to-spdy');
+    expect(translationOf('auto', spdy, refusesWs)).toBeNull();
   });
 });
 
 describe('negotiateWebSocketClient', () => {
   it("takes the first protocol in the client's order that kubewire speaks, and only that one", () => {
     expect(negotiateWebSocketClient(WS_133, false)).toEqual({ ok: true, protocol: 'v5.channel.k8s.io' });
-    expect(negotiateWebSocketClient(ws(EXEC, 'v4.base64.channel.k8s.io, v4.channel.k8s.io, v5.channel.k8s.io'), false)).toEqual({ ok: true, protocol: 'v4.channel.k8s.io' });
+    expect(negotiateWebSocketClient(ws(EXEC, 'v4.channel.k8s.io, v4.base64.channel.k8s.io, v5.channel.k8s.io'), false)).toEqual({ ok: true, protocol: 'v4.channel.k8s.io' });
     expect(negotiateWebSocketClient(ws(EXEC, 'channel.k8s.io'), false)).toEqual({ ok: true, protocol: 'channel.k8s.io' });
+    expect(negotiateWebSocketClient(ws(EXEC, 'base64.channel.k8s.io, channel.k8s.io'), false)).toEqual({ ok: true, protocol: 'base64.channel.k8s.io' });
+    expect(negotiateWebSocketClient(ws(EXEC, 'x.k8s.io, v4.base64.channel.k8s.io, v5.channel.k8s.io'), false)).toEqual({ ok: true, protocol: 'v4.base64.channel.k8s.io' });
     // No header is the kubelet's '' (v1); the 101 then names no subprotocol.
     expect(negotiateWebSocketClient(ws(EXEC, null), false)).toEqual({ ok: true, protocol: '' });
     expect(webSocketAcceptHead(ws(EXEC, null), '')).not.toMatch(/Sec-WebSocket-Protocol/i);
   });
 
   it("refuses as x/net and the API server's tunnel do", () => {
-    expect(negotiateWebSocketClient(ws(EXEC, 'base64.channel.k8s.io'), false)).toEqual({ ok: false, status: 403, body: '', headers: {} });
-    expect(negotiateWebSocketClient(ws(PF, 'v4.channel.k8s.io'), true)).toMatchObject({ ok: false, status: 400, body: 'unable to upgrade: no tunneling spdy protocols provided\n' });
+    expect(negotiateWebSocketClient(ws(EXEC, 'base64url.bearer.authorization.k8s.io.x, v3.channel.k8s.io'), false)).toEqual({ ok: false, status: 403, body: '', headers: {} });
+    expect(negotiateWebSocketClient(ws(PF, 'SPDY/3.1+other.k8s.io'), true)).toMatchObject({ ok: false, status: 400, body: 'unable to upgrade: no tunneling spdy protocols provided\n' });
     expect(negotiateWebSocketClient(ws(PF, 'SPDY/3.1+portforward.k8s.io'), true)).toEqual({ ok: true, protocol: 'SPDY/3.1+portforward.k8s.io' });
     const noKey = request('GET', EXEC, ['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Version', '13']);
     expect(negotiateWebSocketClient(noKey, false)).toMatchObject({ ok: false, status: 400 });
+  });
+
+  it("the legacy port-forward: the kubelet's protocols in the client's order, its refusal of missing or bad ports before any upgrade", () => {
+    expect(negotiateWebSocketClient(ws(`${PF}?ports=80&ports=7`, 'v5.channel.k8s.io, v4.channel.k8s.io'), true)).toEqual({ ok: true, protocol: 'v4.channel.k8s.io' });
+    expect(negotiateWebSocketClient(ws(`${PF}?ports=80`, 'v4.base64.channel.k8s.io, v4.channel.k8s.io'), true)).toEqual({ ok: true, protocol: 'v4.base64.channel.k8s.io' });
+    expect(negotiateWebSocketClient(ws(`${PF}?ports=80`, 'base64.channel.k8s.io'), true)).toEqual({ ok: true, protocol: 'base64.channel.k8s.io' });
+    expect(negotiateWebSocketClient(ws(`${PF}?ports=80`, null), true)).toEqual({ ok: true, protocol: '' });
+    expect(negotiateWebSocketClient(ws(`${PF}?ports=80`, 'v5.channel.k8s.io'), true)).toEqual({ ok: false, status: 403, body: '', headers: {} });
+    const refusal = (query: string) => negotiateWebSocketClient(ws(`${PF}${query}`, 'v4.channel.k8s.io'), true);
+    expect(refusal('')).toMatchObject({ ok: false, status: 400, body: 'query parameter "port" is required\n' });
+    expect(refusal('?ports=')).toMatchObject({ ok: false, status: 400, body: 'query parameter "port" cannot be empty\n' });
+    expect(refusal('?ports=80,x')).toMatchObject({ ok: false, status: 400, body: 'unable to parse "80,x" as a port: strconv.ParseUint: parsing "x": invalid syntax\n' });
+    expect(refusal('?ports=70000')).toMatchObject({ ok: false, status: 400, body: 'unable to parse "70000" as a port: strconv.ParseUint: parsing "70000": value out of range\n' });
+    expect(refusal('?ports=0')).toMatchObject({ ok: false, status: 400, body: 'port "0" must be > 0\n' });
   });
 
   it('the 101 carries the RFC 6455 accept of the client key and the chosen subprotocol', () => {

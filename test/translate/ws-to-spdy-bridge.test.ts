@@ -1,122 +1,24 @@
 /**
- * The WebSocket→SPDY bridges as playbooks: a scripted kubectl (masked WebSocket frames) on one
- * side, a scripted kubelet (SPDY frames from the project's encoders) on the other, and what the
- * bridge writes to each, decoded back. Every playbook is also fed with each step's bytes split
- * at every offset, one byte at a time and in seeded random chunks: the bytes written must be
- * identical, because neither decoder's segment edges depend on how TCP cut the input.
+ * The WebSocket→SPDY bridges as playbooks (test/support/ws-bridge-play.ts): a scripted kubectl
+ * (masked WebSocket frames) on one side, a scripted kubelet (SPDY frames from the project's
+ * encoders) on the other, and what the bridge writes to each, decoded back, in every chunking.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeDataFrame, encodeGoaway, encodePing, encodeRstStream, encodeSynReply, SpdyHeaderBlockDeflater } from '../../src/codec/spdy-encode.js';
-import { encodeClosePayload, encodeWsFrame } from '../../src/codec/websocket-encode.js';
-import { WebSocketFrameDecoder } from '../../src/codec/websocket-frame.js';
+import { encodeDataFrame, encodeGoaway, encodePing, encodeRstStream } from '../../src/codec/spdy-encode.js';
+import { encodeClosePayload } from '../../src/codec/websocket-encode.js';
 import type { ExpectedStreams } from '../../src/translate/remotecommand-bridge.js';
 import { TunnelToSpdyBridge } from '../../src/translate/tunnel-bridge.js';
 import { WebSocketToSpdyBridge } from '../../src/translate/ws-to-spdy-bridge.js';
-import { cutPoints } from '../support/chunking.js';
-import { spdyLines } from '../support/spdy-lines.js';
-import { oneByteAtATime, randomChunks, splitAt } from '../support/split.js';
+import { client, Kubelet, msg, play, playAllChunkings, type Make, type Run } from '../support/ws-bridge-play.js';
 
-type Step = { from: 'client' | 'upstream'; bytes: Buffer } | { from: 'client-end' | 'upstream-end' | 'keepalive' | 'start' };
-
-const KEY = Buffer.of(0x11, 0x22, 0x33, 0x44);
 const V4 = 'v4.channel.k8s.io';
 const V5 = 'v5.channel.k8s.io';
 const V1 = 'channel.k8s.io';
 const EXIT_3 = '{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: exit status 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}';
 const SUCCESS = '{"metadata":{},"status":"Success"}';
 
-/** A client's masked frame; `channel` prefixes the payload. */
-const client = (opcode: number, payload: Buffer | string, fin = true): Buffer => encodeWsFrame({ opcode, payload: Buffer.from(payload), fin, mask: KEY });
-const msg = (channel: number, data: string | Buffer): Buffer => client(2, Buffer.concat([Buffer.of(channel), Buffer.from(data)]));
-
-/** The kubelet's side: SYN_REPLY per stream, one deflate context. */
-class Kubelet {
-  private readonly deflater = new SpdyHeaderBlockDeflater();
-  reply(...ids: number[]): Buffer {
-    return Buffer.concat(ids.map((id) => encodeSynReply({ streamId: id, headerBlock: this.deflater.deflate([]) })));
-  }
-}
-
-interface Run {
-  /** What the client was sent, decoded: `binary 01…` (hex), `close 03e8`, `ping`, `pong 70`. */
-  client: string[];
-  /** What the upstream was sent, decoded: `SYN_STREAM 1 error`, `DATA 3 "hi"`, `DATA 3 FIN`, `RST 3 5`, `GOAWAY 0 0`, `PING 1`. */
-  upstream: string[];
-  ends: string[];
-  problems: string[];
-  raw: { client: string; upstream: string };
-}
-
-type Make = (out: ConstructorParameters<typeof WebSocketToSpdyBridge>[0]['out']) => WebSocketToSpdyBridge | TunnelToSpdyBridge;
-
-function play(steps: Step[], make: Make, cut: (b: Buffer) => Buffer[] = (b) => [b]): Run {
-  const toClient: Buffer[] = [];
-  const toUpstream: Buffer[] = [];
-  const ends: string[] = [];
-  const problems: string[] = [];
-  const bridge = make({
-    toClient: (b, body) => (toClient.push(b, ...(body ? [body] : [])), true),
-    toUpstream: (b, body) => (toUpstream.push(b, ...(body ? [body] : [])), true),
-    endClient: (by) => void ends.push(`client by ${by}`),
-    endUpstream: (by) => void ends.push(`upstream by ${by}`),
-    problem: (m) => void problems.push(m),
-    notice: (m) => void problems.push(`notice: ${m}`),
-  });
-  for (const s of steps) {
-    if (s.from === 'client') for (const c of cut(s.bytes)) bridge.fromClient(c);
-    else if (s.from === 'upstream') for (const c of cut(s.bytes)) bridge.fromUpstream(c);
-    else if (s.from === 'client-end') bridge.clientEnded();
-    else if (s.from === 'upstream-end') bridge.upstreamEnded();
-    else if (s.from === 'start') (bridge as WebSocketToSpdyBridge).start?.();
-    else bridge.keepalive();
-  }
-  const c = Buffer.concat(toClient);
-  const u = Buffer.concat(toUpstream);
-  return { client: decodeClient(c), upstream: spdyLines(u), ends, problems, raw: { client: c.toString('hex'), upstream: u.toString('hex') } };
-}
-
 const remote = (streams: ExpectedStreams, clientProtocol = V5, upstreamProtocol = V4): Make => (out) => new WebSocketToSpdyBridge({ clientProtocol, upstreamProtocol, streams, out });
 const tunnel: Make = (out) => new TunnelToSpdyBridge({ out });
-
-function decodeClient(bytes: Buffer): string[] {
-  const out: string[] = [];
-  let parts: Buffer[] = [];
-  const names: Record<number, string> = { 0: 'continuation', 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' };
-  new WebSocketFrameDecoder({
-    frame: (h) => {
-      if (!h.fin || h.masked) out.push(`bad frame fin=${h.fin} masked=${h.masked}`);
-      parts = [];
-    },
-    payload: (s) => parts.push(s.data),
-    frameEnd: (h) => {
-      const p = Buffer.concat(parts);
-      // Data messages as their channel and text, control frames in hex.
-      if (h.opcode === 2 && p.length > 0) out.push(`binary ${p[0]} ${JSON.stringify(p.length > 300 ? `${p.length} bytes` : p.subarray(1).toString('latin1'))}`);
-      else out.push(`${names[h.opcode]}${p.length ? ` ${p.toString('hex')}` : ''}`);
-    },
-    anomaly: (a) => out.push(`anomaly ${a.code}`),
-  }, { expectMasked: false }).push(bytes);
-  return out;
-}
-
-/**
- * Plays `steps` whole, then in every chunking, and checks that what is written never changes:
- * the bytes themselves, or what `view` keeps of them (the tunnel's message boundaries follow
- * the upstream's reads and mean nothing).
- */
-function playAllChunkings(steps: Step[], make: Make, view: (r: Run) => unknown = (r) => r.raw): Run {
-  const whole = play(steps, make);
-  const longest = Math.max(...steps.map((s) => ('bytes' in s ? s.bytes.length : 0)));
-  for (const at of cutPoints(longest, { exhaustiveLimit: 600, edgeBytes: 200, stride: 97 })) {
-    expect(view(play(steps, make, (b) => splitAt(b, [at]))), `split at ${at}`).toEqual(view(whole));
-  }
-  expect(view(play(steps, make, oneByteAtATime)), 'one byte at a time').toEqual(view(whole));
-  for (let seed = 1; seed <= 20; seed++) {
-    let n = 0;
-    expect(view(play(steps, make, (b) => randomChunks(b, seed * 100 + n++, 13))), `random run ${seed}`).toEqual(view(whole));
-  }
-  return whole;
-}
 
 const data = (channel: number, text: string): string => `binary ${channel} ${JSON.stringify(text)}`;
 
