@@ -45,17 +45,27 @@ export async function runWatch(opts: WatchOptions, stdout: NodeJS.WritableStream
 
     const watch = new SessionWatch(place.session);
     const status = new StatusLine(stderr, stdout);
-    for await (const e of reader.follow(place, signal)) {
-      const step = watch.push(e);
+    const events = reader.follow(place, signal);
+    let why: string | null = null;
+    for (;;) {
+      const next = await events.next();
+      if (next.done) {
+        why = next.value;
+        break;
+      }
+      const step = watch.push(next.value);
       if (step.output) await status.output(stdout, step.output.bytes);
       status.show(watch.status(), step.changed);
-      if (step.ended) break;
+      if (step.ended) {
+        await events.return(null);
+        break;
+      }
     }
     const s = watch.status();
     status.end(s);
     if (signal.aborted && !watch.ended) return EXIT_INTERRUPTED;
     if (!watch.ended) {
-      stderr.write(`kubewire: the run of replica ${place.replica} ended before session ${place.session} was recorded as ended (its writer stopped or died)\n`);
+      stderr.write(`kubewire: the run of replica ${place.replica} ended before session ${place.session} was recorded as ended: ${why ?? 'its writer stopped or died'}\n`);
       return ExitCode.Failure;
     }
     return s.exitCode ?? ExitCode.Ok;
