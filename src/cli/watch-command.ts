@@ -7,7 +7,9 @@
  *
  * It ends once the session's `audit.session` record is written (the session settled), with
  * the session's exit code as kubewire's own, as `replay` does (0 when none was recorded); when
- * the run ends without that record (the writer stopped or died), with 1; on Ctrl-C, with 130.
+ * the run ends without that record, with 1 and why (a new run of the replica began; its writer
+ * stopped, or was not heard from for a lease period: crashed or cut off from the store); on
+ * Ctrl-C, with 130.
  * A session that ended already is shown whole and ends at once.
  *
  * SESSION is the id as `kubewire sessions` prints it, or a unique prefix; a session still

@@ -6,8 +6,9 @@
  * files; this only stores their lines.
  *
  * Several replicas write to one database at once: each owns its rows (`replica`, `pos`), and
- * holds its row of `audit_replicas` as a lease (an owner token and a heartbeat) so that two
- * processes given the same `--audit-replica` do not interleave one chain.
+ * holds its row of `audit_replicas` as a lease (an owner token and a heartbeat, with an advisory
+ * lock on its connection: pg-lease.ts) so that two processes given the same `--audit-replica` do
+ * not interleave one chain, while a process that crashed leaves its replica to a restart at once.
  *
  * When the database cannot take a batch (unreachable, restarting), the batch and every later one
  * go to a local spool file instead, as the chained lines they are; every second the spool is
