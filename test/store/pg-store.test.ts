@@ -23,6 +23,7 @@ import { openAuditStore } from '../../src/store/open-store.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/pg-schema.js';
 import { replicaLive } from '../../src/store/pg-lease.js';
 import { PgAuditOutput } from '../../src/store/pg-output.js';
+import { PgStoreReader } from '../../src/store/pg-reader.js';
 import { PassThrough } from 'node:stream';
 import { runWatch } from '../../src/cli/watch-command.js';
 import { startTcpCut } from '../support/tcp-cut.js';
@@ -137,6 +138,47 @@ function startWatch(url: string, session: string): { out: () => string; err: () 
   const guard = setTimeout(() => ac.abort(), 60_000);
   const done = runWatch({ store: url, session }, stdout, stderr, ac.signal).finally(() => clearTimeout(guard));
   return { out: () => out, err: () => err, done, stop: () => ac.abort() };
+}
+
+/**
+ * A writer reaching the database through a relay, and `watch` following its session from the
+ * database: `texts[0]` written and shown, then the relay cut, `texts[1]` written (spooled), and
+ * the writer's backend gone with its lock.
+ */
+async function cutWhileWatched(url: string, replica: string, session: string, texts: [string, string]) {
+  const relay = await startTcpCut(server.port);
+  const w = await openWriter(url.replace(`:${server.port}/`, `:${relay.port}/`), replica, 'mia');
+  const f = { session, conn: `${session}-c` };
+  w.publish(data('s2c', texts[0]), f);
+  await w.sink.flushed();
+  const watch = startWatch(url, session);
+  await waitFor('watch to print the first output', () => watch.out() === texts[0]);
+  relay.cut();
+  w.publish(data('s2c', texts[1]), f);
+  await w.sink.flushed();
+  await waitFor(`the lock of ${replica} released`, async () => (await server.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [`kubewire ${replica}`], url)).rowCount === 0);
+  return { relay, w, watch, f };
+}
+
+/** The writer's next record fails: its replica was taken over (--audit-fail closed then refuses sessions). */
+async function expectTakenOver(w: Writer, session: string): Promise<void> {
+  w.publish(data('s2c', 'late\n'), { session, conn: `${session}-c` });
+  await w.sink.flushed();
+  expect(w.sink.failed?.reason).toMatch(/replica \S+ is no longer this process's to write \(its lease was taken over\)/);
+  await w.bus.close();
+}
+
+/** A store reader whose every query is followed by `after(sql, params)`. */
+async function spiedReader(url: string, after: (sql: string, params: unknown[]) => Promise<void> | void): Promise<PgStoreReader> {
+  const reader = await PgStoreReader.open(url);
+  const client = (reader as unknown as { client: pg.Client }).client;
+  const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
+  (client as unknown as { query: unknown }).query = async (...a: unknown[]): Promise<unknown> => {
+    const r = await query(...a);
+    await after(String(a[0]), (a[1] as unknown[] | undefined) ?? []);
+    return r;
+  };
+  return reader;
 }
 
 async function finish(w: Writer): Promise<void> {
@@ -438,21 +480,15 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     const w = await openWriter(url, 'gw-c', 'jay');
     for (let i = 0; i < 5; i++) w.publish(data('s2c', `a ${i}\n`), { session: 'c-1', conn: 'c-1-c' });
     await w.sink.flushed();
-    const { PgStoreReader } = await import('../../src/store/pg-reader.js');
-    const reader = await PgStoreReader.open(url);
+    let calls = 0;
+    // After the reader's first query, the writer commits another batch.
+    const reader = await spiedReader(url, async () => {
+      if (calls++ === 0) {
+        for (let i = 0; i < 5; i++) w.publish(data('s2c', `b ${i}\n`), { session: 'c-1', conn: 'c-1-c' });
+        await w.sink.flushed();
+      }
+    });
     try {
-      const client = (reader as unknown as { client: pg.Client }).client;
-      const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
-      let calls = 0;
-      // After the reader's first query, the writer commits another batch.
-      (client as unknown as { query: unknown }).query = async (...a: unknown[]): Promise<unknown> => {
-        const r = await query(...a);
-        if (calls++ === 0) {
-          for (let i = 0; i < 5; i++) w.publish(data('s2c', `b ${i}\n`), { session: 'c-1', conn: 'c-1-c' });
-          await w.sink.flushed();
-        }
-        return r;
-      };
       const [replica] = await reader.replicas();
       expect(calls).toBeGreaterThan(1);
       expect(replica!.problem).toBeNull();
@@ -509,28 +545,15 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     expect(v.out).toMatch(/^tampered: replica gw-d: replica gw-d, pos \d+ .*without the seal that closes every file/);
     expect(v.rc).toBe(1);
     // The writer that lost its replica finds out at its next record.
-    a.publish(data('s2c', 'late\n'), { session: 'd-1', conn: 'd-1-c' });
-    await a.sink.flushed();
-    expect(a.sink.failed?.reason).toMatch(/its lease was taken over/);
-    await a.bus.close();
+    await expectTakenOver(a, 'd-1');
   }, 60_000);
 
   it('watch follows a session across its writer\'s outage: the writer spools, takes its lease again when the database answers, uploads, and watch ends with the session', async () => {
     const url = await server.createDatabase('outagewatch');
-    const relay = await startTcpCut(server.port);
+    const { relay, w, watch, f } = await cutWhileWatched(url, 'gw-o', 'o-1', ['before\n', 'during\n']);
     try {
-      const w = await openWriter(url.replace(`:${server.port}/`, `:${relay.port}/`), 'gw-o', 'mia');
-      const f = { session: 'o-1', conn: 'o-1-c' };
-      w.publish(data('s2c', 'before\n'), f);
-      await w.sink.flushed();
-      const watch = startWatch(url, 'o-1');
-      await waitFor('watch to print the first output', () => watch.out() === 'before\n');
-      relay.cut();
-      w.publish(data('s2c', 'during\n'), f);
-      await w.sink.flushed();
       expect(w.lines.join('\n')).toMatch(/they spool to local files/);
       // Its lock is gone with its connection; its heartbeat is fresh: still live, and watch waits.
-      await waitFor('the writer\'s lock released', async () => (await server.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'kubewire gw-o'", [], url)).rowCount === 0);
       const before = (await server.query<{ h: Date }>("SELECT heartbeat AS h FROM audit_replicas WHERE name = 'gw-o'", [], url)).rows[0]!.h;
       expect(await liveNow(url, 'gw-o')).toBe(true);
       relay.mend();
@@ -554,20 +577,10 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
 
   it('a writer cut off past its lease: watch stops and says why; the replica taken over meanwhile, the spool upload is refused and every later record fails', async () => {
     const url = await server.createDatabase('cutoff');
-    const relay = await startTcpCut(server.port);
+    const { relay, w, watch, f } = await cutWhileWatched(url, 'gw-p', 'p-1', ['one\n', 'two\n']);
+    const failures: string[] = [];
+    w.sink.onFailure((e) => failures.push(e.reason));
     try {
-      const w = await openWriter(url.replace(`:${server.port}/`, `:${relay.port}/`), 'gw-p', 'noor');
-      const failures: string[] = [];
-      w.sink.onFailure((f) => failures.push(f.reason));
-      const f = { session: 'p-1', conn: 'p-1-c' };
-      w.publish(data('s2c', 'one\n'), f);
-      await w.sink.flushed();
-      const watch = startWatch(url, 'p-1');
-      await waitFor('watch to print the output', () => watch.out() === 'one\n');
-      relay.cut();
-      w.publish(data('s2c', 'two\n'), f);
-      await w.sink.flushed();
-      await waitFor('the writer\'s lock released', async () => (await server.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'kubewire gw-p'", [], url)).rowCount === 0);
       // Not heard from for a lease period (set back rather than waited for), its lock not held.
       await server.query("UPDATE audit_replicas SET heartbeat = now() - interval '5 minutes' WHERE name = 'gw-p'", [], url);
       expect(await watch.done).toBe(1);
@@ -593,31 +606,20 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     }
   }, 90_000);
 
-  it('the heartbeat of an idle writer finds its replica taken over while its connection was lost, and tells it at once', async () => {
+  it('an idle writer: its connection lost, it reconnects at its heartbeat and holds its lock again; its replica taken, the heartbeat tells it at once', async () => {
     const url = await server.createDatabase('heartbeat');
     const w = await openWriter(url, 'gw-h', 'omar', { heartbeatMs: 100 });
     await w.sink.flushed();
     await cutOff(url, 'gw-h');
-    const other = await openWriter(url, 'gw-h', 'omar');
+    await waitFor('the writer back', async () => (await server.query("SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND a.application_name = 'kubewire gw-h'", [], url)).rowCount === 1);
+    await expect(openWriter(url, 'gw-h', 'omar')).rejects.toMatchObject({ message: expect.stringMatching(/being written by another kubewire right now/) });
+    expect(w.lines).toEqual([]);
+
+    // Its row is given to another owner: no record comes, the heartbeat finds it.
+    await server.query("UPDATE audit_replicas SET owner = 'another' WHERE name = 'gw-h'", [], url);
     await waitFor('the refusal', () => w.lines.some((l) => /takes no more records/.test(l)));
     expect(w.lines.join('\n')).toMatch(/kubewire: the audit store takes no more records: replica gw-h is no longer this process's to write \(its lease was taken over\)/);
-    w.publish(data('s2c', 'x'), { session: 'h-1', conn: 'h-1-c' });
-    await w.sink.flushed();
-    expect(w.sink.failed?.reason).toMatch(/its lease was taken over/);
-    await w.bus.close();
-    await finish(other);
-  }, 60_000);
-
-  it('an idle writer whose connection was lost reconnects at its heartbeat and holds its lock again', async () => {
-    const url = await server.createDatabase('reconnect');
-    const w = await openWriter(url, 'gw-i', 'pia', { heartbeatMs: 100 });
-    await w.sink.flushed();
-    await cutOff(url, 'gw-i');
-    await waitFor('the writer back', async () => (await server.query("SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND a.application_name = 'kubewire gw-i'", [], url)).rowCount === 1);
-    await expect(openWriter(url, 'gw-i', 'pia')).rejects.toMatchObject({ message: expect.stringMatching(/being written by another kubewire right now/) });
-    await finish(w);
-    expect(w.sink.failed).toBeNull();
-    expect((await verifyStoreCli(url)).rc).toBe(0);
+    await expectTakenOver(w, 'h-1');
   }, 60_000);
 
   it('follow reads only the rows after the last position it looked at: a quiet session on a busy replica is not rescanned', async () => {
@@ -626,17 +628,11 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     w.publish(data('s2c', 'quiet\n'), { session: 'q-1', conn: 'q-1-c' });
     for (let i = 0; i < 200; i++) w.publish(data('s2c', `busy ${i}\n`), { session: 'b-1', conn: 'b-1-c' });
     await w.sink.flushed();
-    const { PgStoreReader } = await import('../../src/store/pg-reader.js');
-    const reader = await PgStoreReader.open(url);
+    const looks: { from: number; to: number }[] = [];
+    const reader = await spiedReader(url, (sql, params) => {
+      if (sql.includes('FROM audit_records WHERE session')) looks.push({ from: Number(params[1]), to: Number(params[3]) });
+    });
     try {
-      const client = (reader as unknown as { client: pg.Client }).client;
-      const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
-      const looks: { from: number; to: number }[] = [];
-      (client as unknown as { query: unknown }).query = (...a: unknown[]): Promise<unknown> => {
-        const params = a[1] as unknown[];
-        if (typeof a[0] === 'string' && a[0].includes('FROM audit_records WHERE session')) looks.push({ from: Number(params[1]), to: Number(params[3]) });
-        return query(...a);
-      };
       const [place] = await reader.latestRunSessions('q-1');
       const ac = new AbortController();
       const seen: string[] = [];
