@@ -7,7 +7,9 @@
  *
  * It ends once the session's `audit.session` record is written (the session settled), with
  * the session's exit code as kubewire's own, as `replay` does (0 when none was recorded); when
- * the run ends without that record (the writer stopped or died), with 1; on Ctrl-C, with 130.
+ * the run ends without that record, with 1 and why (a new run of the replica began; its writer
+ * stopped, or was not heard from for a lease period: crashed or cut off from the store); on
+ * Ctrl-C, with 130.
  * A session that ended already is shown whole and ends at once.
  *
  * SESSION is the id as `kubewire sessions` prints it, or a unique prefix; a session still
@@ -45,17 +47,27 @@ export async function runWatch(opts: WatchOptions, stdout: NodeJS.WritableStream
 
     const watch = new SessionWatch(place.session);
     const status = new StatusLine(stderr, stdout);
-    for await (const e of reader.follow(place, signal)) {
-      const step = watch.push(e);
+    const events = reader.follow(place, signal);
+    let why: string | null = null;
+    for (;;) {
+      const next = await events.next();
+      if (next.done) {
+        why = next.value;
+        break;
+      }
+      const step = watch.push(next.value);
       if (step.output) await status.output(stdout, step.output.bytes);
       status.show(watch.status(), step.changed);
-      if (step.ended) break;
+      if (step.ended) {
+        await events.return(null);
+        break;
+      }
     }
     const s = watch.status();
     status.end(s);
     if (signal.aborted && !watch.ended) return EXIT_INTERRUPTED;
     if (!watch.ended) {
-      stderr.write(`kubewire: the run of replica ${place.replica} ended before session ${place.session} was recorded as ended (its writer stopped or died)\n`);
+      stderr.write(`kubewire: the run of replica ${place.replica} ended before session ${place.session} was recorded as ended: ${why ?? 'its writer stopped or died'}\n`);
       return ExitCode.Failure;
     }
     return s.exitCode ?? ExitCode.Ok;

@@ -76,7 +76,11 @@ export class WorkerObserver implements RelayObserver {
     // Listeners are removed one by one: removeAllListeners would also drop the Worker's own.
     const listeners: { message?: (m: FromObserver) => void; error?: (e: Error) => void; exit?: (code: number) => void } = {};
     const first = await new Promise<FromObserver>((resolve, reject) => {
-      worker.once('message', (listeners.message = resolve));
+      // Lines told while the log opens (a store's spool or lease, pg-output.ts) come before `ready`.
+      worker.on('message', (listeners.message = (m: FromObserver) => {
+        if (m.t !== 'line') resolve(m);
+        else if (m.to === 'error') errors.line(m.text);
+      }));
       worker.once('error', (listeners.error = reject));
       worker.once('exit', (listeners.exit = (code) => reject(new Error(`exited with code ${code}`))));
     }).catch((e: Error) => ({ t: 'fatal' as const, code: 'KW_ERR_OBSERVER' as const, message: `the observer could not start: ${e.message}`, exitCode: 1 }));

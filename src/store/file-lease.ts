@@ -10,9 +10,7 @@
  */
 import { readFile, unlink, utimes, writeFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-
-export const LEASE_SECONDS = 60;
-const HEARTBEAT_MS = 15_000;
+import { HEARTBEAT_MS, LEASE_SECONDS } from './lease-period.js';
 
 /** The lease file of the chain whose first file is `chainPath`. */
 export function leasePathOf(chainPath: string): string {

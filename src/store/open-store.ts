@@ -17,6 +17,7 @@ import { CliError } from '../io/errors.js';
 import { FileLease } from './file-lease.js';
 import type { PgAuditOutput, RecordAttachment } from './pg-output.js';
 import { SessionIndexer } from './session-index.js';
+import { StoreRefused } from './store-refused.js';
 import { defaultReplica, describeStore } from './store-spec.js';
 
 export interface StoreOpenOptions extends Omit<AuditSinkOptions, 'path' | 'maxSize' | 'failMode' | 'redactStdin' | 'output' | 'annotate'> {
@@ -42,7 +43,7 @@ export async function openAuditStore(settings: AuditSettings, opts: StoreOpenOpt
   }
   const indexer = new SessionIndexer();
   // Loaded only for PostgreSQL: the client library is a few MiB that no other audit log needs.
-  const { PgAuditOutput, StoreRefused } = await import('./pg-output.js');
+  const { PgAuditOutput } = await import('./pg-output.js');
   let output: PgAuditOutput;
   try {
     output = await PgAuditOutput.open({ url: store.url, replica, chain: chainInfo(opts.key, opts.signer?.info ?? null), spoolPath: logPath, report });

@@ -6,8 +6,9 @@
  * files; this only stores their lines.
  *
  * Several replicas write to one database at once: each owns its rows (`replica`, `pos`), and
- * holds its row of `audit_replicas` as a lease (an owner token and a heartbeat) so that two
- * processes given the same `--audit-replica` do not interleave one chain.
+ * holds its row of `audit_replicas` as a lease (an owner token and a heartbeat, with an advisory
+ * lock on its connection: pg-lease.ts) so that two processes given the same `--audit-replica` do
+ * not interleave one chain, while a process that crashed leaves its replica to a restart at once.
  *
  * When the database cannot take a batch (unreachable, restarting), the batch and every later one
  * go to a local spool file instead, as the chained lines they are; every second the spool is
@@ -33,7 +34,10 @@ import type { AuditLine, AuditOutput, StoreBacklog } from '../audit/audit-sink.j
 import type { ChainInfo } from '../events/types.js';
 import { readFileLines } from '../sinks/jsonl-lines.js';
 import type { KubewireEvent } from '../events/types.js';
+import { HEARTBEAT_MS } from './lease-period.js';
+import { giveLeaseBack, renewLease, takeLease, takenOver } from './pg-lease.js';
 import { migrate } from './pg-schema.js';
+import { ReplicaRefused, StoreRefused } from './store-refused.js';
 import { SessionIndexer, type SessionRow } from './session-index.js';
 
 export interface PgOutputOptions {
@@ -46,6 +50,8 @@ export interface PgOutputOptions {
   report(text: string): void;
   /** How often the spool tries the database again, ms. */
   retryMs?: number;
+  /** How often the lease is renewed, ms (HEARTBEAT_MS). */
+  heartbeatMs?: number;
 }
 
 /** What the writer attaches to each record (see openAuditStore): its type, and its index row. */
@@ -53,16 +59,6 @@ export interface RecordAttachment {
   type: string;
   row?: SessionRow;
 }
-
-/** A store that cannot be used as configured: a bad URL, password, user or database name. */
-export class StoreRefused extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-  }
-}
-
-/** Refusals that waiting does not cure: another process holds the replica, or its protection differs. */
-export class ReplicaRefused extends StoreRefused {}
 
 interface Pending {
   line: string;
@@ -78,8 +74,6 @@ type Meta = Omit<Pending, 'line'>;
 /** A record of a spool left by an earlier run, as read back. */
 type Recovered = Pending & { event: KubewireEvent & { prev?: string } };
 
-const LEASE_SECONDS = 60;
-const HEARTBEAT_MS = 15_000;
 const UPLOAD_BATCH = 500;
 const UPLOAD_BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -103,6 +97,10 @@ export class PgAuditOutput implements AuditOutput {
   private closed = false;
   /** Why records can no longer go to this replica at all (its lease lost, the spool refused): every append fails. */
   private refusal: Error | null = null;
+  /** This process has held the replica's lease: a refusal to take it again means it was taken over. */
+  private leased = false;
+  /** The connection holds the replica's advisory lock (pg-lease.ts). */
+  private locked = false;
 
   private constructor(private readonly opts: PgOutputOptions) {
     // One try at a time: against a database that drops packets a try lasts the connect timeout,
@@ -115,7 +113,7 @@ export class PgAuditOutput implements AuditOutput {
         .finally(() => void (this.uploadQueued = false));
     }, opts.retryMs ?? 1000);
     this.retryTimer.unref();
-    this.heartbeatTimer = setInterval(() => void this.enqueue(() => this.heartbeat()).catch(() => undefined), HEARTBEAT_MS);
+    this.heartbeatTimer = setInterval(() => void this.enqueue(() => this.heartbeat()).catch(() => undefined), opts.heartbeatMs ?? HEARTBEAT_MS);
     this.heartbeatTimer.unref();
   }
 
@@ -183,7 +181,7 @@ export class PgAuditOutput implements AuditOutput {
       const c = this.client;
       this.client = null;
       if (c) {
-        await c.query('UPDATE audit_replicas SET owner = NULL WHERE name = $1 AND owner = $2', [this.opts.replica, this.token]).catch(() => undefined);
+        await giveLeaseBack(c, this.opts.replica, this.token).catch(() => undefined);
         await c.end().catch(() => undefined);
       }
     }).catch(() => undefined);
@@ -317,11 +315,26 @@ export class PgAuditOutput implements AuditOutput {
     this.runPos = runPos;
   }
 
+  /**
+   * Renews the lease. While spooling the retry timer's upload does it (its connect takes the
+   * lease again, pg-lease.ts); an idle writer whose connection was lost reconnects here, so that
+   * it holds its lock and stays heard from without waiting for a record. A lease found taken
+   * over is told now, not at the next record, which may be long in coming on an idle gateway.
+   */
   private async heartbeat(): Promise<void> {
-    if (!this.client || this.spool || this.refusal) return;
-    const r = await this.client.query('UPDATE audit_replicas SET heartbeat = now() WHERE name = $1 AND owner = $2', [this.opts.replica, this.token]).catch(() => this.dropClient());
-    // Told now, not at the next record, which may be long in coming on an idle gateway.
-    if (r && r.rowCount === 0) this.refusedLater(new ReplicaRefused(takenOver(this.opts.replica)));
+    if (this.spool || this.refusal || this.closed) return;
+    try {
+      if (!this.client) {
+        await this.connect();
+        return;
+      }
+      const r = await renewLease(this.client, this.opts.replica, this.token, this.locked);
+      this.locked = r.locked;
+      if (!r.ours) throw new ReplicaRefused(takenOver(this.opts.replica));
+    } catch (e) {
+      if (!(e instanceof ReplicaRefused)) this.dropClient();
+      this.refusedLater(e);
+    }
   }
 
   private async connect(): Promise<void> {
@@ -441,29 +454,26 @@ export class PgAuditOutput implements AuditOutput {
     }
   }
 
-  /** Takes the replica's row (creating it with this chain's protection), and reads its head. */
+  /**
+   * Takes the replica's lease (pg-lease.ts) and reads its head. A row taken from a process that
+   * is gone (crashed, or cut off from the database) is told: its last run ends without a final
+   * seal, and this run follows it in the replica's chain.
+   */
   private async lease(c: pg.Client): Promise<void> {
     const { replica, chain } = this.opts;
-    await c.query(
-      'INSERT INTO audit_replicas (name, algorithm, key_id, signing_key_id) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING',
-      [replica, chain.algorithm, chain.keyId, chain.signature?.keyId ?? null],
-    );
-    const { rows } = await c.query<{ last_pos: string; last_hash: string | null; algorithm: string; key_id: string | null; signing_key_id: string | null; owner: string | null }>(
-      `UPDATE audit_replicas SET owner = $2, heartbeat = now()
-       WHERE name = $1 AND (owner IS NULL OR owner = $2 OR heartbeat < now() - make_interval(secs => $3))
-       RETURNING last_pos, last_hash, algorithm, key_id, signing_key_id, owner`,
-      [replica, this.token, LEASE_SECONDS],
-    );
-    const row = rows[0];
-    if (!row) throw new ReplicaRefused(`replica ${replica} is being written by another kubewire right now: give each replica its own --audit-replica name`);
-    const created = protectionOf(row.algorithm, row.key_id, row.signing_key_id);
-    const mine = protectionOf(chain.algorithm, chain.keyId, chain.signature?.keyId ?? null);
-    if (created !== mine) {
-      await c.query('UPDATE audit_replicas SET owner = NULL WHERE name = $1 AND owner = $2', [replica, this.token]);
-      throw new ReplicaRefused(`replica ${replica} was created with ${created}, but this kubewire writes ${mine}: start it with the same --audit-key-file and --audit-signing-key, or as a new replica`);
+    const taken = await takeLease(c, replica, this.token, chain, this.leased);
+    // Back after losing the connection: the replica's head must still be this process's last
+    // record (or one of the spooled ones, whose commit was lost in flight), else another process
+    // wrote the replica meanwhile and gave it back: records of this chain would not link there.
+    if (this.leased && taken.lastHash !== this.lastHash && !this.spool?.meta.some((m) => m.hash === taken.lastHash)) {
+      await giveLeaseBack(c, replica, this.token).catch(() => undefined);
+      throw new ReplicaRefused(takenOver(replica));
     }
-    this.lastPos = Number(row.last_pos);
-    this.lastHash = row.last_hash;
+    this.leased = true;
+    this.locked = taken.locked;
+    if (taken.fromGone) this.opts.report(`kubewire: replica ${replica} was held by a process that is gone (it crashed or lost the database without giving it back): this process takes it over`);
+    this.lastPos = taken.lastPos;
+    this.lastHash = taken.lastHash;
     const run = await c.query<{ p: string | null }>("SELECT max(pos) AS p FROM audit_records WHERE replica = $1 AND type = 'audit.start'", [replica]);
     this.runPos = Number(run.rows[0]?.p ?? 0);
   }
@@ -473,16 +483,6 @@ export class PgAuditOutput implements AuditOutput {
     this.client = null;
     void c?.end().catch(() => undefined);
   }
-}
-
-function takenOver(replica: string): string {
-  return `replica ${replica} is no longer this process's to write (its lease was taken over)`;
-}
-
-/** A replica's protection in words, as the store remembers it. */
-export function protectionOf(algorithm: string, keyId: string | null, signingKeyId: string | null): string {
-  const base = algorithm === 'hmac-sha256' ? `an HMAC-SHA256 chain (key ${keyId ?? '?'})` : 'a plain SHA-256 chain';
-  return signingKeyId ? `${base} with seals signed by ed25519 key ${signingKeyId}` : base;
 }
 
 /**

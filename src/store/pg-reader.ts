@@ -7,18 +7,16 @@
 import pg from 'pg';
 import type { Line } from '../audit/verify.js';
 import type { KubewireEvent } from '../events/types.js';
-import { connectionLost, describePgError, protectionOf } from './pg-output.js';
+import { connectionLost, describePgError } from './pg-output.js';
+import { protectionOf, replicaLive } from './pg-lease.js';
 import type { IndexedSession, SessionFilter } from './session-index.js';
 import { pause } from './file-follow.js';
-import type { SessionPlace, StoreReader, StoreReplica } from './store-reader.js';
+import { MAX_MATCHES, type SessionPlace, type StoreReader, type StoreReplica } from './store-reader.js';
 import { CliError } from '../io/errors.js';
 
 const PAGE = 2000;
-const LEASE_SECONDS = 60;
 /** How often `follow` looks for new rows, ms. */
 const FOLLOW_POLL_MS = 250;
-/** Sessions of a latest run named at most (a prefix that matches more is ambiguous anyway). */
-const MAX_MATCHES = 50;
 
 export class PgStoreReader implements StoreReader {
   private constructor(readonly name: string, private readonly client: pg.Client) {}
@@ -47,8 +45,8 @@ export class PgStoreReader implements StoreReader {
   async replicas(): Promise<StoreReplica[]> {
     const { rows } = await this.client.query<{ name: string; algorithm: string; key_id: string | null; signing_key_id: string | null; last_pos: string; max_pos: string | null; live: boolean }>(
       `SELECT name, algorithm, key_id, signing_key_id, last_pos, (SELECT max(pos) FROM audit_records r WHERE r.replica = a.name) AS max_pos,
-         (owner IS NOT NULL AND heartbeat > now() - make_interval(secs => $1)) AS live
-       FROM audit_replicas a ORDER BY name`, [LEASE_SECONDS]);
+         ${replicaLive('a')} AS live
+       FROM audit_replicas a ORDER BY name`);
     const out: StoreReplica[] = [];
     for (const r of rows) {
       const lastPos = Number(r.last_pos);
@@ -149,28 +147,47 @@ export class PgStoreReader implements StoreReader {
     return rows.map((r) => ({ replica: r.replica, session: r.session, runPos: Number(r.run_pos), start: null }));
   }
 
-  async *follow(place: SessionPlace, signal: AbortSignal): AsyncGenerator<KubewireEvent> {
+  /**
+   * Polls the replica's head, then reads the session's rows (and a later run's `audit.start`)
+   * between the last position looked at and that head: a quiet session on a busy replica costs
+   * a look at the rows written since the last poll, each found through an index (the session's
+   * `audit_records_session`, the runs' `audit_records_runs`), not a rescan since its last record.
+   * Every row up to the head is committed (the writer moves the head in the batch's transaction).
+   */
+  async *follow(place: SessionPlace, signal: AbortSignal): AsyncGenerator<KubewireEvent, string | null, undefined> {
     const runPos = place.runPos ?? 1;
-    let at = runPos - 1;
+    let seen = runPos - 1;
     while (!signal.aborted) {
-      // Asked before the rows: a writer that is gone once no rows came has written its last.
-      const live = await this.client.query<{ live: boolean }>(
-        'SELECT (owner IS NOT NULL AND heartbeat > now() - make_interval(secs => $2)) AS live FROM audit_replicas WHERE name = $1', [place.replica, LEASE_SECONDS]);
-      const { rows } = await this.client.query<{ pos: string; type: string; line: string }>(
-        `SELECT pos, type, line FROM audit_records WHERE replica = $1 AND pos > $2 AND (session = $3 OR type = 'audit.start') ORDER BY pos LIMIT $4`,
-        [place.replica, at, place.session, PAGE]);
-      for (const r of rows) {
-        // The next run's start: this run is over.
-        if (r.type === 'audit.start' && Number(r.pos) !== runPos) return;
-        yield JSON.parse(r.line) as KubewireEvent;
+      // Asked before the rows: a writer that is gone once its rows are read has written its last.
+      const { rows: [h] } = await this.client.query<{ last_pos: string; live: boolean; owned: boolean; quiet: number | null }>(
+        `SELECT last_pos, ${replicaLive('a')} AS live, owner IS NOT NULL AS owned, extract(epoch FROM now() - heartbeat)::float8 AS quiet
+         FROM audit_replicas a WHERE name = $1`, [place.replica]);
+      if (!h) return `replica ${place.replica} is not in the store any more`;
+      const head = Number(h.last_pos);
+      if (head > seen) {
+        const { rows } = await this.client.query<{ pos: string; type: string; line: string }>(
+          `(SELECT pos, type, line FROM audit_records WHERE session = $3 AND replica = $1 AND pos > $2 AND pos <= $4 ORDER BY pos LIMIT $5)
+           UNION ALL
+           (SELECT pos, type, line FROM audit_records WHERE type = 'audit.start' AND replica = $1 AND pos > $2 AND pos <= $4 ORDER BY pos LIMIT 1)
+           ORDER BY pos LIMIT $5`,
+          [place.replica, seen, place.session, head, PAGE]);
+        for (const r of rows) {
+          // The next run's start: this run is over.
+          if (r.type === 'audit.start' && Number(r.pos) !== runPos) return `replica ${place.replica} began a new run (its writer was restarted)`;
+          yield JSON.parse(r.line) as KubewireEvent;
+        }
+        // A full page: the rest at once; else every row up to the head was looked at.
+        if (rows.length === PAGE) {
+          seen = Number(rows.at(-1)!.pos);
+          continue;
+        }
+        seen = head;
       }
-      if (rows.length > 0) {
-        at = Number(rows.at(-1)!.pos);
-        continue;
-      }
-      if (!live.rows[0]?.live) return;
+      if (!h.owned) return `replica ${place.replica}'s writer stopped`;
+      if (!h.live) return `replica ${place.replica}'s writer has not been heard from for ${Math.round(h.quiet ?? 0)} s: it stopped, crashed or lost the database`;
       await pause(FOLLOW_POLL_MS, signal);
     }
+    return null;
   }
 
   async close(): Promise<void> {

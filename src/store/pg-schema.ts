@@ -7,7 +7,8 @@
  * Tables (version 1):
  * - `audit_replicas`: one row per replica (`--audit-replica`), with the protection its chain was
  *   created with (HMAC key id, signing key id: a run that declares less is a downgrade), the
- *   position and hash of its last record, and which process writes it now (a lease).
+ *   position and hash of its last record, and which process writes it now (a lease, with an
+ *   advisory lock on the writer's connection: pg-lease.ts).
  * - `audit_records`: every record of every replica's chain, the line exactly as hashed, at
  *   `pos` 1, 2, … per replica (runs of a replica follow one another, each from its
  *   `audit.start`). The payloads are in the records, as in the files.

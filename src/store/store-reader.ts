@@ -51,9 +51,10 @@ export interface StoreReader {
   latestRunSessions(prefix: string): Promise<SessionPlace[]>;
   /**
    * As `sessionRecords`, but as they are written: waits for more until the run ends (its chain's
-   * final seal, a later run, the writer gone) or `signal` aborts.
+   * final seal, a later run, the writer gone) or `signal` aborts. Returns why the run is over
+   * when that is not its final seal or the abort (a later run, the writer gone), for `watch`.
    */
-  follow(place: SessionPlace, signal: AbortSignal): AsyncGenerator<KubewireEvent>;
+  follow(place: SessionPlace, signal: AbortSignal): AsyncGenerator<KubewireEvent, string | null, undefined>;
   close(): Promise<void>;
 }
 
@@ -70,6 +71,9 @@ export async function openStoreReader(spec: StoreSpec): Promise<StoreReader> {
   });
   return new FileStoreReader(spec.dir);
 }
+
+/** Sessions of a replica's latest run named at most (a prefix that matches more is ambiguous anyway). */
+export const MAX_MATCHES = 50;
 
 /** `audit-<time>-<pid>.jsonl`, or a part `audit-<time>-<pid>-0001.jsonl` of a rotated chain. */
 const CHAIN_FILE = /^(audit-\d{8}T\d{6}Z-\d+)(?:-(\d{4,}))?\.jsonl$/;
@@ -130,26 +134,34 @@ export class FileStoreReader implements StoreReader {
       if (!entry.isDirectory()) continue;
       const files = (await this.chains(entry.name)).at(-1);
       if (!files) continue;
+      // At most MAX_MATCHES per replica, as PostgreSQL's: once found, the rest of the run is not read.
       const seen = new Map<string, string | null>();
       for await (const e of readLogEvents(files)) {
         if (e.session !== undefined && e.session.startsWith(prefix) && !seen.has(e.session)) seen.set(e.session, e.ts ?? null);
+        if (seen.size >= MAX_MATCHES) break;
       }
       for (const [session, start] of seen) out.push({ replica: entry.name, session, start, files });
     }
     return out;
   }
 
-  async *follow(place: SessionPlace, signal: AbortSignal): AsyncGenerator<KubewireEvent> {
+  async *follow(place: SessionPlace, signal: AbortSignal): AsyncGenerator<KubewireEvent, string | null, undefined> {
     const files = place.files ?? [];
-    if (files.length === 0) return;
+    if (files.length === 0) return null;
     // Over once quiet when a later run has started, or when no writer holds the run's lock any
     // more (it stopped without a final seal, or died): as PostgreSQL's follow ends with the lease.
+    let why: string | null = null;
     const newerRun = async (): Promise<boolean> => {
-      if (!(await fileLeaseHeld(files[0]!))) return true;
+      if (!(await fileLeaseHeld(files[0]!))) {
+        why = `replica ${place.replica}'s writer holds the run's lock no more (its .lock is gone, stale or its process is gone): it stopped or crashed`;
+        return true;
+      }
       const chains = await this.chains(place.replica).catch(() => []);
-      return chains.length > 0 && !chains.at(-1)!.includes(files[0]!);
+      why = chains.length > 0 && !chains.at(-1)!.includes(files[0]!) ? `replica ${place.replica} began a new run` : null;
+      return why !== null;
     };
     for await (const e of followChain(files[0]!, { signal, newerRun })) if (e.type === 'audit.start' || e.session === place.session) yield e;
+    return signal.aborted ? null : why;
   }
 
   async close(): Promise<void> {}

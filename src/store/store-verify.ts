@@ -12,7 +12,7 @@ import { verifySources, type VerifyResult } from '../audit/verify.js';
 import { describeProtection, passedLine, unauthenticatedNote, type VerifyKeys } from '../cli/verify-command.js';
 import { ExitCode } from '../io/errors.js';
 import type { Output } from '../io/output.js';
-import { protectionOf } from './pg-output.js';
+import { protectionOf } from './pg-lease.js';
 import { openStoreReader } from './store-reader.js';
 import { describeStore, parseStoreSpec } from './store-spec.js';
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { availableKubectls, startKubectl } from '../support/kubectl.js';
-import { startProxyProcess, stopStartedProxies } from '../support/kubewire-proxy.js';
+import { proxyArgs, startProxyProcess, stopStartedProxies } from '../support/kubewire-proxy.js';
 import { KUBEWIRE_BIN, runThroughKubewire } from '../support/kubewire-run.js';
 import pgClient from 'pg';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -103,6 +103,51 @@ describe.skipIf(found.length === 0 || !bin)('kubewire --audit-store with real ku
     expect(code).toBe(0);
     await p.stop('SIGTERM');
   }, 90_000);
+
+  it('postgres: a proxy killed with SIGKILL mid-session leaves its replica free at once: restarted, it writes a new run; a second live one is refused', async () => {
+    const options = (n: number) => ({
+      kubeconfig: t.kubeconfig, home: t.home, log: join(dir, `crash-${n}.jsonl`), writeKubeconfig: join(dir, `crash-${n}.kubeconfig`),
+      extraArgs: ['--audit', '--audit-store', pg.url, '--audit-replica', 'crash'],
+    });
+    const first = await startProxyProcess(options(1));
+    const k = startKubectl(found[0]!, ['exec', 'web', '--', 'sh', '-c', 'echo up; sleep 30'], { kubeconfig: first.kubeconfig, home: t.home });
+    await k.waitFor(/^up$/m);
+    await waitForValue(() => liveSessionId('postgres', pg.url, 'crash'), 10_000);
+    expect(await first.stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+    await k.stop();
+
+    // At once, the same replica: it takes the lease the dead process never gave back.
+    const second = await startProxyProcess(options(2));
+    try {
+      expect(second.stderr()).toMatch(/replica crash was held by a process that is gone/);
+      const k2 = startKubectl(found[0]!, ['exec', 'web', '--', 'sh', '-c', 'echo after restart'], { kubeconfig: second.kubeconfig, home: t.home });
+      await k2.waitFor(/^after restart$/m);
+      expect(await k2.stop()).toBe(0);
+
+      // A second live process with the same name is refused, with one line.
+      const third = spawn(process.execPath, proxyArgs(options(3)), { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: t.home }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let err3 = '';
+      third.stderr.on('data', (d: Buffer) => (err3 += d.toString()));
+      const killer = setTimeout(() => third.kill('SIGKILL'), 30_000);
+      const code3 = await new Promise<number | null>((res) => third.on('close', (c) => res(c)));
+      clearTimeout(killer);
+      expect(err3).toMatch(/replica crash is being written by another kubewire right now: give each replica its own --audit-replica name/);
+      expect(code3).toBe(1);
+    } finally {
+      await second.stop('SIGTERM');
+    }
+
+    // Two runs: the killed one is cut short (no final seal), the restarted one follows it.
+    const runs = await pg.query<{ pos: string }>("SELECT pos FROM audit_records WHERE replica = 'crash' AND type = 'audit.start' ORDER BY pos");
+    expect(runs.rows).toHaveLength(2);
+    const before = await pg.query<{ n: string }>("SELECT count(*) AS n FROM audit_records WHERE replica = 'crash' AND pos < $1", [runs.rows[1]!.pos]);
+    expect(Number(runs.rows[1]!.pos)).toBe(Number(before.rows[0]!.n) + 1);
+    const v = runCli(['verify', '--store', pg.url]);
+    expect(v.stdout).toMatch(/^tampered: replica crash: replica crash, pos \d+ \(seq \d+\): .*without the seal that closes every file/m);
+    expect(v.status).toBe(1);
+    const s = runCli(['sessions', '--store', pg.url, '--command', 'after restart', '--json']);
+    expect(s.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { replica: string }).replica)).toEqual(['crash']);
+  }, 120_000);
 });
 
 /** The session of the replica's k8s.data records, once there is one. */

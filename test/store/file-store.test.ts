@@ -14,6 +14,7 @@ import { EventBus } from '../../src/events/event-bus.js';
 import { noteFor } from '../../src/events/notes.js';
 import type { AuditSessionEvent, EventBody } from '../../src/events/types.js';
 import { openAuditStore } from '../../src/store/open-store.js';
+import { FileStoreReader, MAX_MATCHES } from '../../src/store/store-reader.js';
 import { Lines } from '../support/lines-output.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'kubewire-filestore-'));
@@ -112,5 +113,34 @@ describe('kubewire sessions on a file store', () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, '');
     await expect(runSessions({ store: file }, new Lines(), new Lines())).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/not a directory/) });
+  });
+});
+
+describe('the latest run of a file store, for watch', () => {
+  it('names at most MAX_MATCHES sessions of a replica\'s latest run; follow says why a run without its seal ended', async () => {
+    const dir = join(tmp, 'latest');
+    const run = await openRun(dir);
+    const b = Buffer.from('x');
+    for (let i = 0; i < MAX_MATCHES + 20; i++) run.publish({ type: 'k8s.data', dir: 's2c', offset: 0, channel: 1, stream: 'stdout', size: 1, payload: b.toString('base64') }, { session: `m-${i}`, conn: `m-${i}-c` });
+    await run.bus.close();
+    const reader = new FileStoreReader(dir);
+    const found = await reader.latestRunSessions('m-');
+    expect(found).toHaveLength(MAX_MATCHES);
+    expect(found.map((p) => p.session)).toEqual([...Array(MAX_MATCHES).keys()].map((i) => `m-${i}`));
+
+    // A run cut short (its lock gone, no final seal): follow ends with why.
+    const cut = join(tmp, 'latest-cut');
+    const live = await openRun(cut);
+    const lock = readdirSync(join(cut, 'gw-f')).find((f) => f.endsWith('.lock'))!;
+    writeFileSync(join(cut, 'gw-f', lock), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), since: new Date().toISOString() }));
+    const cutReader = new FileStoreReader(cut);
+    const [place] = await cutReader.latestRunSessions('s1');
+    const events = cutReader.follow(place!, AbortSignal.timeout(20_000));
+    const types: string[] = [];
+    let next = await events.next();
+    for (; !next.done; next = await events.next()) types.push(next.value.type);
+    expect(types).toEqual(['audit.start', 'k8s.data']);
+    expect(next.value).toMatch(/^replica gw-f's writer holds the run's lock no more .*: it stopped or crashed$/);
+    await live.bus.close();
   });
 });

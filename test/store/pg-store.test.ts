@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditSink } from '../../src/audit/audit-sink.js';
+import { AuditSink } from '../../src/audit/audit-sink.js';
+import { chainInfo } from '../../src/audit/chain.js';
 import { sealSigner } from '../../src/audit/seal-signature.js';
 import type { AuditSettings } from '../../src/cli/audit-setup.js';
 import { runSessions } from '../../src/cli/sessions-command.js';
@@ -20,6 +21,12 @@ import { noteFor } from '../../src/events/notes.js';
 import type { AuditSessionEvent, EventBody } from '../../src/events/types.js';
 import { openAuditStore } from '../../src/store/open-store.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/pg-schema.js';
+import { replicaLive } from '../../src/store/pg-lease.js';
+import { PgAuditOutput } from '../../src/store/pg-output.js';
+import { PgStoreReader } from '../../src/store/pg-reader.js';
+import { PassThrough } from 'node:stream';
+import { runWatch } from '../../src/cli/watch-command.js';
+import { startTcpCut } from '../support/tcp-cut.js';
 import { Lines } from '../support/lines-output.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../support/postgres.js';
 
@@ -44,14 +51,19 @@ function settings(url: string, replica: string): AuditSettings {
 
 interface Writer { bus: EventBus; sink: AuditSink; publish(body: EventBody, fields?: { session?: string; conn?: string }): void; lines: string[] }
 
-async function openWriter(url: string, replica: string, user: string, opts: { signingKey?: string; spool?: string } = {}): Promise<Writer> {
+async function openWriter(url: string, replica: string, user: string, opts: { signingKey?: string; spool?: string; heartbeatMs?: number } = {}): Promise<Writer> {
   const bus = new EventBus({ lossless: true });
   const lines: string[] = [];
   const publish = (body: EventBody, fields: { session?: string; conn?: string } = {}): void => void bus.publish(body, noteFor(body), fields);
-  const sink = await openAuditStore(settings(url, replica), {
-    logPath: opts.spool ?? join(tmp, `${replica}-${Date.now()}-spool.jsonl`), key: null,
-    signer: opts.signingKey ? sealSigner(opts.signingKey) : null, publish, report: (t) => lines.push(t),
-  });
+  const logPath = opts.spool ?? join(tmp, `${replica}-${Date.now()}-spool.jsonl`);
+  const report = (t: string): number => lines.push(t);
+  // A lease renewed more often than in production: the store's output opened as openAuditStore does, with its heartbeat set.
+  const sink = opts.heartbeatMs === undefined
+    ? await openAuditStore(settings(url, replica), { logPath, key: null, signer: opts.signingKey ? sealSigner(opts.signingKey) : null, publish, report })
+    : await AuditSink.open({
+      path: `replica ${replica}`, key: null, signer: null, failMode: 'closed', redactStdin: 'none', maxSize: null, publish, annotate: (e) => ({ type: e.type }),
+      output: await PgAuditOutput.open({ url, replica, chain: chainInfo(null, null), spoolPath: logPath, report, heartbeatMs: opts.heartbeatMs }),
+    });
   bus.addSink(sink);
   publish({
     type: 'audit.start', chain: sink.chain,
@@ -91,6 +103,82 @@ function ttySession(w: Writer, session: string, pod: string, typed: string): voi
   w.publish(data('s2c', `Authorization: Bearer ${'x'.repeat(3)}\r\n`), f);
   w.publish(sessionBody(pod, ['sh'], true), { session });
   w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session });
+}
+
+/** Ends the writer's connection from the server's side, and waits until its backend (and so its lock) is gone. */
+async function cutOff(url: string, replica: string): Promise<void> {
+  const { rows } = await server.query<{ pid: number }>('SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`kubewire ${replica}`], url);
+  expect(rows).toHaveLength(1);
+  await waitFor(`the backend of ${replica} gone`, async () => (await server.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [rows[0]!.pid], url)).rowCount === 0);
+}
+
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Whether a reader calls the replica live (its lock held or its heartbeat fresh). */
+async function liveNow(url: string, replica: string): Promise<boolean> {
+  const { rows } = await server.query<{ live: boolean }>(`SELECT ${replicaLive('a')} AS live FROM audit_replicas a WHERE name = $1`, [replica], url);
+  return rows[0]?.live === true;
+}
+
+/** `kubewire watch --store url session` in this process: its output, status lines and exit code. */
+function startWatch(url: string, session: string): { out: () => string; err: () => string; done: Promise<number>; stop(): void } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const ac = new AbortController();
+  const guard = setTimeout(() => ac.abort(), 60_000);
+  const done = runWatch({ store: url, session }, stdout, stderr, ac.signal).finally(() => clearTimeout(guard));
+  return { out: () => out, err: () => err, done, stop: () => ac.abort() };
+}
+
+/**
+ * A writer reaching the database through a relay, and `watch` following its session from the
+ * database: `texts[0]` written and shown, then the relay cut, `texts[1]` written (spooled), and
+ * the writer's backend gone with its lock.
+ */
+async function cutWhileWatched(url: string, replica: string, session: string, texts: [string, string]) {
+  const relay = await startTcpCut(server.port);
+  const w = await openWriter(url.replace(`:${server.port}/`, `:${relay.port}/`), replica, 'mia');
+  const f = { session, conn: `${session}-c` };
+  w.publish(data('s2c', texts[0]), f);
+  await w.sink.flushed();
+  const watch = startWatch(url, session);
+  await waitFor('watch to print the first output', () => watch.out() === texts[0]);
+  relay.cut();
+  w.publish(data('s2c', texts[1]), f);
+  await w.sink.flushed();
+  await waitFor(`the lock of ${replica} released`, async () => (await server.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [`kubewire ${replica}`], url)).rowCount === 0);
+  return { relay, w, watch, f };
+}
+
+/** The writer's next record fails: its replica was taken over (--audit-fail closed then refuses sessions). */
+async function expectTakenOver(w: Writer, session: string): Promise<void> {
+  w.publish(data('s2c', 'late\n'), { session, conn: `${session}-c` });
+  await w.sink.flushed();
+  expect(w.sink.failed?.reason).toMatch(/replica \S+ is no longer this process's to write \(its lease was taken over\)/);
+  await w.bus.close();
+}
+
+/** A store reader whose every query is followed by `after(sql, params)`. */
+async function spiedReader(url: string, after: (sql: string, params: unknown[]) => Promise<void> | void): Promise<PgStoreReader> {
+  const reader = await PgStoreReader.open(url);
+  const client = (reader as unknown as { client: pg.Client }).client;
+  const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
+  (client as unknown as { query: unknown }).query = async (...a: unknown[]): Promise<unknown> => {
+    const r = await query(...a);
+    await after(String(a[0]), (a[1] as unknown[] | undefined) ?? []);
+    return r;
+  };
+  return reader;
 }
 
 async function finish(w: Writer): Promise<void> {
@@ -245,10 +333,10 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     expect(a.lines.join('\n')).toMatch(/stay in the spool/);
     expect(readdirSync(dir).filter((n) => n.includes('.spool-gw-l-'))).toHaveLength(1);
     await server.start();
-    // The run that left the spool never gave its lease back: it runs out.
-    await server.query("UPDATE audit_replicas SET heartbeat = now() - interval '5 minutes' WHERE name = 'gw-l'", [], url);
 
+    // The run that left the spool never gave its lease back, but its connection is gone: the next start takes the replica at once.
     const b = await openWriter(url, 'gw-l', 'erin', { spool: join(dir, 'run-b.jsonl') });
+    expect(b.lines.join('\n')).toMatch(/replica gw-l was held by a process that is gone .*this process takes it over/);
     expect(b.lines.join('\n')).toMatch(/uploaded 8 records left in the spool .*run-a\.spool-gw-l-0001\.jsonl by an earlier run of replica gw-l/);
     const g = { session: 'l-2', conn: 'l-2-c' };
     b.publish(data('s2c', 'after\n'), g);
@@ -332,18 +420,19 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     expect(w.lines.join('\n')).not.toMatch(/spool/);
     await w.bus.close();
 
-    // The connection is cut while another process takes the lease: the reconnect is refused.
+    // The connection is cut and another process takes the replica meanwhile: the reconnect is refused.
     const v = await openWriter(url, 'gw-u', 'hank');
     await v.sink.flushed();
-    await server.query("UPDATE audit_replicas SET owner = 'another', heartbeat = now() WHERE name = 'gw-u'", [], url);
-    await server.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'kubewire gw-u'", [], url);
+    await cutOff(url, 'gw-u');
+    const other = await openWriter(url, 'gw-u', 'hank');
     for (let i = 0; i < 60 && !v.sink.failed; i++) {
       v.publish(data('s2c', `y${i}`), { session: 'u-1', conn: 'u-1-c' });
       await v.sink.flushed();
       if (!v.sink.failed) await new Promise((r) => setTimeout(r, 100));
     }
-    expect(v.sink.failed?.reason).toMatch(/being written by another kubewire/);
+    expect(v.sink.failed?.reason).toMatch(/replica gw-u is no longer this process's to write \(its lease was taken over\)/);
     await v.bus.close();
+    await finish(other);
   }, 60_000);
 
   it('start-up fails with one line on a database that does not exist, an unknown user, or a URL that does not parse', async () => {
@@ -391,21 +480,15 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     const w = await openWriter(url, 'gw-c', 'jay');
     for (let i = 0; i < 5; i++) w.publish(data('s2c', `a ${i}\n`), { session: 'c-1', conn: 'c-1-c' });
     await w.sink.flushed();
-    const { PgStoreReader } = await import('../../src/store/pg-reader.js');
-    const reader = await PgStoreReader.open(url);
+    let calls = 0;
+    // After the reader's first query, the writer commits another batch.
+    const reader = await spiedReader(url, async () => {
+      if (calls++ === 0) {
+        for (let i = 0; i < 5; i++) w.publish(data('s2c', `b ${i}\n`), { session: 'c-1', conn: 'c-1-c' });
+        await w.sink.flushed();
+      }
+    });
     try {
-      const client = (reader as unknown as { client: pg.Client }).client;
-      const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
-      let calls = 0;
-      // After the reader's first query, the writer commits another batch.
-      (client as unknown as { query: unknown }).query = async (...a: unknown[]): Promise<unknown> => {
-        const r = await query(...a);
-        if (calls++ === 0) {
-          for (let i = 0; i < 5; i++) w.publish(data('s2c', `b ${i}\n`), { session: 'c-1', conn: 'c-1-c' });
-          await w.sink.flushed();
-        }
-        return r;
-      };
       const [replica] = await reader.replicas();
       expect(calls).toBeGreaterThan(1);
       expect(replica!.problem).toBeNull();
@@ -437,5 +520,141 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     await expect(runSessions({ store: closed }, new Lines(), new Lines())).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/cannot read the audit store: connection refused/) });
     await server.query('ALTER TABLE audit_sessions RENAME TO audit_sessions_gone', [], url);
     await expect(runSessions({ store: url }, new Lines(), new Lines())).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/^cannot search the audit store: relation "audit_sessions" does not exist/) });
+  }, 60_000);
+  it('a second live writer of a replica is refused; once the first one\'s connection is gone, the replica is taken at once and its new run follows the last', async () => {
+    const url = await server.createDatabase('crash');
+    const a = await openWriter(url, 'gw-d', 'lena');
+    a.publish(data('s2c', 'first run\n'), { session: 'd-1', conn: 'd-1-c' });
+    await a.sink.flushed();
+    await expect(openWriter(url, 'gw-d', 'lena')).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/replica gw-d is being written by another kubewire right now: give each replica its own --audit-replica name/) });
+    // Its connection is gone as a crashed process's is: its heartbeat is still fresh, its lock is not held.
+    await cutOff(url, 'gw-d');
+    const b = await openWriter(url, 'gw-d', 'lena');
+    expect(b.lines.join('\n')).toMatch(/replica gw-d was held by a process that is gone/);
+    b.publish(data('s2c', 'second run\n'), { session: 'd-2', conn: 'd-2-c' });
+    b.publish(sessionBody('web', ['cat'], false), { session: 'd-2' });
+    b.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 'd-2' });
+    await finish(b);
+    const runs = await server.query<{ pos: string }>("SELECT pos FROM audit_records WHERE replica = 'gw-d' AND type = 'audit.start' ORDER BY pos", [], url);
+    const head = await server.query<{ n: string }>("SELECT count(*) AS n FROM audit_records WHERE replica = 'gw-d' AND pos < $1", [runs.rows[1]!.pos], url);
+    expect(runs.rows).toHaveLength(2);
+    // The second run starts at the position after the first run's last record.
+    expect(Number(runs.rows[1]!.pos)).toBe(Number(head.rows[0]!.n) + 1);
+    // The first run was cut short: no final seal; that is reported, not taken for a run still being written.
+    const v = await verifyStoreCli(url);
+    expect(v.out).toMatch(/^tampered: replica gw-d: replica gw-d, pos \d+ .*without the seal that closes every file/);
+    expect(v.rc).toBe(1);
+    // The writer that lost its replica finds out at its next record.
+    await expectTakenOver(a, 'd-1');
+  }, 60_000);
+
+  it('watch follows a session across its writer\'s outage: the writer spools, takes its lease again when the database answers, uploads, and watch ends with the session', async () => {
+    const url = await server.createDatabase('outagewatch');
+    const { relay, w, watch, f } = await cutWhileWatched(url, 'gw-o', 'o-1', ['before\n', 'during\n']);
+    try {
+      expect(w.lines.join('\n')).toMatch(/they spool to local files/);
+      // Its lock is gone with its connection; its heartbeat is fresh: still live, and watch waits.
+      const before = (await server.query<{ h: Date }>("SELECT heartbeat AS h FROM audit_replicas WHERE name = 'gw-o'", [], url)).rows[0]!.h;
+      expect(await liveNow(url, 'gw-o')).toBe(true);
+      relay.mend();
+      await waitFor('the spool uploaded', () => w.sink.backlog.spoolBytes === 0);
+      const after = (await server.query<{ h: Date }>("SELECT heartbeat AS h FROM audit_replicas WHERE name = 'gw-o'", [], url)).rows[0]!.h;
+      expect(after.getTime()).toBeGreaterThan(before.getTime());
+      await waitFor('watch to print the spooled output', () => watch.out() === 'before\nduring\n');
+      w.publish(data('s2c', 'after\n'), f);
+      w.publish(sessionBody('web', ['cat'], false), { session: 'o-1' });
+      w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 'o-1' });
+      expect(await watch.done).toBe(0);
+      expect(watch.out()).toBe('before\nduring\nafter\n');
+      expect(watch.err()).toMatch(/ended, exit 0\n$/);
+      expect(w.sink.failed).toBeNull();
+      await finish(w);
+      expect((await verifyStoreCli(url)).rc).toBe(0);
+    } finally {
+      await relay.close();
+    }
+  }, 90_000);
+
+  it('a writer cut off past its lease: watch stops and says why; the replica taken over meanwhile, the spool upload is refused and every later record fails', async () => {
+    const url = await server.createDatabase('cutoff');
+    const { relay, w, watch, f } = await cutWhileWatched(url, 'gw-p', 'p-1', ['one\n', 'two\n']);
+    const failures: string[] = [];
+    w.sink.onFailure((e) => failures.push(e.reason));
+    try {
+      // Not heard from for a lease period (set back rather than waited for), its lock not held.
+      await server.query("UPDATE audit_replicas SET heartbeat = now() - interval '5 minutes' WHERE name = 'gw-p'", [], url);
+      expect(await watch.done).toBe(1);
+      expect(watch.err()).toMatch(/kubewire: the run of replica gw-p ended before session p-1 was recorded as ended: replica gw-p's writer has not been heard from for 30\d s: it stopped, crashed or lost the database\n$/);
+
+      // Another process (on another host: its spools elsewhere) starts with its name and takes the replica; the cut-off writer comes back.
+      const other = await openWriter(url, 'gw-p', 'noor', { spool: join(mkdtempSync(join(tmp, 'other-')), 'log.jsonl') });
+      expect(other.lines.join('\n')).toMatch(/held by a process that is gone/);
+      relay.mend();
+      await waitFor('the refusal', () => w.lines.some((l) => /takes no more records/.test(l)));
+      expect(w.lines.join('\n')).toMatch(/kubewire: the audit store takes no more records: replica gw-p is no longer this process's to write \(its lease was taken over\); 1 records stay in the spool \S+\.spool-gw-p-0001\.jsonl/);
+      w.publish(data('s2c', 'three\n'), f);
+      await w.sink.flushed();
+      // --audit-fail closed: the proxy ends open sessions and refuses new ones on this failure.
+      expect(w.sink.failed?.reason).toMatch(/its lease was taken over/);
+      expect(failures).toHaveLength(1);
+      await w.bus.close();
+      await finish(other);
+      const rows = await server.query<{ line: string }>("SELECT line FROM audit_records WHERE replica = 'gw-p' AND type = 'k8s.data' ORDER BY pos", [], url);
+      expect(rows.rows.map((r) => Buffer.from((JSON.parse(r.line) as { payload: string }).payload, 'base64').toString())).toEqual(['one\n']);
+    } finally {
+      await relay.close();
+    }
+  }, 90_000);
+
+  it('an idle writer: its connection lost, it reconnects at its heartbeat and holds its lock again; its replica taken, the heartbeat tells it at once', async () => {
+    const url = await server.createDatabase('heartbeat');
+    const w = await openWriter(url, 'gw-h', 'omar', { heartbeatMs: 100 });
+    await w.sink.flushed();
+    await cutOff(url, 'gw-h');
+    await waitFor('the writer back', async () => (await server.query("SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND a.application_name = 'kubewire gw-h'", [], url)).rowCount === 1);
+    await expect(openWriter(url, 'gw-h', 'omar')).rejects.toMatchObject({ message: expect.stringMatching(/being written by another kubewire right now/) });
+    expect(w.lines).toEqual([]);
+
+    // Its row is given to another owner: no record comes, the heartbeat finds it.
+    await server.query("UPDATE audit_replicas SET owner = 'another' WHERE name = 'gw-h'", [], url);
+    await waitFor('the refusal', () => w.lines.some((l) => /takes no more records/.test(l)));
+    expect(w.lines.join('\n')).toMatch(/kubewire: the audit store takes no more records: replica gw-h is no longer this process's to write \(its lease was taken over\)/);
+    await expectTakenOver(w, 'h-1');
+  }, 60_000);
+
+  it('follow reads only the rows after the last position it looked at: a quiet session on a busy replica is not rescanned', async () => {
+    const url = await server.createDatabase('follow');
+    const w = await openWriter(url, 'gw-f', 'quinn');
+    w.publish(data('s2c', 'quiet\n'), { session: 'q-1', conn: 'q-1-c' });
+    for (let i = 0; i < 200; i++) w.publish(data('s2c', `busy ${i}\n`), { session: 'b-1', conn: 'b-1-c' });
+    await w.sink.flushed();
+    const looks: { from: number; to: number }[] = [];
+    const reader = await spiedReader(url, (sql, params) => {
+      if (sql.includes('FROM audit_records WHERE session')) looks.push({ from: Number(params[1]), to: Number(params[3]) });
+    });
+    try {
+      const [place] = await reader.latestRunSessions('q-1');
+      const ac = new AbortController();
+      const seen: string[] = [];
+      const following = (async () => {
+        for await (const e of reader.follow(place!, ac.signal)) seen.push(e.type);
+      })();
+      await waitFor('the quiet session\'s records', () => seen.length === 2);
+      const headOf = async (): Promise<number> => Number((await server.query<{ p: string }>("SELECT last_pos AS p FROM audit_replicas WHERE name = 'gw-f'", [], url)).rows[0]!.p);
+      const head = await headOf();
+      for (let i = 200; i < 300; i++) w.publish(data('s2c', `busy ${i}\n`), { session: 'b-1', conn: 'b-1-c' });
+      await w.sink.flushed();
+      const head2 = await headOf();
+      await waitFor('a look up to the new head', () => looks.at(-1)!.to === head2);
+      ac.abort();
+      await following;
+      expect(seen).toEqual(['audit.start', 'k8s.data']);
+      // The first look is from the run's start to the head; each later one from where the last one ended, never from the quiet session's row again.
+      expect(looks[0]).toEqual({ from: 0, to: head });
+      for (let i = 1; i < looks.length; i++) expect(looks[i]!.from).toBe(looks[i - 1]!.to);
+    } finally {
+      await reader.close();
+      await finish(w);
+    }
   }, 60_000);
 });
