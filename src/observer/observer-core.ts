@@ -16,7 +16,9 @@ import type { EventBody, KubewireEvent } from '../events/types.js';
 import { CliError } from '../io/errors.js';
 import { SessionObserver, TICK_MS } from '../session/session-observer.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
+import { droppedLinesLine, JsonLog } from '../gateway/json-log.js';
 import { SessionReports } from '../gateway/session-report.js';
+import { FdLineWriter } from '../io/fd-line-writer.js';
 import { JsonlSink } from '../sinks/jsonl-sink.js';
 import { AuditRecording } from './audit-recording.js';
 import { ConnectionObservation } from './connection-observation.js';
@@ -26,6 +28,8 @@ import type { AuditStartFacts, FromObserver, MirrorItem, ObserverConfig, RelayEn
 export const MIRROR_INTERVAL_MS = 50;
 /** How often the store's backlog is looked at for the gateway's metrics (sent only when it changed). */
 export const BACKLOG_INTERVAL_MS = 500;
+/** At shutdown, how long the stdout log may take to write what waits before it is let go. */
+export const LOG_DRAIN_MS = 5000;
 
 export class ObserverCore {
   /** The relay's time of the step being taken, or null between steps (timers, drains). */
@@ -40,6 +44,9 @@ export class ObserverCore {
   private mirrorTimer: NodeJS.Timeout | undefined;
   private backlogTimer: NodeJS.Timeout | undefined;
   private readonly decoding: ConnectionDecoderOptions;
+  /** `kubewire gateway`'s stdout and the JSON lines written to it (config.stdoutLog). */
+  private readonly stdout: FdLineWriter | null = null;
+  private readonly jsonLog: JsonLog | null = null;
 
   private constructor(private readonly config: ObserverConfig, private readonly post: (m: FromObserver) => void) {
     // Stream digests cost a SHA-256 of every byte: only the audit record lists them.
@@ -51,12 +58,17 @@ export class ObserverCore {
       this.bus.publish(body, noteFor(body), { ...(f.session ? { session: f.session } : {}), ...(f.conn ? { conn: f.conn } : {}) });
     });
     this.sessions.add(this.engine);
+    if (config.stdoutLog) {
+      this.stdout = new FdLineWriter({ ...config.stdoutLog, droppedLine: droppedLinesLine });
+      this.jsonLog = new JsonLog(this.stdout);
+    }
   }
 
   /** Opens the log; a log that cannot be opened is a CliError, thrown before anything is relayed. */
   static async open(config: ObserverConfig, post: (m: FromObserver) => void): Promise<{ core: ObserverCore; logPath: string }> {
     const core = new ObserverCore(config, post);
-    const line = (text: string): void => post({ t: 'line', to: 'error', text });
+    // The gateway's lines for the user are log lines, written here; otherwise stderr's, on the relay's side.
+    const line = (text: string): void => (core.jsonLog ? core.jsonLog.line(text) : post({ t: 'line', to: 'error', text }));
     try {
       if (config.audit) {
         const key = config.audit.key ? Buffer.from(config.audit.key) : null;
@@ -87,8 +99,14 @@ export class ObserverCore {
         this.startMirror();
         return;
       case 'reports':
-        this.sessions.add(new SessionReports((report) => this.post({ t: 'report', report })));
+        this.sessions.add(new SessionReports((report) => {
+          this.post({ t: 'report', report });
+          this.jsonLog?.report(report);
+        }));
         this.startBacklog();
+        return;
+      case 'log':
+        this.stdout?.line(m.line);
         return;
       case 'audit-start':
         return this.startAudit(m.facts);
@@ -191,6 +209,9 @@ export class ObserverCore {
     clearInterval(this.backlogTimer);
     await this.bus.close();
     this.flushMirror();
+    // What the log pipeline has not taken yet gets a bounded while: a stalled one must not hold the exit.
+    await this.stdout?.flushed(LOG_DRAIN_MS);
+    this.stdout?.close();
     this.post({ t: 'closed', gap: this.audit?.unrecordedGap() ?? null });
   }
 }

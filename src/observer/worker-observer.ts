@@ -56,6 +56,7 @@ export class WorkerObserver implements RelayObserver {
   private writableListeners: (() => void)[] = [];
   private dead: string | null = null;
   private stopping = false;
+  private shutdownSent = false;
   private auditFailing: string | null = null;
   private auditFailureListeners: (() => void)[] = [];
   private console: Output | null = null;
@@ -151,6 +152,17 @@ export class WorkerObserver implements RelayObserver {
     if (m.t === 'audit-started' && m.error) throw new CliError(m.error.code, m.error.message, m.error.exitCode);
   }
 
+  /**
+   * A finished line for the stdout log (`stdoutLog`), written by the worker in order with
+   * everything before it; false when the worker does not take it (stopping, stopped, dead, or
+   * no stdout log), and the caller writes it itself.
+   */
+  log(line: string): boolean {
+    if (this.dead || this.shutdownSent || !this.options.stdoutLog) return false;
+    this.send({ t: 'log', line });
+    return true;
+  }
+
   /** `kubewire gateway`: its reports (one per command, finding and error) from now on go to `listener`. */
   onReports(listener: (r: GatewayReport) => void): void {
     this.reports = listener;
@@ -187,6 +199,7 @@ export class WorkerObserver implements RelayObserver {
       return null;
     }
     this.send({ t: 'shutdown', reason, connections });
+    this.shutdownSent = true;
     const m = await this.next('closed');
     this.stopping = true;
     this.mirror?.finish();
