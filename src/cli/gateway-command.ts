@@ -12,7 +12,7 @@ import type { AuditFailMode } from '../audit/audit-sink.js';
 import type { RedactStdinMode } from '../audit/stdin-redactor.js';
 import { DEFAULT_IDENTITY_CACHE, GatewayAdmission, type IdentityMode } from '../gateway/gateway-admission.js';
 import { writeGatewayKubeconfig } from '../gateway/gateway-kubeconfig.js';
-import { HealthServer } from '../gateway/health-server.js';
+import { HealthServer, readiness } from '../gateway/health-server.js';
 import { JsonLog, LogRoute } from '../gateway/json-log.js';
 import { backlogStatus, GatewayMetrics } from '../gateway/metrics.js';
 import { CliError, describeFsError } from '../io/errors.js';
@@ -100,7 +100,7 @@ export async function runGateway(opts: GatewayOptions, out: Output): Promise<num
   let health: HealthServer;
   try {
     health = await HealthServer.start(metricsListen.host, metricsListen.port, {
-      notReady: () => running.observer.refusal(),
+      notReady: readiness(running.observer),
       metrics: () => metrics!.text(),
     });
   } catch (e) {
