@@ -11,6 +11,7 @@ import { Agent, request } from 'node:https';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/event-log.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { availableKubectls, kubectlEnv, kubectlPath, runKubectl } from '../support/kubectl.js';
 import { KUBEWIRE_BIN } from '../support/kubewire-run.js';
@@ -25,16 +26,6 @@ async function freePort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Printable bytes that never repeat, so a lost or reordered chunk shows. */
@@ -86,11 +77,11 @@ describe.skipIf(found.length === 0)('kubewire gateway with a stdout nobody reads
       }
     };
     try {
-      await until('the gateway to be ready', async () => {
+      await waitUntil('the gateway to be ready', async () => {
         if (!existsSync(kubeconfig)) return undefined;
         const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).catch(() => null);
         return res?.status === 200 ? true : undefined;
-      });
+      }, 20_000);
       // Enough requests to fill the FIFO (64 KiB) and the gateway's 16 KiB: one session line each.
       const token = t.cluster.users.find((u) => u.name === 'alice')!.token;
       const agent = new Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: false });
@@ -126,11 +117,11 @@ describe.skipIf(found.length === 0)('kubewire gateway with a stdout nobody reads
 
       // Read again: what waited comes out, then a line with the count of lines dropped (one each
       // time the backlog drained: sessions still settling may fill it again meanwhile).
-      const dropped = await until('the dropped-lines line', () => {
+      const dropped = await waitUntil('the dropped-lines line', () => {
         drain();
         const line = log.split('\n').find((l) => l.includes('"msg":"log lines dropped"'));
         return line ? (JSON.parse(line) as { level: string; dropped: number }) : undefined;
-      });
+      }, 20_000);
       expect(dropped.level).toBe('warn');
       expect(dropped.dropped).toBeGreaterThan(0);
       const lines = log.split('\n').filter(Boolean);
@@ -144,10 +135,10 @@ describe.skipIf(found.length === 0)('kubewire gateway with a stdout nobody reads
       // Logging goes on: a later command's session line arrives.
       const later = await runKubectl(V, ['--context', 'alice', 'get', 'pod', 'web', '-o', 'name'], { kubeconfig, home: t.home, timeoutMs: SAFETY_MS });
       expect(later.code, later.stderr).toBe(0);
-      await until('the later session line', () => {
+      await waitUntil('the later session line', () => {
         drain();
         return log.split('\n').some((l) => l.includes('"msg":"session"') && l.includes('"pod":"web"') && !l.includes('"session":"fill-')) ? true : undefined;
-      });
+      }, 20_000);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       drain();

@@ -8,6 +8,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/event-log.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { availableKubectls, runKubectl } from '../support/kubectl.js';
 import { startGateway, type GatewayProcess } from '../support/kubewire-gateway.js';
@@ -25,16 +26,6 @@ const bin = postgresAvailable();
 async function readyz(gw: GatewayProcess): Promise<{ status: number; text: string }> {
   const res = await fetch(`${gw.ready.metrics}/readyz`);
   return { status: res.status, text: await res.text() };
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe.skipIf(found.length === 0 || !bin)('kubewire gateway: /readyz when the audit trail cannot be written', () => {
@@ -90,10 +81,10 @@ describe.skipIf(found.length === 0 || !bin)('kubewire gateway: /readyz when the 
       await stopPg();
       // Records must go somewhere: a command makes some, and neither the database nor the spool takes them.
       await kubectl(['get', 'pods']);
-      const down = await until('/readyz to say not ready', async () => {
+      const down = await waitUntil('/readyz to say not ready', async () => {
         const r = await readyz(gw);
         return r.status === 503 ? r : undefined;
-      });
+      }, 30_000);
       expect(down.text).toMatch(/^not ready: kubewire cannot write its audit log \(.+\); new sessions are refused until it can \(--audit-fail closed\)\n$/);
       expect(down.text.split('\n')).toHaveLength(2);
       const refused = await kubectl(['get', 'pods']);
@@ -103,7 +94,7 @@ describe.skipIf(found.length === 0 || !bin)('kubewire gateway: /readyz when the 
 
       fixSpool();
       await startPg();
-      await until('/readyz to be ready again', async () => ((await readyz(gw)).status === 200 ? true : undefined));
+      await waitUntil('/readyz to be ready again', async () => ((await readyz(gw)).status === 200 ? true : undefined), 30_000);
       expect((await kubectl(['get', 'pods'])).code).toBe(0);
     } finally {
       await startPg().catch(() => undefined);
@@ -118,7 +109,7 @@ describe.skipIf(found.length === 0 || !bin)('kubewire gateway: /readyz when the 
       breakSpool();
       await stopPg();
       await kubectl(['get', 'pods']);
-      await until('the failure in the log', async () => (gw.lines().some((l) => String(l['msg']).includes('cannot write the audit log')) ? true : undefined));
+      await waitUntil('the failure in the log', async () => (gw.lines().some((l) => String(l['msg']).includes('cannot write the audit log')) ? true : undefined), 30_000);
       expect(await readyz(gw)).toEqual({ status: 200, text: 'ok\n' });
       expect((await kubectl(['get', 'pods'])).code).toBe(0);
       fixSpool();
