@@ -1,7 +1,8 @@
 /**
  * Everything kubewire observes, in one place, on the observer's thread: the connections'
  * decoders, the event bus with its log (the JSONL log or the audit chain), the one session
- * model, diagnosis, the audit recorder, the console lines and the live view's mirror.
+ * model, diagnosis, the audit recorder, the console lines, the live view's mirror, and for
+ * `kubewire gateway` its JSON log on stdout.
  *
  * It takes the relay's batches in order (observer-messages.ts). Each step is stamped with the
  * relay's own clock, so an event's `ts` is when the relay saw the bytes, not when the observer
