@@ -94,7 +94,7 @@ export async function runGateway(opts: GatewayOptions, out: Output): Promise<num
     stdoutLog: { limit: logBuffer, attach: (observer) => route.through(observer) },
   };
   const running = await startProxy({ ...(opts.upstreamKubeconfig ? { kubeconfig: opts.upstreamKubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}), payload: 'full', audit, serving }, listen, null, log);
-  metrics = new GatewayMetrics(backlogStatus(() => running.observer.backlog), () => running.proxy.openConnections);
+  metrics = new GatewayMetrics(backlogStatus(() => running.observer.backlog), () => running.proxy.openConnections, () => running.observer.droppedLogLines);
   // The log lines of these reports are written on the observer's thread; here they are counted.
   running.observer.onReports((r) => metrics!.report(r));
   let health: HealthServer;

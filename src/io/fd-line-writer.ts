@@ -41,6 +41,7 @@ export class FdLineWriter implements Output {
   private retry: NodeJS.Timeout | undefined;
   private retryMs = 0;
   private dropped = 0;
+  private droppedEver = 0;
   private closed = false;
   private drained: (() => void)[] = [];
   private readonly write: FdWrite;
@@ -54,9 +55,15 @@ export class FdLineWriter implements Output {
     const bytes = Buffer.from(text + '\n', 'utf8');
     if (this.queued + bytes.length > this.opts.limit) {
       this.dropped++;
+      this.droppedEver++;
       return;
     }
     this.enqueue(bytes);
+  }
+
+  /** Lines dropped since the start. */
+  get droppedLines(): number {
+    return this.droppedEver;
   }
 
   /** Bytes waiting to be written. */

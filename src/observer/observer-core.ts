@@ -27,7 +27,7 @@ import type { AuditStartFacts, FromObserver, MirrorItem, ObserverConfig, RelayEn
 
 /** How often the live view's mirror is sent: the view redraws at about this rate anyway. */
 export const MIRROR_INTERVAL_MS = 50;
-/** How often the store's backlog is looked at for the gateway's metrics (sent only when it changed). */
+/** How often the store's backlog (and the log's dropped lines) are looked at for the gateway's metrics (sent only when they changed). */
 export const BACKLOG_INTERVAL_MS = 500;
 /** At shutdown, how long the stdout log may take to write what waits before it is let go. */
 export const LOG_DRAIN_MS = 5000;
@@ -183,12 +183,19 @@ export class ObserverCore {
     const sink = this.audit?.sink;
     if (!sink || this.backlogTimer) return;
     let sent = '';
+    let dropped = 0;
     this.backlogTimer = setInterval(() => {
       const backlog = sink.backlog;
       const key = `${backlog.oldestUnstoredAt}/${backlog.spoolBytes}`;
-      if (key === sent) return;
-      sent = key;
-      this.post({ t: 'backlog', backlog });
+      if (key !== sent) {
+        sent = key;
+        this.post({ t: 'backlog', backlog });
+      }
+      const lines = this.stdout?.droppedLines ?? 0;
+      if (lines !== dropped) {
+        dropped = lines;
+        this.post({ t: 'log-dropped', lines });
+      }
     }, BACKLOG_INTERVAL_MS);
     this.backlogTimer.unref();
   }

@@ -77,4 +77,6 @@ export type FromObserver =
   | { t: 'report'; report: GatewayReport }
   /** How far the audit store is behind, sent when it changed (at most every BACKLOG_INTERVAL_MS). */
   | { t: 'backlog'; backlog: StoreBacklog }
+  /** Lines of the stdout log dropped since the start, sent when it changed (as often as `backlog`). */
+  | { t: 'log-dropped'; lines: number }
   | { t: 'closed'; gap: string | null };

@@ -63,6 +63,7 @@ export class WorkerObserver implements RelayObserver {
   private reports: ((r: GatewayReport) => void) | null = null;
   private mirror: SessionObserver | null = null;
   private latestBacklog: StoreBacklog = NO_BACKLOG;
+  private logDropped = 0;
   private waiting: { t: FromObserver['t']; resolve: (m: FromObserver) => void }[] = [];
   private readonly flushNow = (): void => this.flush();
 
@@ -167,6 +168,11 @@ export class WorkerObserver implements RelayObserver {
   onReports(listener: (r: GatewayReport) => void): void {
     this.reports = listener;
     this.send({ t: 'reports' });
+  }
+
+  /** Lines of the stdout log dropped so far, as the observer last said (with `onReports` and `stdoutLog`). */
+  get droppedLogLines(): number {
+    return this.logDropped;
   }
 
   /** How far the audit store was behind when the observer last said (with `onReports`; files: never). */
@@ -297,6 +303,9 @@ export class WorkerObserver implements RelayObserver {
         break;
       case 'backlog':
         this.latestBacklog = m.backlog;
+        break;
+      case 'log-dropped':
+        this.logDropped = m.lines;
         break;
       case 'mirror':
         for (const item of m.items) {

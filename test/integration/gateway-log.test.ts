@@ -139,6 +139,13 @@ describe.skipIf(found.length === 0)('kubewire gateway with a stdout nobody reads
         drain();
         return log.split('\n').some((l) => l.includes('"msg":"session"') && l.includes('"pod":"web"') && !l.includes('"session":"fill-')) ? true : undefined;
       }, 20_000);
+      // /metrics counts them: as many as the warn lines said.
+      await waitUntil('the dropped lines in /metrics', async () => {
+        drain();
+        const said = log.split('\n').filter((l) => l.includes('"msg":"log lines dropped"')).reduce((n, l) => n + (JSON.parse(l) as { dropped: number }).dropped, 0);
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        return new RegExp(`^kubewire_log_dropped_lines_total ${said}$`, 'm').test(text) ? true : undefined;
+      }, 20_000);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       drain();
