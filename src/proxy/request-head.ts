@@ -6,7 +6,8 @@
  * The client's lines are Node's Latin-1 reading of its bytes, so they go back byte for byte; the
  * credential values are given the same way (one character a byte, identity-headers.ts), and one
  * that is not, or that holds a control character, is refused (thrown), as Node's own HTTP client
- * refuses it on the plain path.
+ * refuses it on the plain path. A translated upgrade's request (src/translate/handshake.ts) is
+ * built from the same rules: clientHeaders and addedHeaderLines.
  *
  * `closeUnlessUpgraded` (`kubewire gateway`): the `close` token is added to `Connection`, so an
  * upstream that answers anything but 101 ends the connection after that answer (RFC 9112 §9.6;
