@@ -71,12 +71,12 @@ export function auditSettings(flags: AuditFlags & { payload?: string }, payloadE
 }
 
 /** `100M`, `1G`, `512K`, `64KiB`, `1048576`: bytes, with binary multiples. */
-export function parseSize(text: string): number {
+export function parseSize(text: string, flag = '--max-size', min = MIN_MAX_SIZE): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
-  if (!m) throw new CliError('KW_ERR_USAGE', `--max-size ${text}: expected a size such as 100M, 1G or 65536`, 2);
+  if (!m) throw new CliError('KW_ERR_USAGE', `${flag} ${text}: expected a size such as 100M, 1G or 65536`, 2);
   const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
   const bytes = Math.floor(Number(m[1]) * scale);
-  if (bytes < MIN_MAX_SIZE) throw new CliError('KW_ERR_USAGE', `--max-size ${text} is too small: at least 64K`, 2);
+  if (bytes < min) throw new CliError('KW_ERR_USAGE', `${flag} ${text} is too small: at least ${min / 1024}K`, 2);
   return bytes;
 }
 

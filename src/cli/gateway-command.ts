@@ -12,8 +12,8 @@ import type { AuditFailMode } from '../audit/audit-sink.js';
 import type { RedactStdinMode } from '../audit/stdin-redactor.js';
 import { DEFAULT_IDENTITY_CACHE, GatewayAdmission, type IdentityMode } from '../gateway/gateway-admission.js';
 import { writeGatewayKubeconfig } from '../gateway/gateway-kubeconfig.js';
-import { HealthServer } from '../gateway/health-server.js';
-import { JsonLog } from '../gateway/json-log.js';
+import { HealthServer, readiness } from '../gateway/health-server.js';
+import { JsonLog, LogRoute } from '../gateway/json-log.js';
 import { backlogStatus, GatewayMetrics } from '../gateway/metrics.js';
 import { CliError, describeFsError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
@@ -43,7 +43,11 @@ export interface GatewayOptions {
   auditSigningKey?: string;
   redactStdin?: RedactStdinMode;
   maxSize?: string;
+  logBuffer?: string;
 }
+
+/** How much of the JSON log may wait for stdout by default (`--log-buffer`). */
+export const DEFAULT_LOG_BUFFER = 4 * 1024 * 1024;
 
 /** `--store DIR` or `--store postgres://…`; a files store under the state directory by default. */
 export function parseStore(text: string | undefined): StoreSpec {
@@ -66,7 +70,10 @@ export function gatewayAuditSettings(opts: GatewayOptions): AuditSettings {
 }
 
 export async function runGateway(opts: GatewayOptions, out: Output): Promise<number> {
-  const log = new JsonLog(out);
+  // Lines go to the observer's worker, which writes stdout, from the moment it runs.
+  const route = new LogRoute(out);
+  const log = new JsonLog(route);
+  const logBuffer = opts.logBuffer === undefined ? DEFAULT_LOG_BUFFER : parseSize(opts.logBuffer, '--log-buffer', 4096);
   const listen = parseListen(opts.listen);
   const metricsListen = parseListen(opts.metricsListen);
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new CliError('KW_ERR_USAGE', '--tls-cert and --tls-key go together', 2);
@@ -84,17 +91,16 @@ export async function runGateway(opts: GatewayOptions, out: Output): Promise<num
     }),
     tls: given ?? { names },
     ...(clientCaPem ? { clientCaPem } : {}),
+    stdoutLog: { limit: logBuffer, attach: (observer) => route.through(observer) },
   };
   const running = await startProxy({ ...(opts.upstreamKubeconfig ? { kubeconfig: opts.upstreamKubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}), payload: 'full', audit, serving }, listen, null, log);
-  metrics = new GatewayMetrics(backlogStatus(() => running.observer.backlog), () => running.proxy.openConnections);
-  running.observer.onReports((r) => {
-    metrics!.report(r);
-    log.report(r);
-  });
+  metrics = new GatewayMetrics(backlogStatus(() => running.observer.backlog), () => running.proxy.openConnections, () => running.observer.droppedLogLines);
+  // The log lines of these reports are written on the observer's thread; here they are counted.
+  running.observer.onReports((r) => metrics!.report(r));
   let health: HealthServer;
   try {
     health = await HealthServer.start(metricsListen.host, metricsListen.port, {
-      notReady: () => running.observer.refusal(),
+      notReady: readiness(running.observer),
       metrics: () => metrics!.text(),
     });
   } catch (e) {

@@ -83,6 +83,7 @@ export function buildProgram(): Command {
     .option('--name <replica>', 'this replica\'s name in the store (default: the host name)')
     .option('--write-kubeconfig <file>', 'write the kubeconfig to hand out: the upstream one, its cluster pointing at the gateway, every user kept')
     .option('--metrics-listen <host:port>', 'plain HTTP address for /healthz, /readyz and /metrics', '0.0.0.0:9090')
+    .option('--log-buffer <size>', 'how much of the JSON log may wait for a stdout that is not read; past it lines are dropped and counted (default 4M)')
     .addOption(new Option('--audit-fail <mode>', 'when the audit trail cannot be written: closed (refuse new sessions with 503) or open (keep serving, record the gap)').choices(['closed', 'open']))
     .option('--audit-key-file <file>', 'make the chain an HMAC-SHA256 under this key (at least 16 bytes)')
     .option('--audit-signing-key <file>', 'sign every seal with this Ed25519 private key (PEM); kubewire verify --public-key checks them')

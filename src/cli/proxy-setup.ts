@@ -45,6 +45,11 @@ export interface ServingOptions {
   admission(upstream: Upstream): ClientAdmission;
   tls: ProxyOptions['tls'];
   clientCaPem?: string;
+  /**
+   * The JSON log on stdout, written by the observer's worker with at most `limit` bytes
+   * waiting; `attach` is given the observer as soon as it runs, to send it the relay's lines.
+   */
+  stdoutLog?: { limit: number; attach(observer: WorkerObserver): void };
 }
 
 /** The log being written: the JSONL log, or the audit log's first file. */
@@ -83,7 +88,9 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
   const observer = await WorkerObserver.start({
     payload, lossless: auditing !== null || payload === 'full', digests: auditing !== null, logPath,
     audit: auditing ? { settings: auditing, key: key ? new Uint8Array(key) : null, signingKey } : null, errors,
+    stdoutLog: flags.serving?.stdoutLog ? { fd: 1, limit: flags.serving.stdoutLog.limit } : null,
   });
+  flags.serving?.stdoutLog?.attach(observer);
   const abandon = async (): Promise<void> => void (await observer.shutdown('start failed', 0));
   if (auditing) {
     try {

@@ -13,6 +13,17 @@ export interface HealthSources {
   metrics(): string;
 }
 
+/**
+ * The gateway's readiness: new sessions are taken unless the observer refuses them, which it does
+ * with `--audit-fail closed` while the audit trail cannot be written (the store and its spool
+ * both refuse records, a file store's disk is full) or once its recorder stopped (the worker
+ * died). With `--audit-fail open` the gateway stays ready: it serves unrecorded, as asked, and
+ * its log says so.
+ */
+export function readiness(observer: { refusal(): string | null }): HealthSources['notReady'] {
+  return () => observer.refusal();
+}
+
 export class HealthServer {
   private constructor(private readonly server: Server, readonly url: string) {}
 

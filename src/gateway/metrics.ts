@@ -36,7 +36,7 @@ interface Family {
 export class GatewayMetrics {
   private readonly families = new Map<string, Family>();
 
-  constructor(private readonly store: StoreStatus, private readonly openConnections: () => number = () => 0) {
+  constructor(private readonly store: StoreStatus, private readonly openConnections: () => number = () => 0, private readonly droppedLogLines: () => number = () => 0) {
     this.define('kubewire_sessions_total', 'counter', 'kubectl commands (sessions) that settled, by verb, transport and outcome.');
     this.define('kubewire_findings_total', 'counter', 'Diagnosis findings, by rule and severity.');
     this.define('kubewire_bytes_total', 'counter', 'Bytes relayed by settled sessions, by direction (c2s: client to server).');
@@ -77,6 +77,7 @@ export class GatewayMetrics {
     gauge('kubewire_store_lag_seconds', 'Seconds since the oldest record not yet in the audit store was made (0 for a files store).', this.store.lagSeconds());
     gauge('kubewire_store_spool_bytes', 'Bytes in the local spool waiting for the audit store (0 for a files store).', this.store.spoolBytes());
     gauge('kubewire_open_connections', 'Client connections open now.', this.openConnections());
+    out.push('# HELP kubewire_log_dropped_lines_total JSON log lines dropped because stdout was not read and more than --log-buffer waited.', '# TYPE kubewire_log_dropped_lines_total counter', `kubewire_log_dropped_lines_total ${this.droppedLogLines()}`);
     return out.join('\n') + '\n';
   }
 

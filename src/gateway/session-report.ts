@@ -1,9 +1,9 @@
 /**
  * What the gateway tells its log pipeline and its metrics, read from the one session model on
  * the observer's thread: one report per kubectl command once its session settled, one per
- * finding and one per proxy error as they come. Small, structured-cloned to the relay's thread
- * (observer-messages.ts), where the JSON log lines and the Prometheus counters are made.
- * Sans-IO: reports go out through `post`.
+ * finding and one per proxy error as they come. Their JSON log lines are made and written on
+ * the observer's thread too (json-log.ts); small copies are structured-cloned to the relay's
+ * thread (observer-messages.ts) for the Prometheus counters. Sans-IO: reports go out through `post`.
  */
 import type { KubewireEvent, SessionUser, Transport } from '../events/types.js';
 import type { SessionFacts, SessionStory } from '../session/session-facts.js';

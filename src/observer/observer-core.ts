@@ -1,7 +1,8 @@
 /**
  * Everything kubewire observes, in one place, on the observer's thread: the connections'
  * decoders, the event bus with its log (the JSONL log or the audit chain), the one session
- * model, diagnosis, the audit recorder, the console lines and the live view's mirror.
+ * model, diagnosis, the audit recorder, the console lines, the live view's mirror, and for
+ * `kubewire gateway` its JSON log on stdout.
  *
  * It takes the relay's batches in order (observer-messages.ts). Each step is stamped with the
  * relay's own clock, so an event's `ts` is when the relay saw the bytes, not when the observer
@@ -16,7 +17,9 @@ import type { EventBody, KubewireEvent } from '../events/types.js';
 import { CliError } from '../io/errors.js';
 import { SessionObserver, TICK_MS } from '../session/session-observer.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
+import { droppedLinesLine, JsonLog } from '../gateway/json-log.js';
 import { SessionReports } from '../gateway/session-report.js';
+import { FdLineWriter } from '../io/fd-line-writer.js';
 import { JsonlSink } from '../sinks/jsonl-sink.js';
 import { AuditRecording } from './audit-recording.js';
 import { ConnectionObservation } from './connection-observation.js';
@@ -24,8 +27,10 @@ import type { AuditStartFacts, FromObserver, MirrorItem, ObserverConfig, RelayEn
 
 /** How often the live view's mirror is sent: the view redraws at about this rate anyway. */
 export const MIRROR_INTERVAL_MS = 50;
-/** How often the store's backlog is looked at for the gateway's metrics (sent only when it changed). */
+/** How often the store's backlog (and the log's dropped lines) are looked at for the gateway's metrics (sent only when they changed). */
 export const BACKLOG_INTERVAL_MS = 500;
+/** At shutdown, how long the stdout log may take to write what waits before it is let go. */
+export const LOG_DRAIN_MS = 5000;
 
 export class ObserverCore {
   /** The relay's time of the step being taken, or null between steps (timers, drains). */
@@ -40,6 +45,9 @@ export class ObserverCore {
   private mirrorTimer: NodeJS.Timeout | undefined;
   private backlogTimer: NodeJS.Timeout | undefined;
   private readonly decoding: ConnectionDecoderOptions;
+  /** `kubewire gateway`'s stdout and the JSON lines written to it (config.stdoutLog). */
+  private readonly stdout: FdLineWriter | null = null;
+  private readonly jsonLog: JsonLog | null = null;
 
   private constructor(private readonly config: ObserverConfig, private readonly post: (m: FromObserver) => void) {
     // Stream digests cost a SHA-256 of every byte: only the audit record lists them.
@@ -51,12 +59,17 @@ export class ObserverCore {
       this.bus.publish(body, noteFor(body), { ...(f.session ? { session: f.session } : {}), ...(f.conn ? { conn: f.conn } : {}) });
     });
     this.sessions.add(this.engine);
+    if (config.stdoutLog) {
+      this.stdout = new FdLineWriter({ ...config.stdoutLog, droppedLine: droppedLinesLine });
+      this.jsonLog = new JsonLog(this.stdout);
+    }
   }
 
   /** Opens the log; a log that cannot be opened is a CliError, thrown before anything is relayed. */
   static async open(config: ObserverConfig, post: (m: FromObserver) => void): Promise<{ core: ObserverCore; logPath: string }> {
     const core = new ObserverCore(config, post);
-    const line = (text: string): void => post({ t: 'line', to: 'error', text });
+    // The gateway's lines for the user are log lines, written here; otherwise stderr's, on the relay's side.
+    const line = (text: string): void => (core.jsonLog ? core.jsonLog.line(text) : post({ t: 'line', to: 'error', text }));
     try {
       if (config.audit) {
         const key = config.audit.key ? Buffer.from(config.audit.key) : null;
@@ -87,8 +100,14 @@ export class ObserverCore {
         this.startMirror();
         return;
       case 'reports':
-        this.sessions.add(new SessionReports((report) => this.post({ t: 'report', report })));
+        this.sessions.add(new SessionReports((report) => {
+          this.post({ t: 'report', report });
+          this.jsonLog?.report(report);
+        }));
         this.startBacklog();
+        return;
+      case 'log':
+        this.stdout?.line(m.line);
         return;
       case 'audit-start':
         return this.startAudit(m.facts);
@@ -164,12 +183,19 @@ export class ObserverCore {
     const sink = this.audit?.sink;
     if (!sink || this.backlogTimer) return;
     let sent = '';
+    let dropped = 0;
     this.backlogTimer = setInterval(() => {
       const backlog = sink.backlog;
       const key = `${backlog.oldestUnstoredAt}/${backlog.spoolBytes}`;
-      if (key === sent) return;
-      sent = key;
-      this.post({ t: 'backlog', backlog });
+      if (key !== sent) {
+        sent = key;
+        this.post({ t: 'backlog', backlog });
+      }
+      const lines = this.stdout?.droppedLines ?? 0;
+      if (lines !== dropped) {
+        dropped = lines;
+        this.post({ t: 'log-dropped', lines });
+      }
     }, BACKLOG_INTERVAL_MS);
     this.backlogTimer.unref();
   }
@@ -191,6 +217,9 @@ export class ObserverCore {
     clearInterval(this.backlogTimer);
     await this.bus.close();
     this.flushMirror();
+    // What the log pipeline has not taken yet gets a bounded while: a stalled one must not hold the exit.
+    await this.stdout?.flushed(LOG_DRAIN_MS);
+    this.stdout?.close();
     this.post({ t: 'closed', gap: this.audit?.unrecordedGap() ?? null });
   }
 }

@@ -22,6 +22,11 @@ export interface ObserverConfig {
   logPath: string;
   /** With `--audit`: the hash-chained log instead of the plain JSONL. */
   audit: { settings: AuditSettings; key: Uint8Array | null; signingKey?: string | null } | null;
+  /**
+   * `kubewire gateway`: the JSON log is written here, to `fd` (stdout), with at most `limit`
+   * bytes waiting (src/io/fd-line-writer.ts); the observer's own lines for the user go there too.
+   */
+  stdoutLog?: { fd: number; limit: number } | null;
 }
 
 /** The facts of `audit.start` that only the relay's side knows (its upstream, and who asked). */
@@ -45,9 +50,11 @@ export type RelayEntry =
 export type ToObserver =
   | { t: 'batch'; entries: RelayEntry[]; buffers: ArrayBuffer[]; bytes: number }
   | { t: 'console' }
-  /** `kubewire gateway`: reports for its log and metrics (src/gateway/session-report.ts), and the store's backlog, from now on. */
+  /** `kubewire gateway`: reports for its metrics (src/gateway/session-report.ts), and the store's backlog, from now on; with `stdoutLog` also its log lines. */
   | { t: 'reports' }
   | { t: 'mirror' }
+  /** A finished line of the relay's thread for the stdout log (`stdoutLog`). */
+  | { t: 'log'; line: string }
   | { t: 'audit-start'; facts: AuditStartFacts }
   | { t: 'shutdown'; reason: string; connections: number };
 
@@ -70,4 +77,6 @@ export type FromObserver =
   | { t: 'report'; report: GatewayReport }
   /** How far the audit store is behind, sent when it changed (at most every BACKLOG_INTERVAL_MS). */
   | { t: 'backlog'; backlog: StoreBacklog }
+  /** Lines of the stdout log dropped since the start, sent when it changed (as often as `backlog`). */
+  | { t: 'log-dropped'; lines: number }
   | { t: 'closed'; gap: string | null };

@@ -56,12 +56,14 @@ export class WorkerObserver implements RelayObserver {
   private writableListeners: (() => void)[] = [];
   private dead: string | null = null;
   private stopping = false;
+  private shutdownSent = false;
   private auditFailing: string | null = null;
   private auditFailureListeners: (() => void)[] = [];
   private console: Output | null = null;
   private reports: ((r: GatewayReport) => void) | null = null;
   private mirror: SessionObserver | null = null;
   private latestBacklog: StoreBacklog = NO_BACKLOG;
+  private logDropped = 0;
   private waiting: { t: FromObserver['t']; resolve: (m: FromObserver) => void }[] = [];
   private readonly flushNow = (): void => this.flush();
 
@@ -155,10 +157,26 @@ export class WorkerObserver implements RelayObserver {
     if (m.t === 'audit-started' && m.error) throw new CliError(m.error.code, m.error.message, m.error.exitCode);
   }
 
+  /**
+   * A finished line for the stdout log (`stdoutLog`), written by the worker in order with
+   * everything before it; false when the worker does not take it (stopping, stopped, dead, or
+   * no stdout log), and the caller writes it itself.
+   */
+  log(line: string): boolean {
+    if (this.dead || this.shutdownSent || !this.options.stdoutLog) return false;
+    this.send({ t: 'log', line });
+    return true;
+  }
+
   /** `kubewire gateway`: its reports (one per command, finding and error) from now on go to `listener`. */
   onReports(listener: (r: GatewayReport) => void): void {
     this.reports = listener;
     this.send({ t: 'reports' });
+  }
+
+  /** Lines of the stdout log dropped so far, as the observer last said (with `onReports` and `stdoutLog`). */
+  get droppedLogLines(): number {
+    return this.logDropped;
   }
 
   /** How far the audit store was behind when the observer last said (with `onReports`; files: never). */
@@ -191,6 +209,7 @@ export class WorkerObserver implements RelayObserver {
       return null;
     }
     this.send({ t: 'shutdown', reason, connections });
+    this.shutdownSent = true;
     const m = await this.next('closed');
     this.stopping = true;
     this.mirror?.finish();
@@ -288,6 +307,9 @@ export class WorkerObserver implements RelayObserver {
         break;
       case 'backlog':
         this.latestBacklog = m.backlog;
+        break;
+      case 'log-dropped':
+        this.logDropped = m.lines;
         break;
       case 'mirror':
         for (const item of m.items) {

@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { hasToken, headerValue, type HttpHead } from '../codec/http1-head.js';
-import { joinPath } from '../proxy/request-head.js';
+import { addedHeaderLines, clientHeaders, joinPath } from '../proxy/request-head.js';
 import { webSocketAccept } from '../session/handshake.js';
 
 export const V5 = 'v5.channel.k8s.io';
@@ -79,9 +79,9 @@ export function negotiateClientProtocol(offered: readonly string[]): ClientNegot
   };
 }
 
-/** Headers of the SPDY request that do not belong on the WebSocket one. */
-const NOT_CARRIED = new Set([
-  'host', 'authorization', 'proxy-authorization', 'connection', 'upgrade', 'content-length', 'transfer-encoding',
+/** The handshake's own headers, which each direction writes for its upstream protocol (credentials and Host are never carried: request-head.ts). */
+const NOT_CARRIED: ReadonlySet<string> = new Set([
+  'connection', 'upgrade', 'content-length', 'transfer-encoding',
   'x-stream-protocol-version', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'keep-alive',
 ]);
 
@@ -96,7 +96,7 @@ export interface UpstreamRequest {
  * credentials instead of kubewire's token, and the handshake headers in kubectl's order.
  */
 export function upstreamWebSocketRequest(
-  req: IncomingMessage, upstreamHost: string, pathPrefix: string, credentials: Record<string, string>,
+  req: IncomingMessage, upstreamHost: string, pathPrefix: string, credentials: Record<string, string | string[]>,
   offer: readonly string[] = UPSTREAM_PROTOCOLS, key = randomBytes(16).toString('base64'),
 ): UpstreamRequest {
   const lines = carriedRequestLines(req, 'GET', upstreamHost, pathPrefix, credentials);
@@ -109,13 +109,11 @@ export function upstreamWebSocketRequest(
  * Kubectl-Command, Kubectl-Session, Impersonate-*) and the upstream's credentials instead of
  * kubewire's token: the start of either direction's upstream request.
  */
-export function carriedRequestLines(req: IncomingMessage, method: string, upstreamHost: string, pathPrefix: string, credentials: Record<string, string>): string[] {
+export function carriedRequestLines(req: IncomingMessage, method: string, upstreamHost: string, pathPrefix: string, credentials: Record<string, string | string[]>): string[] {
+  // The same rules as a relayed upgrade's head (request-head.ts): what of the client's goes, and which added values are refused.
   const lines = [`${method} ${joinPath(pathPrefix, req.url ?? '/')} HTTP/1.1`, `Host: ${upstreamHost}`];
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!NOT_CARRIED.has(raw[i]!.toLowerCase())) lines.push(`${raw[i]}: ${raw[i + 1]}`);
-  }
-  for (const [name, value] of Object.entries(credentials)) lines.push(`${name}: ${value}`);
+  for (const [name, value] of clientHeaders(req, NOT_CARRIED)) lines.push(`${name}: ${value}`);
+  lines.push(...addedHeaderLines(credentials));
   return lines;
 }
 

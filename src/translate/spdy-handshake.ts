@@ -80,7 +80,7 @@ export function upstreamSpdyOffer(portForward: boolean): readonly string[] {
 }
 
 /** kubectl's SPDY upgrade request for the client's WebSocket one (CG transport/spdy/spdy.go). */
-export function upstreamSpdyRequest(req: IncomingMessage, upstreamHost: string, pathPrefix: string, credentials: Record<string, string>, offer: readonly string[]): Buffer {
+export function upstreamSpdyRequest(req: IncomingMessage, upstreamHost: string, pathPrefix: string, credentials: Record<string, string | string[]>, offer: readonly string[]): Buffer {
   const lines = carriedRequestLines(req, 'POST', upstreamHost, pathPrefix, credentials);
   lines.push('Connection: Upgrade', 'Upgrade: SPDY/3.1', ...offer.map((p) => `X-Stream-Protocol-Version: ${p}`), 'Content-Length: 0');
   return Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');

@@ -8,6 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { headerKeyEscape } from '../../src/gateway/identity-headers.js';
+import { KNOWN_EXTRAS } from '../../src/gateway/impersonated-extras.js';
 import { fetchedTool } from '../support/tools.js';
 import { REPO_ROOT } from '../support/vectors.js';
 
@@ -26,6 +28,21 @@ function render(sets: string[]): K8sObject[] {
   const r = spawnSync(helm!, ['template', 'gw', CHART, '--namespace', 'kw', ...sets.flatMap((s) => ['--set', s])], { encoding: 'utf8', timeout: 60_000 });
   expect(r.status, r.stderr).toBe(0);
   return (loadAll(r.stdout) as (K8sObject | null)[]).filter((o): o is K8sObject => o !== null);
+}
+
+interface PolicyRule { apiGroups: string[]; resources: string[]; verbs: string[] }
+
+/**
+ * Whether `rules` let their subject impersonate the extra `key`, as the API server asks for an
+ * Impersonate-Extra-<escaped key> header: resource `userextras`, subresource the header's key
+ * lowercased and percent-decoded (apiserver filters/impersonation.go), matched the way RBAC's
+ * ResourceMatches does (`*`, `resource/subresource`, `*\/subresource`).
+ */
+function grantsExtra(rules: PolicyRule[], key: string): boolean {
+  const sub = decodeURIComponent(headerKeyEscape(key).toLowerCase());
+  return rules.some((r) => (r.apiGroups.includes('authentication.k8s.io') || r.apiGroups.includes('*'))
+    && (r.verbs.includes('impersonate') || r.verbs.includes('*'))
+    && r.resources.some((res) => res === '*' || res === `userextras/${sub}` || res === `*/${sub}`));
 }
 
 function container(objects: K8sObject[]): { args: string[]; image: string } {
@@ -76,6 +93,16 @@ describe.skipIf(helm === null)('the Helm chart', () => {
     expect(kubeconfig.users[0]!.user['tokenFile']).toBe('/var/run/secrets/kubernetes.io/serviceaccount/token');
   });
 
+  it('--identity impersonate grants every user extra the gateway passes on (service-account tokens included), and impersonation.extraKeys more', () => {
+    const rules = (render(['identity=impersonate', 'tls.secretName=kw-tls']).find((o) => o.kind === 'ClusterRole')!['rules']) as PolicyRule[];
+    expect(KNOWN_EXTRAS).toContain('authentication.kubernetes.io/pod-name');
+    for (const key of KNOWN_EXTRAS) expect(grantsExtra(rules, key), key).toBe(true);
+    expect(grantsExtra(rules, 'example.com/team')).toBe(false);
+    const more = (render(['identity=impersonate', 'tls.secretName=kw-tls', 'impersonation.extraKeys={Example.com/Team,acme.io/tier}']).find((o) => o.kind === 'ClusterRole')!['rules']) as PolicyRule[];
+    // The API server lowercases the key it checks: a key given in capitals is granted lowercased.
+    for (const key of [...KNOWN_EXTRAS, 'Example.com/Team', 'acme.io/tier']) expect(grantsExtra(more, key), key).toBe(true);
+  });
+
   it('networkPolicy.enabled=false leaves the NetworkPolicy out', () => {
     expect(render(['networkPolicy.enabled=false']).some((o) => o.kind === 'NetworkPolicy')).toBe(false);
   });
@@ -92,5 +119,11 @@ describe('the plain manifests', () => {
       expect(typeof o!.metadata.name).toBe('string');
     }
     expect(objects.map((o) => o!.kind)).toEqual(expect.arrayContaining(['Deployment', 'Service', 'Secret', 'NetworkPolicy', 'ClusterRole', 'ClusterRoleBinding']));
+  });
+
+  it('impersonate-rbac.yaml grants every user extra the gateway passes on', () => {
+    const objects = loadAll(readFileSync(join(REPO_ROOT, 'deploy', 'manifests', 'impersonate-rbac.yaml'), 'utf8')) as (K8sObject | null)[];
+    const rules = objects.find((o) => o?.kind === 'ClusterRole')!['rules'] as PolicyRule[];
+    for (const key of KNOWN_EXTRAS) expect(grantsExtra(rules, key), key).toBe(true);
   });
 });

@@ -56,10 +56,10 @@ export function expectValidLog(path: string): KubewireEvent[] {
 }
 
 /** Polls `check` every 50 ms until it returns a value other than undefined, or fails after `ms`. */
-export async function waitUntil<T>(label: string, check: () => T | undefined, ms: number): Promise<T> {
+export async function waitUntil<T>(label: string, check: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${label}`);
     await new Promise((r) => setTimeout(r, 50));

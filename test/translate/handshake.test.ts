@@ -10,6 +10,8 @@ import { Http1HeadDecoder, type HttpHead } from '../../src/codec/http1-head.js';
 import { webSocketAccept } from '../../src/session/handshake.js';
 import { checkUpstreamAnswer, negotiateClientProtocol, negotiatePortForward, offeredSpdyProtocols, upstreamWebSocketRequest } from '../../src/translate/handshake.js';
 import { translates } from '../../src/translate/mode.js';
+import { upstreamSpdyOffer, upstreamSpdyRequest } from '../../src/translate/spdy-handshake.js';
+import { upstreamRequestHead } from '../../src/proxy/request-head.js';
 import { runCli } from '../support/cli.js';
 
 function request(method: string, url: string, rawHeaders: string[]): IncomingMessage {
@@ -72,6 +74,21 @@ describe('negotiatePortForward', () => {
 });
 
 describe('upstreamWebSocketRequest', () => {
+  it('refuses an added header value with CR/LF or a character that is not one byte, as the relayed path does', () => {
+    // The same rule set as request-head.ts: a credential that could split a header line never goes upstream.
+    for (const bad of ['Bearer a\r\nX-Injected: y', 'Bearer a\nb', 'Bearer \u0000', 'Bearer ų']) {
+      expect(() => upstreamWebSocketRequest(SPDY_133, 'api', '', { Authorization: bad })).toThrow(/cannot carry/);
+      expect(() => upstreamSpdyRequest(SPDY_133, 'api', '', { Authorization: bad }, upstreamSpdyOffer(false))).toThrow(/cannot carry/);
+      expect(() => upstreamRequestHead(SPDY_133, 'api', '', { Authorization: bad })).toThrow(/cannot carry/);
+    }
+    expect(() => upstreamWebSocketRequest(SPDY_133, 'api', '', { 'Bad Name': 'x' })).toThrow(/credential header .* cannot carry/);
+    // obs-text given as one Latin-1 character per byte is carried, as on the relayed path.
+    const latin1 = Buffer.from('é', 'utf8').toString('latin1');
+    expect(upstreamWebSocketRequest(SPDY_133, 'api', '', { 'Impersonate-User': latin1 }).head.includes(Buffer.from('Impersonate-User: é\r\n', 'utf8'))).toBe(true);
+    // Several values (Impersonate-Group) are one line each, on both paths.
+    expect(upstreamSpdyRequest(SPDY_133, 'api', '', { 'Impersonate-Group': ['a', 'b'] }, upstreamSpdyOffer(false)).toString('latin1')).toContain('\r\nImpersonate-Group: a\r\nImpersonate-Group: b\r\n');
+  });
+
   it("is kubectl's WebSocket GET for the same target, with the client's other headers and the upstream's credentials", () => {
     const { head, key } = upstreamWebSocketRequest(SPDY_133, 'api.example:6443', '/gw/', { Authorization: 'Bearer upstream-token' }, undefined, 'dGhlIHNhbXBsZSBub25jZQ==');
     expect(key).toBe('dGhlIHNhbXBsZSBub25jZQ==');
