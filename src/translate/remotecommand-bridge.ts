@@ -27,7 +27,7 @@
 import { encodeDataFrame, encodeDataFrameHead, encodeGoaway, encodePing, encodeRstStream, encodeSynReply, SpdyHeaderBlockDeflater } from '../codec/spdy-encode.js';
 import { type SpdyControlFrame, SpdyFrameDecoder, type SpdyDataFrameHeader, type SpdyDataSegment } from '../codec/spdy-frame.js';
 import { headerLookup, SpdyHeaderBlockInflater, type SpdyHeaders } from '../codec/spdy-header-block.js';
-import { MAX_STATUS_BYTES } from '../codec/limits.js';
+import { StatusBytes } from './status-bytes.js';
 import { WsOpcode } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
 import { encodeClientFrame } from './client-frame.js';
@@ -118,8 +118,7 @@ export class SpdyToWebSocketBridge {
 
   private statusSeen = false;
   /** v1-v3: the Status JSON, converted to text at the end (bounded). */
-  private statusJson: Buffer[] = [];
-  private statusJsonBytes = 0;
+  private readonly statusJson = new StatusBytes();
 
   private closeSent = false;
   private done = false;
@@ -329,10 +328,7 @@ export class SpdyToWebSocketBridge {
     if (type === 'error') {
       this.statusSeen = true;
       if (!this.jsonStatus) {
-        if (this.statusJsonBytes + data.length <= MAX_STATUS_BYTES) {
-          this.statusJson.push(data);
-          this.statusJsonBytes += data.length;
-        }
+        this.statusJson.push(data);
         return;
       }
     }
@@ -353,7 +349,7 @@ export class SpdyToWebSocketBridge {
     if (this.done) return;
     this.closeUpstream('upstream');
     let status: Buffer | null = null;
-    if (!this.jsonStatus && this.statusSeen) status = statusAsText(Buffer.concat(this.statusJson));
+    if (!this.jsonStatus && this.statusSeen) status = statusAsText(this.statusJson.take());
     if (!this.statusSeen && code !== CLOSE_NORMAL) {
       const why = code === null ? 'the upstream ended the WebSocket connection without a close frame' : `the upstream closed the WebSocket connection with code ${code}`;
       this.out.problem?.(`${why}, before any status`);

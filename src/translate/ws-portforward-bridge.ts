@@ -27,7 +27,7 @@
  */
 import type { SpdyDataFrameHeader, SpdyDataSegment } from '../codec/spdy-frame.js';
 import { encodeDataFrame, encodeRstStream } from '../codec/spdy-encode.js';
-import { MAX_STATUS_BYTES } from '../codec/limits.js';
+import { StatusBytes } from './status-bytes.js';
 import type { BridgeOutput } from './remotecommand-bridge.js';
 import { WebSocketClientSpdyUpstream } from './ws-spdy-legs.js';
 
@@ -50,8 +50,7 @@ interface PortPair {
   errorId: number;
   dataId: number;
   /** Error text held until the error stream's FIN (bounded). */
-  error: Buffer[];
-  errorBytes: number;
+  error: StatusBytes;
   errorSent: boolean;
   /** The upstream ended the data stream: this port's forwarding is over. */
   over: boolean;
@@ -65,7 +64,7 @@ export class WsPortForwardToSpdyBridge extends WebSocketClientSpdyUpstream {
 
   constructor(opts: WsPortForwardBridgeOptions) {
     super(opts.clientProtocol, opts.out);
-    this.pairs = opts.ports.map((port, i) => ({ index: i, port, errorId: 4 * i + 1, dataId: 4 * i + 3, error: [], errorBytes: 0, errorSent: false, over: false, finSent: false }));
+    this.pairs = opts.ports.map((port, i) => ({ index: i, port, errorId: 4 * i + 1, dataId: 4 * i + 3, error: new StatusBytes(), errorSent: false, over: false, finSent: false }));
     for (const pair of this.pairs) {
       this.byStream.set(pair.errorId, { pair, kind: 'error' });
       this.byStream.set(pair.dataId, { pair, kind: 'data' });
@@ -112,9 +111,8 @@ export class WsPortForwardToSpdyBridge extends WebSocketClientSpdyUpstream {
     if (s === undefined) return;
     if (s.kind === 'data') {
       this.sendClient(2 * s.pair.index, seg.data);
-    } else if (s.pair.errorBytes + seg.data.length <= MAX_STATUS_BYTES) {
-      s.pair.error.push(Buffer.from(seg.data));
-      s.pair.errorBytes += seg.data.length;
+    } else {
+      s.pair.error.push(seg.data);
     }
   }
 
@@ -162,10 +160,9 @@ export class WsPortForwardToSpdyBridge extends WebSocketClientSpdyUpstream {
   /** The error text, once, as one message (none when the upstream wrote nothing). */
   private sendError(pair: PortPair, fallback: string | null = null): void {
     if (pair.errorSent || this.done) return;
-    const text = pair.errorBytes > 0 ? Buffer.concat(pair.error) : fallback === null ? null : Buffer.from(fallback, 'utf8');
+    const text = pair.error.length > 0 ? pair.error.take() : fallback === null ? null : Buffer.from(fallback, 'utf8');
     if (text === null) return;
     pair.errorSent = true;
-    pair.error = [];
     this.sendClient(2 * pair.index + 1, text);
   }
 

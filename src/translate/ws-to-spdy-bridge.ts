@@ -34,9 +34,9 @@
  */
 import type { SpdyDataFrameHeader, SpdyDataSegment } from '../codec/spdy-frame.js';
 import { encodeRstStream } from '../codec/spdy-encode.js';
-import { MAX_STATUS_BYTES } from '../codec/limits.js';
 import type { BridgeOutput, Ender, ExpectedStreams, StreamType } from './remotecommand-bridge.js';
 import { failureStatus, statusFor } from './status-forms.js';
+import { StatusBytes } from './status-bytes.js';
 import { CLOSE_NORMAL, WebSocketClientSpdyUpstream } from './ws-spdy-legs.js';
 
 export interface WsToSpdyBridgeOptions {
@@ -66,8 +66,7 @@ export class WebSocketToSpdyBridge extends WebSocketClientSpdyUpstream {
   /** The bytes of the close signal being read (at most 2 are kept). */
   private signal: number[] = [];
 
-  private status: Buffer[] = [];
-  private statusBytes = 0;
+  private readonly status = new StatusBytes();
   private statusSeen = false;
 
   constructor(opts: WsToSpdyBridgeOptions) {
@@ -149,10 +148,7 @@ export class WebSocketToSpdyBridge extends WebSocketClientSpdyUpstream {
       this.sendClient(type === 'stdout' ? 1 : 2, seg.data);
     } else if (type === 'error') {
       this.statusSeen = true;
-      if (this.statusBytes + seg.data.length <= MAX_STATUS_BYTES) {
-        this.status.push(Buffer.from(seg.data));
-        this.statusBytes += seg.data.length;
-      }
+      this.status.push(seg.data);
     }
   }
 
@@ -173,7 +169,7 @@ export class WebSocketToSpdyBridge extends WebSocketClientSpdyUpstream {
   private finish(cut: string | null): void {
     if (this.done) return;
     this.closeUpstream('upstream');
-    let status: Buffer | null = this.statusSeen ? statusFor(this.opts.clientProtocol, this.opts.upstreamProtocol, Buffer.concat(this.status)) : null;
+    let status: Buffer | null = this.statusSeen ? statusFor(this.opts.clientProtocol, this.opts.upstreamProtocol, this.status.take()) : null;
     if (!this.statusSeen && cut !== null) {
       this.out.problem?.(`${cut} before any status`);
       status = this.clientForm(failureStatus(`kubewire: ${cut} before any status (translating WebSocket to SPDY)`));
