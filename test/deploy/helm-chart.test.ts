@@ -1,7 +1,9 @@
 /**
  * The Helm chart in deploy/helm/kubewire renders with real helm (scripts/fetch-tools helm):
  * the kinds a gateway needs, the values applied where they belong, impersonation's RBAC only
- * when asked for; and the plain manifests beside it parse as Kubernetes objects.
+ * when asked for, a StatefulSet with a claim per replica for the spool with persistence.enabled;
+ * and the plain manifests beside it parse as Kubernetes objects, the main one as the chart
+ * renders it by default.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -45,10 +47,40 @@ function grantsExtra(rules: PolicyRule[], key: string): boolean {
     && r.resources.some((res) => res === '*' || res === `userextras/${sub}` || res === `*/${sub}`));
 }
 
-function container(objects: K8sObject[]): { args: string[]; image: string } {
-  const deployment = objects.find((o) => o.kind === 'Deployment')!;
-  return (deployment.spec as { template: { spec: { containers: { args: string[]; image: string }[] } } }).template.spec.containers[0]!;
+interface Container {
+  args: string[];
+  image: string;
+  env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  volumeMounts: { name: string; mountPath: string }[];
 }
+interface PodTemplate {
+  metadata: { labels: Record<string, string> };
+  spec: { containers: Container[]; volumes: { name: string; emptyDir?: object }[]; automountServiceAccountToken?: boolean };
+}
+interface WorkloadSpec {
+  replicas: number;
+  selector: { matchLabels: Record<string, string> };
+  template: PodTemplate;
+  serviceName?: string;
+  podManagementPolicy?: string;
+  volumeClaimTemplates?: { metadata: { name: string }; spec: { accessModes: string[]; storageClassName?: string; resources: { requests: { storage: string } } } }[];
+}
+
+/** The gateway's Deployment or StatefulSet, whichever the values chose. */
+function workload(objects: K8sObject[]): WorkloadSpec {
+  return objects.find((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')!.spec as unknown as WorkloadSpec;
+}
+
+function container(objects: K8sObject[]): Container {
+  return workload(objects).template.spec.containers[0]!;
+}
+
+/** Whether a selector's every label is on the pods. */
+function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+const STATE_DIR = '/var/lib/kubewire/state';
 
 describe.skipIf(helm === null)('the Helm chart', () => {
   it('refuses more than one replica without a shared certificate, and rotates only a files store', () => {
@@ -75,7 +107,7 @@ describe.skipIf(helm === null)('the Helm chart', () => {
     // The database URL is in the Secret, never in the pod spec.
     expect(JSON.stringify(deployment)).not.toContain('u:p@db');
     expect((objects.find((o) => o.kind === 'Secret')!['stringData'] as Record<string, string>)['store-url']).toBe('postgres://u:p@db:5432/kw');
-    expect((deployment.spec as { template: { spec: { automountServiceAccountToken?: boolean } } }).template.spec.automountServiceAccountToken).toBe(false);
+    expect(workload(objects).template.spec.automountServiceAccountToken).toBe(false);
   });
 
   it('--identity impersonate adds the ClusterRole with impersonate and tokenreviews, bound to the ServiceAccount', () => {
@@ -105,6 +137,75 @@ describe.skipIf(helm === null)('the Helm chart', () => {
 
   it('networkPolicy.enabled=false leaves the NetworkPolicy out', () => {
     expect(render(['networkPolicy.enabled=false']).some((o) => o.kind === 'NetworkPolicy')).toBe(false);
+  });
+
+  it('by default the state directory (the PostgreSQL spool) is an emptyDir of a Deployment, with no StatefulSet and no headless Service', () => {
+    const objects = render(['store.postgresUrl=postgres://u:p@db:5432/kw']);
+    expect(objects.some((o) => o.kind === 'StatefulSet')).toBe(false);
+    expect(objects.filter((o) => o.kind === 'Service').map((o) => o.metadata.name)).toEqual(['gw-kubewire']);
+    const pod = workload(objects).template.spec;
+    const mount = pod.containers[0]!.volumeMounts.find((m) => m.mountPath === STATE_DIR)!;
+    expect(pod.volumes.find((v) => v.name === mount.name)).toEqual({ name: mount.name, emptyDir: {} });
+  });
+
+  it('persistence.enabled renders a StatefulSet (no Deployment) whose claim per replica backs the state directory, and its headless Service', () => {
+    const sets = ['replicas=3', 'tls.secretName=kw-tls', 'store.postgresUrl=postgres://u:p@db:5432/kw', 'identity=impersonate'];
+    const objects = render([...sets, 'persistence.enabled=true', 'persistence.size=5Gi', 'persistence.storageClass=fast']);
+    expect(objects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'NetworkPolicy', 'Secret', 'Service', 'Service', 'ServiceAccount', 'StatefulSet']);
+    const sts = workload(objects);
+    expect(sts.replicas).toBe(3);
+    expect(sts.podManagementPolicy).toBe('Parallel');
+
+    // Pods of a StatefulSet are named after it and their ordinal (gw-kubewire-0, -1, -2), and the
+    // replica is named after its pod: a new pod of the same name is the same replica.
+    expect(objects.find((o) => o.kind === 'StatefulSet')!.metadata.name).toBe('gw-kubewire');
+    const c = sts.template.spec.containers[0]!;
+    expect(c.args).toContain('--name=$(POD_NAME)');
+    expect(c.env.find((e) => e.name === 'POD_NAME')!.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+
+    // The state directory is the claim's mount, not a pod volume (which would shadow the claim).
+    expect(c.env.find((e) => e.name === 'XDG_STATE_HOME')!.value).toBe(STATE_DIR);
+    const mount = c.volumeMounts.find((m) => m.mountPath === STATE_DIR)!;
+    expect(sts.volumeClaimTemplates!.map((t) => t.metadata.name)).toEqual([mount.name]);
+    expect(sts.template.spec.volumes.some((v) => v.name === mount.name)).toBe(false);
+    expect(sts.volumeClaimTemplates![0]!.spec).toEqual({ accessModes: ['ReadWriteOnce'], storageClassName: 'fast', resources: { requests: { storage: '5Gi' } } });
+
+    // Every selector picks the StatefulSet's pods; the headless Service is its serviceName.
+    const labels = sts.template.metadata.labels;
+    expect(selects(sts.selector.matchLabels, labels)).toBe(true);
+    const services = objects.filter((o) => o.kind === 'Service') as (K8sObject & { spec: { selector: Record<string, string>; clusterIP?: string } })[];
+    for (const svc of services) expect(selects(svc.spec.selector, labels), svc.metadata.name).toBe(true);
+    const headless = services.find((svc) => svc.metadata.name === sts.serviceName)!;
+    expect(headless.spec.clusterIP).toBe('None');
+    const policy = objects.find((o) => o.kind === 'NetworkPolicy')!.spec as { podSelector: { matchLabels: Record<string, string> } };
+    expect(selects(policy.podSelector.matchLabels, labels)).toBe(true);
+
+    // The pod is the Deployment's, less its emptyDir state volume.
+    const deployment = workload(render(sets)).template;
+    expect(sts.template.metadata).toEqual(deployment.metadata);
+    expect(sts.template.spec).toEqual({ ...deployment.spec, volumes: deployment.spec.volumes.filter((v) => v.name !== mount.name) });
+  });
+
+  it('persistence.storageClass: empty leaves the cluster default, "-" asks for no class; the replica guard holds for the StatefulSet', () => {
+    expect(workload(render(['persistence.enabled=true'])).volumeClaimTemplates![0]!.spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } });
+    expect(workload(render(['persistence.enabled=true', 'persistence.storageClass=-'])).volumeClaimTemplates![0]!.spec.storageClassName).toBe('');
+    const r = spawnSync(helm!, ['template', 'gw', CHART, '--set', 'persistence.enabled=true', '--set', 'replicas=2'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('replicas > 1 needs tls.secretName');
+  });
+
+  it('helm lint passes with persistence off and on', () => {
+    for (const on of ['false', 'true']) {
+      const r = spawnSync(helm!, ['lint', CHART, '--set', `persistence.enabled=${on}`], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+    }
+  });
+
+  it('deploy/manifests/kubewire.yaml is what the chart renders with its defaults', () => {
+    const r = spawnSync(helm!, ['template', 'kubewire', CHART, '--namespace', 'kubewire'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const plain = loadAll(readFileSync(join(REPO_ROOT, 'deploy', 'manifests', 'kubewire.yaml'), 'utf8')).filter((o) => o !== null);
+    expect(plain).toEqual(loadAll(r.stdout).filter((o) => o !== null));
   });
 });
 
