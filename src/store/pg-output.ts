@@ -101,6 +101,12 @@ interface LiveSpool {
   uploadedRecords: number;
   /** When its first record came. */
   since: number;
+  /**
+   * The session index rows of its `audit.session` records, by seq: one per session that ended
+   * while spooling, not one per record. Kept so that the upload need not rebuild them by reading
+   * the replica's whole run back from the database, which for a gateway up for weeks is large.
+   */
+  rows: Map<number, SessionRow>;
 }
 
 /** What an upload of a spool did: records stored, and whether a line was left out. */
@@ -109,8 +115,8 @@ interface Uploaded {
   cut: boolean;
 }
 
-/** What the writer keeps in memory about its spool (for tests and diagnostics): a fixed set of numbers. */
-export type SpoolState = Omit<LiveSpool, 'file'>;
+/** What the writer keeps in memory about its spool (for tests and diagnostics): numbers, and how many index rows it holds. */
+export type SpoolState = Omit<LiveSpool, 'file' | 'rows'> & { indexRows: number };
 
 const UPLOAD_BATCH = 500;
 const UPLOAD_BATCH_BYTES = 4 * 1024 * 1024;
@@ -186,8 +192,8 @@ export class PgAuditOutput implements AuditOutput {
   /** What is kept in memory about the spool of this run, if any: a copy. */
   get spoolState(): SpoolState | null {
     if (!this.spool) return null;
-    const { file: _file, ...state } = this.spool;
-    return state;
+    const { file: _file, rows, ...state } = this.spool;
+    return { ...state, indexRows: rows.size };
   }
 
   /** Records in the spool are older than those on their way: the spool's first says how far behind. */
@@ -286,11 +292,12 @@ export class PgAuditOutput implements AuditOutput {
   private async spoolWrite(items: Pending[], data: Buffer[], at: number): Promise<void> {
     if (!this.spool) {
       const path = partPath(this.spoolBase(), ++this.spools, true);
-      this.spool = { path, file: await AuditFile.create(path), bytes: 0, records: 0, uploadedBytes: 0, uploadedRecords: 0, since: at };
+      this.spool = { path, file: await AuditFile.create(path), bytes: 0, records: 0, uploadedBytes: 0, uploadedRecords: 0, since: at, rows: new Map() };
     }
     await this.spool.file.append(data);
     for (const d of data) this.spool.bytes += d.length;
     this.spool.records += items.length;
+    for (const it of items) if (it.row) this.spool.rows.set(it.seq, it.row);
   }
 
   /**
@@ -305,7 +312,7 @@ export class PgAuditOutput implements AuditOutput {
     let done: Uploaded | null;
     try {
       // Its lines are whole records (AuditFile cuts a failed write back): any other line is a spool changed under the writer.
-      done = await this.uploadSpool(spool.path, spool.uploadedBytes, true, (end, records) => {
+      done = await this.uploadSpool(spool.path, spool.uploadedBytes, spool.rows, (end, records) => {
         spool.uploadedBytes = end;
         spool.uploadedRecords += records;
       });
@@ -325,24 +332,26 @@ export class PgAuditOutput implements AuditOutput {
    * The records of the spool at `path` from byte `start` on into the database, in order, in
    * batches of at most UPLOAD_BATCH records or UPLOAD_BATCH_BYTES; `stored(end, records)` after
    * each batch committed (and after the records the database held already), with the byte past
-   * its last record. Streaming, so memory does not grow with the spool: each record's type and
-   * index row are rebuilt from its line by the function the writer uses (recordAttachment),
-   * after the replica's current run in the database, as the writer read it.
+   * its last record. Streaming, so memory does not grow with the spool. `rows`: the index rows
+   * the writer made for this run's spool as it wrote it (live); null for a spool left by an
+   * earlier run, whose rows are rebuilt from its lines by the function the writer uses
+   * (recordAttachment), after that run's records in the database, as its writer read them.
    *
    * What the database holds already (a commit whose answer was lost in flight: the replica's
    * last hash is a record of the spool) is skipped. Null when the first record left does not
    * continue the replica's chain (it neither links to the replica's last hash nor starts a run):
    * nothing is stored then. A line cut short or not JSON (the last line of a spool whose writer
-   * died mid-write) is left out and told in `cut`; `whole`: it fails the upload instead.
+   * died mid-write) is left out and told in `cut`; in a live spool it fails the upload instead.
    */
-  private async uploadSpool(path: string, start: number, whole: boolean, stored: (end: number, records: number) => void): Promise<Uploaded | null> {
+  private async uploadSpool(path: string, start: number, rows: Map<number, SessionRow> | null, stored: (end: number, records: number) => void): Promise<Uploaded | null> {
+    const whole = rows !== null;
     const from = await this.firstUnheld(path, start);
     if (from.held > 0) stored(from.offset, from.held);
     const first = from.first?.event;
     if (first && first.type !== 'audit.start' && first.prev !== (this.lastHash ?? GENESIS)) return null;
     // The index rows of its audit.session records, read as the writer reads them: from the run's start.
     const indexer = new SessionIndexer();
-    if (first && first.type !== 'audit.start' && this.runPos > 0) {
+    if (rows === null && first && first.type !== 'audit.start' && this.runPos > 0) {
       for await (const e of this.runRecords()) indexer.push(e);
     }
     let uploaded = 0;
@@ -365,7 +374,7 @@ export class PgAuditOutput implements AuditOutput {
         continue;
       }
       const e = r.event;
-      batch.push(pending(r.line, e.seq, e.hash ?? '', e.session, recordAttachment(indexer, e)));
+      batch.push(pending(r.line, e.seq, e.hash ?? '', e.session, rows === null ? recordAttachment(indexer, e) : attachmentFrom(e, rows)));
       end = r.end;
       if (batch.length >= UPLOAD_BATCH || end - batchFrom >= UPLOAD_BATCH_BYTES) await flush();
     }
@@ -518,7 +527,7 @@ export class PgAuditOutput implements AuditOutput {
    * with the spool (a long outage leaves gigabytes).
    */
   private async recover(path: string): Promise<void> {
-    const done = await this.uploadSpool(path, 0, false, () => undefined);
+    const done = await this.uploadSpool(path, 0, null, () => undefined);
     if (!done) {
       this.opts.report(`kubewire: the spool ${path} does not continue replica ${this.opts.replica}'s chain (its first record does not link to the replica's last); it is left in place`);
       return;
@@ -651,4 +660,10 @@ async function* spooledRecords(path: string, start: number): AsyncGenerator<Spoo
 async function spoolHolds(path: string, start: number, hash: string): Promise<boolean> {
   for await (const r of spooledRecords(path, start)) if (r?.event.hash === hash) return true;
   return false;
+}
+
+/** A live spool's record as the writer attached it: its type, and the index row it made then. */
+function attachmentFrom(e: KubewireEvent, rows: Map<number, SessionRow>): RecordAttachment {
+  const row = rows.get(e.seq);
+  return row ? { type: e.type, row } : { type: e.type };
 }
