@@ -15,8 +15,8 @@ import { chainInfo } from '../audit/chain.js';
 import type { AuditSettings } from '../cli/audit-setup.js';
 import { CliError } from '../io/errors.js';
 import { FileLease } from './file-lease.js';
-import type { PgAuditOutput, RecordAttachment } from './pg-output.js';
-import { SessionIndexer } from './session-index.js';
+import type { PgAuditOutput } from './pg-output.js';
+import { storeAnnotator } from './record-attachment.js';
 import { StoreRefused } from './store-refused.js';
 import { defaultReplica, describeStore } from './store-spec.js';
 
@@ -41,7 +41,6 @@ export async function openAuditStore(settings: AuditSettings, opts: StoreOpenOpt
     lease = await FileLease.take(path);
     return sink;
   }
-  const indexer = new SessionIndexer();
   // Loaded only for PostgreSQL: the client library is a few MiB that no other audit log needs.
   const { PgAuditOutput } = await import('./pg-output.js');
   let output: PgAuditOutput;
@@ -55,10 +54,7 @@ export async function openAuditStore(settings: AuditSettings, opts: StoreOpenOpt
     ...base,
     path: `${describeStore(store)} (replica ${replica})`,
     output,
-    annotate: (e): RecordAttachment => {
-      const row = indexer.push(e);
-      return row ? { type: e.type, row } : { type: e.type };
-    },
+    annotate: storeAnnotator(),
   });
 }
 

@@ -18,6 +18,13 @@
  * be in the database and in the spool: the upload skips what the database already holds, by
  * the replica's last hash.
  *
+ * While spooling, memory does not grow with the records spooled (a long outage of a busy
+ * gateway spools gigabytes): the spool file holds them, and the writer keeps only its size, its
+ * record count and where the next upload resumes (the byte after the last record the database
+ * took). The upload reads the file back in bounded pieces and rebuilds each record's type and
+ * session index row from its line (record-attachment.ts), as for a spool left by an earlier run:
+ * one upload path for both (uploadSpool).
+ *
  * Spools are named for their replica (`<log stem>.spool-<replica>-0001.jsonl` beside `--log`).
  * One left over by a run that stopped or died while the database was down is uploaded at the
  * next start of the same replica, in order and before any new record, once the database
@@ -37,8 +44,11 @@ import type { KubewireEvent } from '../events/types.js';
 import { HEARTBEAT_MS } from './lease-period.js';
 import { giveLeaseBack, renewLease, takeLease, takenOver } from './pg-lease.js';
 import { migrate } from './pg-schema.js';
+import { recordAttachment, type RecordAttachment } from './record-attachment.js';
 import { ReplicaRefused, StoreRefused } from './store-refused.js';
 import { SessionIndexer, type SessionRow } from './session-index.js';
+
+export type { RecordAttachment } from './record-attachment.js';
 
 export interface PgOutputOptions {
   url: string;
@@ -54,12 +64,7 @@ export interface PgOutputOptions {
   heartbeatMs?: number;
 }
 
-/** What the writer attaches to each record (see openAuditStore): its type, and its index row. */
-export interface RecordAttachment {
-  type: string;
-  row?: SessionRow;
-}
-
+/** A record on its way into `audit_records`, with its index row (an `audit.session`'s). */
 interface Pending {
   line: string;
   seq: number;
@@ -69,13 +74,54 @@ interface Pending {
   row: SessionRow | undefined;
 }
 
-type Meta = Omit<Pending, 'line'>;
+/** A record as the writer hands it over or as a spool holds it: one builder, so both store alike. */
+function pending(line: string, seq: number, hash: string, session: string | null | undefined, a: RecordAttachment | undefined): Pending {
+  return { line, seq, hash, session: session ?? null, type: a?.type ?? 'unknown', row: a?.row };
+}
 
-/** A record of a spool left by an earlier run, as read back. */
-type Recovered = Pending & { event: KubewireEvent & { prev?: string } };
+/** A record of a spool as read back: its line, parsed, and the byte offset past it in the spool. */
+interface Spooled {
+  line: string;
+  event: KubewireEvent & { prev?: string; hash?: string };
+  end: number;
+}
+
+/**
+ * The spool of this run while the database cannot take records: the file and a few numbers,
+ * never anything per record (the file holds the records).
+ */
+interface LiveSpool {
+  path: string;
+  file: AuditFile;
+  /** Bytes and records written to it. */
+  bytes: number;
+  records: number;
+  /** Where the next upload resumes: the byte past the last record in the database, and how many records that is. */
+  uploadedBytes: number;
+  uploadedRecords: number;
+  /** When its first record came. */
+  since: number;
+  /**
+   * The session index rows of its `audit.session` records, by seq: one per session that ended
+   * while spooling, not one per record. Kept so that the upload need not rebuild them by reading
+   * the replica's whole run back from the database, which for a gateway up for weeks is large.
+   */
+  rows: Map<number, SessionRow>;
+}
+
+/** What an upload of a spool did: records stored, and whether a line was left out. */
+interface Uploaded {
+  uploaded: number;
+  cut: boolean;
+}
+
+/** What the writer keeps in memory about its spool (for tests and diagnostics): numbers, and how many index rows it holds. */
+export type SpoolState = Omit<LiveSpool, 'file' | 'rows'> & { indexRows: number };
 
 const UPLOAD_BATCH = 500;
 const UPLOAD_BATCH_BYTES = 4 * 1024 * 1024;
+/** A spool line longer than this is not a record the writer wrote (the writer's lines are far shorter). */
+const MAX_SPOOL_LINE_BYTES = 64 * 1024 * 1024;
 
 export class PgAuditOutput implements AuditOutput {
   readonly regular = false;
@@ -83,7 +129,7 @@ export class PgAuditOutput implements AuditOutput {
   private lastPos = 0;
   private lastHash: string | null = null;
   private runPos = 0;
-  private spool: { path: string; file: AuditFile; meta: Meta[]; bytes: number; since: number } | null = null;
+  private spool: LiveSpool | null = null;
   /** When each batch handed to `append` and not yet stored or spooled came, oldest first. */
   private readonly unstored: number[] = [];
   private spools = 0;
@@ -140,7 +186,14 @@ export class PgAuditOutput implements AuditOutput {
 
   /** The records in the spool, not yet in the database. */
   get spooled(): number {
-    return this.spool?.meta.length ?? 0;
+    return this.spool ? this.spool.records - this.spool.uploadedRecords : 0;
+  }
+
+  /** What is kept in memory about the spool of this run, if any: a copy. */
+  get spoolState(): SpoolState | null {
+    if (!this.spool) return null;
+    const { file: _file, rows, ...state } = this.spool;
+    return { ...state, indexRows: rows.size };
   }
 
   /** Records in the spool are older than those on their way: the spool's first says how far behind. */
@@ -151,10 +204,7 @@ export class PgAuditOutput implements AuditOutput {
   append(_data: readonly Buffer[], lines: readonly AuditLine[]): Promise<void> {
     const at = Date.now();
     this.unstored.push(at);
-    const items: Pending[] = lines.map((l) => {
-      const a = l.attachment as RecordAttachment | undefined;
-      return { line: l.data.toString('utf8', 0, l.data.length - 1), seq: l.seq, hash: l.hash, session: l.session ?? null, type: a?.type ?? 'unknown', row: a?.row };
-    });
+    const items = lines.map((l) => pending(l.data.toString('utf8', 0, l.data.length - 1), l.seq, l.hash, l.session, l.attachment as RecordAttachment | undefined));
     const data = lines.map((l) => l.data);
     // Stored, spooled or refused, the batch is off the list; the queue is serial, so in order.
     return this.enqueue(() => this.write(items, data, at)).finally(() => void this.unstored.shift());
@@ -175,7 +225,7 @@ export class PgAuditOutput implements AuditOutput {
     await this.enqueue(async () => {
       if (this.spool && !this.refusal) await this.upload().catch(() => undefined);
       if (this.spool) {
-        this.opts.report(`kubewire: the audit database is still unreachable: ${this.spool.meta.length} records stay in the spool ${this.spool.path}`);
+        this.opts.report(`kubewire: the audit database is still unreachable: ${this.spooled} records stay in the spool ${this.spool.path}`);
         await this.spool.file.close();
       }
       const c = this.client;
@@ -222,7 +272,7 @@ export class PgAuditOutput implements AuditOutput {
    */
   private refuse(e: Error): Error {
     if (!this.refusal) {
-      const kept = this.spool ? `; ${this.spool.meta.length} records stay in the spool ${this.spool.path}` : '';
+      const kept = this.spool ? `; ${this.spooled} records stay in the spool ${this.spool.path}` : '';
       this.refusal = new Error(`${e.message}${kept}`);
     }
     return this.refusal;
@@ -238,49 +288,133 @@ export class PgAuditOutput implements AuditOutput {
     this.opts.report(`kubewire: the audit store takes no more records: ${r.message}`);
   }
 
+  /** The batch's lines at the end of the spool; only their count and size are kept. */
   private async spoolWrite(items: Pending[], data: Buffer[], at: number): Promise<void> {
     if (!this.spool) {
       const path = partPath(this.spoolBase(), ++this.spools, true);
-      this.spool = { path, file: await AuditFile.create(path), meta: [], bytes: 0, since: at };
+      this.spool = { path, file: await AuditFile.create(path), bytes: 0, records: 0, uploadedBytes: 0, uploadedRecords: 0, since: at, rows: new Map() };
     }
     await this.spool.file.append(data);
     for (const d of data) this.spool.bytes += d.length;
-    for (const { line: _line, ...meta } of items) this.spool.meta.push(meta);
+    this.spool.records += items.length;
+    for (const it of items) if (it.row) this.spool.rows.set(it.seq, it.row);
   }
 
-  /** Everything in the spool into the database, in order; then the spool is removed. */
+  /**
+   * The spool of this run into the database, in order, from where the last try stopped; then the
+   * spool is removed. Appends wait meanwhile (the queue is serial): records spooled after a try
+   * that stopped half-way follow in the file and are read on the next try.
+   */
   private async upload(): Promise<void> {
     const spool = this.spool;
     if (!spool) return;
     if (!this.client) await this.connect();
-    // What the database holds already (a commit whose answer was lost): skipped.
-    const held = this.lastHash === null ? -1 : spool.meta.findIndex((m) => m.hash === this.lastHash);
-    let index = 0;
-    let batch: Pending[] = [];
-    let bytes = 0;
-    const uploaded = spool.meta.length;
+    let done: Uploaded | null;
     try {
-      for await (const l of readFileLines(spool.path, 64 * 1024 * 1024)) {
-        const meta = spool.meta[index++];
-        if (!meta || l.bytes === null) throw new Error(`the spool ${spool.path} does not hold what was written to it`);
-        if (index - 1 <= held) continue;
-        batch.push({ ...meta, line: l.bytes.toString('utf8') });
-        bytes += l.bytes.length;
-        if (batch.length >= UPLOAD_BATCH || bytes >= UPLOAD_BATCH_BYTES) {
-          await this.insert(batch);
-          batch = [];
-          bytes = 0;
-        }
-      }
-      if (batch.length) await this.insert(batch);
+      // Its lines are whole records (AuditFile cuts a failed write back): any other line is a spool changed under the writer.
+      done = await this.uploadSpool(spool.path, spool.uploadedBytes, spool.rows, (end, records) => {
+        spool.uploadedBytes = end;
+        spool.uploadedRecords += records;
+      });
     } catch (e) {
       this.dropClient();
       throw e;
     }
+    // Its records link to the replica's head by construction: this is a spool changed under the writer.
+    if (!done) throw new Error(`the spool ${spool.path} no longer continues the replica's chain (its next record does not link to the replica's last)`);
     await spool.file.close();
     await unlink(spool.path).catch(() => undefined);
     this.spool = null;
-    this.opts.report(`kubewire: the audit database takes records again; ${uploaded} spooled records were uploaded in order`);
+    this.opts.report(`kubewire: the audit database takes records again; ${spool.records} spooled records were uploaded in order`);
+  }
+
+  /**
+   * The records of the spool at `path` from byte `start` on into the database, in order, in
+   * batches of at most UPLOAD_BATCH records or UPLOAD_BATCH_BYTES; `stored(end, records)` after
+   * each batch committed (and after the records the database held already), with the byte past
+   * its last record. Streaming, so memory does not grow with the spool. `rows`: the index rows
+   * the writer made for this run's spool as it wrote it (live); null for a spool left by an
+   * earlier run, whose rows are rebuilt from its lines by the function the writer uses
+   * (recordAttachment), after that run's records in the database, as its writer read them.
+   *
+   * What the database holds already (a commit whose answer was lost in flight: the replica's
+   * last hash is a record of the spool) is skipped. Null when the first record left does not
+   * continue the replica's chain (it neither links to the replica's last hash nor starts a run):
+   * nothing is stored then. A line cut short or not JSON (the last line of a spool whose writer
+   * died mid-write) is left out and told in `cut`; in a live spool it fails the upload instead.
+   */
+  private async uploadSpool(path: string, start: number, rows: Map<number, SessionRow> | null, stored: (end: number, records: number) => void): Promise<Uploaded | null> {
+    const whole = rows !== null;
+    const from = await this.firstUnheld(path, start);
+    if (from.held > 0) stored(from.offset, from.held);
+    const first = from.first?.event;
+    if (first && first.type !== 'audit.start' && first.prev !== (this.lastHash ?? GENESIS)) return null;
+    // The index rows of its audit.session records, read as the writer reads them: from the run's start.
+    const indexer = new SessionIndexer();
+    if (rows === null && first && first.type !== 'audit.start' && this.runPos > 0) {
+      for await (const e of this.runRecords()) indexer.push(e);
+    }
+    let uploaded = 0;
+    let cut = false;
+    let batch: Pending[] = [];
+    let batchFrom = from.offset;
+    let end = from.offset;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      await this.insert(batch);
+      uploaded += batch.length;
+      stored(end, batch.length);
+      batch = [];
+      batchFrom = end;
+    };
+    for await (const r of spooledRecords(path, from.offset)) {
+      if (r === null) {
+        if (whole) throw new Error(`the spool ${path} does not hold what was written to it (a line is cut short or not a record)`);
+        cut = true;
+        continue;
+      }
+      const e = r.event;
+      batch.push(pending(r.line, e.seq, e.hash ?? '', e.session, rows === null ? recordAttachment(indexer, e) : attachmentFrom(e, rows)));
+      end = r.end;
+      if (batch.length >= UPLOAD_BATCH || end - batchFrom >= UPLOAD_BATCH_BYTES) await flush();
+    }
+    await flush();
+    return { uploaded, cut };
+  }
+
+  /**
+   * Where the records of the spool that the database does not hold start, from byte `start`:
+   * there, unless the replica's last hash is one of its records (a commit lost in flight), then
+   * after that one; `held` records skipped. One record is read when the first links to the
+   * replica's last hash (its hash cannot come again in the chain), the spool once otherwise.
+   */
+  private async firstUnheld(path: string, start: number): Promise<{ offset: number; held: number; first: Spooled | null }> {
+    let first: Spooled | null = null;
+    for await (const r of spooledRecords(path, start)) {
+      if (r === null) continue;
+      first = r;
+      break;
+    }
+    const last = this.lastHash;
+    if (!first || last === null || first.event.prev === last) return { offset: start, held: 0, first };
+    let held = 0;
+    let found: number | null = null;
+    for await (const r of spooledRecords(path, start)) {
+      if (r === null) continue;
+      held++;
+      if (r.event.hash === last) {
+        found = r.end;
+        break;
+      }
+    }
+    if (found === null) return { offset: start, held: 0, first };
+    let next: Spooled | null = null;
+    for await (const r of spooledRecords(path, found)) {
+      if (r === null) continue;
+      next = r;
+      break;
+    }
+    return { offset: found, held, first: next };
   }
 
   /** One batch, one transaction: the records, their index rows and the replica's head. */
@@ -389,58 +523,17 @@ export class PgAuditOutput implements AuditOutput {
 
   /**
    * A spool left by an earlier run into the database, if it continues the replica's chain; then
-   * it is removed. Read twice, streaming, so memory does not grow with the spool (a long outage
-   * leaves gigabytes): first to find where the database's chain ends in it, then to upload what
-   * follows, UPLOAD_BATCH records at a time.
+   * it is removed. Streaming, as the spool of this run (uploadSpool), so memory does not grow
+   * with the spool (a long outage leaves gigabytes).
    */
   private async recover(path: string): Promise<void> {
-    let index = -1;
-    let held = -1;
-    let first: Recovered['event'] | null = null;
-    let cut = false;
-    for await (const r of spooledRecords(path)) {
-      if (r === null) {
-        cut = true;
-        continue;
-      }
-      index++;
-      if (held < 0 && this.lastHash !== null && r.event.hash === this.lastHash) held = index;
-    }
-    // The first record after the database's last one (the first of all when none is in it).
-    let at = -1;
-    for await (const r of spooledRecords(path)) {
-      if (r === null) continue;
-      if (++at === held + 1) {
-        first = r.event;
-        break;
-      }
-    }
-    if (first && first.type !== 'audit.start' && first.prev !== (this.lastHash ?? GENESIS)) {
+    const done = await this.uploadSpool(path, 0, null, () => undefined);
+    if (!done) {
       this.opts.report(`kubewire: the spool ${path} does not continue replica ${this.opts.replica}'s chain (its first record does not link to the replica's last); it is left in place`);
       return;
     }
-    // The index rows of its audit.session records, read as the writer reads them: from the run's start.
-    const indexer = new SessionIndexer();
-    if (first && first.type !== 'audit.start' && this.runPos > 0) {
-      for await (const e of this.runRecords()) indexer.push(e);
-    }
-    let uploaded = 0;
-    let batch: Recovered[] = [];
-    const flush = async (): Promise<void> => {
-      if (batch.length === 0) return;
-      await this.insert(batch.map(({ event, ...p }) => ({ ...p, row: indexer.push(event) ?? undefined })));
-      uploaded += batch.length;
-      batch = [];
-    };
-    at = -1;
-    for await (const r of spooledRecords(path)) {
-      if (r === null || ++at <= held) continue;
-      batch.push({ line: r.line, seq: r.event.seq, hash: r.event.hash ?? '', session: r.event.session ?? null, type: r.event.type, row: undefined, event: r.event });
-      if (batch.length >= UPLOAD_BATCH) await flush();
-    }
-    await flush();
     await unlink(path).catch(() => undefined);
-    this.opts.report(`kubewire: uploaded ${uploaded} records left in the spool ${path} by an earlier run of replica ${this.opts.replica}${cut ? ' (its last line was cut short and is left out)' : ''}`);
+    this.opts.report(`kubewire: uploaded ${done.uploaded} records left in the spool ${path} by an earlier run of replica ${this.opts.replica}${done.cut ? ' (its last line was cut short and is left out)' : ''}`);
   }
 
   /** The records of the replica's current run in the database, in order. */
@@ -465,7 +558,7 @@ export class PgAuditOutput implements AuditOutput {
     // Back after losing the connection: the replica's head must still be this process's last
     // record (or one of the spooled ones, whose commit was lost in flight), else another process
     // wrote the replica meanwhile and gave it back: records of this chain would not link there.
-    if (this.leased && taken.lastHash !== this.lastHash && !this.spool?.meta.some((m) => m.hash === taken.lastHash)) {
+    if (this.leased && taken.lastHash !== this.lastHash && !(this.spool && taken.lastHash !== null && (await spoolHolds(this.spool.path, this.spool.uploadedBytes, taken.lastHash)))) {
       await giveLeaseBack(c, replica, this.token).catch(() => undefined);
       throw new ReplicaRefused(takenOver(replica));
     }
@@ -544,19 +637,33 @@ export function describePgError(e: unknown): string {
   return err.message ?? String(e);
 }
 
-/** A spool's records in order, as lines and parsed; null for a line cut short or not JSON. */
-async function* spooledRecords(path: string): AsyncGenerator<{ line: string; event: Recovered['event'] & { hash?: string } } | null> {
-  for await (const l of readFileLines(path, 64 * 1024 * 1024)) {
+/**
+ * A spool's records in order from byte `start` (read in bounded pieces: jsonl-lines.ts), as lines
+ * and parsed; null for a line cut short, too long or not JSON.
+ */
+async function* spooledRecords(path: string, start: number): AsyncGenerator<Spooled | null> {
+  for await (const l of readFileLines(path, MAX_SPOOL_LINE_BYTES, start)) {
     if (l.bytes === null || !l.newline) {
       yield null;
       continue;
     }
     const line = l.bytes.toString('utf8');
     try {
-      yield { line, event: JSON.parse(line) as Recovered['event'] & { hash?: string } };
+      yield { line, event: JSON.parse(line) as Spooled['event'], end: l.end };
     } catch {
       yield null;
     }
   }
 }
 
+/** Whether the spool holds, from byte `start` on, the record whose hash is `hash`. */
+async function spoolHolds(path: string, start: number, hash: string): Promise<boolean> {
+  for await (const r of spooledRecords(path, start)) if (r?.event.hash === hash) return true;
+  return false;
+}
+
+/** A live spool's record as the writer attached it: its type, and the index row it made then. */
+function attachmentFrom(e: KubewireEvent, rows: Map<number, SessionRow>): RecordAttachment {
+  const row = rows.get(e.seq);
+  return row ? { type: e.type, row } : { type: e.type };
+}

@@ -22,8 +22,10 @@ import type { AuditSessionEvent, EventBody } from '../../src/events/types.js';
 import { openAuditStore } from '../../src/store/open-store.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/pg-schema.js';
 import { replicaLive } from '../../src/store/pg-lease.js';
-import { PgAuditOutput } from '../../src/store/pg-output.js';
+import { PgAuditOutput, type SpoolState } from '../../src/store/pg-output.js';
 import { PgStoreReader } from '../../src/store/pg-reader.js';
+import { storeAnnotator } from '../../src/store/record-attachment.js';
+import { SessionIndexer, type SessionRow } from '../../src/store/session-index.js';
 import { PassThrough } from 'node:stream';
 import { runWatch } from '../../src/cli/watch-command.js';
 import { startTcpCut } from '../support/tcp-cut.js';
@@ -49,21 +51,23 @@ function settings(url: string, replica: string): AuditSettings {
   return { failMode: 'closed', keyFile: null, redactStdin: 'none', maxSize: null, store: { kind: 'postgres', url }, replica };
 }
 
-interface Writer { bus: EventBus; sink: AuditSink; publish(body: EventBody, fields?: { session?: string; conn?: string }): void; lines: string[] }
+interface Writer { bus: EventBus; sink: AuditSink; publish(body: EventBody, fields?: { session?: string; conn?: string }): void; lines: string[]; output?: PgAuditOutput }
 
-async function openWriter(url: string, replica: string, user: string, opts: { signingKey?: string; spool?: string; heartbeatMs?: number } = {}): Promise<Writer> {
+/** `direct`: the store's output opened here as openAuditStore does (its heartbeat set, and held for the test to look at). */
+async function openWriter(url: string, replica: string, user: string, opts: { signingKey?: string; spool?: string; heartbeatMs?: number; direct?: boolean } = {}): Promise<Writer> {
   const bus = new EventBus({ lossless: true });
   const lines: string[] = [];
   const publish = (body: EventBody, fields: { session?: string; conn?: string } = {}): void => void bus.publish(body, noteFor(body), fields);
   const logPath = opts.spool ?? join(tmp, `${replica}-${Date.now()}-spool.jsonl`);
   const report = (t: string): number => lines.push(t);
-  // A lease renewed more often than in production: the store's output opened as openAuditStore does, with its heartbeat set.
-  const sink = opts.heartbeatMs === undefined
-    ? await openAuditStore(settings(url, replica), { logPath, key: null, signer: opts.signingKey ? sealSigner(opts.signingKey) : null, publish, report })
-    : await AuditSink.open({
-      path: `replica ${replica}`, key: null, signer: null, failMode: 'closed', redactStdin: 'none', maxSize: null, publish, annotate: (e) => ({ type: e.type }),
-      output: await PgAuditOutput.open({ url, replica, chain: chainInfo(null, null), spoolPath: logPath, report, heartbeatMs: opts.heartbeatMs }),
-    });
+  const signer = opts.signingKey ? sealSigner(opts.signingKey) : null;
+  let output: PgAuditOutput | undefined;
+  if (opts.heartbeatMs !== undefined || opts.direct) {
+    output = await PgAuditOutput.open({ url, replica, chain: chainInfo(null, signer?.info ?? null), spoolPath: logPath, report, heartbeatMs: opts.heartbeatMs });
+  }
+  const sink = output === undefined
+    ? await openAuditStore(settings(url, replica), { logPath, key: null, signer, publish, report })
+    : await AuditSink.open({ path: `replica ${replica}`, key: null, signer, failMode: 'closed', redactStdin: 'none', maxSize: null, publish, annotate: storeAnnotator(), output });
   bus.addSink(sink);
   publish({
     type: 'audit.start', chain: sink.chain,
@@ -71,7 +75,7 @@ async function openWriter(url: string, replica: string, user: string, opts: { si
     os: { user, uid: 1000, host: 'gw', platform: 'linux/x64' }, kubewire: { version: '0.1.0', pid: 1 },
     cluster: { server: 'https://127.0.0.1:6443/', context: 'demo', via: 'https://127.0.0.1:6443' }, redactStdin: 'none', failMode: 'closed', maxSize: null,
   });
-  return { bus, sink, publish, lines };
+  return { bus, sink, publish, lines, output };
 }
 
 function data(dir: 'c2s' | 's2c', text: string): EventBody {
@@ -103,6 +107,51 @@ function ttySession(w: Writer, session: string, pod: string, typed: string): voi
   w.publish(data('s2c', `Authorization: Bearer ${'x'.repeat(3)}\r\n`), f);
   w.publish(sessionBody(pod, ['sh'], true), { session });
   w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session });
+}
+
+/** Keys typed in a tty session, each echoed; a carriage return is echoed as a new line. */
+function typeKeys(w: Writer, f: { session: string; conn: string }, keys: string): void {
+  for (const ch of keys) {
+    w.publish(data('c2s', ch), f);
+    w.publish(data('s2c', ch === '\r' ? '\r\n' : ch), f);
+  }
+}
+
+/** Two sessions, `<prefix>-tty` (typed rm) and `<prefix>-exec` (exit code 3), to compare their index rows. */
+function indexedSessions(w: Writer, prefix: string): void {
+  ttySession(w, `${prefix}-tty`, 'web', 'rm -rf /tmp/cache');
+  w.publish({ ...sessionBody('db', ['psql', '-c', 'select 1'], false), exitCode: 3 }, { session: `${prefix}-exec` });
+  w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: `${prefix}-exec` });
+}
+
+/** A replica's records in the database in order: the columns stored with each, and its line parsed; each column must be what its line says. */
+async function storedRecords(url: string, replica: string): Promise<{ type: string; session: string | null; hash: string; event: Record<string, unknown> }[]> {
+  const { rows } = await server.query<{ seq: string; type: string; session: string | null; hash: string; line: string }>('SELECT seq, type, session, hash, line FROM audit_records WHERE replica = $1 ORDER BY pos', [replica], url);
+  return rows.map((r) => {
+    const event = JSON.parse(r.line) as Record<string, unknown>;
+    expect({ seq: Number(r.seq), type: r.type, session: r.session, hash: r.hash }).toEqual({ seq: event['seq'], type: event['type'], session: event['session'] ?? null, hash: event['hash'] });
+    return { type: r.type, session: r.session, hash: r.hash, event };
+  });
+}
+
+/** The session index rows of a replica, as `sessions` reads them. */
+async function indexedRows(url: string, replica: string): Promise<SessionRow[]> {
+  const reader = await PgStoreReader.open(url);
+  try {
+    return (await reader.sessions({})).filter((s) => s.replica === replica).map(({ replica: _r, pos: _p, runPos: _rp, files: _f, ...row }) => row);
+  } finally {
+    await reader.close();
+  }
+}
+
+function bySession(rows: SessionRow[]): SessionRow[] {
+  return [...rows].sort((a, b) => a.session.localeCompare(b.session));
+}
+
+/** A row without what tells two runs of the same session apart: its id and times. */
+function sameSession(r: SessionRow): Omit<SessionRow, 'session' | 'start' | 'end'> {
+  const { session: _s, start: _st, end: _e, ...rest } = r;
+  return rest;
 }
 
 /** Ends the writer's connection from the server's side, and waits until its backend (and so its lock) is gone. */
@@ -355,6 +404,136 @@ describe.skipIf(!bin)('PostgreSQL audit store', () => {
     await runSessions({ store: url, user: 'erin', json: true }, s);
     expect(s.lines.map((l) => (JSON.parse(l) as { command: string }).command)).toEqual(['cat', 'date']);
   }, 90_000);
+
+  it('a long outage: thousands of records spool while the writer keeps only a few numbers about them; uploaded, they are stored in order, their sessions indexed as unspooled ones, and the chain verifies intact', async () => {
+    const url = await server.createDatabase('spoolmeta');
+    const { privatePem, pubPath } = signingKeys('spoolmeta.pub');
+    const relay = await startTcpCut(server.port);
+    try {
+      const w = await openWriter(url.replace(`:${server.port}/`, `:${relay.port}/`), 'gw-sm', 'sara', { signingKey: privatePem, direct: true });
+      const out = w.output!;
+      indexedSessions(w, 'sm-a');
+      // A tty session typed across the outage: its first keys reach the database, the rest the spool.
+      const across = { session: 'sm-c', conn: 'sm-c-c' };
+      w.publish(data('s2c', '/ # '), across);
+      typeKeys(w, across, 'rm -');
+      await w.sink.flushed();
+      expect(out.spoolState).toBeNull();
+
+      relay.cut();
+      typeKeys(w, across, 'rf /tmp/cache\r');
+      w.publish(sessionBody('web', ['sh'], true), { session: 'sm-c' });
+      w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 'sm-c' });
+      await w.sink.flushed();
+      const early = out.spoolState!;
+      expect(early.records).toBeGreaterThan(0);
+      for (let i = 0; i < 4000; i++) w.publish(data('s2c', `busy ${i}\n`), { session: `sm-busy-${i % 3}`, conn: `sm-busy-${i % 3}-c` });
+      for (let i = 0; i < 3; i++) w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: `sm-busy-${i}` });
+      indexedSessions(w, 'sm-b');
+      await w.sink.flushed();
+      expect(w.sink.failed).toBeNull();
+      const late = out.spoolState!;
+      expect(late.records).toBeGreaterThan(early.records + 4000);
+      expect(out.spooled).toBe(late.records);
+      expect(late.uploadedRecords).toBe(0);
+      // The same few numbers as after the first records: nothing is held per record, however many are spooled.
+      expect(Object.keys(late)).toEqual(Object.keys(early));
+      expect(Object.values(late).every((v) => typeof v === 'number' || typeof v === 'string')).toBe(true);
+      expect(JSON.stringify(late).length).toBeLessThan(JSON.stringify(early).length + 10);
+
+      relay.mend();
+      await waitFor('the spool uploaded', () => out.spoolState === null, 60_000);
+      expect(w.lines.join('\n')).toContain(`${late.records} spooled records were uploaded in order`);
+      expect(readdirSync(tmp).filter((n) => n.includes('.spool-gw-sm-'))).toEqual([]);
+      indexedSessions(w, 'sm-d');
+      await finish(w);
+
+      const records = await storedRecords(url, 'gw-sm');
+      const busy = records.filter((r) => r.type === 'k8s.data' && r.session?.startsWith('sm-busy-')).map((r) => Buffer.from(r.event['payload'] as string, 'base64').toString());
+      expect(busy).toEqual([...Array(4000).keys()].map((i) => `busy ${i}\n`));
+      const indexed = await indexedRows(url, 'gw-sm');
+      // Every row as a file store builds it from the records, spooled or not.
+      const indexer = new SessionIndexer();
+      const built = records.flatMap((r) => indexer.push(r.event as never) ?? []);
+      expect(bySession(indexed)).toEqual(bySession(built));
+      expect(indexed.map((r) => r.session).sort()).toEqual(['sm-a-exec', 'sm-a-tty', 'sm-b-exec', 'sm-b-tty', 'sm-c', 'sm-d-exec', 'sm-d-tty']);
+      const row = (session: string): SessionRow => indexed.find((r) => r.session === session)!;
+      // A spooled session is indexed as the same session before and after the outage.
+      for (const kind of ['tty', 'exec']) {
+        expect(sameSession(row(`sm-b-${kind}`))).toEqual(sameSession(row(`sm-a-${kind}`)));
+        expect(sameSession(row(`sm-d-${kind}`))).toEqual(sameSession(row(`sm-a-${kind}`)));
+      }
+      expect(row('sm-b-tty')).toMatchObject({ user: 'sara', groups: ['system:authenticated', 'team-sara'], cluster: 'demo', pod: 'web', command: 'sh', typed: expect.arrayContaining(['rm -rf /tmp/cache']), tty: true });
+      expect(row('sm-b-exec')).toMatchObject({ user: 'sara', pod: 'db', command: 'psql -c select 1', exitCode: 3, tty: false });
+      // Its first keys were read back from the database for the upload: the command typed across the outage is whole.
+      expect(row('sm-c').typed).toContain('rm -rf /tmp/cache');
+
+      const v = await verifyStoreCli(url, ['--public-key', pubPath]);
+      expect(v.out).toMatch(/^intact: replica gw-sm: 1 run/);
+      expect(v.rc).toBe(0);
+    } finally {
+      await relay.close();
+    }
+  }, 120_000);
+
+  it('a commit lost in flight during an upload: the next try resumes after what the database holds, with the records spooled meanwhile, each stored once and in order', async () => {
+    const url = await server.createDatabase('spoolresume');
+    const relay = await startTcpCut(server.port);
+    const query = pg.Client.prototype.query;
+    try {
+      const w = await openWriter(url.replace(`:${server.port}/`, `:${relay.port}/`), 'gw-rs', 'tom', { direct: true });
+      const out = w.output!;
+      const f = { session: 'rs-1', conn: 'rs-1-c' };
+      w.publish(data('s2c', 'before\n'), f);
+      await w.sink.flushed();
+      relay.cut();
+      for (let i = 0; i < 1600; i++) w.publish(data('s2c', `during ${i}\n`), f);
+      await w.sink.flushed();
+      expect(out.spooled).toBeGreaterThanOrEqual(1600);
+
+      // The upload's second batch commits, but the answer is lost: the connection ends instead, and records come meanwhile.
+      let commits = 0;
+      let batch = false;
+      let resumedAt: SpoolState | null = null;
+      (pg.Client.prototype as unknown as { query: unknown }).query = function (this: pg.Client, ...a: unknown[]): unknown {
+        const name = (this as unknown as { connectionParameters: { application_name?: string } }).connectionParameters.application_name;
+        const run = (query as (...b: unknown[]) => unknown).apply(this, a);
+        if (name !== 'kubewire gw-rs') return run;
+        if (typeof a[0] === 'string' && a[0].trimStart().startsWith('INSERT INTO audit_records')) batch = true;
+        // The commits of batches of records (not the schema's at each connect).
+        if (a[0] !== 'COMMIT' || !batch) return run;
+        batch = false;
+        if (++commits !== 2) return run;
+        return (run as Promise<unknown>).then(() => {
+          resumedAt = out.spoolState;
+          for (let i = 0; i < 10; i++) w.publish(data('s2c', `meanwhile ${i}\n`), f);
+          throw new Error('Connection terminated unexpectedly');
+        });
+      };
+      relay.mend();
+      await waitFor('the spool uploaded', () => out.spoolState === null, 60_000);
+      pg.Client.prototype.query = query;
+      expect(commits).toBeGreaterThan(2);
+      // The first batch was recorded as stored; the second one, lost, was found in the database by its last hash.
+      expect(resumedAt).toMatchObject({ uploadedRecords: 500 });
+      expect(w.sink.failed).toBeNull();
+      w.publish(data('s2c', 'after\n'), f);
+      w.publish(sessionBody('web', ['cat'], false), { session: 'rs-1' });
+      w.publish({ type: 'audit.seal', scope: 'session', count: null, last: null }, { session: 'rs-1' });
+      await finish(w);
+
+      const records = await storedRecords(url, 'gw-rs');
+      expect(new Set(records.map((r) => r.hash)).size).toBe(records.length);
+      const texts = records.filter((r) => r.type === 'k8s.data').map((r) => Buffer.from(r.event['payload'] as string, 'base64').toString());
+      expect(texts).toEqual(['before\n', ...[...Array(1600).keys()].map((i) => `during ${i}\n`), ...[...Array(10).keys()].map((i) => `meanwhile ${i}\n`), 'after\n']);
+      const v = await verifyStoreCli(url);
+      expect(v.out).toMatch(/^consistent, unauthenticated: replica gw-rs: 1 run/);
+      expect(v.rc).toBe(0);
+    } finally {
+      pg.Client.prototype.query = query;
+      await relay.close();
+    }
+  }, 120_000);
 
   it('signed seals verify intact with --public-key; the same replica rewritten as a plain chain is a downgrade', async () => {
     const url = await server.createDatabase('signed');
