@@ -15,7 +15,8 @@
  * 1. the stdin redactor (`--redact-stdin`), which may hold events for a moment to see whether
  *    typed input comes back as echo;
  * 2. linking: `prev`/`hash`, and the counts and hashes seals carry, filled in here because only
- *    the chain knows them (the bus carries seals with null counts);
+ *    the chain knows them (the bus carries seals with null counts); in a file store, the link of
+ *    `audit.start` to the replica's run before (`previousRun`, src/store/run-link.ts);
  * 3. one serial writer: lines go to the file in order, in batches (up to BATCH_BYTES, one
  *    `writev` each), each batch whole or not at all (audit-file.ts).
  *
@@ -32,7 +33,7 @@
 import { unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { EventSink } from '../events/event-bus.js';
-import { EVENT_SCHEMA_VERSION, type AuditFileEvent, type AuditGapEvent, type AuditSealEvent, type ChainInfo, type EventBody, type KubewireEvent } from '../events/types.js';
+import { EVENT_SCHEMA_VERSION, type AuditFileEvent, type AuditRunLink, type AuditStartEvent, type AuditGapEvent, type AuditSealEvent, type ChainInfo, type EventBody, type KubewireEvent } from '../events/types.js';
 import { timestampMicros } from '../events/stamp.js';
 import { CliError } from '../io/errors.js';
 import { noteFor } from '../events/notes.js';
@@ -107,6 +108,11 @@ export interface AuditSinkOptions {
   now?: () => number;
   /** Called once the log is closed (a file store's run gives its lease back, file-lease.ts). */
   onClosed?: () => Promise<void>;
+  /**
+   * A file store's run: the replica's run before it (or null for its first), which the chain's
+   * `audit.start` is given as `previousRun` (src/store/run-link.ts). Undefined elsewhere.
+   */
+  previousRun?: AuditRunLink | null;
 }
 
 export const AUDIT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
@@ -315,6 +321,10 @@ export class AuditSink implements EventSink {
         // A probe that is no longer needed (the log recovered through an earlier one): it is
         // still a record in seq order, and says nothing was lost.
         this.link(filled(e, { fromSeq: null, toSeq: null, records: 0 }), false);
+        return;
+      case 'audit.start':
+        // A file store's run links to the replica's run before it: only the store knows which.
+        this.link(this.opts.previousRun !== undefined ? withPreviousRun(e, this.opts.previousRun) : e, false);
         return;
       default:
         this.link(e, false);
@@ -543,6 +553,14 @@ function writerRecord(body: EventBody, seq: number, ts: string): KubewireEvent {
 /** A copy of `e` with the fields only the chain knows, and the note they change. */
 function filled(e: KubewireEvent, fields: Record<string, unknown>): KubewireEvent {
   const out = { ...e, ...fields } as KubewireEvent;
+  out.note = noteFor(out);
+  return out;
+}
+
+/** `audit.start` with `previousRun`, put before its note as the schema lists it. */
+function withPreviousRun(e: KubewireEvent & AuditStartEvent, previousRun: AuditRunLink | null): KubewireEvent {
+  const { note: _note, ...rest } = e;
+  const out = { ...rest, previousRun, note: '' } as KubewireEvent;
   out.note = noteFor(out);
   return out;
 }

@@ -138,13 +138,15 @@ export function buildProgram(): Command {
     .option('--key-file <file>', 'the --audit-key-file the log was written with (needed for an HMAC chain; a chain without it is then tampering)')
     .option('--public-key <file>', 'the Ed25519 public key (PEM) of the --audit-signing-key: every seal must carry a valid signature')
     .option('--store <store>', 'verify every replica\'s chain in an audit store (a directory, or postgres://…) instead of files')
+    .option('--full-history', 'with --store DIR: fail when a replica\'s oldest run links to runs no longer there (by default that is told as where the history starts, for stores that a retention job prunes)')
     .option('--json', 'print the result as one JSON object')
     .addHelpText('after', '\nExamples:\n  kubewire verify audit.jsonl\n  kubewire verify audit-*.jsonl --key-file /etc/kubewire/audit.key\n  kubewire verify --store postgres://audit@db/kubewire --public-key audit.pub')
     .action(async (files: string[], opts) => {
       if (opts.store === undefined && files.length === 0) throw new CliError('KW_ERR_USAGE', 'verify needs the files of an audit log, or --store', ExitCode.Usage);
       if (opts.store !== undefined && files.length > 0) throw new CliError('KW_ERR_USAGE', 'verify takes files or --store, not both', ExitCode.Usage);
+      if (opts.fullHistory && opts.store === undefined) throw new CliError('KW_ERR_USAGE', 'verify --full-history checks the runs of a store: give --store DIR', ExitCode.Usage);
       const { runVerify } = await import('./verify-command.js');
-      process.exitCode = await runVerify({ files, ...(opts.keyFile ? { keyFile: opts.keyFile } : {}), ...(opts.publicKey ? { publicKey: opts.publicKey } : {}), ...(opts.store ? { store: opts.store } : {}), json: opts.json === true }, new StdoutOutput(), new StdoutOutput(process.stderr));
+      process.exitCode = await runVerify({ files, ...(opts.keyFile ? { keyFile: opts.keyFile } : {}), ...(opts.publicKey ? { publicKey: opts.publicKey } : {}), ...(opts.store ? { store: opts.store } : {}), json: opts.json === true, fullHistory: opts.fullHistory === true }, new StdoutOutput(), new StdoutOutput(process.stderr));
     });
 
   program

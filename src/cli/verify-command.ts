@@ -28,6 +28,8 @@ export interface VerifyCommandOptions {
   store?: string;
   /** Print the result as one JSON object (the VerifyResult) instead of text. */
   json?: boolean;
+  /** `--full-history` (with `--store`): a file store replica's oldest run must be its first, no run removed by retention. */
+  fullHistory?: boolean;
 }
 
 export interface VerifyKeys {
@@ -57,7 +59,7 @@ export async function runVerify(opts: VerifyCommandOptions, out: Output, err: Ou
   }
   if (opts.store !== undefined) {
     const { runVerifyStore } = await import('../store/store-verify.js');
-    return runVerifyStore(opts.store, keys, opts.json === true, out, err);
+    return runVerifyStore(opts.store, keys, opts.json === true, out, err, { fullHistory: opts.fullHistory === true });
   }
   const result = await verifyFiles(opts.files, keys);
   if (opts.json) out.line(JSON.stringify(result));

@@ -96,7 +96,7 @@ export function noteFor(ev: EventBody, raw?: Uint8Array): string {
     case 'finding':
       return `${ev.severity} ${ev.rule}: ${ev.title}`;
     case 'audit.start':
-      return `audit chain (${ev.chain.algorithm}) as ${ev.identity.username ?? ev.identity.kubeconfigUser ?? 'unknown user'} (${ev.identity.source}) on ${ev.cluster.server}, by ${ev.os.user}@${ev.os.host}`;
+      return `audit chain (${ev.chain.algorithm}) as ${ev.identity.username ?? ev.identity.kubeconfigUser ?? 'unknown user'} (${ev.identity.source}) on ${ev.cluster.server}, by ${ev.os.user}@${ev.os.host}${ev.previousRun ? `, after run ${ev.previousRun.file}` : ''}`;
     case 'audit.file':
       return `audit log part ${ev.part}, continuing ${ev.previousFile}`;
     case 'audit.session': {

@@ -26,7 +26,9 @@
  * Optional fields added within version 2 (older readers ignore nothing they need; a change a
  * reader must know about bumps the version):
  * - `conn.open.translated` and `audit.session.translated`: the legs of a `--translate` session;
- * - `conn.open.user` and `audit.session.user`: the user of a `kubewire gateway` session.
+ * - `conn.open.user` and `audit.session.user`: the user of a `kubewire gateway` session;
+ * - `audit.start.previousRun`: a file store's run linked to the run of its replica before it
+ *   (a reader that ignores it loses only that check; its absence marks a run written before).
  */
 import type { AnomalyCode } from './anomaly-codes.js';
 
@@ -532,6 +534,20 @@ export interface AuditStartEvent {
   failMode: 'closed' | 'open';
   /** Bytes per file before rotation, or null. */
   maxSize: number | null;
+  /**
+   * A file store's run (`--audit-store DIR`): the replica's run before this one, so that a run
+   * removed from the store is noticed (`verify --store`, src/store/run-link.ts); null for the
+   * replica's first run. Absent in other logs, and in runs written before runs were linked.
+   */
+  previousRun?: AuditRunLink | null;
+}
+
+/** The run of a file store's replica that a new run follows. */
+export interface AuditRunLink {
+  /** Its first file's name, `audit-<time>-<pid>.jsonl` (or `…-0001.jsonl` when it rotates). */
+  file: string;
+  /** The `hash` of its last complete record (its final seal, or where it stopped); null when it has none. */
+  lastHash: string | null;
 }
 
 /** The first record of every rotated file after the first: links it to the file before. */

@@ -4,7 +4,8 @@
  * - no store: the log of `--log` (with `--max-size` rotation), as always;
  * - a file store (`DIR`): a chain per run of each replica, `DIR/<replica>/audit-<time>-<pid>.jsonl`
  *   (rotating into `…-0001.jsonl`, … with `--max-size`), so that several replicas, and restarts of
- *   one, never write into one file; the run holds `audit-<time>-<pid>.lock` while it is written;
+ *   one, never write into one file; the run holds `audit-<time>-<pid>.lock` while it is written,
+ *   and its `audit.start` links to the replica's run before it (run-link.ts);
  * - PostgreSQL (`postgres://…`): the replica's chain in the database (pg-output.ts), indexed as
  *   it is written (session-index.ts), spooling to files beside `--log` while it is unreachable.
  * In every case the records are linked, hashed and sealed by the one writer (audit-sink.ts).
@@ -17,6 +18,7 @@ import { CliError } from '../io/errors.js';
 import { FileLease } from './file-lease.js';
 import type { PgAuditOutput } from './pg-output.js';
 import { storeAnnotator } from './record-attachment.js';
+import { previousRunLink } from './run-link.js';
 import { StoreRefused } from './store-refused.js';
 import { defaultReplica, describeStore } from './store-spec.js';
 
@@ -34,10 +36,12 @@ export async function openAuditStore(settings: AuditSettings, opts: StoreOpenOpt
   const replica = settings.replica ?? defaultReplica();
   if (!store) return AuditSink.open({ ...base, path: logPath });
   if (store.kind === 'files') {
+    // Read before the run's first file exists: the replica's latest run is the one before it.
+    const previousRun = await previousRunLink(join(store.dir, replica));
     const path = fileStoreRunPath(store.dir, replica, new Date());
     // Held while the run is written, so that verify --store calls it open (file-lease.ts).
     let lease: FileLease | null = null;
-    const sink = await AuditSink.open({ ...base, path, onClosed: async () => lease?.release() });
+    const sink = await AuditSink.open({ ...base, path, previousRun, onClosed: async () => lease?.release() });
     lease = await FileLease.take(path);
     return sink;
   }

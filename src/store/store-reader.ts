@@ -9,6 +9,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readLogEvents } from '../audit/log-reader.js';
 import { followChain } from './file-follow.js';
+import { replicaRuns } from './file-runs.js';
 import type { ChainSource } from '../audit/verify.js';
 import { fileSource } from '../audit/verify.js';
 import type { KubewireEvent } from '../events/types.js';
@@ -75,9 +76,6 @@ export async function openStoreReader(spec: StoreSpec): Promise<StoreReader> {
 /** Sessions of a replica's latest run named at most (a prefix that matches more is ambiguous anyway). */
 export const MAX_MATCHES = 50;
 
-/** `audit-<time>-<pid>.jsonl`, or a part `audit-<time>-<pid>-0001.jsonl` of a rotated chain. */
-const CHAIN_FILE = /^(audit-\d{8}T\d{6}Z-\d+)(?:-(\d{4,}))?\.jsonl$/;
-
 export class FileStoreReader implements StoreReader {
   constructor(readonly name: string) {}
 
@@ -95,18 +93,7 @@ export class FileStoreReader implements StoreReader {
 
   /** The chains of a replica, oldest first, each as its files in part order. */
   private async chains(replica: string): Promise<string[][]> {
-    const dir = join(this.name, replica);
-    const byStem = new Map<string, { part: number; path: string }[]>();
-    for (const f of await readdir(dir)) {
-      const m = CHAIN_FILE.exec(f);
-      if (!m) continue;
-      const path = join(dir, f);
-      if (!(await stat(path)).isFile()) continue;
-      const parts = byStem.get(m[1]!) ?? [];
-      parts.push({ part: m[2] ? Number(m[2]) : 0, path });
-      byStem.set(m[1]!, parts);
-    }
-    return [...byStem.keys()].sort().map((stem) => byStem.get(stem)!.sort((a, b) => a.part - b.part).map((p) => p.path));
+    return replicaRuns(join(this.name, replica));
   }
 
   async sessions(filter: SessionFilter): Promise<IndexedSession[]> {

@@ -6,13 +6,16 @@
  * replica was created with (a downgrade: tampering, whatever keys are given). A replica being
  * written right now has a last run without its final seal yet: when that is the run's only
  * problem (verify.ts `unsealedEnd`), and its protection is the replica's, it is reported open;
- * anything else in it (records removed or changed before its head) is tampering.
+ * anything else in it (records removed or changed before its head) is tampering. In a file
+ * store, the runs of a replica are also checked to link each to the one before (run-link.ts):
+ * every problem of those links is a line of its own, naming the replica and the runs.
  */
 import { verifySources, type VerifyResult } from '../audit/verify.js';
 import { describeProtection, passedLine, unauthenticatedNote, type VerifyKeys } from '../cli/verify-command.js';
 import { ExitCode } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 import { protectionOf } from './pg-lease.js';
+import { replicaRunLinks, type RunLinkFinding } from './run-link.js';
 import { openStoreReader } from './store-reader.js';
 import { describeStore, parseStoreSpec } from './store-spec.js';
 
@@ -23,16 +26,26 @@ export interface ReplicaVerdict {
   records: number;
   /** The first problem: where (replica, pos or file:line, seq) and what. */
   problem: { where: string; seq: number | null; message: string } | null;
+  /** A file store: what the links between the replica's runs show (run-link.ts); a failure makes it tampered. */
+  links: RunLinkFinding[];
   results: VerifyResult[];
 }
 
-export async function verifyStore(store: string, keys: VerifyKeys): Promise<ReplicaVerdict[]> {
-  const reader = await openStoreReader(parseStoreSpec(store));
+export interface StoreVerifyOptions {
+  /** `--full-history`: a file store replica's oldest run present must be its first (none removed by retention). */
+  fullHistory?: boolean;
+}
+
+export async function verifyStore(store: string, keys: VerifyKeys, opts: StoreVerifyOptions = {}): Promise<ReplicaVerdict[]> {
+  const spec = parseStoreSpec(store);
+  const reader = await openStoreReader(spec);
   try {
     const verdicts: ReplicaVerdict[] = [];
     for (const replica of await reader.replicas()) {
-      const v: ReplicaVerdict = { replica: replica.name, status: 'intact', runs: replica.runs.length, records: 0, problem: null, results: [] };
+      const v: ReplicaVerdict = { replica: replica.name, status: 'intact', runs: replica.runs.length, records: 0, problem: null, links: [], results: [] };
       verdicts.push(v);
+      // A file store's runs are chains of files; PostgreSQL keeps one chain per replica.
+      if (spec.kind === 'files') v.links = await replicaRunLinks(replica.runs.map((run) => run.sources.map((s) => s.path)), { fullHistory: opts.fullHistory === true });
       if (replica.problem) {
         v.status = 'tampered';
         v.problem = { where: `replica ${replica.name}${replica.problem.pos !== null ? `, pos ${replica.problem.pos}` : ''}`, seq: null, message: replica.problem.message };
@@ -71,16 +84,17 @@ export async function verifyStore(store: string, keys: VerifyKeys): Promise<Repl
         if (r.status === 'consistent' && v.status === 'intact') v.status = 'consistent';
       }
     }
+    for (const v of verdicts) if (v.links.some((f) => f.failure)) v.status = 'tampered';
     return verdicts;
   } finally {
     await reader.close();
   }
 }
 
-export async function runVerifyStore(store: string, keys: VerifyKeys, json: boolean, out: Output, err: Output): Promise<number> {
+export async function runVerifyStore(store: string, keys: VerifyKeys, json: boolean, out: Output, err: Output, opts: StoreVerifyOptions = {}): Promise<number> {
   let verdicts: ReplicaVerdict[];
   try {
-    verdicts = await verifyStore(store, keys);
+    verdicts = await verifyStore(store, keys, opts);
   } catch (e) {
     const msg = (e as Error).message;
     err.line(`kubewire: cannot verify ${describeStore(parseStoreSpec(store))}: ${msg} [KW_ERR_AUDIT_UNREADABLE]`);
@@ -91,8 +105,15 @@ export async function runVerifyStore(store: string, keys: VerifyKeys, json: bool
   } else {
     if (verdicts.length === 0) out.line(`empty: ${describeStore(parseStoreSpec(store))} holds no replica`);
     for (const v of verdicts) {
-      if (v.problem) {
-        out.line(`${v.status}: replica ${v.replica}: ${v.problem.where}${v.problem.seq !== null ? ` (seq ${v.problem.seq})` : ''}: ${v.problem.message}`);
+      // One line per problem of the runs' links, then what they tell that is no failure.
+      const linkFailures = v.links.filter((f) => f.failure);
+      const linkNotes = (): void => {
+        for (const f of v.links) if (!f.failure) out.line(`${f.kind === 'unlinked' ? 'unlinked' : 'note'}: replica ${v.replica}: ${f.message}`);
+      };
+      if (v.problem) out.line(`${v.results.at(-1)?.status === 'unreadable' ? 'unreadable' : 'tampered'}: replica ${v.replica}: ${v.problem.where}${v.problem.seq !== null ? ` (seq ${v.problem.seq})` : ''}: ${v.problem.message}`);
+      for (const f of linkFailures) out.line(`tampered: replica ${v.replica}: ${f.message}`);
+      if (v.problem || linkFailures.length > 0) {
+        linkNotes();
         continue;
       }
       const last = v.results.at(-1);
@@ -102,6 +123,7 @@ export async function runVerifyStore(store: string, keys: VerifyKeys, json: bool
       } else if (last) {
         out.line(passedLine({ ...last, status: v.status === 'intact' ? 'intact' : 'consistent', records: v.records, sessionsSealed: v.results.reduce((n, r) => n + r.sessionsSealed, 0) }, `replica ${v.replica}: ${runs}`));
       }
+      linkNotes();
     }
     const note = verdicts.map((v) => v.results.at(-1)).find((r) => r && unauthenticatedNote(r));
     if (note && verdicts.every((v) => v.status !== 'tampered')) out.line(unauthenticatedNote(note)!);
