@@ -7,15 +7,12 @@ import { readdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'nod
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AuditSettings } from '../../src/cli/audit-setup.js';
 import { runSessions } from '../../src/cli/sessions-command.js';
 import { runVerify } from '../../src/cli/verify-command.js';
-import { EventBus } from '../../src/events/event-bus.js';
-import { noteFor } from '../../src/events/notes.js';
-import type { AuditSessionEvent, EventBody } from '../../src/events/types.js';
-import { openAuditStore } from '../../src/store/open-store.js';
+import type { AuditSessionEvent } from '../../src/events/types.js';
 import { FileStoreReader, MAX_MATCHES } from '../../src/store/store-reader.js';
 import { Lines } from '../support/lines-output.js';
+import { openStoreRun, type StoreRun } from '../support/store-run.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'kubewire-filestore-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -27,22 +24,12 @@ async function verifyDir(dir: string): Promise<{ rc: number; out: string }> {
   return { rc, out: [...out.lines, ...err.lines].join('\n') };
 }
 
-async function openRun(dir: string): Promise<{ bus: EventBus; publish(b: EventBody, f?: { session?: string; conn?: string }): void }> {
-  const settings: AuditSettings = { failMode: 'closed', keyFile: null, redactStdin: 'none', maxSize: null, store: { kind: 'files', dir }, replica: 'gw-f' };
-  const bus = new EventBus({ lossless: true });
-  const publish = (body: EventBody, fields: { session?: string; conn?: string } = {}): void => void bus.publish(body, noteFor(body), fields);
-  const sink = await openAuditStore(settings, { logPath: join(tmp, 'unused.jsonl'), key: null, signer: null, publish, report: () => undefined });
-  bus.addSink(sink);
-  publish({
-    type: 'audit.start', chain: sink.chain,
-    identity: { source: 'kubeconfig', username: null, uid: null, groups: [], extra: {}, kubeconfigUser: 'u', clientCertificate: null, reviewError: null },
-    os: { user: 'u', uid: 1000, host: 'h', platform: 'linux/x64' }, kubewire: { version: '0.1.0', pid: process.pid },
-    cluster: { server: 'https://127.0.0.1:6443/', context: 'demo', via: '' }, redactStdin: 'none', failMode: 'closed', maxSize: null,
-  });
+async function openRun(dir: string): Promise<StoreRun> {
+  const run = await openStoreRun(dir, 'gw-f', { scratch: tmp });
   const b = Buffer.from('hello\n');
-  publish({ type: 'k8s.data', dir: 's2c', offset: 0, channel: 1, stream: 'stdout', size: b.length, payload: b.toString('base64') }, { session: 's1', conn: 'c1' });
-  await sink.flushed();
-  return { bus, publish };
+  run.publish({ type: 'k8s.data', dir: 's2c', offset: 0, channel: 1, stream: 'stdout', size: b.length, payload: b.toString('base64') }, { session: 's1', conn: 'c1' });
+  await run.sink.flushed();
+  return run;
 }
 
 describe('file store: a run being written', () => {

@@ -10,17 +10,14 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { AuditSettings } from '../../src/cli/audit-setup.js';
 import { runVerify } from '../../src/cli/verify-command.js';
-import { EventBus } from '../../src/events/event-bus.js';
-import { noteFor } from '../../src/events/notes.js';
 import { EVENT_SCHEMA } from '../../src/events/schema.js';
-import type { AuditRunLink, AuditStartEvent, EventBody } from '../../src/events/types.js';
-import { openAuditStore } from '../../src/store/open-store.js';
+import type { AuditRunLink, AuditStartEvent } from '../../src/events/types.js';
 import { checkRunLinks } from '../../src/store/run-link.js';
 import { rechainAuditLog } from '../support/audit-log.js';
 import { logParts } from '../support/audit-records.js';
 import { Lines } from '../support/lines-output.js';
+import { openStoreRun } from '../support/store-run.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'kubewire-runlink-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -34,17 +31,7 @@ afterEach(() => void vi.useRealTimers());
 async function writeRun(dir: string, replica: string, opts: { maxSize?: number; records?: number } = {}): Promise<string[]> {
   clock += 60_000;
   vi.setSystemTime(clock);
-  const settings: AuditSettings = { failMode: 'closed', keyFile: null, redactStdin: 'none', maxSize: opts.maxSize ?? null, store: { kind: 'files', dir }, replica };
-  const bus = new EventBus({ lossless: true });
-  const publish = (body: EventBody, fields: { session?: string; conn?: string } = {}): void => void bus.publish(body, noteFor(body), fields);
-  const sink = await openAuditStore(settings, { logPath: join(tmp, 'unused.jsonl'), key: null, signer: null, publish, report: () => undefined });
-  bus.addSink(sink);
-  publish({
-    type: 'audit.start', chain: sink.chain,
-    identity: { source: 'kubeconfig', username: null, uid: null, groups: [], extra: {}, kubeconfigUser: 'u', clientCertificate: null, reviewError: null },
-    os: { user: 'u', uid: 1000, host: 'h', platform: 'linux/x64' }, kubewire: { version: '0.1.0', pid: process.pid },
-    cluster: { server: 'https://127.0.0.1:6443/', context: 'demo', via: '' }, redactStdin: 'none', failMode: 'closed', maxSize: opts.maxSize ?? null,
-  });
+  const { bus, sink, publish } = await openStoreRun(dir, replica, { maxSize: opts.maxSize ?? null, scratch: tmp });
   for (let i = 0; i < (opts.records ?? 1); i++) {
     const b = Buffer.from(`hello ${i}\n`);
     publish({ type: 'k8s.data', dir: 's2c', offset: 0, channel: 1, stream: 'stdout', size: b.length, payload: b.toString('base64') }, { session: 's1', conn: 'c1' });
