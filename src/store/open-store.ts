@@ -15,7 +15,7 @@ import { AuditSink, type AuditSinkOptions } from '../audit/audit-sink.js';
 import { chainInfo } from '../audit/chain.js';
 import type { AuditSettings } from '../cli/audit-setup.js';
 import { CliError } from '../io/errors.js';
-import { FileLease } from './file-lease.js';
+import { FileLease, fileLeaseHeld } from './file-lease.js';
 import type { PgAuditOutput } from './pg-output.js';
 import { storeAnnotator } from './record-attachment.js';
 import { previousRunLink } from './run-link.js';
@@ -38,6 +38,10 @@ export async function openAuditStore(settings: AuditSettings, opts: StoreOpenOpt
   if (store.kind === 'files') {
     // Read before the run's first file exists: the replica's latest run is the one before it.
     const previousRun = await previousRunLink(join(store.dir, replica));
+    // Another process writing the replica now: its run goes on after the link is taken.
+    if (previousRun && (await fileLeaseHeld(join(store.dir, replica, previousRun.file)))) {
+      report(`kubewire: replica ${replica}'s run ${previousRun.file} is being written by another process (its .lock is held): give each process its own --audit-replica; this run's link to that run will not match its end`);
+    }
     const path = fileStoreRunPath(store.dir, replica, new Date());
     // Held while the run is written, so that verify --store calls it open (file-lease.ts).
     let lease: FileLease | null = null;

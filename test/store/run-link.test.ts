@@ -177,6 +177,23 @@ describe('file store runs link to the run before', () => {
   });
 });
 
+describe('a run started while another process writes the replica', () => {
+  it('says so on stderr: its link cannot be to that run\'s end', async () => {
+    const dir = join(tmp, 'shared');
+    // The lease counts as held only when touched within the last minute of the clock: real time here.
+    const now = performance.timeOrigin + performance.now();
+    vi.setSystemTime(now);
+    const live = await openStoreRun(dir, 'gw-a', { scratch: tmp });
+    await live.sink.flushed();
+    vi.setSystemTime(now + 2000);
+    const said: string[] = [];
+    const second = await openStoreRun(dir, 'gw-a', { scratch: tmp, report: (line) => void said.push(line) });
+    expect(said).toEqual([expect.stringMatching(/^kubewire: replica gw-a's run audit-\S+\.jsonl is being written by another process \(its \.lock is held\): give each process its own --audit-replica/)]);
+    await second.bus.close();
+    await live.bus.close();
+  });
+});
+
 describe('checkRunLinks', () => {
   const run = (name: string, link: AuditRunLink | null | undefined, lastHash = name.slice(-1).repeat(64)) => ({ name, link, lastHash });
   it('a run that says it is the first after another, or links past the run before it, is a failure', () => {

@@ -14,12 +14,12 @@ export interface StoreRun {
 }
 
 /** Opens a run of `replica` in the file store `dir` and publishes its `audit.start`. */
-export async function openStoreRun(dir: string, replica: string, opts: { maxSize?: number | null; scratch: string }): Promise<StoreRun> {
+export async function openStoreRun(dir: string, replica: string, opts: { maxSize?: number | null; scratch: string; report?: (line: string) => void }): Promise<StoreRun> {
   const maxSize = opts.maxSize ?? null;
   const settings: AuditSettings = { failMode: 'closed', keyFile: null, redactStdin: 'none', maxSize, store: { kind: 'files', dir }, replica };
   const bus = new EventBus({ lossless: true });
   const publish = (body: EventBody, fields: { session?: string; conn?: string } = {}): void => void bus.publish(body, noteFor(body), fields);
-  const sink = await openAuditStore(settings, { logPath: join(opts.scratch, 'unused.jsonl'), key: null, signer: null, publish, report: () => undefined });
+  const sink = await openAuditStore(settings, { logPath: join(opts.scratch, 'unused.jsonl'), key: null, signer: null, publish, report: opts.report ?? (() => undefined) });
   bus.addSink(sink);
   publish({
     type: 'audit.start', chain: sink.chain,
