@@ -174,12 +174,12 @@ export class SpdyLayer {
       }
       const body: Omit<PfDataEvent, 'size'> = { type: 'pf.data', dir: d.dir, offset: s.offset, requestId: state.requestId, port: state.port, streamId: state.id };
       if (this.tunnel) body.tunnel = true;
-      this.ctx.emit(this.ctx.withPayload(body, s.data), s.data);
+      this.ctx.emit(this.ctx.withPayload(body, s.bytes), s.bytes);
       return;
     }
     const channel = channelOf(type);
     if (channel < 0) return;
-    this.ctx.emit(this.ctx.withPayload({ type: 'k8s.data', dir: d.dir, offset: s.offset, channel, stream: streamName(channel) }, s.data), s.data);
+    this.ctx.emit(this.ctx.withPayload({ type: 'k8s.data', dir: d.dir, offset: s.offset, channel, stream: streamName(channel) }, s.bytes), s.bytes);
     if (channel === 3 && d.dir === 's2c') (state.status ??= new StatusCollector(this.ctx, this.jsonStatus)).add(s.data, s.offset);
     else if (channel === 4 && d.dir === 'c2s') (state.resize ??= new ResizeReader(this.ctx, 'c2s')).push(s.data, s.offset);
   }
