@@ -100,6 +100,28 @@ export class PayloadBytes {
 }
 
 /**
+ * One payload segment of a frame (a WebSocket frame, a SPDY DATA frame) as the frame decoders
+ * hand it on: where it lies, its bytes as views, and `data`, all of them in one buffer, built
+ * only when read.
+ */
+export class PayloadSegment<F> {
+  constructor(
+    readonly frame: F,
+    /** Input offset of the segment's first byte. */
+    readonly offset: number,
+    /** Offset of the segment within the frame payload. */
+    readonly position: number,
+    readonly bytes: PayloadBytes,
+    /** The final segment of the frame. */
+    readonly last: boolean,
+  ) {}
+
+  get data(): Buffer {
+    return this.bytes.all();
+  }
+}
+
+/**
  * Collects one segment's bytes as they arrive. Pieces of at least MIN_VIEW_BYTES are kept as
  * views; smaller ones (a peer that writes a few bytes at a time) are copied together, so a
  * segment fed one byte at a time is a few buffers, not a view per byte.

@@ -23,7 +23,7 @@ import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { Anomaly } from './anomaly.js';
 import { ByteQueue } from './byte-queue.js';
 import { MAX_SPDY_CONTROL_FRAME_BYTES, PAYLOAD_SEGMENT_BYTES } from './limits.js';
-import { PayloadBytes, SegmentParts } from './payload-bytes.js';
+import { PayloadBytes, PayloadSegment, SegmentParts } from './payload-bytes.js';
 
 export const SpdyFrameType = {
   SYN_STREAM: 1,
@@ -109,20 +109,6 @@ export interface SpdyDataSegment {
   readonly data: Buffer;
   /** True when the segment ends the frame payload. */
   readonly last: boolean;
-}
-
-class DataSegment implements SpdyDataSegment {
-  constructor(
-    readonly frame: SpdyDataFrameHeader,
-    readonly offset: number,
-    readonly position: number,
-    readonly bytes: PayloadBytes,
-    readonly last: boolean,
-  ) {}
-
-  get data(): Buffer {
-    return this.bytes.all();
-  }
 }
 
 export interface SpdyFrameHandler {
@@ -333,7 +319,7 @@ export class SpdyFrameDecoder {
     const bytes = this.takeBytes(need);
     const last = segmentEnd === frame.length;
     this.dataPosition = segmentEnd;
-    this.handler.data(new DataSegment(frame, offset, position, bytes, last));
+    this.handler.data(new PayloadSegment(frame, offset, position, bytes, last));
     if (last) {
       this.dataHeader = null;
       this.state = FRAME_HEADER;
@@ -426,7 +412,7 @@ export class SpdyFrameDecoder {
     const position = this.dataPosition;
     const bytes = this.takeBytes(this.queue.length);
     this.dataPosition += bytes.length;
-    this.handler.data(new DataSegment(frame, offset, position, bytes, false));
+    this.handler.data(new PayloadSegment(frame, offset, position, bytes, false));
   }
 
   /** The next `n` queued bytes (n <= queued) as views of the chunks they lie in. */
