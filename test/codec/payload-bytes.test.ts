@@ -77,3 +77,28 @@ describe('SegmentParts', () => {
     expect(bytes.all()).toEqual(Buffer.concat([Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), big, Buffer.from([42])]));
   });
 });
+
+describe('xorMask', () => {
+  it('is the byte-by-byte XOR of RFC 6455 §5.3 at any length, alignment and key index', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 1100 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), (bytes, align, keyIndex) => {
+      // A view that starts `align` bytes into its ArrayBuffer, as a segment of a pushed chunk does.
+      const store = Buffer.alloc(bytes.length + 8);
+      const buf = store.subarray(align, align + bytes.length);
+      buf.set(bytes);
+      xorMask(buf, KEY, keyIndex);
+      const want = Buffer.from(bytes.map((b, i) => b ^ KEY[(keyIndex + i) & 3]!));
+      expect(buf.equals(want)).toBe(true);
+    }), { numRuns: 300 });
+    // Both sides of the word loop's threshold, at every alignment and key index.
+    for (const n of [0, 3, 33, 256, 511, 512, 513, 1029]) {
+      for (let align = 0; align < 4; align++) {
+        for (let keyIndex = 0; keyIndex < 4; keyIndex++) {
+          const buf = Buffer.alloc(n + 8).subarray(align, align + n);
+          for (let i = 0; i < n; i++) buf[i] = (i * 31 + 7) & 0xff;
+          xorMask(buf, KEY, keyIndex);
+          for (let i = 0; i < n; i++) expect(buf[i]).toBe(((i * 31 + 7) & 0xff) ^ KEY[(keyIndex + i) & 3]!);
+        }
+      }
+    }
+  });
+});
