@@ -117,11 +117,11 @@ export class DecodeContext {
     b.size = size;
     switch (this.payloadMode) {
       case 'full':
-        b.payload = bytesOf(raw, size).toString('base64');
+        b.payload = base64Of(raw, size);
         break;
       case 'head': {
         const kept = Math.min(size, this.headBytes);
-        b.payload = bytesOf(raw, kept).toString('base64');
+        b.payload = base64Of(raw, kept);
         if (kept < size) b.truncated = true;
         break;
       }
@@ -152,7 +152,8 @@ function foldInto(frame: WsFrameEvent | SpdyFrameEvent, body: EventBody): boolea
   return true;
 }
 
-function bytesOf(raw: Uint8Array | PayloadBytes, n: number): Buffer {
-  if (raw instanceof PayloadBytes) return raw.head(n);
-  return Buffer.from(raw.buffer, raw.byteOffset, n);
+/** Base64 of the first `n` bytes of `raw`. */
+function base64Of(raw: Uint8Array | PayloadBytes, n: number): string {
+  if (raw instanceof PayloadBytes) return raw.base64(n);
+  return Buffer.from(raw.buffer, raw.byteOffset, n).toString('base64');
 }

@@ -67,6 +67,18 @@ export class PayloadBytes {
     return this.gather(n);
   }
 
+  /**
+   * Base64 of the first `n` bytes (all of them if fewer), as `head(n).toString('base64')`
+   * gives it. Unmasked bytes that lie in one part are encoded where they lie: no view of them
+   * is made, which for a data event's recorded head was a tenth of decoding the frame.
+   */
+  base64(n: number): string {
+    const end = Math.min(n, this.length);
+    const first = this.parts[0]!;
+    if (this.whole === null && this.key === null && first.length >= this.skip + end) return first.toString('base64', this.skip, this.skip + end);
+    return this.head(end).toString('base64');
+  }
+
   /** Every byte, unmasked, in one buffer (a view when it already is one), kept once built. */
   all(): Buffer {
     if (this.whole === null) {

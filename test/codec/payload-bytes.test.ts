@@ -52,9 +52,12 @@ describe('PayloadBytes', () => {
           const tail = bytes.from(Math.min(start, plain.length));
           const expected = plain.subarray(Math.min(start, plain.length));
           expect(tail.length).toBe(expected.length);
+          // base64 first, while nothing is cached, then again once head or all has built bytes.
+          expect(tail.base64(n)).toBe(expected.subarray(0, n).toString('base64'));
           expect(tail.head(n)).toEqual(expected.subarray(0, n));
           for (let i = 0; i < expected.length; i += 7) expect(tail.byteAt(i)).toBe(expected[i]);
           expect(tail.all()).toEqual(expected);
+          expect(tail.base64(n)).toBe(expected.subarray(0, n).toString('base64'));
           expect(bytes.all()).toEqual(plain);
           // The wire bytes are never written.
           expect(Buffer.concat(split(wire, sizes))).toEqual(mask ? masked(plain, keyIndex) : plain);
