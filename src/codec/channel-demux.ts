@@ -87,9 +87,9 @@ export class ChannelDemux implements WsMessageConsumer {
   messageEnd(offset: number): void {
     const channel = this.channel;
     if (channel !== null && !this.skip) {
+      // Only base64 messages carry characters; a binary one has nothing to decode at its end.
       const carried = this.text.carried;
-      const rest = this.text.finish();
-      if (carried > 0) this.handler.payload(channel, PayloadBytes.of(rest), offset - carried);
+      if (carried > 0) this.handler.payload(channel, PayloadBytes.of(this.text.finish()), offset - carried);
       this.handler.end(channel, offset);
     }
     // A message with no channel byte at all carries nothing; servers skip it too.

@@ -103,19 +103,33 @@ export class DecodeContext {
 
   /** The recorded payload fields of `raw` under the current mode; reads only what it records. */
   payload(raw: Uint8Array | PayloadBytes): PayloadFields {
+    return this.withPayload({}, raw);
+  }
+
+  /**
+   * `body` with the payload fields of `raw` set on it, in the order `payload` gives them. Data
+   * events are built this way rather than by spreading `payload(raw)` into them: a spread of an
+   * object whose keys depend on the mode cost three times the rest of building the event.
+   */
+  withPayload<B extends object>(body: B, raw: Uint8Array | PayloadBytes): B & PayloadFields {
+    const b = body as B & PayloadFields;
     const size = raw.length;
+    b.size = size;
     switch (this.payloadMode) {
       case 'full':
-        return { size, payload: bytesOf(raw, size).toString('base64') };
+        b.payload = base64Of(raw, size);
+        break;
       case 'head': {
         const kept = Math.min(size, this.headBytes);
-        const fields: PayloadFields = { size, payload: bytesOf(raw, kept).toString('base64') };
-        if (kept < size) fields.truncated = true;
-        return fields;
+        b.payload = base64Of(raw, kept);
+        if (kept < size) b.truncated = true;
+        break;
       }
       case 'none':
-        return size === 0 ? { size } : { size, truncated: true };
+        if (size !== 0) b.truncated = true;
+        break;
     }
+    return b;
   }
 }
 
@@ -138,7 +152,8 @@ function foldInto(frame: WsFrameEvent | SpdyFrameEvent, body: EventBody): boolea
   return true;
 }
 
-function bytesOf(raw: Uint8Array | PayloadBytes, n: number): Buffer {
-  if (raw instanceof PayloadBytes) return raw.head(n);
-  return Buffer.from(raw.buffer, raw.byteOffset, n);
+/** Base64 of the first `n` bytes of `raw`. */
+function base64Of(raw: Uint8Array | PayloadBytes, n: number): string {
+  if (raw instanceof PayloadBytes) return raw.base64(n);
+  return Buffer.from(raw.buffer, raw.byteOffset, n).toString('base64');
 }

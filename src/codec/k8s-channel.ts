@@ -7,7 +7,7 @@
  * - right after the 101 the server sends one empty message (`01`), reported as `initial`.
  * Channels a protocol does not define are reported once and their bytes still shown.
  */
-import type { Direction } from '../events/types.js';
+import type { Direction, K8sDataEvent } from '../events/types.js';
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { ChannelHandler } from './channel-demux.js';
 import type { DecodeContext } from './decode-context.js';
@@ -56,7 +56,7 @@ export class K8sChannelHandler implements ChannelHandler {
     }
     this.hadPayload = true;
     const stream = streamName(channel);
-    this.ctx.emit({ type: 'k8s.data', dir: this.dir, offset, channel, stream, ...this.ctx.payload(bytes) }, bytes);
+    this.ctx.emit(this.ctx.withPayload({ type: 'k8s.data', dir: this.dir, offset, channel, stream }, bytes), bytes);
     // Status and resize are parsed, so every byte of theirs is read; stdin and stdout are not.
     if (channel === 3 && this.dir === 's2c') this.status.add(bytes.all(), offset);
     else if (channel === 4 && this.dir === 'c2s') this.resize.push(bytes.all(), offset);
@@ -75,7 +75,9 @@ export class K8sChannelHandler implements ChannelHandler {
     }
     if (!this.hadPayload) {
       const empty = Buffer.alloc(0);
-      this.ctx.emit({ type: 'k8s.data', dir: this.dir, offset, channel, stream: streamName(channel), ...this.ctx.payload(empty), ...(this.dir === 's2c' && this.messageIndex === 0 ? { initial: true } : {}) }, empty);
+      const body: K8sDataEvent = this.ctx.withPayload({ type: 'k8s.data', dir: this.dir, offset, channel, stream: streamName(channel) }, empty);
+      if (this.dir === 's2c' && this.messageIndex === 0) body.initial = true;
+      this.ctx.emit(body, empty);
     }
     if (channel === 3 && this.dir === 's2c') {
       if (this.version >= 4) this.status.flushIfComplete();

@@ -53,7 +53,7 @@ export class LegacyPortForwardHandler implements ChannelHandler {
       if (bytes.length === 0) return;
     }
     if (channel % 2 === 0) {
-      this.ctx.emit({ type: 'pf.data', dir: this.dir, offset, requestId: null, port: this.portOf(channel), channel, ...this.ctx.payload(bytes) }, bytes);
+      this.ctx.emit(this.ctx.withPayload({ type: 'pf.data', dir: this.dir, offset, requestId: null, port: this.portOf(channel), channel }, bytes), bytes);
     } else if (this.errorBytes < MAX_STATUS_BYTES) {
       const kept = bytes.subarray(0, MAX_STATUS_BYTES - this.errorBytes);
       this.error.push(kept);

@@ -23,6 +23,7 @@ import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { Anomaly } from './anomaly.js';
 import { ByteQueue } from './byte-queue.js';
 import { MAX_SPDY_CONTROL_FRAME_BYTES, PAYLOAD_SEGMENT_BYTES } from './limits.js';
+import { PayloadBytes, PayloadSegment, SegmentParts } from './payload-bytes.js';
 
 export const SpdyFrameType = {
   SYN_STREAM: 1,
@@ -97,14 +98,17 @@ export interface SpdyDataFrameHeader {
 }
 
 export interface SpdyDataSegment {
-  frame: SpdyDataFrameHeader;
+  readonly frame: SpdyDataFrameHeader;
   /** Stream offset of the segment's first byte. */
-  offset: number;
+  readonly offset: number;
   /** Position of the segment's first byte within the frame payload. */
-  position: number;
-  data: Buffer;
+  readonly position: number;
+  /** The payload as views of the pushed chunks, gathered only when read (payload-bytes.ts). */
+  readonly bytes: PayloadBytes;
+  /** All of `bytes` in one buffer. May be a view of a pushed chunk: read it, do not write it. */
+  readonly data: Buffer;
   /** True when the segment ends the frame payload. */
-  last: boolean;
+  readonly last: boolean;
 }
 
 export interface SpdyFrameHandler {
@@ -164,6 +168,8 @@ export class SpdyFrameDecoder {
   private frameBytes = 0;
   private dataHeader: SpdyDataFrameHeader | null = null;
   private dataPosition = 0;
+  /** A segment that spans pushed chunks, collected as views (as WebSocketFrameDecoder does). */
+  private readonly parts = new SegmentParts();
 
   constructor(handler: SpdyFrameHandler, options: { startOffset?: number } = {}) {
     this.handler = handler;
@@ -309,10 +315,11 @@ export class SpdyFrameDecoder {
     const need = segmentEnd - position;
     if (this.queue.length < need) return false;
     const offset = this.position;
-    const data = this.queue.take(need);
+    // Not copied into one buffer: most readers look at a few bytes of bulk payload, if any.
+    const bytes = this.takeBytes(need);
     const last = segmentEnd === frame.length;
     this.dataPosition = segmentEnd;
-    this.handler.data({ frame, offset, position, data, last });
+    this.handler.data(new PayloadSegment(frame, offset, position, bytes, last));
     if (last) {
       this.dataHeader = null;
       this.state = FRAME_HEADER;
@@ -403,9 +410,21 @@ export class SpdyFrameDecoder {
     const frame = this.dataHeader!;
     const offset = this.position;
     const position = this.dataPosition;
-    const data = this.queue.takeAll();
-    this.dataPosition += data.length;
-    this.handler.data({ frame, offset, position, data, last: false });
+    const bytes = this.takeBytes(this.queue.length);
+    this.dataPosition += bytes.length;
+    this.handler.data(new PayloadSegment(frame, offset, position, bytes, false));
+  }
+
+  /** The next `n` queued bytes (n <= queued) as views of the chunks they lie in. */
+  private takeBytes(n: number): PayloadBytes {
+    if (this.queue.headLength >= n) return new PayloadBytes([this.queue.take(n)], n);
+    const parts = this.parts;
+    let room = n;
+    this.queue.takeEach(n, (piece) => {
+      parts.add(piece, room);
+      room -= piece.length;
+    });
+    return parts.take(null, 0);
   }
 
   private anomaly(code: AnomalyCode, offset: number, message: string): void {

@@ -8,7 +8,7 @@
  * or `pf.error` once the server ends it (FIN, reset, GOAWAY or the connection's end), because
  * kubectl reads it to EOF before decoding.
  */
-import type { Direction, SpdyFrameEvent } from '../events/types.js';
+import type { Direction, PfDataEvent, SpdyFrameEvent } from '../events/types.js';
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { DecodeContext } from './decode-context.js';
 import { channelOf, ResizeReader, StatusCollector, streamName } from './k8s-streams.js';
@@ -148,7 +148,9 @@ export class SpdyLayer {
 
   onDataFrame(d: SpdyDirection, h: SpdyDataFrameHeader): void {
     const state = this.streams.get(h.streamId);
-    const ev: SpdyFrameEvent = { type: 'spdy.frame', dir: d.dir, offset: h.offset, frame: 'DATA', flags: h.flags, fin: h.fin, length: h.length, streamId: h.streamId, streamType: state?.streamType ?? null, ...this.tunnelFlag() };
+    // Once per DATA frame: the flag is set, not spread in.
+    const ev: SpdyFrameEvent = { type: 'spdy.frame', dir: d.dir, offset: h.offset, frame: 'DATA', flags: h.flags, fin: h.fin, length: h.length, streamId: h.streamId, streamType: state?.streamType ?? null };
+    if (this.tunnel) ev.tunnel = true;
     // DATA with no flag but FIN (SPDY/3 §2.2.2) rides in the data event it yields (DecodeContext).
     if ((h.flags & ~SPDY_FLAG_FIN) === 0) this.ctx.holdFrame(ev);
     else this.ctx.emit(ev);
@@ -170,12 +172,14 @@ export class SpdyLayer {
         if (d.dir === 's2c') this.collectPfError(state, s);
         return;
       }
-      this.ctx.emit({ type: 'pf.data', dir: d.dir, offset: s.offset, requestId: state.requestId, port: state.port, streamId: state.id, ...this.tunnelFlag(), ...this.ctx.payload(s.data) }, s.data);
+      const body: Omit<PfDataEvent, 'size'> = { type: 'pf.data', dir: d.dir, offset: s.offset, requestId: state.requestId, port: state.port, streamId: state.id };
+      if (this.tunnel) body.tunnel = true;
+      this.ctx.emit(this.ctx.withPayload(body, s.bytes), s.bytes);
       return;
     }
     const channel = channelOf(type);
     if (channel < 0) return;
-    this.ctx.emit({ type: 'k8s.data', dir: d.dir, offset: s.offset, channel, stream: streamName(channel), ...this.ctx.payload(s.data) }, s.data);
+    this.ctx.emit(this.ctx.withPayload({ type: 'k8s.data', dir: d.dir, offset: s.offset, channel, stream: streamName(channel) }, s.bytes), s.bytes);
     if (channel === 3 && d.dir === 's2c') (state.status ??= new StatusCollector(this.ctx, this.jsonStatus)).add(s.data, s.offset);
     else if (channel === 4 && d.dir === 'c2s') (state.resize ??= new ResizeReader(this.ctx, 'c2s')).push(s.data, s.offset);
   }

@@ -28,7 +28,7 @@ import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { Anomaly } from './anomaly.js';
 import { ByteQueue } from './byte-queue.js';
 import { PAYLOAD_SEGMENT_BYTES } from './limits.js';
-import { PayloadBytes, SegmentParts } from './payload-bytes.js';
+import { PayloadBytes, PayloadSegment, SegmentParts } from './payload-bytes.js';
 
 export const WsOpcode = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
 
@@ -84,20 +84,6 @@ export interface WsPayloadSegment {
   readonly data: Buffer;
   /** The final segment of the frame. */
   readonly last: boolean;
-}
-
-class Segment implements WsPayloadSegment {
-  constructor(
-    readonly frame: WsFrameHeader,
-    readonly offset: number,
-    readonly position: number,
-    readonly bytes: PayloadBytes,
-    readonly last: boolean,
-  ) {}
-
-  get data(): Buffer {
-    return this.bytes.all();
-  }
 }
 
 export interface WsFrameHandler {
@@ -406,7 +392,7 @@ export class WebSocketFrameDecoder {
     this.position = segmentEnd;
     // A close payload of at most 125 bytes always arrives as one segment.
     if (last && frame.opcode === WsOpcode.Close) this.closePayload = bytes.all();
-    this.handler.payload(new Segment(frame, frame.offset + frame.headerLength + position, position, bytes, last));
+    this.handler.payload(new PayloadSegment(frame, frame.offset + frame.headerLength + position, position, bytes, last));
     if (last) this.finishFrame();
   }
 

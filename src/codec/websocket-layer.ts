@@ -141,7 +141,7 @@ export class WsDataConsumer implements WsMessageConsumer {
   }
 
   data(s: WsPayloadSegment): void {
-    this.ctx.emit({ type: 'ws.data', dir: this.dir, offset: s.offset, messageType: this.messageType, ...this.ctx.payload(s.bytes) }, s.bytes);
+    this.ctx.emit(this.ctx.withPayload({ type: 'ws.data', dir: this.dir, offset: s.offset, messageType: this.messageType }, s.bytes), s.bytes);
   }
 
   messageEnd(): void {}

@@ -26,6 +26,17 @@ export function previewText(text: string, max = 80): string {
 }
 
 export function formatBytes(n: number): string {
+  // Bulk traffic notes the same frame size event after event: the last answer is kept.
+  if (n === lastFormatted) return lastFormattedText;
+  lastFormatted = n;
+  lastFormattedText = formatBytesOnce(n);
+  return lastFormattedText;
+}
+
+let lastFormatted = Number.NaN;
+let lastFormattedText = '';
+
+function formatBytesOnce(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;

@@ -79,7 +79,8 @@ export class SessionModel {
       s.settled = false;
       s.settledBy = null;
     }
-    return { session: s, ...s.add(e) };
+    const { conn, connEnded } = s.add(e);
+    return { session: s, conn, connEnded };
   }
 
   /** Sessions that settled by `now` (milliseconds since the epoch). */

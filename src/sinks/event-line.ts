@@ -35,8 +35,16 @@ export function encodeEventLine(event: object, tail = '', alloc: LineAllocator =
   const spliced = typeof payload === 'string';
   let json: string;
   if (spliced) {
-    const { payload: _payload, ...rest } = event as Record<string, unknown>;
-    json = JSON.stringify(rest);
+    // JSON.stringify leaves out a member whose value is undefined, in place: the event is
+    // stringified as it is, its payload unset for the moment, instead of copied without it
+    // (an object rest copy of every event cost more than the rest of this function).
+    const e = event as { payload?: unknown };
+    e.payload = undefined;
+    try {
+      json = JSON.stringify(event);
+    } finally {
+      e.payload = payload;
+    }
   } else {
     json = JSON.stringify(event);
   }

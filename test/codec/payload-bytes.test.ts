@@ -52,9 +52,12 @@ describe('PayloadBytes', () => {
           const tail = bytes.from(Math.min(start, plain.length));
           const expected = plain.subarray(Math.min(start, plain.length));
           expect(tail.length).toBe(expected.length);
+          // base64 first, while nothing is cached, then again once head or all has built bytes.
+          expect(tail.base64(n)).toBe(expected.subarray(0, n).toString('base64'));
           expect(tail.head(n)).toEqual(expected.subarray(0, n));
           for (let i = 0; i < expected.length; i += 7) expect(tail.byteAt(i)).toBe(expected[i]);
           expect(tail.all()).toEqual(expected);
+          expect(tail.base64(n)).toBe(expected.subarray(0, n).toString('base64'));
           expect(bytes.all()).toEqual(plain);
           // The wire bytes are never written.
           expect(Buffer.concat(split(wire, sizes))).toEqual(mask ? masked(plain, keyIndex) : plain);
@@ -75,5 +78,30 @@ describe('SegmentParts', () => {
     const bytes = parts.take(null, 0);
     expect(bytes.length).toBe(611);
     expect(bytes.all()).toEqual(Buffer.concat([Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), big, Buffer.from([42])]));
+  });
+});
+
+describe('xorMask', () => {
+  it('is the byte-by-byte XOR of RFC 6455 §5.3 at any length, alignment and key index', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 1100 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), (bytes, align, keyIndex) => {
+      // A view that starts `align` bytes into its ArrayBuffer, as a segment of a pushed chunk does.
+      const store = Buffer.alloc(bytes.length + 8);
+      const buf = store.subarray(align, align + bytes.length);
+      buf.set(bytes);
+      xorMask(buf, KEY, keyIndex);
+      const want = Buffer.from(bytes.map((b, i) => b ^ KEY[(keyIndex + i) & 3]!));
+      expect(buf.equals(want)).toBe(true);
+    }), { numRuns: 300 });
+    // Both sides of the word loop's threshold, at every alignment and key index.
+    for (const n of [0, 3, 33, 256, 511, 512, 513, 1029]) {
+      for (let align = 0; align < 4; align++) {
+        for (let keyIndex = 0; keyIndex < 4; keyIndex++) {
+          const buf = Buffer.alloc(n + 8).subarray(align, align + n);
+          for (let i = 0; i < n; i++) buf[i] = (i * 31 + 7) & 0xff;
+          xorMask(buf, KEY, keyIndex);
+          for (let i = 0; i < n; i++) expect(buf[i]).toBe(((i * 31 + 7) & 0xff) ^ KEY[(keyIndex + i) & 3]!);
+        }
+      }
+    }
   });
 });
