@@ -3,7 +3,7 @@
  * gateway failures, and as the upstream of `kubewire proxy`.
  */
 import { join } from 'node:path';
-import { DemoCluster, parseServerVersion, parseUserSpec } from '../demo/demo-cluster.js';
+import { DemoCluster, parseGroupSpec, parseServerVersion, parseUserSpec, withUserGroups } from '../demo/demo-cluster.js';
 import { GatewayProfiles } from '../demo/gateway-profiles.js';
 import { CliError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
@@ -16,6 +16,8 @@ export interface ClusterOptions {
   writeKubeconfig?: string;
   gateway: string[];
   user?: string[];
+  userGroups?: string[];
+  group?: string[];
   serverVersion?: string;
 }
 
@@ -27,7 +29,8 @@ export async function runCluster(opts: ClusterOptions, out: Output, err: Output)
     throw new CliError('KW_ERR_BAD_GATEWAY_PROFILE', (e as Error).message);
   }
   try {
-    for (const u of opts.user ?? []) parseUserSpec(u);
+    withUserGroups((opts.user ?? []).map(parseUserSpec), opts.userGroups ?? []);
+    for (const g of opts.group ?? []) parseGroupSpec(g);
     if (opts.serverVersion !== undefined) parseServerVersion(opts.serverVersion);
   } catch (e) {
     throw new CliError('KW_ERR_BAD_CLUSTER_OPTION', (e as Error).message);
@@ -37,7 +40,7 @@ export async function runCluster(opts: ClusterOptions, out: Output, err: Output)
   }
   let cluster: DemoCluster;
   try {
-    cluster = await DemoCluster.start({ host: listen.host, port: listen.port, gateway: opts.gateway, users: opts.user ?? [], ...(opts.serverVersion !== undefined ? { serverVersion: opts.serverVersion } : {}) });
+    cluster = await DemoCluster.start({ host: listen.host, port: listen.port, gateway: opts.gateway, users: opts.user ?? [], userGroups: opts.userGroups ?? [], groups: opts.group ?? [], ...(opts.serverVersion !== undefined ? { serverVersion: opts.serverVersion } : {}) });
   } catch (e) {
     throw new CliError('KW_ERR_CLUSTER_START', `cannot start the demo cluster on ${opts.listen}: ${(e as Error).message}`, 1);
   }
@@ -52,7 +55,8 @@ export async function runCluster(opts: ClusterOptions, out: Output, err: Output)
   out.line(`kubeconfig written to ${kubeconfig} (mode 0600)`);
   out.line(`gateway profiles: ${cluster.profiles.list().join(', ') || 'none'}`);
   out.line(`server version: ${cluster.version?.gitVersion ?? 'v1.33.1'}`);
-  if (cluster.users.length) out.line(`users (each a context of its name): ${cluster.users.map((u) => `${u.name} (${u.role})`).join(', ')}`);
+  if (cluster.users.length) out.line(`users (each a context of its name): ${cluster.users.map((u) => `${u.name} (${[u.role, ...u.groups.map((g) => `group ${g}`)].join(', ')})`).join(', ')}`);
+  if (cluster.groupBindings.size) out.line(`group bindings: ${[...cluster.groupBindings].map(([g, role]) => `${g}=${role}`).join(', ')}`);
   out.line('');
   out.line(`  export KUBECONFIG=${kubeconfig}`);
   for (const line of [

@@ -254,8 +254,10 @@ export function buildProgram(): Command {
     .option('--write-kubeconfig <file>', 'where to write the kubeconfig (default: under ~/.local/state/kubewire)')
     .option('--gateway <profile...>', 'reproduce a gateway failure (repeatable; see below)', [])
     .option('--user <name=role>', 'add a user with its own token and kubeconfig context NAME (repeatable; roles below)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--user-groups <name=group,...>', 'put a --user user in these groups: its token authenticates with them (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--group <group=role>', 'bind a role to a group, as a ClusterRoleBinding to the Group: its members have it too (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--server-version <1.N>', 'what /version says (1.30 … 1.36) and how upgrades are authorized: from 1.35 WebSocket needs get and create (default 1.33)')
-    .addHelpText('after', `\nGateway profiles:\n${gatewayHelp()}\n\nRoles:\n${roleHelp()}`)
+    .addHelpText('after', `\nGateway profiles:\n${gatewayHelp()}\n\nRoles:\n${roleHelp()}\n\nA user may do what its role or any of its groups' roles allow; Impersonate-Group sets the groups.\nExample: kubewire cluster --user carol=none --user-groups carol=ops,dev --group ops=admin`)
     .action(async (opts) => {
       const { runCluster } = await import('./cluster-command.js');
       await exitWhenFlushed(await runCluster(opts, new StdoutOutput(), new StdoutOutput(process.stderr)));

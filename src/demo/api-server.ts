@@ -5,8 +5,9 @@
  * `kubectl auth whoami` and kubewire's audit identity. Upgrades (WebSocket GET and
  * SPDY POST alike) for exec/attach/portforward are checked here, then handed to `onUpgrade`.
  *
- * Each bearer token is one user with one role (rbac.ts): the demo's own token is a cluster
- * admin, `kubewire cluster --user NAME=ROLE` adds more. Requests are authorized as RBAC does,
+ * Each bearer token is one user with one role and its groups (rbac.ts): the demo's own token is
+ * a cluster admin, `kubewire cluster --user NAME=ROLE` adds more, `--group GROUP=ROLE` binds
+ * roles to groups. Requests are authorized as RBAC does, by the user's role and its groups',
  * SelfSubjectReview and SelfSubjectAccessReview answer for the token's user, and the version
  * (`--server-version`) decides how stream upgrades are authorized.
  *
@@ -23,7 +24,7 @@ import type { DemoPod, K8sStatus } from './contracts.js';
 import { humanDuration, podJson, podListJson, podTableJson, type IncludeObject, type PodMeta } from './demo-pods.js';
 import { badRequest, forbidden, internalError, methodNotAllowed, notFound, pathNotFound, requestEntityTooLarge, unauthorized, writeStatus } from './k8s-errors.js';
 import { decodeReview, isProtobufBody } from './protobuf-body.js';
-import { allowed, allowedReason, deniedReason, upgradeVerbs, type AccessAttributes, type DemoUser } from './rbac.js';
+import { allowed, allowedReason, deniedReason, isAdmin, NO_GROUP_BINDINGS, upgradeVerbs, type AccessAttributes, type DemoUser, type GroupBindings } from './rbac.js';
 import { impersonate } from './impersonation.js';
 import { refuseUpgrade } from '../http/raw-response.js';
 import { isTrue } from '../codec/k8s-request.js';
@@ -61,8 +62,10 @@ export interface DemoApiServerOptions {
   tls: { certPem: string; keyPem: string };
   /** The token of the demo's cluster admin (DEMO_USER_INFO). */
   token: string;
-  /** More users, each with its own token and role. */
+  /** More users, each with its own token, role and groups. */
   users?: DemoCredential[];
+  /** The roles bound to groups; read on every request, so a change applies to the next one. */
+  groups?: GroupBindings;
   pods: DemoPod[];
   logs: LogSource;
   onUpgrade: UpgradeHandler;
@@ -184,7 +187,11 @@ export class DemoApiServer {
   /** The user the request acts as (its token's, or whom it impersonates), null without a known token, or the Status refusing its impersonation. */
   private authenticate(req: IncomingMessage): DemoUser | K8sStatus | null {
     const user = this.tokenUser(req.headers.authorization);
-    return user && impersonate(req, user, (name) => this.credentials.find((c) => c.user.name === name)?.user);
+    return user && impersonate(req, user, (name) => this.credentials.find((c) => c.user.name === name)?.user, this.groups);
+  }
+
+  private get groups(): GroupBindings {
+    return this.opts.groups ?? NO_GROUP_BINDINGS;
   }
 
   /** The user a bearer token (an Authorization header) authenticates, or null. */
@@ -225,7 +232,7 @@ export class DemoApiServer {
     if (route.t === 'tokenreview') {
       if (method !== 'POST') return writeStatus(res, methodNotAllowed());
       const a: AccessAttributes = { verb: 'create', resource: 'tokenreviews', namespace: null };
-      if (!allowed(user, a)) return writeStatus(res, forbidden('tokenreviews.authentication.k8s.io', undefined, deniedReason(user, a)));
+      if (!allowed(user, a, this.groups)) return writeStatus(res, forbidden('tokenreviews.authentication.k8s.io', undefined, deniedReason(user, a)));
       return void this.tokenReview(req, res).catch((e: unknown) => writeStatus(res, internalError(e instanceof Error ? e.message : String(e))));
     }
     if (route.t === 'selfsubjectaccessreview') {
@@ -280,7 +287,7 @@ export class DemoApiServer {
     if (req.method !== 'GET' && req.method !== 'POST') return this.refuse(socket, methodNotAllowed());
     for (const verb of upgradeVerbs(req.method, this.minor)) {
       const a: AccessAttributes = { verb, resource: 'pods', subresource: route.kind, namespace: route.ns };
-      if (!allowed(user, a)) return this.refuse(socket, forbidden('pods', route.name, deniedReason(user, a)));
+      if (!allowed(user, a, this.groups)) return this.refuse(socket, forbidden('pods', route.name, deniedReason(user, a)));
     }
     const pod = this.findPod(route.ns, route.name);
     if (!pod) return this.refuse(socket, notFound('pods', route.name));
@@ -357,7 +364,7 @@ export class DemoApiServer {
         return null;
     }
     if (method !== 'GET' && method !== 'HEAD') return null;
-    return allowed(user, a) ? null : forbidden(a.resource, name, deniedReason(user, a));
+    return allowed(user, a, this.groups) ? null : forbidden(a.resource, name, deniedReason(user, a));
   }
 
   /**
@@ -383,15 +390,17 @@ export class DemoApiServer {
     if (!ra && !spec.nonResourceAttributes) return writeStatus(res, { ...badRequest('SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified'), reason: 'Invalid', code: 422 });
     const str = (v: unknown): string => (typeof v === 'string' ? v : '');
     let ok: boolean;
+    let reason = '';
     if (ra) {
       const group = str(ra['group']);
       const verb = str(ra['verb']);
       const a: AccessAttributes = { verb, resource: str(ra['resource']), subresource: str(ra['subresource']) || undefined, namespace: str(ra['namespace']) || null };
-      ok = verb === '*' ? user.role === 'admin' : (group === '' || user.role === 'admin') && allowed(user, a);
+      const admin = isAdmin(user, this.groups);
+      ok = verb === '*' ? admin : (group === '' || admin) && allowed(user, a, this.groups);
+      if (ok) reason = allowedReason(user, a, this.groups);
     } else {
       ok = true;
     }
-    const reason = ok ? allowedReason(user) : '';
     const text = JSON.stringify({ kind, apiVersion, metadata: { creationTimestamp: null }, spec, status: { allowed: ok, ...(reason ? { reason } : {}) } }) + '\n';
     res.writeHead(201, { ...JSON_HEADERS, 'Content-Length': Buffer.byteLength(text) });
     res.end(text);

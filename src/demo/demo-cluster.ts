@@ -9,7 +9,7 @@ import { DemoApiServer, type DemoCredential, type ServerVersion } from './api-se
 import type { DemoPod } from './contracts.js';
 import { demoPods } from './demo-pods.js';
 import { GatewayProfiles } from './gateway-profiles.js';
-import { isDemoRole, DEMO_ROLES, type DemoRole } from './rbac.js';
+import { isDemoRole, DEMO_ROLES, PRIVILEGED_GROUP, type DemoRole } from './rbac.js';
 import { DEFAULT_KUBECONFIG_NAME, writeKubeconfig } from '../kubeconfig/write-kubeconfig.js';
 import { PodServices } from './pod-services.js';
 import { createStartCommand } from './process-runner.js';
@@ -26,7 +26,11 @@ export interface DemoClusterOptions {
   /** Attach/log tick interval; tests shorten it. */
   tickMs?: number;
   /** More users (`NAME=ROLE` or objects), each with its own token and kubeconfig context. */
-  users?: (string | { name: string; role: DemoRole })[];
+  users?: (string | UserSpec)[];
+  /** The groups of those users: `NAME=GROUP[,GROUP…]` (repeatable, adding up). */
+  userGroups?: string[];
+  /** Roles bound to groups: `GROUP=ROLE` or objects (a ClusterRoleBinding to the Group). */
+  groups?: (string | GroupSpec)[];
   /** What `/version` says and how upgrades are authorized: `1.30` … `1.36`. Default 1.33. */
   serverVersion?: string;
 }
@@ -34,14 +38,61 @@ export interface DemoClusterOptions {
 /** The server versions the demo cluster can play. */
 export const SERVER_MINORS = { min: 30, max: 36 } as const;
 
+export interface UserSpec {
+  name: string;
+  role: DemoRole;
+  groups?: string[];
+}
+
+export interface GroupSpec {
+  group: string;
+  role: DemoRole;
+}
+
+/** What a group name may be here: anything but empty, white space, `=` and `,` (the flags' separators). */
+const GROUP_NAME = /^[^\s=,]+$/;
+
 /** `jane=view` → a user; throws with a clear message otherwise. */
-export function parseUserSpec(spec: string | { name: string; role: DemoRole }): { name: string; role: DemoRole } {
+export function parseUserSpec(spec: string | UserSpec): UserSpec {
   if (typeof spec !== 'string') return spec;
   const m = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)=(.+)$/.exec(spec.trim());
   if (!m) throw new Error(`--user takes NAME=ROLE (a lower-case name), not "${spec}"`);
-  const role = m[3]!;
-  if (!isDemoRole(role)) throw new Error(`unknown role "${role}" for user ${m[1]}; known: ${Object.keys(DEMO_ROLES).join(', ')}`);
-  return { name: m[1]!, role };
+  return { name: m[1]!, role: knownRole(m[3]!, `user ${m[1]}`) };
+}
+
+/** `carol=ops,dev` → a user's groups; throws with a clear message otherwise. */
+export function parseUserGroupsSpec(spec: string): { name: string; groups: string[] } {
+  const m = /^([^=]+)=(.+)$/.exec(spec.trim());
+  const groups = m ? m[2]!.split(',').map((g) => g.trim()) : [];
+  if (!m || groups.some((g) => !GROUP_NAME.test(g))) throw new Error(`--user-groups takes NAME=GROUP[,GROUP…], not "${spec}"`);
+  return { name: m[1]!.trim(), groups };
+}
+
+/** `ops=admin` → the role bound to a group; throws with a clear message otherwise. */
+export function parseGroupSpec(spec: string | GroupSpec): GroupSpec {
+  if (typeof spec !== 'string') return spec;
+  const m = /^([^=]+)=(.+)$/.exec(spec.trim());
+  const group = m ? m[1]!.trim() : '';
+  if (!m || !GROUP_NAME.test(group)) throw new Error(`--group takes GROUP=ROLE, not "${spec}"`);
+  if (group === PRIVILEGED_GROUP) throw new Error(`--group cannot bind ${PRIVILEGED_GROUP}: it is the privileged group, allowed everything`);
+  return { group, role: knownRole(m[2]!.trim(), `group ${group}`) };
+}
+
+function knownRole(role: string, of: string): DemoRole {
+  if (!isDemoRole(role)) throw new Error(`unknown role "${role}" for ${of}; known: ${Object.keys(DEMO_ROLES).join(', ')}`);
+  return role;
+}
+
+/** The users with their groups added (`--user-groups`); throws for a name that is no user. */
+export function withUserGroups(users: UserSpec[], specs: string[]): UserSpec[] {
+  const out = users.map((u) => ({ ...u, groups: [...(u.groups ?? [])] }));
+  for (const spec of specs) {
+    const { name, groups } = parseUserGroupsSpec(spec);
+    const user = out.find((u) => u.name === name);
+    if (!user) throw new Error(`--user-groups names ${name}, which no --user adds`);
+    for (const g of groups) if (!user.groups.includes(g)) user.groups.push(g);
+  }
+  return out;
 }
 
 /** `1.35` (or `v1.35.2`) → the version `/version` reports; throws outside 1.30 … 1.36. */
@@ -61,8 +112,13 @@ export class DemoCluster {
   kubeconfigPath: string | null = null;
   caCertPem = '';
   readonly token = randomBytes(32).toString('base64url');
-  /** The users added with `users`, each with its token. */
-  readonly users: { name: string; role: DemoRole; token: string }[] = [];
+  /** The users added with `users`, each with its token and groups. */
+  readonly users: { name: string; role: DemoRole; groups: string[]; token: string }[] = [];
+  /**
+   * The roles bound to groups. The API server reads it on every request, so
+   * `groupBindings.delete('ops')` is a `kubectl delete clusterrolebinding` for the next one.
+   */
+  readonly groupBindings = new Map<string, DemoRole>();
   version: ServerVersion | undefined;
   /** How many upgrades became what (`tunnel`, `spdy v4.channel.k8s.io`, `refused 403`, …). */
   readonly served = new Map<string, number>();
@@ -78,10 +134,14 @@ export class DemoCluster {
 
   static async start(options: DemoClusterOptions = {}): Promise<DemoCluster> {
     const cluster = new DemoCluster(options.gateway ?? []);
-    for (const spec of options.users ?? []) {
-      const u = parseUserSpec(spec);
+    for (const u of withUserGroups((options.users ?? []).map(parseUserSpec), options.userGroups ?? [])) {
       if (cluster.users.some((x) => x.name === u.name) || u.name === DEFAULT_KUBECONFIG_NAME) throw new Error(`user ${u.name} is given twice, or is the default context's name`);
-      cluster.users.push({ ...u, token: randomBytes(32).toString('base64url') });
+      cluster.users.push({ name: u.name, role: u.role, groups: u.groups ?? [], token: randomBytes(32).toString('base64url') });
+    }
+    for (const spec of options.groups ?? []) {
+      const g = parseGroupSpec(spec);
+      if (cluster.groupBindings.has(g.group)) throw new Error(`group ${g.group} is bound twice`);
+      cluster.groupBindings.set(g.group, g.role);
     }
     if (options.serverVersion !== undefined) cluster.version = parseServerVersion(options.serverVersion);
     try {
@@ -105,7 +165,9 @@ export class DemoCluster {
     this.api = new DemoApiServer({
       tls: { certPem: tls.certPem, keyPem: tls.keyPem },
       token: this.token,
-      users: this.users.map((u): DemoCredential => ({ token: u.token, user: { name: u.name, uid: uidOf(u.name), groups: ['system:authenticated'], role: u.role } })),
+      // A token authenticator's groups, then system:authenticated, which the API server adds (authenticator.go).
+      users: this.users.map((u): DemoCredential => ({ token: u.token, user: { name: u.name, uid: uidOf(u.name), groups: [...u.groups.filter((g) => g !== 'system:authenticated'), 'system:authenticated'], role: u.role } })),
+      groups: this.groupBindings,
       ...(this.version ? { version: this.version } : {}),
       pods: this.pods,
       logs: (pod, container, opts) => hub.logs(pod, container, opts),

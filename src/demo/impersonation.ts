@@ -3,14 +3,22 @@
  * impersonation.go): `Impersonate-User`, `Impersonate-Group` (one line per group),
  * `Impersonate-Uid` and `Impersonate-Extra-<key>` make the request act as another user, if the
  * authenticated one may `impersonate` users (and groups, uids, userextras); RBAC then follows
- * the impersonated user. Here only the admin role has that verb (it has every verb), so the
- * default context can impersonate and a `view` user cannot. A known user name takes that
+ * the impersonated user and groups. Here only the admin role has that verb (it has every verb),
+ * whether the user's own or a group's, so the default context can impersonate and a `view` user
+ * cannot. A known user name takes that
  * user's role; an unknown one has no role at all.
+ *
+ * The request's groups become the Impersonate-Group lines, replacing the authenticated user's
+ * and never looked up from the impersonated name (a known user's own groups are its token's,
+ * not its name's), plus `system:authenticated`, which the filter adds for every user but
+ * `system:anonymous` unless `system:authenticated` or `system:unauthenticated` was asked.
+ * RBAC then follows the role of each of those groups (rbac.ts): impersonating a group the
+ * gateway should never pass on, like `system:masters`, would be granted its power.
  */
 import type { IncomingMessage } from 'node:http';
 import type { K8sStatus } from './contracts.js';
 import { badRequest, forbidden } from './k8s-errors.js';
-import { allowed, deniedReason, type DemoUser } from './rbac.js';
+import { allowed, deniedReason, NO_GROUP_BINDINGS, type DemoUser, type GroupBindings } from './rbac.js';
 
 export interface ImpersonationRequest {
   user: string | null;
@@ -37,8 +45,8 @@ export function impersonationOf(req: IncomingMessage): ImpersonationRequest | nu
   return any ? found : null;
 }
 
-/** The user the request acts as, or the Status that refuses it. */
-export function impersonate(req: IncomingMessage, user: DemoUser, known: (name: string) => DemoUser | undefined): DemoUser | K8sStatus {
+/** The user the request acts as, or the Status that refuses it; `groups` is what RBAC binds to groups. */
+export function impersonate(req: IncomingMessage, user: DemoUser, known: (name: string) => DemoUser | undefined, groups: GroupBindings = NO_GROUP_BINDINGS): DemoUser | K8sStatus {
   const asked = impersonationOf(req);
   if (!asked) return user;
   if (asked.user === null) return badRequest(`requested ${[...asked.groups.map((g) => `group ${g}`), ...(asked.uid ? [`uid ${asked.uid}`] : [])].join(', ') || 'extra'} without impersonating a user`);
@@ -46,9 +54,9 @@ export function impersonate(req: IncomingMessage, user: DemoUser, known: (name: 
   if (Object.keys(asked.extra).length) checks.push(['userextras', Object.keys(asked.extra)[0]!]);
   for (const [resource, name] of checks) {
     const a = { verb: 'impersonate', resource, namespace: null };
-    if (!allowed(user, a)) return forbidden(resource, name, deniedReason(user, a));
+    if (!allowed(user, a, groups)) return forbidden(resource, name, deniedReason(user, a));
   }
   const target = known(asked.user);
-  const groups = asked.groups.includes('system:authenticated') ? asked.groups : [...asked.groups, 'system:authenticated'];
-  return { name: asked.user, uid: asked.uid ?? '', groups, role: target?.role ?? 'none' };
+  const addAuthenticated = asked.user !== 'system:anonymous' && !asked.groups.some((g) => g === 'system:authenticated' || g === 'system:unauthenticated');
+  return { name: asked.user, uid: asked.uid ?? '', groups: addAuthenticated ? [...asked.groups, 'system:authenticated'] : asked.groups, role: target?.role ?? 'none' };
 }

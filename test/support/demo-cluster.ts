@@ -12,11 +12,11 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(options: { gateway?: string[]; tickMs?: number; users?: string[]; serverVersion?: string } = {}): Promise<TestCluster> {
+export async function startTestCluster(options: { gateway?: string[]; tickMs?: number; users?: string[]; userGroups?: string[]; groups?: string[]; serverVersion?: string } = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'kubewire-test-'));
   const kubeconfig = join(dir, 'kubeconfig');
   const cluster = await DemoCluster.start({
-    gateway: options.gateway ?? [], kubeconfigPath: kubeconfig, tickMs: options.tickMs ?? 200, users: options.users ?? [],
+    gateway: options.gateway ?? [], kubeconfigPath: kubeconfig, tickMs: options.tickMs ?? 200, users: options.users ?? [], userGroups: options.userGroups ?? [], groups: options.groups ?? [],
     ...(options.serverVersion !== undefined ? { serverVersion: options.serverVersion } : {}),
   });
   const home = join(dir, 'home');
