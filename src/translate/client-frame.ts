@@ -35,8 +35,8 @@ export function encodeServerChannelMessage(channel: number, data: Uint8Array, ba
 }
 
 /**
- * A server's frame without its payload: the head and the channel byte, for a payload joined to
- * it in the shell's write (frame-slab.ts), not copied into a frame of its own first. A client's
+ * A server's frame without its payload: the head and the channel byte, for a payload the shell
+ * writes right after it (shell.ts `writeParts`), not copied into a frame of its own first. A client's
  * frame is masked, so it always needs its own copy.
  */
 export function serverFrameHead(opcode: number, payloadLength: number, channel?: number): Buffer {

@@ -50,8 +50,8 @@ export type Ender = 'client' | 'upstream' | 'proxy';
 export interface BridgeOutput {
   /**
    * Bytes for the client; false when its socket is full. A frame's payload may come as `body`,
-   * a view of what was read, after its head: the shell joins them in one write from a shared
-   * slab (frame-slab.ts) rather than in a buffer of their own.
+   * a view of what was read, after its head: the shell writes both at once (shell.ts
+   * `writeParts`) rather than copying them into a buffer of their own.
    */
   toClient(bytes: Buffer, body?: Buffer): boolean;
   /** Bytes for the upstream, the same way; false when its socket is full. */

@@ -35,7 +35,6 @@ import type { ClientNegotiation, UpstreamAnswer } from './handshake.js';
 import type { RbacPreflight } from './rbac-preflight.js';
 import type { BridgeOutput, ExpectedStreams } from './remotecommand-bridge.js';
 import { halfOpen, ownRecords, remoteOf } from '../proxy/socket-sides.js';
-import { joinFrame } from './frame-slab.js';
 
 export interface TranslateContext {
   upstream: Upstream;
@@ -124,10 +123,14 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
   c.tap.push('c2s', clientHead);
   c.bytes.c2s += clientHead.length;
   const toClient = (bytes: Buffer | string, body?: Buffer): boolean => {
-    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : body === undefined ? bytes : joinFrame(bytes, body);
-    const ok = client.write(b);
+    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
+    const ok = body === undefined ? client.write(b) : writeParts(client, b, body);
     c.tap.push('s2c', b);
     c.bytes.s2c += b.length;
+    if (body !== undefined) {
+      c.tap.push('s2c', body);
+      c.bytes.s2c += body.length;
+    }
     return ok;
   };
   const finishClientOnly = (closedBy: Closer, error: string | null): void => {
@@ -180,10 +183,13 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
   emitUpstream({ type: 'conn.open', kind: 'upgrade', client: 'kubewire', upstream: upstream.describe(), translated: translated('upstream') });
   const u: Leg = { name: 'upstream', socket: server, conn: ctx.upstreamConn, bytes: { c2s: 0, s2c: 0 }, tap: observer.tap({ conn: ctx.upstreamConn, session }), closedBy: null, error: null, closed: false };
   const toUpstream = (head: Buffer, body?: Buffer): boolean => {
-    const b = body === undefined ? head : joinFrame(head, body);
-    const ok = server.write(b);
-    u.tap.push('c2s', b);
-    u.bytes.c2s += b.length;
+    const ok = body === undefined ? server.write(head) : writeParts(server, head, body);
+    u.tap.push('c2s', head);
+    u.bytes.c2s += head.length;
+    if (body !== undefined) {
+      u.tap.push('c2s', body);
+      u.bytes.c2s += body.length;
+    }
     return ok;
   };
   toUpstream(request.head);
@@ -432,6 +438,23 @@ class SourceHolds {
     if (set === undefined || !set.delete(reason)) return;
     if (set.size === 0) source.resume();
   }
+}
+
+/**
+ * A frame's head and its payload (a view of what was read), written without joining them in a
+ * buffer of their own first: such a buffer per message, allocated in JS, was most of a
+ * translated stream's garbage collection (ws-to-spdy moved 0.59x the untranslated throughput
+ * that way, 0.78x this way, in one A/B run). Corked, a socket that gathers writes hands both to
+ * one `writev`, which its TLS layer joins in native memory; the client's socket writes each
+ * chunk on its own (`ownRecords`), so there a message leaves as two TLS records, never sharing
+ * one with the next message.
+ */
+function writeParts(socket: Duplex, head: Buffer, body: Buffer): boolean {
+  socket.cork();
+  socket.write(head);
+  const ok = socket.write(body);
+  socket.uncork();
+  return ok;
 }
 
 /** FIN now; destroyed if the peer has not closed its side within CLOSE_GRACE_MS. */

@@ -27,16 +27,3 @@ describe('frame heads written apart from their payloads', () => {
     expect(() => encodeDataFrameHead(1, 1 << 24)).toThrow(RangeError);
   });
 });
-
-describe('joinFrame', () => {
-  it('joins head and payload, and frames carved from one slab never overlap', async () => {
-    const { joinFrame } = await import('../../src/translate/frame-slab.js');
-    const frames: [Buffer, Buffer][] = [];
-    for (let i = 0; i < 200; i++) {
-      const head = Buffer.from([0x82, i & 0x7f]);
-      const body = Buffer.alloc((i * 997) % 70_000, i & 0xff);
-      frames.push([joinFrame(head, body), Buffer.concat([head, body])]);
-    }
-    for (const [got, want] of frames) expect(got.equals(want)).toBe(true);
-  });
-});
