@@ -122,17 +122,7 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
   const clientHead = upstreamRequestHead(req, req.headers.host ?? 'kubewire', '', {});
   c.tap.push('c2s', clientHead);
   c.bytes.c2s += clientHead.length;
-  const toClient = (bytes: Buffer | string, body?: Buffer): boolean => {
-    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
-    const ok = body === undefined ? client.write(b) : writeParts(client, b, body);
-    c.tap.push('s2c', b);
-    c.bytes.s2c += b.length;
-    if (body !== undefined) {
-      c.tap.push('s2c', body);
-      c.bytes.s2c += body.length;
-    }
-    return ok;
-  };
+  const toClient = (bytes: Buffer | string, body?: Buffer): boolean => send(c, 's2c', typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes, body);
   const finishClientOnly = (closedBy: Closer, error: string | null): void => {
     const closed = (): void => {
       c.tap.end('c2s');
@@ -182,16 +172,7 @@ export async function translateUpgrade(req: IncomingMessage, client: Duplex, hea
   }
   emitUpstream({ type: 'conn.open', kind: 'upgrade', client: 'kubewire', upstream: upstream.describe(), translated: translated('upstream') });
   const u: Leg = { name: 'upstream', socket: server, conn: ctx.upstreamConn, bytes: { c2s: 0, s2c: 0 }, tap: observer.tap({ conn: ctx.upstreamConn, session }), closedBy: null, error: null, closed: false };
-  const toUpstream = (head: Buffer, body?: Buffer): boolean => {
-    const ok = body === undefined ? server.write(head) : writeParts(server, head, body);
-    u.tap.push('c2s', head);
-    u.bytes.c2s += head.length;
-    if (body !== undefined) {
-      u.tap.push('c2s', body);
-      u.bytes.c2s += body.length;
-    }
-    return ok;
-  };
+  const toUpstream = (head: Buffer, body?: Buffer): boolean => send(u, 'c2s', head, body);
   toUpstream(request.head);
 
   // Both legs close on their own; the connection is over when both have.
@@ -438,6 +419,18 @@ class SourceHolds {
     if (set === undefined || !set.delete(reason)) return;
     if (set.size === 0) source.resume();
   }
+}
+
+/** Bytes onto `leg`'s socket, the way `dir` goes, and into its tap and counts; false when the socket is full. */
+function send(leg: Leg, dir: 'c2s' | 's2c', head: Buffer, body: Buffer | undefined): boolean {
+  const ok = body === undefined ? leg.socket.write(head) : writeParts(leg.socket, head, body);
+  leg.tap.push(dir, head);
+  leg.bytes[dir] += head.length;
+  if (body !== undefined) {
+    leg.tap.push(dir, body);
+    leg.bytes[dir] += body.length;
+  }
+  return ok;
 }
 
 /**
