@@ -12,8 +12,9 @@ import { legacyPortForwardPorts } from '../codec/k8s-request.js';
 import { refuseUpgrade } from '../http/raw-response.js';
 import { acceptWebSocket, chooseProtocol, offeredProtocols } from './ws-remote-command.js';
 import { WsSender } from './ws-messages.js';
+import { isBase64ChannelProtocol, PORTFORWARD_WS_PROTOCOLS } from '../codec/channel-protocols.js';
 
-export const WS_PORTFORWARD_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'] as const;
+export const WS_PORTFORWARD_PROTOCOLS = PORTFORWARD_WS_PROTOCOLS;
 
 export function servePortsOverWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, pod: DemoPod, query: URLSearchParams, dial: DialPodPort, profiles: GatewayProfiles): void {
   const parsed = legacyPortForwardPorts(query);
@@ -27,7 +28,7 @@ export function servePortsOverWebSocket(req: IncomingMessage, socket: Duplex, he
     refuseUpgrade(socket, 403, null);
     return;
   }
-  acceptWebSocket(req, socket, head, protocol, profiles, (ws) => forwardPorts(ws, protocol.includes('base64'), pod, ports, dial));
+  acceptWebSocket(req, socket, head, protocol, profiles, (ws) => forwardPorts(ws, isBase64ChannelProtocol(protocol), pod, ports, dial));
 }
 
 function forwardPorts(ws: WebSocket, base64: boolean, pod: DemoPod, ports: number[], dial: DialPodPort): void {

@@ -16,11 +16,12 @@ import type { CommandRequest, K8sStatus, RunningCommand, StartCommand } from './
 import type { GatewayProfiles } from './gateway-profiles.js';
 import { refuseUpgrade } from '../http/raw-response.js';
 import { WsSender } from './ws-messages.js';
+import { isBase64ChannelProtocol, REMOTE_COMMAND_WS_PROTOCOLS } from '../codec/channel-protocols.js';
 
 /** How long after the 101 the command starts (see runOverWebSocket). */
 export const KUBELET_START_MS = 20;
 
-export const WS_REMOTE_COMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'] as const;
+export const WS_REMOTE_COMMAND_PROTOCOLS = REMOTE_COMMAND_WS_PROTOCOLS;
 
 /** The x/net per-frame limit the real servers apply. */
 const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
@@ -96,14 +97,14 @@ export function serveWsStatusOnly(req: IncomingMessage, socket: Duplex, head: Bu
   acceptWebSocket(req, socket, head, protocol, profiles, (ws) => {
     const sender = new WsSender(ws);
     const text = statusText(status, protocol.startsWith('v4.') || protocol.startsWith('v5.')) ?? '';
-    if (protocol.includes('base64')) sender.send(`3${Buffer.from(text).toString('base64')}`, false);
+    if (isBase64ChannelProtocol(protocol)) sender.send(`3${Buffer.from(text).toString('base64')}`, false);
     else sender.send(Buffer.concat([Buffer.of(3), Buffer.from(text)]), true);
     ws.close(1000);
   });
 }
 
 function runOverWebSocket(ws: WebSocket, protocol: string, command: CommandRequest, startCommand: StartCommand, profiles: GatewayProfiles): void {
-  const base64 = protocol.includes('base64');
+  const base64 = isBase64ChannelProtocol(protocol);
   const jsonStatus = protocol.startsWith('v4.') || protocol.startsWith('v5.');
   const v5 = protocol.startsWith('v5.');
   const sender = new WsSender(ws);

@@ -21,13 +21,14 @@ import { legacyPortForwardPorts, splitTarget } from '../codec/k8s-request.js';
 import { rawResponseHead } from '../http/raw-response.js';
 import { offersTunnel } from '../session/upgrade-kind.js';
 import { webSocketAccept } from '../session/handshake.js';
-import { carriedRequestLines, KUBELET_SPDY_PROTOCOLS, PORTFORWARD, TUNNEL, V4, V5, type ClientNegotiation, type UpstreamAnswer } from './handshake.js';
+import { carriedRequestLines, KUBELET_SPDY_PROTOCOLS, PORTFORWARD, TUNNEL, type ClientNegotiation, type UpstreamAnswer } from './handshake.js';
+import { PORTFORWARD_WS_PROTOCOLS, REMOTE_COMMAND_WS_PROTOCOLS } from '../codec/channel-protocols.js';
 
 /** What kubewire serves a WebSocket exec or attach client, in no order (the client's decides). */
-export const CLIENT_WS_PROTOCOLS: readonly string[] = [V5, V4, 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
+export const CLIENT_WS_PROTOCOLS: readonly string[] = REMOTE_COMMAND_WS_PROTOCOLS;
 
 /** What kubewire serves a legacy WebSocket port-forward client (KL portforward/websocket.go, and v1's names). */
-export const CLIENT_WS_PORTFORWARD_PROTOCOLS: readonly string[] = [V4, 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
+export const CLIENT_WS_PORTFORWARD_PROTOCOLS: readonly string[] = PORTFORWARD_WS_PROTOCOLS;
 
 /** Every `Sec-WebSocket-Protocol` value, comma-split over every line; null when none came. */
 export function offeredWebSocketProtocols(req: IncomingMessage): string[] | null {

@@ -23,6 +23,7 @@ import { SpdyFrameDecoder, type SpdyControlFrame, type SpdyDataFrameHeader, type
 import { SpdyHeaderBlockInflater } from '../codec/spdy-header-block.js';
 import { WsOpcode } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
+import { isBase64ChannelProtocol } from '../codec/channel-protocols.js';
 import { encodeServerChannelMessage, encodeServerFrame, serverFrameHead } from './client-frame.js';
 import type { BridgeOutput, Ender } from './remotecommand-bridge.js';
 import { WsMessageReader } from './ws-message-reader.js';
@@ -34,11 +35,6 @@ const GOAWAY_OK = 0;
 export const CLOSE_NORMAL = 1000;
 const CLOSE_PROTOCOL_ERROR = 1002;
 const EMPTY = Buffer.alloc(0);
-
-/** Whether a WebSocket channel protocol sends its messages as base64 text (A §1.1). */
-export function isBase64Protocol(protocol: string): boolean {
-  return protocol === 'base64.channel.k8s.io' || protocol === 'v4.base64.channel.k8s.io';
-}
 
 export abstract class WebSocketClientSpdyUpstream {
   protected readonly out: BridgeOutput;
@@ -61,7 +57,7 @@ export abstract class WebSocketClientSpdyUpstream {
   constructor(clientProtocol: string, out: BridgeOutput) {
     this.out = out;
     this.clientProtocol = clientProtocol;
-    this.base64 = isBase64Protocol(clientProtocol);
+    this.base64 = isBase64ChannelProtocol(clientProtocol);
     this.ws = new WsMessageReader(
       {
         data: (channel, data) => {
