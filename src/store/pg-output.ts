@@ -374,7 +374,7 @@ export class PgAuditOutput implements AuditOutput {
         continue;
       }
       const e = r.event;
-      batch.push(pending(r.line, e.seq, e.hash ?? '', e.session, rows === null ? recordAttachment(indexer, e) : attachmentFrom(e, rows)));
+      batch.push(pending(r.line, e.seq, e.hash ?? '', e.session, rows === null ? recordAttachment(indexer, e) : { type: e.type, row: rows.get(e.seq) }));
       end = r.end;
       if (batch.length >= UPLOAD_BATCH || end - batchFrom >= UPLOAD_BATCH_BYTES) await flush();
     }
@@ -389,32 +389,21 @@ export class PgAuditOutput implements AuditOutput {
    * replica's last hash (its hash cannot come again in the chain), the spool once otherwise.
    */
   private async firstUnheld(path: string, start: number): Promise<{ offset: number; held: number; first: Spooled | null }> {
-    let first: Spooled | null = null;
-    for await (const r of spooledRecords(path, start)) {
-      if (r === null) continue;
-      first = r;
-      break;
-    }
     const last = this.lastHash;
-    if (!first || last === null || first.event.prev === last) return { offset: start, held: 0, first };
+    let first: Spooled | null = null;
     let held = 0;
     let found: number | null = null;
     for await (const r of spooledRecords(path, start)) {
       if (r === null) continue;
-      held++;
-      if (r.event.hash === last) {
-        found = r.end;
-        break;
+      if (found !== null) return { offset: found, held, first: r };
+      if (first === null) {
+        first = r;
+        if (last === null || r.event.prev === last) break;
       }
+      held++;
+      if (r.event.hash === last) found = r.end;
     }
-    if (found === null) return { offset: start, held: 0, first };
-    let next: Spooled | null = null;
-    for await (const r of spooledRecords(path, found)) {
-      if (r === null) continue;
-      next = r;
-      break;
-    }
-    return { offset: found, held, first: next };
+    return found === null ? { offset: start, held: 0, first } : { offset: found, held, first: null };
   }
 
   /** One batch, one transaction: the records, their index rows and the replica's head. */
@@ -660,10 +649,4 @@ async function* spooledRecords(path: string, start: number): AsyncGenerator<Spoo
 async function spoolHolds(path: string, start: number, hash: string): Promise<boolean> {
   for await (const r of spooledRecords(path, start)) if (r?.event.hash === hash) return true;
   return false;
-}
-
-/** A live spool's record as the writer attached it: its type, and the index row it made then. */
-function attachmentFrom(e: KubewireEvent, rows: Map<number, SessionRow>): RecordAttachment {
-  const row = rows.get(e.seq);
-  return row ? { type: e.type, row } : { type: e.type };
 }
