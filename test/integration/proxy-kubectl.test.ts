@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableKubectls, runKubectl } from '../support/kubectl.js';
+import { availableKubectls, runKubectl, withoutReaderRace } from '../support/kubectl.js';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
 import { kubectlPart, runThroughKubewire, summaries } from '../support/kubewire-run.js';
 
@@ -20,15 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-/**
- * kubectl 1.30's WebSocket client logs `websocket.go:296] Unknown stream id 1, discarding
- * message` when a frame comes in for a stream its reader already closed: a race inside client-go,
- * which a direct run can lose as well; the bytes and the exit code are unchanged.
- */
-function withoutReaderRace(stderr: string): string {
-  return stderr.replace(/^E\d{4} [\d:.]+\s+\d+ websocket\.go:\d+\] Unknown stream id \d+, discarding message\n/gm, '');
-}
 
 /** Runs one kubectl command both ways; returns the via-kubewire log's summaries. */
 async function both(v: string, args: string[], extra: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}) {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
-import { availableKubectls, kubectlEnv, kubectlPath, runKubectl, SPDY_ENV, WEBSOCKET_ENV } from '../support/kubectl.js';
+import { availableKubectls, kubectlEnv, kubectlPath, runKubectl, SPDY_ENV, WEBSOCKET_ENV, withoutReaderRace } from '../support/kubectl.js';
 import { KUBEWIRE_BIN, kubectlPart, runThroughKubewire, startThroughKubewire } from '../support/kubewire-run.js';
 import { startProxyProcess, stopStartedProxies } from '../support/kubewire-proxy.js';
 import { gatewayBinary, startApache, writeUpstreamKubeconfig } from '../support/gateways.js';
@@ -100,7 +100,7 @@ describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --t
         const r = await translate(v, OUT_ERR_EXIT);
         expect(r.code, r.stderr).toBe(want.code);
         expect(r.stdout).toBe(want.stdout);
-        expect(r.kubectlErr).toBe(want.stderr);
+        expect(withoutReaderRace(r.kubectlErr)).toBe(withoutReaderRace(want.stderr));
         expect(r.stdout).toBe('out\n');
         expect(r.kubectlErr).toContain('err\n');
 
@@ -169,7 +169,7 @@ describe.skipIf(versions.length === 0 || !direct)('kubectl over SPDY through --t
         const want = await runKubectl(direct!, args, { kubeconfig: open.kubeconfig, home: open.home, env: SPDY_ENV });
         const r = await translate(v, args);
         expect(r.code).toBe(1);
-        expect(r.kubectlErr).toBe(want.stderr);
+        expect(withoutReaderRace(r.kubectlErr)).toBe(withoutReaderRace(want.stderr));
         expect(r.kubectlErr).toContain('Error from server (BadRequest): container nope is not valid for pod web');
       });
 

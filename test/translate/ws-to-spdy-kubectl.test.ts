@@ -14,7 +14,7 @@ import { echoPattern, echoRoundTrip } from '../support/echo-port.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../support/demo-cluster.js';
-import { availableKubectls, runKubectl, startKubectl, WEBSOCKET_ENV } from '../support/kubectl.js';
+import { availableKubectls, runKubectl, startKubectl, WEBSOCKET_ENV, withoutReaderRace } from '../support/kubectl.js';
 import { startProxyProcess, stopStartedProxies, type ProxyProcess } from '../support/kubewire-proxy.js';
 import { gatewayBinary, startApache, writeUpstreamKubeconfig, type Gateway, type GatewayTls } from '../support/gateways.js';
 import { spawnKubectlInPty } from '../support/pty-kubectl.js';
@@ -142,7 +142,7 @@ describe.skipIf(!v || !apache)('kubectl 1.33 over WebSocket, a gateway that refu
     const want = await direct(OUT_ERR_EXIT);
     expect(want.code).toBe(3);
     const r = await run(OUT_ERR_EXIT);
-    expect([r.code, r.stdout, r.stderr], c!.gw.output()).toEqual([want.code, want.stdout, want.stderr]);
+    expect([r.code, r.stdout, withoutReaderRace(r.stderr)], c!.gw.output()).toEqual([want.code, want.stdout, withoutReaderRace(want.stderr)]);
     const all = await lastTranslatedSession(c!.log);
     const opens = all.filter((e) => e.type === 'conn.open' && e.translated);
     const client = opens.find((e) => e.translated!.leg === 'client')!;
