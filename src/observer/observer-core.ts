@@ -23,12 +23,15 @@ import { FdLineWriter } from '../io/fd-line-writer.js';
 import { JsonlSink } from '../sinks/jsonl-sink.js';
 import { AuditRecording } from './audit-recording.js';
 import { ConnectionObservation } from './connection-observation.js';
+import { RingReader } from './copy-ring.js';
 import type { AuditStartFacts, FromObserver, MirrorItem, ObserverConfig, RelayEntry, ToObserver } from './observer-messages.js';
 
 /** How often the live view's mirror is sent: the view redraws at about this rate anyway. */
 export const MIRROR_INTERVAL_MS = 50;
 /** How often the store's backlog (and the log's dropped lines) are looked at for the gateway's metrics (sent only when they changed). */
 export const BACKLOG_INTERVAL_MS = 500;
+/** The relay hears how much was decoded once this much adds up: an ack per batch would wake it per 64 KiB. */
+export const ACK_BYTES = 1024 * 1024;
 /** At shutdown, how long the stdout log may take to write what waits before it is let go. */
 export const LOG_DRAIN_MS = 5000;
 
@@ -48,10 +51,14 @@ export class ObserverCore {
   /** `kubewire gateway`'s stdout and the JSON lines written to it (config.stdoutLog). */
   private readonly stdout: FdLineWriter | null = null;
   private readonly jsonLog: JsonLog | null = null;
+  private readonly ring: RingReader;
+  /** Bytes decoded and not yet acknowledged. */
+  private unacked = 0;
 
   private constructor(private readonly config: ObserverConfig, private readonly post: (m: FromObserver) => void) {
     // Stream digests cost a SHA-256 of every byte: only the audit record lists them.
     this.decoding = { payload: config.payload, digests: config.digests };
+    this.ring = new RingReader(config.ring);
     this.bus = new EventBus({ lossless: config.lossless, now: () => this.at ?? preciseNow() });
     this.detach = this.sessions.attach(this.bus);
     this.engine = new DiagnosisEngine(this.sessions.model, (f) => {
@@ -89,10 +96,17 @@ export class ObserverCore {
 
   async handle(m: ToObserver): Promise<void> {
     switch (m.t) {
-      case 'batch':
-        this.take(m.entries, m.buffers);
-        this.post({ t: 'ack', bytes: m.bytes });
+      case 'batch': {
+        // Out of the ring first, and its room given back: the decoders keep what they are given.
+        const span = m.ring ? this.ring.take(m.ring[0], m.ring[1]) : null;
+        this.take(m.entries, span, m.buffers);
+        this.unacked += m.bytes;
+        if (this.unacked >= ACK_BYTES) {
+          this.post({ t: 'ack', bytes: this.unacked });
+          this.unacked = 0;
+        }
         return;
+      }
       case 'console':
         this.sessions.add(new ConsoleSink({ line: (text) => this.post({ t: 'line', to: 'console', text }) }));
         return;
@@ -116,7 +130,7 @@ export class ObserverCore {
     }
   }
 
-  private take(entries: readonly RelayEntry[], buffers: readonly ArrayBuffer[]): void {
+  private take(entries: readonly RelayEntry[], span: Buffer | null, buffers: readonly ArrayBuffer[]): void {
     try {
       for (const e of entries) {
         this.at = e.at;
@@ -129,7 +143,7 @@ export class ObserverCore {
             this.taps.set(e.conn, new ConnectionObservation(this.bus, e, this.decoding));
             break;
           case 'data':
-            this.taps.get(e.conn)?.push(e.dir, Buffer.from(buffers[e.buf]!, e.off, e.len));
+            this.taps.get(e.conn)?.push(e.dir, e.buf < 0 ? span!.subarray(e.off, e.off + e.len) : Buffer.from(buffers[e.buf]!, e.off, e.len));
             break;
           case 'end':
             this.taps.get(e.conn)?.end(e.dir);

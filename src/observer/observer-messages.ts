@@ -1,6 +1,8 @@
 /**
  * What the relay's thread and the observer's worker thread say to each other. All of it is
- * structured-cloned except the byte batches, whose ArrayBuffers are transferred, not copied.
+ * structured-cloned except the bytes: a batch's copies are a span of the shared ring
+ * (copy-ring.ts), and only those that found no room there travel in ArrayBuffers of their own,
+ * transferred, not copied.
  *
  * Order is the contract: the relay's events and its copies travel in one queue, so the worker
  * sees a connection's `conn.open`, its bytes, its ends and its `conn.close` in the order the
@@ -11,6 +13,7 @@ import type { AuditSettings } from '../cli/audit-setup.js';
 import type { PayloadMode } from '../codec/decode-context.js';
 import type { GatewayReport } from '../gateway/session-report.js';
 import type { AuditStartEvent, Direction, EventBody, KubewireEvent } from '../events/types.js';
+import type { RingMemory } from './copy-ring.js';
 
 /** Fixed at start (the Worker's workerData). */
 export interface ObserverConfig {
@@ -27,6 +30,8 @@ export interface ObserverConfig {
    * bytes waiting (src/io/fd-line-writer.ts); the observer's own lines for the user go there too.
    */
   stdoutLog?: { fd: number; limit: number } | null;
+  /** The ring the relay's copies come through (copy-ring.ts). */
+  ring: RingMemory;
 }
 
 /** The facts of `audit.start` that only the relay's side knows (its upstream, and who asked). */
@@ -38,7 +43,8 @@ export interface AuditStartFacts {
 /**
  * One step of the relay, stamped with the relay's clock (`at`, wall-clock ms with a fraction):
  * an event of its own, the start of a connection's decoding, a copy of some of its bytes (a
- * slice of one of the batch's buffers), a direction's end, or bytes the observer never got.
+ * slice of the batch's span of the ring, `buf` -1, or of one of its buffers), a direction's end,
+ * or bytes the observer never got.
  */
 export type RelayEntry =
   | { k: 'event'; at: number; body: EventBody; conn?: string; session?: string }
@@ -48,7 +54,8 @@ export type RelayEntry =
   | { k: 'skip'; at: number; conn: string; dir: Direction; bytes: number };
 
 export type ToObserver =
-  | { t: 'batch'; entries: RelayEntry[]; buffers: ArrayBuffer[]; bytes: number }
+  /** `ring`: where the batch's span of the ring starts, and its length. */
+  | { t: 'batch'; entries: RelayEntry[]; ring: [number, number] | null; buffers: ArrayBuffer[]; bytes: number }
   | { t: 'console' }
   /** `kubewire gateway`: reports for its metrics (src/gateway/session-report.ts), and the store's backlog, from now on; with `stdoutLog` also its log lines. */
   | { t: 'reports' }
@@ -64,7 +71,7 @@ export type MirrorItem = { e: KubewireEvent } | { tick: number };
 export type FromObserver =
   | { t: 'ready'; logPath: string }
   | { t: 'fatal'; code: `KW_ERR_${string}`; message: string; exitCode: number }
-  /** `bytes` of copies were decoded: the relay's count of bytes in flight goes down. */
+  /** `bytes` of copies were decoded (said once ACK_BYTES add up): the relay's count of bytes in flight goes down. */
   | { t: 'ack'; bytes: number }
   /** A lossless sink fell behind (true) or drained (false). */
   | { t: 'behind'; behind: boolean }

@@ -1,11 +1,15 @@
 /**
- * The relay's side of the observer thread. Each copy goes into a per-process batch, and a batch
- * is handed over (its buffers transferred, not cloned) once it holds BATCH_BYTES or at the end
- * of the event-loop turn that filled it, whichever comes first: a busy stream costs one message
- * per 64 KiB, a keystroke one message of its own. The relay's events travel in the same batches,
- * in order (observer-messages.ts).
+ * The relay's side of the observer thread. Each copy goes into the shared ring (copy-ring.ts),
+ * or where it finds no room there into a buffer of the batch's own, and a per-process batch
+ * names them. A batch is handed over once it holds BATCH_BYTES; short of that, at the end of the
+ * event-loop turn that filled it when the last hand-over is FLUSH_MS old, else FLUSH_MS later.
+ * A keystroke after a pause goes at once; a stream, whose TLS records come one per turn, costs
+ * one message per 64 KiB instead of one per 16 KiB record. How soon the observer sees bytes
+ * never delays them: they went onward before they were copied. The relay's events travel in
+ * the same batches, in order (observer-messages.ts).
  *
- * In flight means copied and not yet acknowledged as decoded. Lossless modes hold the relay
+ * In flight means copied and not yet acknowledged as decoded; the observer says so once per
+ * ACK_BYTES (observer-core.ts), so the count is high by at most that. Lossless modes hold the relay
  * (`writable` false) while more than LOSSLESS_IN_FLIGHT is in flight or a sink of the observer
  * is behind, so their guarantee holds across threads. Lossy modes never hold it: past
  * LOSSY_IN_FLIGHT, copies are not made, the connection is no longer decoded and an event says
@@ -29,15 +33,18 @@ import type { SessionListener } from '../session/session-observer.js';
 import { SessionObserver } from '../session/session-observer.js';
 import type { AuditStartFacts, FromObserver, ObserverConfig, RelayEntry, ToObserver } from './observer-messages.js';
 import type { ConnectionTap, RelayObserver } from './relay-observer.js';
+import { ringMemory, RingWriter } from './copy-ring.js';
 
 /** A batch is handed over once it holds this much. */
 export const BATCH_BYTES = 64 * 1024;
+/** Short of BATCH_BYTES, at most this long between hand-overs (ms). */
+export const FLUSH_MS = 1;
 /** Lossless: the relay holds its sources past this much in flight. */
 export const LOSSLESS_IN_FLIGHT = 8 * 1024 * 1024;
 /** Lossy: past this much in flight, copies are skipped. */
 export const LOSSY_IN_FLIGHT = 64 * 1024 * 1024;
 
-export interface WorkerObserverOptions extends ObserverConfig {
+export interface WorkerObserverOptions extends Omit<ObserverConfig, 'ring'> {
   /** Where the observer's error lines go (stderr). */
   errors: Output;
 }
@@ -49,7 +56,11 @@ export class WorkerObserver implements RelayObserver {
   private current: Buffer | null = null;
   private used = 0;
   private batchBytes = 0;
+  /** The batch's span of the ring: where it starts, and how long it is. */
+  private ringStart = 0;
+  private ringBytes = 0;
   private flushScheduled = false;
+  private lastFlush = 0;
   private inFlight = 0;
   private sinkBehind = false;
   private held = false;
@@ -67,13 +78,14 @@ export class WorkerObserver implements RelayObserver {
   private waiting: { t: FromObserver['t']; resolve: (m: FromObserver) => void }[] = [];
   private readonly flushNow = (): void => this.flush();
 
-  private constructor(private readonly worker: Worker, private readonly options: WorkerObserverOptions, logPath: string) {
+  private constructor(private readonly worker: Worker, private readonly options: WorkerObserverOptions, logPath: string, private readonly ring: RingWriter) {
     this.logPath = logPath;
   }
 
   /** Starts the worker and waits until its log is open; throws the CliError it reports. */
   static async start(options: WorkerObserverOptions): Promise<WorkerObserver> {
-    const { errors, ...config } = options;
+    const { errors, ...rest } = options;
+    const config: ObserverConfig = { ...rest, ring: ringMemory() };
     const worker = new Worker(workerFile(), { workerData: config, stdout: false, stderr: false });
     // Listeners are removed one by one: removeAllListeners would also drop the Worker's own.
     const listeners: { message?: (m: FromObserver) => void; error?: (e: Error) => void; exit?: (code: number) => void } = {};
@@ -92,7 +104,7 @@ export class WorkerObserver implements RelayObserver {
       if (first.t === 'fatal') throw new CliError(first.code, first.message, first.exitCode);
       throw new CliError('KW_ERR_OBSERVER', `the observer could not start: unexpected ${first.t}`, 1);
     }
-    const observer = new WorkerObserver(worker, options, first.logPath);
+    const observer = new WorkerObserver(worker, options, first.logPath, new RingWriter(config.ring));
     worker.on('message', (m: FromObserver) => observer.received(m));
     worker.on('error', (e: Error) => observer.died(e.message));
     worker.on('exit', (code) => observer.died(`exited with code ${code}`));
@@ -226,7 +238,12 @@ export class WorkerObserver implements RelayObserver {
     const n = chunk.length;
     let buf: number;
     let off = 0;
-    if (n >= BATCH_BYTES) {
+    if (this.ringBytes === 0) this.ringStart = this.ring.position;
+    if (this.ring.write(chunk)) {
+      buf = -1;
+      off = this.ringBytes;
+      this.ringBytes += n;
+    } else if (n >= BATCH_BYTES) {
       const own = Buffer.allocUnsafeSlow(n);
       chunk.copy(own);
       buf = this.buffers.push(own.buffer as ArrayBuffer) - 1;
@@ -253,19 +270,22 @@ export class WorkerObserver implements RelayObserver {
     if (this.batchBytes >= BATCH_BYTES) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flushNow);
+      if (entry.at - this.lastFlush >= FLUSH_MS) setImmediate(this.flushNow);
+      else setTimeout(this.flushNow, FLUSH_MS);
     }
   }
 
   private flush(): void {
     this.flushScheduled = false;
     if (this.entries.length === 0 || this.dead) return;
-    const batch: ToObserver = { t: 'batch', entries: this.entries, buffers: this.buffers, bytes: this.batchBytes };
+    const batch: ToObserver = { t: 'batch', entries: this.entries, ring: this.ringBytes ? [this.ringStart, this.ringBytes] : null, buffers: this.buffers, bytes: this.batchBytes };
     this.entries = [];
     this.buffers = [];
     this.current = null;
     this.used = 0;
     this.batchBytes = 0;
+    this.ringBytes = 0;
+    this.lastFlush = preciseNow();
     this.worker.postMessage(batch, batch.t === 'batch' ? batch.buffers : []);
   }
 
@@ -346,6 +366,7 @@ export class WorkerObserver implements RelayObserver {
     this.entries = [];
     this.buffers = [];
     this.current = null;
+    this.ringBytes = 0;
     this.inFlight = 0;
     this.sinkBehind = false;
     this.options.errors.line(`kubewire: the observer stopped (${why}); bytes still flow, but nothing more is decoded, logged or diagnosed${this.refusal() ? '; new sessions are refused (--audit-fail closed)' : ''}`);
