@@ -45,7 +45,7 @@ export class AuditFile {
     try {
       // At an explicit offset: after a failed write is cut back, the descriptor's own position
       // still points past the cut, and writing there would leave a hole of NUL bytes.
-      await writeAll(this.fh, parts, this.regular ? this.size : null);
+      await writeAll(this.fh, parts, this.regular ? this.size : null, this.regular);
     } catch (e) {
       // A short write may have left part of a record behind: cut the file back (best effort;
       // if even that fails, verify reports the cut line).

@@ -65,10 +65,12 @@ export class JsonlSink implements EventSink {
    */
   static async open(path: string, options: JsonlSinkOptions = {}): Promise<JsonlSink> {
     let fh: FileHandle | undefined;
+    let regular = false;
     try {
       await makeParents(dirname(path));
       fh = await open(path, 'a', LOG_FILE_MODE);
       const st = await fh.stat();
+      regular = st.isFile();
       if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
       // Devices and pipes (/dev/stdout for a log pipeline) are not ours to chmod.
       if (st.isFile() && (st.mode & 0o777) !== LOG_FILE_MODE) await fh.chmod(LOG_FILE_MODE);
@@ -76,10 +78,10 @@ export class JsonlSink implements EventSink {
       await fh?.close().catch(() => undefined);
       throw unwritable(path, e);
     }
-    return new JsonlSink(path, fh, options);
+    return new JsonlSink(path, fh, regular, options);
   }
 
-  private constructor(readonly path: string, private readonly fh: FileHandle, options: JsonlSinkOptions) {
+  private constructor(readonly path: string, private readonly fh: FileHandle, private readonly regular: boolean, options: JsonlSinkOptions) {
     this.name = options.name ?? 'jsonl';
     this.maxBytes = options.maxBytes ?? JSONL_MAX_QUEUE_BYTES;
     this.maxLines = options.maxLines ?? JSONL_MAX_QUEUE_LINES;
@@ -156,7 +158,7 @@ export class JsonlSink implements EventSink {
       let bytes = 0;
       for (const line of batch) bytes += line.length;
       try {
-        await writeAll(this.fh, coalesce(batch), null);
+        await writeAll(this.fh, coalesce(batch), null, this.regular);
       } catch (e) {
         this.fail(e);
         break;

@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open } from 'node:fs/promises';
+import { halfWrites, hookFileWrites } from '../support/file-writes.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditFile } from '../../src/audit/audit-file.js';
 import { AuditSink } from '../../src/audit/audit-sink.js';
@@ -29,15 +29,6 @@ afterEach(() => {
   vi.restoreAllMocks();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-type Write = (...args: unknown[]) => Promise<{ bytesWritten: number }>;
-/** FileHandle's prototype, to shorten or fail the writes of an AuditFile. */
-async function fileHandleProto(dir: string): Promise<{ write: Write; writev: Write }> {
-  const fh = await open(join(dir, 'proto-probe'), 'w');
-  await fh.close();
-  rmSync(join(dir, 'proto-probe'));
-  return Object.getPrototypeOf(fh) as { write: Write; writev: Write };
-}
 
 async function openSink(opts: { maxSize?: number; key?: Buffer; redact?: 'none' | 'echo-off' | 'all' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'kubewire-auditsink-'));
@@ -264,16 +255,7 @@ describe('AuditFile', () => {
   it('finishes short writes, in order, at the right offset', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kubewire-auditfile-'));
     dirs.push(dir);
-    const proto = await fileHandleProto(dir);
-    const { write } = proto;
-    const half: Write = function (this: unknown, ...args: unknown[]) {
-      const first = (Array.isArray(args[0]) ? args[0][0] : args[0]) as Buffer;
-      const position = Array.isArray(args[0]) ? args[1] : args[3];
-      const part = first.subarray(0, Math.ceil(first.length / 2));
-      return write.call(this, part, 0, part.length, position ?? null);
-    };
-    vi.spyOn(proto, 'write').mockImplementation(half);
-    vi.spyOn(proto, 'writev').mockImplementation(half);
+    await halfWrites(dir);
     const file = await AuditFile.create(join(dir, 'a.jsonl'));
     const batches = [[lineOf(100, 'a'), lineOf(3, 'b')], [lineOf(1, 'c')], [Buffer.concat([lineOf(50, 'd'), lineOf(7, 'e')])]];
     for (const b of batches) await file.append(b);
@@ -286,21 +268,15 @@ describe('AuditFile', () => {
   it('cuts a write that failed half way back to the last record, and writes on from there', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kubewire-auditfile-'));
     dirs.push(dir);
-    const proto = await fileHandleProto(dir);
     const path = join(dir, 'a.jsonl');
     const file = await AuditFile.create(path);
     await file.append([lineOf(10, 'a')]);
-    const { write } = proto;
     let calls = 0;
     // The first write of the batch lands in part, the next finds the disk full.
-    const failing: Write = function (this: unknown, ...args: unknown[]) {
-      if (calls++ > 0) return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
-      const first = (Array.isArray(args[0]) ? args[0][0] : args[0]) as Buffer;
-      const position = Array.isArray(args[0]) ? args[1] : args[3];
-      return write.call(this, first, 0, 5, position ?? null);
-    };
-    vi.spyOn(proto, 'write').mockImplementation(failing);
-    vi.spyOn(proto, 'writev').mockImplementation(failing);
+    await hookFileWrites(dir, (bufs, position, real) => {
+      if (calls++ > 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      return real([bufs[0]!.subarray(0, 5)], position);
+    });
     await expect(file.append([lineOf(20, 'b'), lineOf(20, 'c')])).rejects.toMatchObject({ code: 'ENOSPC' });
     vi.restoreAllMocks();
     expect(readFileSync(path, 'utf8')).toBe(`${'a'.repeat(10)}\n`);

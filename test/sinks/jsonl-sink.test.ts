@@ -2,7 +2,7 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open } from 'node:fs/promises';
+import { halfWrites, recordWriteSizes } from '../support/file-writes.js';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { CliError } from '../../src/io/errors.js';
 import { EventBus } from '../../src/events/event-bus.js';
@@ -40,12 +40,6 @@ function event(i: number, payloadBytes = 16): KubewireEvent {
   return stamper.stamp(body, noteFor(body, raw), { ts: timestampMicros(Date.now(), 5), session: 'sess', conn: 'conn-1' });
 }
 
-/** FileHandle's prototype, to watch (or shorten) the sink's writes. */
-const fileHandleProto = await (async () => {
-  const fh = await open(join(root, 'proto-probe'), 'w');
-  await fh.close();
-  return Object.getPrototypeOf(fh) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number }>; writev: (...args: unknown[]) => Promise<{ bytesWritten: number }> };
-})();
 afterEach(() => vi.restoreAllMocks());
 
 /** Events with payloads of every size up to `max` bytes, of varied content. */
@@ -221,30 +215,22 @@ describe('JsonlSink', () => {
 
 describe('JsonlSink: batched writes', () => {
   it('writes the events published in one go with one write', async () => {
-    const path = join(fresh(), 'one.jsonl');
+    const dir = fresh();
+    const path = join(dir, 'one.jsonl');
     const sink = await JsonlSink.open(path);
-    const write = vi.spyOn(fileHandleProto, 'write');
-    const writev = vi.spyOn(fileHandleProto, 'writev');
+    const sizes = await recordWriteSizes(dir);
     const events = Array.from({ length: 200 }, (_, i) => event(i, 100));
     for (const e of events) sink.write(e);
     await sink.close();
-    expect(write.mock.calls.length + writev.mock.calls.length).toBe(1);
+    expect(sizes).toHaveLength(1);
     expect(readLines(path)).toEqual(JSON.parse(JSON.stringify(events)));
   });
 
   it('writes at most about 1 MiB at a time, and every line as JSON.stringify would, across reused memory', async () => {
-    const path = join(fresh(), 'many.jsonl');
+    const dir = fresh();
+    const path = join(dir, 'many.jsonl');
     const sink = await JsonlSink.open(path, { maxBytes: 2 * 1024 * 1024 });
-    const sizes: number[] = [];
-    const { write, writev } = fileHandleProto;
-    vi.spyOn(fileHandleProto, 'writev').mockImplementation(function (this: unknown, ...args: unknown[]) {
-      sizes.push((args[0] as Buffer[]).reduce((n, b) => n + b.length, 0));
-      return writev.apply(this, args);
-    });
-    vi.spyOn(fileHandleProto, 'write').mockImplementation(function (this: unknown, ...args: unknown[]) {
-      sizes.push(args[2] as number);
-      return write.apply(this, args);
-    });
+    const sizes = await recordWriteSizes(dir);
     const events = payloadEvents(1500, 48 * 1024);
     await writeAll(sink, events);
     expect(readLines(path)).toEqual(JSON.parse(JSON.stringify(events)));
@@ -257,18 +243,10 @@ describe('JsonlSink: batched writes', () => {
   });
 
   it('finishes a short write with the rest, in order', async () => {
-    const path = join(fresh(), 'short.jsonl');
+    const dir = fresh();
+    const path = join(dir, 'short.jsonl');
     const sink = await JsonlSink.open(path, { maxBytes: 256 * 1024 });
-    const realWrite = fileHandleProto.write;
-    // Every write takes only half of its first buffer, as a pipe may.
-    const half = function (this: unknown, ...args: unknown[]) {
-      const first = (Array.isArray(args[0]) ? args[0][0] : args[0]) as Buffer;
-      const position = Array.isArray(args[0]) ? args[1] : args[3];
-      const part = first.subarray(0, Math.ceil(first.length / 2));
-      return realWrite.call(this, part, 0, part.length, position ?? null);
-    };
-    vi.spyOn(fileHandleProto, 'writev').mockImplementation(half);
-    vi.spyOn(fileHandleProto, 'write').mockImplementation(half);
+    await halfWrites(dir);
     const events = payloadEvents(300, 4096, 2);
     await writeAll(sink, events);
     vi.restoreAllMocks();
