@@ -79,6 +79,30 @@ export class PayloadBytes {
     return this.head(end).toString('base64');
   }
 
+  /**
+   * Every byte, unmasked, as views of the parts they lie in, in order: nothing is copied unless
+   * the bytes are masked (then one buffer, as `all`). For a writer that can take pieces (a
+   * translation bridge's frames), where `all` would join a payload that came in several reads.
+   */
+  views(): Buffer[] {
+    if (this.whole !== null || this.key !== null) return [this.all()];
+    const out: Buffer[] = [];
+    let skip = this.skip;
+    let left = this.length;
+    for (const p of this.parts) {
+      if (left === 0) break;
+      if (skip >= p.length) {
+        skip -= p.length;
+        continue;
+      }
+      const take = Math.min(p.length - skip, left);
+      out.push(skip === 0 && take === p.length ? p : p.subarray(skip, skip + take));
+      left -= take;
+      skip = 0;
+    }
+    return out;
+  }
+
   /** Every byte, unmasked, in one buffer (a view when it already is one), kept once built. */
   all(): Buffer {
     if (this.whole === null) {

@@ -47,15 +47,24 @@ export interface ExpectedStreams {
 /** Who ended the session: a leg's peer, or kubewire itself (a timeout, a protocol fault). */
 export type Ender = 'client' | 'upstream' | 'proxy';
 
+/** A frame's payload after its head: a view of what was read, or the views of its pieces in order. */
+export type FrameBody = Buffer | readonly Buffer[];
+
+/** The pieces of a body, none when there is none. */
+export function frameBodyParts(body: FrameBody | undefined): readonly Buffer[] {
+  return body === undefined ? [] : Buffer.isBuffer(body) ? [body] : body;
+}
+
 export interface BridgeOutput {
   /**
    * Bytes for the client; false when its socket is full. A frame's payload may come as `body`,
-   * a view of what was read, after its head: the shell writes both at once (shell.ts
-   * `writeParts`) rather than copying them into a buffer of their own.
+   * views of what was read (one, or the pieces of a payload that came in several reads), after
+   * its head: the shell writes them at once (shell.ts `writeParts`) rather than copying them
+   * into a buffer of their own.
    */
-  toClient(bytes: Buffer, body?: Buffer): boolean;
+  toClient(bytes: Buffer, body?: FrameBody): boolean;
   /** Bytes for the upstream, the same way; false when its socket is full. */
-  toUpstream(bytes: Buffer, body?: Buffer): boolean;
+  toUpstream(bytes: Buffer, body?: FrameBody): boolean;
   /** Everything for the client is written: end its socket. `by`: whose end ended the session. */
   endClient(by: Ender): void;
   /** Everything for the upstream is written: end its socket. */

@@ -23,6 +23,7 @@ import { SpdyFrameDecoder, type SpdyControlFrame, type SpdyDataFrameHeader, type
 import { SpdyHeaderBlockInflater } from '../codec/spdy-header-block.js';
 import { WsOpcode } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
+import type { PayloadBytes } from '../codec/payload-bytes.js';
 import { isBase64ChannelProtocol } from '../codec/channel-protocols.js';
 import { encodeServerChannelMessage, encodeServerFrame, serverFrameHead } from './client-frame.js';
 import type { BridgeOutput, Ender } from './remotecommand-bridge.js';
@@ -158,10 +159,10 @@ export abstract class WebSocketClientSpdyUpstream {
     if (fin) this.out.toUpstream(encodeDataFrame(id, EMPTY, true));
   }
 
-  /** One message on `channel` in the client's protocol's form. */
-  protected sendClient(channel: number, data: Buffer): void {
-    if (this.base64) this.out.toClient(encodeServerChannelMessage(channel, data, true));
-    else this.out.toClient(serverFrameHead(WsOpcode.Binary, data.length, channel), data);
+  /** One message on `channel` in the client's protocol's form; `data` as read, in one piece or several. */
+  protected sendClient(channel: number, data: Buffer | PayloadBytes): void {
+    if (this.base64) this.out.toClient(encodeServerChannelMessage(channel, Buffer.isBuffer(data) ? data : data.all(), true));
+    else this.out.toClient(serverFrameHead(WsOpcode.Binary, data.length, channel), Buffer.isBuffer(data) ? data : data.views());
   }
 
   /** The close frame, then the end of the client's socket. */

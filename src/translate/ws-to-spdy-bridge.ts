@@ -145,7 +145,8 @@ export class WebSocketToSpdyBridge extends WebSocketClientSpdyUpstream {
   protected onUpstreamData(seg: SpdyDataSegment): void {
     const type = this.types.get(seg.frame.streamId);
     if (type === 'stdout' || type === 'stderr') {
-      this.sendClient(type === 'stdout' ? 1 : 2, seg.data);
+      // As read: a 32 KiB DATA frame that came in two TLS records goes on as two views, not joined.
+      this.sendClient(type === 'stdout' ? 1 : 2, seg.bytes);
     } else if (type === 'error') {
       this.statusSeen = true;
       this.status.push(seg.data);

@@ -48,10 +48,16 @@ describe('PayloadBytes', () => {
         (data, sizes, mask, keyIndex, start, n) => {
           const plain = Buffer.from(data);
           const wire = mask ? masked(plain, keyIndex) : plain;
-          const bytes = new PayloadBytes(split(wire, sizes), plain.length, mask ? KEY : null, keyIndex);
+          const parts = split(wire, sizes);
+          const bytes = new PayloadBytes(parts, plain.length, mask ? KEY : null, keyIndex);
           const tail = bytes.from(Math.min(start, plain.length));
           const expected = plain.subarray(Math.min(start, plain.length));
           expect(tail.length).toBe(expected.length);
+          // Views first, while nothing is cached: unmasked, they are the wire's own bytes.
+          const views = tail.views();
+          expect(Buffer.concat(views)).toEqual(expected);
+          const partBuffers = new Set(parts.map((p) => p.buffer));
+          if (!mask && expected.length > 0) for (const v of views) expect(partBuffers.has(v.buffer)).toBe(true);
           // base64 first, while nothing is cached, then again once head or all has built bytes.
           expect(tail.base64(n)).toBe(expected.subarray(0, n).toString('base64'));
           expect(tail.head(n)).toEqual(expected.subarray(0, n));

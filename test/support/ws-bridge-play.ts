@@ -10,7 +10,7 @@ import { expect } from 'vitest';
 import { encodeSynReply, SpdyHeaderBlockDeflater } from '../../src/codec/spdy-encode.js';
 import { encodeWsFrame } from '../../src/codec/websocket-encode.js';
 import { WebSocketFrameDecoder } from '../../src/codec/websocket-frame.js';
-import type { BridgeOutput } from '../../src/translate/remotecommand-bridge.js';
+import { frameBodyParts, type BridgeOutput } from '../../src/translate/remotecommand-bridge.js';
 import type { Bridge } from '../../src/translate/shell.js';
 import { cutPoints } from './chunking.js';
 import { spdyLines } from './spdy-lines.js';
@@ -53,8 +53,8 @@ export function play(steps: Step[], make: Make, cut: (b: Buffer) => Buffer[] = (
   const ends: string[] = [];
   const problems: string[] = [];
   const bridge = make({
-    toClient: (b, body) => (toClient.push(b, ...(body ? [body] : [])), true),
-    toUpstream: (b, body) => (toUpstream.push(b, ...(body ? [body] : [])), true),
+    toClient: (b, body) => (toClient.push(b, ...frameBodyParts(body)), true),
+    toUpstream: (b, body) => (toUpstream.push(b, ...frameBodyParts(body)), true),
     endClient: (by) => void ends.push(`client by ${by}`),
     endUpstream: (by) => void ends.push(`upstream by ${by}`),
     problem: (m) => void problems.push(m),

@@ -10,7 +10,7 @@ import { encodeDataFrame, encodeGoaway, encodePing, encodeSynStream, SpdyHeaderB
 import { encodeClosePayload, encodeWsFrame } from '../../src/codec/websocket-encode.js';
 import { WebSocketFrameDecoder } from '../../src/codec/websocket-frame.js';
 import { encodeClientFrame } from '../../src/translate/client-frame.js';
-import { SpdyToWebSocketBridge, statusAsText, type ExpectedStreams } from '../../src/translate/remotecommand-bridge.js';
+import { frameBodyParts, SpdyToWebSocketBridge, statusAsText, type ExpectedStreams } from '../../src/translate/remotecommand-bridge.js';
 import { cutPoints } from '../support/chunking.js';
 import { spdyLines } from '../support/spdy-lines.js';
 import { oneByteAtATime, randomChunks, splitAt } from '../support/split.js';
@@ -61,8 +61,8 @@ function play(steps: Step[], o: { client?: string; upstream?: string; streams: E
     streams: o.streams,
     maskKey: () => KEY,
     out: {
-      toClient: (b, body) => (toClient.push(b, ...(body ? [body] : [])), true),
-      toUpstream: (b, body) => (toUpstream.push(b, ...(body ? [body] : [])), true),
+      toClient: (b, body) => (toClient.push(b, ...frameBodyParts(body)), true),
+      toUpstream: (b, body) => (toUpstream.push(b, ...frameBodyParts(body)), true),
       endClient: (by) => void ends.push(`client by ${by}`),
       endUpstream: (by) => void ends.push(`upstream by ${by}`),
     },
@@ -245,7 +245,7 @@ describe('SpdyToWebSocketBridge', () => {
     const toClient: Buffer[] = [];
     const b = new SpdyToWebSocketBridge({
       clientProtocol: V4, upstreamProtocol: V5, streams: { stdin: true, stdout: true, stderr: false, resize: false }, maskKey: () => KEY,
-      out: { toClient: (x, body) => (toClient.push(x, ...(body ? [body] : [])), true), toUpstream: () => true, endClient: () => {}, endUpstream: () => {} },
+      out: { toClient: (x, body) => (toClient.push(x, ...frameBodyParts(body)), true), toUpstream: () => true, endClient: () => {}, endUpstream: () => {} },
     });
     b.fromClient(k.open('error'));
     expect(b.missingStreams).toEqual(['stdin', 'stdout']);

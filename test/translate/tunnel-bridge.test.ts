@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeDataFrame, encodePing } from '../../src/codec/spdy-encode.js';
 import { encodeClosePayload, encodeWsFrame } from '../../src/codec/websocket-encode.js';
 import { WebSocketFrameDecoder } from '../../src/codec/websocket-frame.js';
+import { frameBodyParts } from '../../src/translate/remotecommand-bridge.js';
 import { SpdyTunnelBridge } from '../../src/translate/tunnel-bridge.js';
 import { cutPoints } from '../support/chunking.js';
 import { oneByteAtATime, randomChunks, splitAt } from '../support/split.js';
@@ -21,8 +22,8 @@ function run(upstream: Buffer, cut: (b: Buffer) => Buffer[], client: Buffer[] = 
   const b = new SpdyTunnelBridge({
     maskKey: () => KEY,
     out: {
-      toClient: (x, body) => (toClient.push(x, ...(body ? [body] : [])), true),
-      toUpstream: (x, body) => (toUpstream.push(x, ...(body ? [body] : [])), true),
+      toClient: (x, body) => (toClient.push(x, ...frameBodyParts(body)), true),
+      toUpstream: (x, body) => (toUpstream.push(x, ...frameBodyParts(body)), true),
       endClient: (by) => void ends.push(`client by ${by}`),
       endUpstream: (by) => void ends.push(`upstream by ${by}`),
     },
