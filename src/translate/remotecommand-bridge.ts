@@ -30,6 +30,7 @@ import { headerLookup, SpdyHeaderBlockInflater, type SpdyHeaders } from '../code
 import { StatusBytes } from './status-bytes.js';
 import { WsOpcode } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
+import { PayloadBytes } from '../codec/payload-bytes.js';
 import { encodeClientFrame } from './client-frame.js';
 import { failureStatus, jsonStatusProtocol, statusAsText } from './status-forms.js';
 import { WsMessageReader } from './ws-message-reader.js';
@@ -149,7 +150,8 @@ export class SpdyToWebSocketBridge {
     });
     this.ws = new WsMessageReader(
       {
-        data: (channel, data) => this.toStream(channel, data),
+        data: (channel, data) => this.toStream(channel, PayloadBytes.of(data)),
+        dataBytes: (channel, bytes) => this.toStream(channel, bytes),
         ping: (payload) => {
           // Answered here: the upstream's pings are for this leg only.
           if (!this.closeSent && !this.done) this.out.toUpstream(encodeClientFrame(WsOpcode.Pong, payload, this.key()));
@@ -331,18 +333,22 @@ export class SpdyToWebSocketBridge {
     this.finish(null);
   }
 
-  private toStream(channel: number, data: Buffer): void {
+  private toStream(channel: number, bytes: PayloadBytes): void {
     const type = CHANNEL_STREAM[channel];
     if (type === undefined || this.done) return;
     if (type === 'error') {
       this.statusSeen = true;
       if (!this.jsonStatus) {
-        this.statusJson.push(data);
+        this.statusJson.push(bytes.all());
         return;
       }
     }
     const id = this.byType.get(type);
     if (id === undefined) return;
+    // As read: a message that came in two TLS records goes on as two views, not joined. One
+    // longer than a DATA frame (the API server writes at most 32 KiB) is cut from one buffer.
+    if (bytes.length <= MAX_DATA_FRAME) return void this.out.toClient(encodeDataFrameHead(id, bytes.length), bytes.views());
+    const data = bytes.all();
     for (let at = 0; at < data.length; at += MAX_DATA_FRAME) {
       const piece = data.subarray(at, at + MAX_DATA_FRAME);
       this.out.toClient(encodeDataFrameHead(id, piece.length), piece);

@@ -36,6 +36,12 @@ export class SpdyTunnelBridge {
         data: (_channel, data, opcode) => {
           if (opcode === WsOpcode.Binary && !this.done) this.out.toClient(data);
         },
+        // As read: a message that came in several reads goes on as its pieces, not joined.
+        dataBytes: (_channel, bytes, opcode) => {
+          if (opcode !== WsOpcode.Binary || this.done) return;
+          const [first, ...rest] = bytes.views();
+          this.out.toClient(first!, rest.length > 0 ? rest : undefined);
+        },
         ping: (payload) => {
           if (!this.closeSent && !this.done) this.out.toUpstream(encodeClientFrame(WsOpcode.Pong, payload, this.key()));
         },

@@ -15,6 +15,7 @@
  * on, as the servers drop it (`DataFromSocket` fails), and reported.
  */
 import type { Anomaly } from '../codec/anomaly.js';
+import type { PayloadBytes } from '../codec/payload-bytes.js';
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import { Base64Stream } from '../codec/base64-stream.js';
 
@@ -25,6 +26,11 @@ import { parseClosePayload, WebSocketFrameDecoder, WsOpcode, type WsFrameHeader,
 export interface WsMessageHandler {
   /** Bytes of a text or binary message (after its channel byte when channelled); never empty. */
   data(channel: number, data: Buffer, opcode: number): void;
+  /**
+   * Instead of `data`, where the protocol is not base64: the same bytes as they were read, in
+   * one piece or several (a payload that came in several reads is not joined for it).
+   */
+  dataBytes?(channel: number, bytes: PayloadBytes, opcode: number): void;
   /** A text or binary message ended. */
   end?(channel: number): void;
   ping(payload: Buffer): void;
@@ -88,21 +94,23 @@ export class WsMessageReader {
       return;
     }
     if (h.messageOpcode !== WsOpcode.Binary && h.messageOpcode !== WsOpcode.Text) return;
-    if (this.skip) return;
-    let data = seg.data;
+    if (this.skip || seg.bytes.length === 0) return;
+    let bytes = seg.bytes;
     if (this.channel === -1 && channelled) {
-      const first = data[0]!;
+      const first = bytes.byteAt(0);
       // '0'+channel: the server takes any byte from '0' on (channel - '0' in AM conn.go `handle`).
       if (this.base64 !== null && first < 0x30) return this.drop(`a base64 message starts with ${JSON.stringify(String.fromCharCode(first))}, not a channel digit`);
       this.channel = this.base64 === null ? first : first - 0x30;
-      data = data.subarray(1);
+      bytes = bytes.from(1);
     }
-    if (this.base64 !== null && data.length > 0) {
-      const decoded = this.base64.push(data.toString('latin1'));
+    if (bytes.length === 0) return;
+    const channel = channelled ? this.channel : -1;
+    if (this.base64 !== null) {
+      const decoded = this.base64.push(bytes.all().toString('latin1'));
       if (decoded === null) return this.drop('a base64 message holds characters outside the base64 alphabet');
-      data = decoded;
-    }
-    if (data.length > 0) this.handler.data(channelled ? this.channel : -1, data, h.messageOpcode);
+      if (decoded.length > 0) this.handler.data(channel, decoded, h.messageOpcode);
+    } else if (this.handler.dataBytes) this.handler.dataBytes(channel, bytes, h.messageOpcode);
+    else this.handler.data(channel, bytes.all(), h.messageOpcode);
   }
 
   private drop(why: string): void {
