@@ -30,7 +30,7 @@ import { headerLookup, SpdyHeaderBlockInflater, type SpdyHeaders } from '../code
 import { StatusBytes } from './status-bytes.js';
 import { WsOpcode } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
-import { PayloadBytes } from '../codec/payload-bytes.js';
+import type { PayloadBytes } from '../codec/payload-bytes.js';
 import { encodeClientFrame } from './client-frame.js';
 import { failureStatus, jsonStatusProtocol, statusAsText } from './status-forms.js';
 import { WsMessageReader } from './ws-message-reader.js';
@@ -150,8 +150,7 @@ export class SpdyToWebSocketBridge {
     });
     this.ws = new WsMessageReader(
       {
-        data: (channel, data) => this.toStream(channel, PayloadBytes.of(data)),
-        dataBytes: (channel, bytes) => this.toStream(channel, bytes),
+        data: (channel, bytes) => this.toStream(channel, bytes),
         ping: (payload) => {
           // Answered here: the upstream's pings are for this leg only.
           if (!this.closeSent && !this.done) this.out.toUpstream(encodeClientFrame(WsOpcode.Pong, payload, this.key()));

@@ -33,11 +33,8 @@ export class SpdyTunnelBridge {
     this.ws = new WsMessageReader(
       {
         // Text is not part of the tunnel (the API server rejects it); only binary bytes are SPDY.
-        data: (_channel, data, opcode) => {
-          if (opcode === WsOpcode.Binary && !this.done) this.out.toClient(data);
-        },
         // As read: a message that came in several reads goes on as its pieces, not joined.
-        dataBytes: (_channel, bytes, opcode) => {
+        data: (_channel, bytes, opcode) => {
           if (opcode !== WsOpcode.Binary || this.done) return;
           const [first, ...rest] = bytes.views();
           this.out.toClient(first!, rest.length > 0 ? rest : undefined);
@@ -148,7 +145,7 @@ export class TunnelToSpdyBridge {
     this.out = opts.out;
     this.ws = new WsMessageReader(
       {
-        data: (_channel, data, opcode) => this.onData(data, opcode),
+        data: (_channel, bytes, opcode) => this.onData(bytes.all(), opcode),
         ping: (payload) => {
           if (!this.done) this.out.toClient(encodeServerFrame(WsOpcode.Pong, payload));
         },

@@ -15,7 +15,7 @@
  * on, as the servers drop it (`DataFromSocket` fails), and reported.
  */
 import type { Anomaly } from '../codec/anomaly.js';
-import type { PayloadBytes } from '../codec/payload-bytes.js';
+import { PayloadBytes } from '../codec/payload-bytes.js';
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import { Base64Stream } from '../codec/base64-stream.js';
 
@@ -24,13 +24,11 @@ const MAX_CONTROL_PAYLOAD = 125;
 import { parseClosePayload, WebSocketFrameDecoder, WsOpcode, type WsFrameHeader, type WsPayloadSegment } from '../codec/websocket-frame.js';
 
 export interface WsMessageHandler {
-  /** Bytes of a text or binary message (after its channel byte when channelled); never empty. */
-  data(channel: number, data: Buffer, opcode: number): void;
   /**
-   * Instead of `data`, where the protocol is not base64: the same bytes as they were read, in
-   * one piece or several (a payload that came in several reads is not joined for it).
+   * Bytes of a text or binary message (after its channel byte when channelled); never empty.
+   * As they were read, in one piece or several: `all()` joins them, `views()` does not.
    */
-  dataBytes?(channel: number, bytes: PayloadBytes, opcode: number): void;
+  data(channel: number, bytes: PayloadBytes, opcode: number): void;
   /** A text or binary message ended. */
   end?(channel: number): void;
   ping(payload: Buffer): void;
@@ -108,9 +106,8 @@ export class WsMessageReader {
     if (this.base64 !== null) {
       const decoded = this.base64.push(bytes.all().toString('latin1'));
       if (decoded === null) return this.drop('a base64 message holds characters outside the base64 alphabet');
-      if (decoded.length > 0) this.handler.data(channel, decoded, h.messageOpcode);
-    } else if (this.handler.dataBytes) this.handler.dataBytes(channel, bytes, h.messageOpcode);
-    else this.handler.data(channel, bytes.all(), h.messageOpcode);
+      if (decoded.length > 0) this.handler.data(channel, PayloadBytes.of(decoded), h.messageOpcode);
+    } else this.handler.data(channel, bytes, h.messageOpcode);
   }
 
   private drop(why: string): void {
@@ -125,7 +122,7 @@ export class WsMessageReader {
     else if (h.messageEnd && (h.messageOpcode === WsOpcode.Binary || h.messageOpcode === WsOpcode.Text)) {
       if (this.skip) return;
       const rest = this.base64?.finish();
-      if (rest !== undefined && rest.length > 0) this.handler.data(this.channel, rest, h.messageOpcode);
+      if (rest !== undefined && rest.length > 0) this.handler.data(this.channel, PayloadBytes.of(rest), h.messageOpcode);
       this.handler.end?.(this.channel < 0 ? -1 : this.channel);
     }
   }

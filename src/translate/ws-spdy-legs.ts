@@ -23,7 +23,7 @@ import { SpdyFrameDecoder, type SpdyControlFrame, type SpdyDataFrameHeader, type
 import { SpdyHeaderBlockInflater } from '../codec/spdy-header-block.js';
 import { WsOpcode } from '../codec/websocket-frame.js';
 import type { Anomaly } from '../codec/anomaly.js';
-import type { PayloadBytes } from '../codec/payload-bytes.js';
+import { PayloadBytes } from '../codec/payload-bytes.js';
 import { isBase64ChannelProtocol } from '../codec/channel-protocols.js';
 import { encodeServerChannelMessage, encodeServerFrame, serverFrameHead } from './client-frame.js';
 import type { BridgeOutput, Ender } from './remotecommand-bridge.js';
@@ -61,8 +61,8 @@ export abstract class WebSocketClientSpdyUpstream {
     this.base64 = isBase64ChannelProtocol(clientProtocol);
     this.ws = new WsMessageReader(
       {
-        data: (channel, data) => {
-          if (!this.done && !this.upstreamClosed) this.onClientData(channel, data);
+        data: (channel, bytes) => {
+          if (!this.done && !this.upstreamClosed) this.onClientData(channel, bytes.all());
         },
         end: (channel) => this.onClientMessageEnd(channel),
         ping: (payload) => {
@@ -161,8 +161,9 @@ export abstract class WebSocketClientSpdyUpstream {
 
   /** One message on `channel` in the client's protocol's form; `data` as read, in one piece or several. */
   protected sendClient(channel: number, data: Buffer | PayloadBytes): void {
-    if (this.base64) this.out.toClient(encodeServerChannelMessage(channel, Buffer.isBuffer(data) ? data : data.all(), true));
-    else this.out.toClient(serverFrameHead(WsOpcode.Binary, data.length, channel), Buffer.isBuffer(data) ? data : data.views());
+    const bytes = Buffer.isBuffer(data) ? PayloadBytes.of(data) : data;
+    if (this.base64) this.out.toClient(encodeServerChannelMessage(channel, bytes.all(), true));
+    else this.out.toClient(serverFrameHead(WsOpcode.Binary, bytes.length, channel), bytes.views());
   }
 
   /** The close frame, then the end of the client's socket. */
