@@ -86,21 +86,7 @@ export class PayloadBytes {
    */
   views(): Buffer[] {
     if (this.whole !== null || this.key !== null) return [this.all()];
-    const out: Buffer[] = [];
-    let skip = this.skip;
-    let left = this.length;
-    for (const p of this.parts) {
-      if (left === 0) break;
-      if (skip >= p.length) {
-        skip -= p.length;
-        continue;
-      }
-      const take = Math.min(p.length - skip, left);
-      out.push(skip === 0 && take === p.length ? p : p.subarray(skip, skip + take));
-      left -= take;
-      skip = 0;
-    }
-    return out;
+    return this.rawViews(this.length);
   }
 
   /** Every byte, unmasked, in one buffer (a view when it already is one), kept once built. */
@@ -117,20 +103,28 @@ export class PayloadBytes {
   private gather(n: number): Buffer {
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
+    for (const v of this.rawViews(n)) filled += v.copy(out, filled);
+    byteQueueWork.bytesCopied += n;
+    if (this.key !== null) xorMask(out, this.key, this.keyIndex);
+    return out;
+  }
+
+  /** The first `n` bytes as they lie in the parts (still masked, if they are), as views. */
+  private rawViews(n: number): Buffer[] {
+    const out: Buffer[] = [];
     let skip = this.skip;
+    let left = n;
     for (const p of this.parts) {
-      if (filled >= n) break;
+      if (left === 0) break;
       if (skip >= p.length) {
         skip -= p.length;
         continue;
       }
-      const take = Math.min(p.length - skip, n - filled);
-      p.copy(out, filled, skip, skip + take);
-      filled += take;
+      const take = Math.min(p.length - skip, left);
+      out.push(skip === 0 && take === p.length ? p : p.subarray(skip, skip + take));
+      left -= take;
       skip = 0;
     }
-    byteQueueWork.bytesCopied += n;
-    if (this.key !== null) xorMask(out, this.key, this.keyIndex);
     return out;
   }
 }
