@@ -46,6 +46,11 @@ export class RingWriter {
     return this.head & (this.size - 1);
   }
 
+  /** Where the last `length` bytes written begin. */
+  startOfLast(length: number): number {
+    return (this.head - length) & (this.size - 1);
+  }
+
   /** Copies `chunk` in, after the last one; false, and nothing copied, when there is no room for it. */
   write(chunk: Buffer): boolean {
     const n = chunk.length;

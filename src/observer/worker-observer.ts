@@ -63,8 +63,7 @@ export class WorkerObserver implements RelayObserver {
   private current: Buffer | null = null;
   private used = 0;
   private batchBytes = 0;
-  /** The batch's span of the ring: where it starts, and how long it is. */
-  private ringStart = 0;
+  /** How long the batch's span of the ring is: it ends where the ring's next write goes. */
   private ringBytes = 0;
   private flushScheduled = false;
   private lastFlush = 0;
@@ -245,7 +244,6 @@ export class WorkerObserver implements RelayObserver {
     const n = chunk.length;
     let buf: number;
     let off = 0;
-    if (this.ringBytes === 0) this.ringStart = this.ring.position;
     if (this.ring.write(chunk)) {
       buf = -1;
       off = this.ringBytes;
@@ -285,7 +283,7 @@ export class WorkerObserver implements RelayObserver {
   private flush(): void {
     this.flushScheduled = false;
     if (this.entries.length === 0 || this.dead) return;
-    const batch: ToObserver = { t: 'batch', entries: this.entries, ring: this.ringBytes ? [this.ringStart, this.ringBytes] : null, buffers: this.buffers, bytes: this.batchBytes };
+    const batch: ToObserver = { t: 'batch', entries: this.entries, ring: this.ringBytes ? [this.ring.startOfLast(this.ringBytes), this.ringBytes] : null, buffers: this.buffers, bytes: this.batchBytes };
     this.entries = [];
     this.buffers = [];
     this.current = null;
