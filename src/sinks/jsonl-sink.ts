@@ -73,7 +73,7 @@ export class JsonlSink implements EventSink {
       regular = st.isFile();
       if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
       // Devices and pipes (/dev/stdout for a log pipeline) are not ours to chmod.
-      if (st.isFile() && (st.mode & 0o777) !== LOG_FILE_MODE) await fh.chmod(LOG_FILE_MODE);
+      if (regular && (st.mode & 0o777) !== LOG_FILE_MODE) await fh.chmod(LOG_FILE_MODE);
     } catch (e) {
       await fh?.close().catch(() => undefined);
       throw unwritable(path, e);
