@@ -22,8 +22,9 @@
  *
  * Measurements, all in one run:
  *   1. throughput of a KUBEWIRE_BENCH_MB MiB (default 64) file from /dev/urandom, from the
- *      first stdout byte to the end of the stream. Every path is warmed up once, then
- *      KUBEWIRE_BENCH_ROUNDS (default 5) interleaved pairs of (baseline, path), the order inside
+ *      first stdout byte to the end of the stream. Every path is warmed up with
+ *      KUBEWIRE_BENCH_WARMUP (default 3) transfers, then KUBEWIRE_BENCH_ROUNDS (default 5)
+ *      interleaved pairs of (baseline, path), the order inside
  *      a pair alternating, so load elsewhere on the machine hits both alike. The figure is the
  *      median MiB/s; "× relay" is the median over the pairs of path / relay in the same pair,
  *      "× direct" that over the same for direct (each path is paired with the relay only);
@@ -457,6 +458,10 @@ async function main() {
   const loadAtStart = loadAverage();
   const totalMiB = envInt('KUBEWIRE_BENCH_MB', 64);
   const rounds = envInt('KUBEWIRE_BENCH_ROUNDS', 5);
+  // V8 still compiles kubewire's hot paths well into its second and third 64 MiB (TurboFan on
+  // the platform's threads: optimizations per 64 MiB ran 125, 105, 29, 11, 13 on one run); one
+  // warm-up left a third of that in the measured rounds, where a proxy that has run a while has none.
+  const warmups = envInt('KUBEWIRE_BENCH_WARMUP', 3, 0);
   const rttCount = envInt('KUBEWIRE_BENCH_RTT', 1000);
   const loadMiB = envInt('KUBEWIRE_BENCH_LOAD_MB', 64);
   const idleSeconds = envInt('KUBEWIRE_BENCH_IDLE_S', 3, 0);
@@ -718,7 +723,7 @@ async function main() {
     // -- 1, 2. throughput and CPU -------------------------------------------------------------------
 
     /**
-     * Every path warmed up once, then `rounds` pairs per measured path: one transfer through the
+     * Every path warmed up (`warmups` transfers), then `rounds` pairs per measured path: one transfer through the
      * baseline and one through the path, the order alternating from round to round. Per run:
      * MiB/s and the proxy's CPU ms per MiB; per pair: the ratio of the rates, the difference of
      * the CPU.
@@ -728,8 +733,10 @@ async function main() {
         if (r.bytes !== totalBytes) throw new Error(`${label} via ${p.name}, ${run}: ${r.bytes} bytes, expected ${totalBytes}${r.detail ? `: ${r.detail}` : ''}`);
       };
       for (const p of [baseline, ...measured]) {
-        check(p, await transfer(p), 'warm-up');
-        await takeLog(p);
+        for (let w = 0; w < warmups; w++) {
+          check(p, await transfer(p), `warm-up ${w + 1}`);
+          await takeLog(p);
+        }
       }
       const runs = new Map([baseline, ...measured].map((p) => [p, []]));
       const pairs = new Map(measured.map((p) => [p, []]));
@@ -987,7 +994,7 @@ async function main() {
     finish({
       header: [
         `kubewire proxy benchmark: node ${process.version}, ${process.platform}/${process.arch}, ${os.cpus().length} CPUs, kubectl ${kubectlVersion}; load average ${loadAtStart} at start, ${loadAverage()} at the end`,
-        `${totalMiB} MiB per transfer (KUBEWIRE_BENCH_MB), warm-up + median of ${rounds} interleaved pairs (KUBEWIRE_BENCH_ROUNDS); ${rttBlock * rounds} keystrokes per path alone (KUBEWIRE_BENCH_RTT); ` +
+        `${totalMiB} MiB per transfer (KUBEWIRE_BENCH_MB), ${warmups} warm-ups (KUBEWIRE_BENCH_WARMUP) + median of ${rounds} interleaved pairs (KUBEWIRE_BENCH_ROUNDS); ${rttBlock * rounds} keystrokes per path alone (KUBEWIRE_BENCH_RTT); ` +
           `${loadMiB} MiB load stream (KUBEWIRE_BENCH_LOAD_MB); ${sessions} sessions streaming (KUBEWIRE_BENCH_SESSIONS) at ${sessionKiBps} KiB/s each (KUBEWIRE_BENCH_SESSION_KIBPS) for ${holdSeconds} s (KUBEWIRE_BENCH_HOLD_S), ${newSessions} opened under load (KUBEWIRE_BENCH_NEW_SESSIONS), ${openParallel} at a time (KUBEWIRE_BENCH_OPEN_PARALLEL)`,
       ],
       rows,

@@ -21,7 +21,7 @@ import { droppedLinesLine, JsonLog } from '../gateway/json-log.js';
 import { SessionReports } from '../gateway/session-report.js';
 import { FdLineWriter } from '../io/fd-line-writer.js';
 import { JsonlSink } from '../sinks/jsonl-sink.js';
-import { AuditRecording } from './audit-recording.js';
+import type { AuditRecording } from './audit-recording.js';
 import { ConnectionObservation } from './connection-observation.js';
 import { RingReader } from './copy-ring.js';
 import type { AuditStartFacts, FromObserver, MirrorItem, ObserverConfig, RelayEntry, ToObserver } from './observer-messages.js';
@@ -79,6 +79,8 @@ export class ObserverCore {
     const line = (text: string): void => (core.jsonLog ? core.jsonLog.line(text) : post({ t: 'line', to: 'error', text }));
     try {
       if (config.audit) {
+        // Only `--audit` loads the chain, the recorder and the store: the other modes' observer stays lighter.
+        const { AuditRecording } = await import('./audit-recording.js');
         const key = config.audit.key ? Buffer.from(config.audit.key) : null;
         core.audit = await AuditRecording.open(config.audit.settings, { key, signingKey: config.audit.signingKey ?? null }, config.logPath, { line, failing: (reason) => post({ t: 'audit-failing', reason }) });
         return { core, logPath: core.audit.sink.path };
