@@ -4,7 +4,7 @@
  * names them. A batch is handed over once it holds BATCH_BYTES; short of that, at the end of the
  * event-loop turn that filled it when the last hand-over is FLUSH_MS old, else FLUSH_MS later.
  * A keystroke after a pause goes at once; a stream, whose TLS records come one per turn, costs
- * one message per 256 KiB or per millisecond instead of one per 16 KiB record. How soon the observer sees bytes
+ * one message per 64 KiB instead of one per 16 KiB record. How soon the observer sees bytes
  * never delays them: they went onward before they were copied. The relay's events travel in
  * the same batches, in order (observer-messages.ts).
  *
@@ -36,22 +36,21 @@ import type { ConnectionTap, RelayObserver } from './relay-observer.js';
 import { ringMemory, RingWriter } from './copy-ring.js';
 
 /**
- * A batch is handed over once it holds this much. Each hand-over costs both threads a message
- * (a wake-up, a structured clone of its entries, a copy out of the ring, a turn of the worker's
- * queue): at 64 KiB, a 128 MiB stream made the observer's thread spend 1.9 ms per MiB, at 256 KiB
- * 1.5 (the same run, head mode). Past that FLUSH_MS decides: at a few hundred MiB/s a
- * millisecond holds about this much, and 1 MiB batches measured no better.
+ * A batch is handed over once it holds this much. Larger batches cost fewer messages, but each
+ * batch's copy out of the ring is an ArrayBuffer that only a scavenge frees, and fewer messages
+ * make less garbage per MiB, so fewer scavenges: at 256 KiB, 100 sessions streaming through
+ * `--payload head` peaked at 171-187 MiB of RSS against 161-162 at 64 KiB (128 KiB: 167-171),
+ * and a 128 MiB stream measured no less CPU (0.62× the relay against 0.71×, the same run).
  */
-export const BATCH_BYTES = 256 * 1024;
+export const BATCH_BYTES = 64 * 1024;
 /**
  * The observer's young generation, in MiB. V8 grows an isolate's young generation up to 48 MiB
  * (three 16 MiB semi-spaces) on a busy thread, and the observer's isolate is a second one beside
- * the relay's: capped, 100 sessions streaming through `--payload head` peaked at 162 MiB of RSS
- * instead of 187, with no change in CPU per MiB that a run could tell from its noise. The cap
- * also bounds the copies out of the ring that wait for a collection to be freed (each batch's is
- * an ArrayBuffer of its own, freed only when a scavenge finds it dead): at 8 MiB the observer's
- * ArrayBuffers peaked at 43 MiB under that load, at 4 MiB at 24 MiB, and the process at 162 MiB
- * instead of 171. 2 MiB measured no lower.
+ * the relay's. The cap also bounds the copies out of the ring that wait to be freed (each batch's
+ * is an ArrayBuffer of its own, freed when a scavenge finds it dead). With 100 sessions streaming
+ * through `--payload head`, the process peaked at 187 MiB of RSS uncapped, 171 at 8 MiB (the
+ * observer's ArrayBuffers at 43 MiB), 161-162 at 4 (24 MiB) and no lower at 2, with no change
+ * in CPU per MiB that a run could tell from its noise.
  */
 export const OBSERVER_YOUNG_GENERATION_MB = 4;
 /** Short of BATCH_BYTES, at most this long between hand-overs (ms). */
