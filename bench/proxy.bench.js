@@ -772,6 +772,8 @@ async function main() {
           cpuMsPerMiB: median(r.map((x) => x.cpuMsPerMiB)),
           logMiB: median(r.map((x) => x.logBytes)) / MiB,
           ratio: median(pr.map((x) => x.ratio)),
+          // The spread of the pairs, printed beside the median: on a shared machine it says how far one run's figure carries.
+          ratioRange: pr.length ? [Math.min(...pr.map((x) => x.ratio)), Math.max(...pr.map((x) => x.ratio))] : null,
           cpuDiff: median(pr.map((x) => x.cpuDiff)),
         };
       };
@@ -913,7 +915,8 @@ async function main() {
       const d = stats.get(direct);
       for (const [p, s] of stats) {
         // × direct through the pairs too: (path / relay) / (direct / relay).
-        const versus = p === relay ? `${x(1 / d.ratio)} direct` : p === direct ? `${x(s.ratio)} relay` : `${x(s.ratio)} relay, ${x(s.ratio / d.ratio)} direct`;
+        const spread = s.ratioRange ? ` (pairs ${fmt(s.ratioRange[0], 2)}–${fmt(s.ratioRange[1], 2)})` : '';
+        const versus = p === relay ? `${x(1 / d.ratio)} direct` : p === direct ? `${x(s.ratio)} relay${spread}` : `${x(s.ratio)} relay${spread}, ${x(s.ratio / d.ratio)} direct`;
         const goal = goals ? THROUGHPUT_GOAL[p.name] : undefined;
         row(measure, p.name, `${fmt(s.mibps)} MiB/s`, versus, goal ? `≥ ${goal}× relay` : '', goal ? s.ratio >= goal : null);
       }
@@ -926,7 +929,7 @@ async function main() {
     for (const [measure, stats, p] of [['throughput, translated, ws client', wsTranslated, kubewire['head-ws-to-spdy']], ['throughput, translated, kubectl (spdy)', spdyTranslated, kubewire['head-spdy-to-ws']]]) {
       row(measure, kubewire.head.name, `${fmt(stats.get(kubewire.head).mibps)} MiB/s`, 'untranslated');
       const s = stats.get(p);
-      row(measure, p.name, `${fmt(s.mibps)} MiB/s`, `${x(s.ratio)} untranslated`, `≥ ${TRANSLATED_GOAL}× untranslated`, s.ratio >= TRANSLATED_GOAL);
+      row(measure, p.name, `${fmt(s.mibps)} MiB/s`, `${x(s.ratio)} untranslated (pairs ${fmt(s.ratioRange[0], 2)}–${fmt(s.ratioRange[1], 2)})`, `≥ ${TRANSLATED_GOAL}× untranslated`, s.ratio >= TRANSLATED_GOAL);
     }
 
     const CPU_GOAL = { 'kubewire full': 7, 'kubewire audit': 10 };
@@ -999,7 +1002,7 @@ async function main() {
       ],
       rows,
       notes: [
-        'throughput: median MiB/s from the first stdout byte to the end; × relay: median over the (relay, path) pairs of path / relay; × direct: that over the same for direct.',
+        'throughput: median MiB/s from the first stdout byte to the end; × relay: median over the (relay, path) pairs of path / relay; (pairs a–b): the lowest and highest of those pairs; × direct: that over the same for direct.',
         'bare TLS relay: bench/tls-relay.js, TLS on both legs; kubectl proxy serves plain http to its client, so it has one TLS leg.',
         'proxy CPU: utime + stime of the proxy process (/proc/PID/stat, all threads) per MiB in the ws-client runs; over relay: median over the pairs of the difference.',
         'keystroke round trip: 1 byte on stdin, its echo on stdout, samples of all blocks of a path pooled; with a stream beside it: only round trips made while the stream flowed.',
