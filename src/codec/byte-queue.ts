@@ -10,7 +10,11 @@
  * behind the first, so draining 40,000 queued one-byte chunks moved some 800 million slots): a
  * head index steps past them, and the array is compacted once the consumed prefix is at least
  * half of it, so every slot moved is paid for by one consumed before it.
+ *
+ * Lent chunks (lent-bytes.ts) are queued as views too, and copied only if they are still
+ * queued when the push that lent them ends (keepLent).
  */
+import { copyInto, isLent } from './lent-bytes.js';
 
 /**
  * Work done by every ByteQueue in the process, for tests that check decoding cost without a
@@ -28,6 +32,8 @@ export class ByteQueue {
   /** Bytes of chunks[first] already taken. */
   private offset = 0;
   private total = 0;
+  /** Index of the first chunk that may be lent (lent-bytes.ts), or -1 when none is queued. */
+  private lentFrom = -1;
 
   get length(): number {
     return this.total;
@@ -41,6 +47,7 @@ export class ByteQueue {
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    if (this.lentFrom < 0 && isLent(chunk)) this.lentFrom = this.chunks.length;
     this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
     this.total += chunk.length;
   }
@@ -71,7 +78,7 @@ export class ByteQueue {
     for (let k = this.first; filled < n; k++) {
       const c = this.chunks[k]!;
       const take = Math.min(c.length - skip, n - filled);
-      c.copy(out, filled, skip, skip + take);
+      copyInto(out, filled, skip === 0 && take === c.length ? c : c.subarray(skip, skip + take));
       filled += take;
       skip = 0;
       byteQueueWork.chunkVisits++;
@@ -136,6 +143,35 @@ export class ByteQueue {
     this.first = 0;
     this.offset = 0;
     this.total = 0;
+    this.lentFrom = -1;
+  }
+
+  /**
+   * Called when the push that lent chunks ends: what is still queued of them is copied into
+   * one buffer of the queue's own. Chunks before the first lent one are not looked at, and each
+   * byte is copied at most once, so this stays linear however many pushes a byte waits through.
+   */
+  keepLent(): void {
+    if (this.lentFrom < 0) return;
+    const from = Math.max(this.lentFrom, this.first);
+    this.lentFrom = -1;
+    const chunks = this.chunks;
+    if (from >= chunks.length) return;
+    let n = 0;
+    for (let k = from; k < chunks.length; k++) n += chunks[k]!.length;
+    const skip = from === this.first ? this.offset : 0;
+    const own = Buffer.allocUnsafe(n - skip);
+    let at = 0;
+    for (let k = from; k < chunks.length; k++) {
+      const c = k === from && skip > 0 ? chunks[k]!.subarray(skip) : chunks[k]!;
+      copyInto(own, at, c);
+      at += c.length;
+      byteQueueWork.chunkVisits++;
+    }
+    byteQueueWork.bytesCopied += own.length;
+    chunks.length = from;
+    chunks.push(own);
+    if (skip > 0) this.offset = 0;
   }
 
   /**
@@ -147,9 +183,11 @@ export class ByteQueue {
     if (live === 0) {
       this.chunks.length = 0;
       this.first = 0;
+      this.lentFrom = -1;
     } else if (this.first >= live) {
       this.chunks.copyWithin(0, this.first);
       this.chunks.length = live;
+      if (this.lentFrom >= 0) this.lentFrom = Math.max(0, this.lentFrom - this.first);
       this.first = 0;
       byteQueueWork.chunkVisits += live;
     }

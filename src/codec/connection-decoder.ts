@@ -22,6 +22,7 @@ import { redactHeaders, redactProtocol } from '../events/redact.js';
 import { AnomalyCode } from '../events/anomaly-codes.js';
 import type { Anomaly } from './anomaly.js';
 import { ByteQueue } from './byte-queue.js';
+import { keep } from './lent-bytes.js';
 import { ConnectionSummaryBuilder } from './connection-summary.js';
 import { DecodeContext, type DecodedEvent, type DecodedEventListener, type PayloadMode } from './decode-context.js';
 import { HttpBodyDecoder, requestBodyFraming, responseBodyFraming } from './http1-body.js';
@@ -196,6 +197,7 @@ export class ConnectionDecoder {
             return;
           }
           this.pending.push(chunk);
+          this.pending.keepLent();
           return;
         case 'stream':
           this.stack?.push(dir, chunk);
@@ -326,7 +328,7 @@ export class ConnectionDecoder {
     const room = MAX_HTTP_BODY_CAPTURE_BYTES - d.bodyCaptured;
     if (room <= 0) return;
     const kept = piece.length > room ? piece.subarray(0, room) : piece;
-    d.bodyCapture.push(kept);
+    d.bodyCapture.push(keep(kept));
     d.bodyCaptured += kept.length;
   }
 

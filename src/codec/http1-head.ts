@@ -135,7 +135,10 @@ export class Http1HeadDecoder {
       i++;
       if (step === HEAD_END) return this.complete(buf, from, i);
     }
-    if (from < buf.length) this.queue.push(buf.subarray(from));
+    if (from < buf.length) {
+      this.queue.push(buf.subarray(from));
+      this.queue.keepLent();
+    }
     this.consumed = base + buf.length;
     return NEED_MORE;
   }

@@ -10,6 +10,7 @@ import type { DecodeContext } from './decode-context.js';
 import { JsonObjectStream, terminalSize } from './json-object-stream.js';
 import { parseStatusText } from './k8s-status.js';
 import { MAX_RESIZE_JSON_BYTES, MAX_STATUS_BYTES } from './limits.js';
+import { keep } from './lent-bytes.js';
 
 const NAMES: readonly K8sStreamName[] = ['stdin', 'stdout', 'stderr', 'error', 'resize'];
 
@@ -49,7 +50,7 @@ export class StatusCollector {
     }
     if (room > 0) {
       const kept = data.length > room ? data.subarray(0, room) : data;
-      this.chunks.push(kept);
+      this.chunks.push(keep(kept));
       this.bytes += kept.length;
       this.shape.scan(kept);
     }

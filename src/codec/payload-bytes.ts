@@ -17,6 +17,7 @@
  * The parts are read, never written: they may be views of chunks that belong to the relay.
  */
 import { byteQueueWork } from './byte-queue.js';
+import { copyInto, isLent } from './lent-bytes.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -160,6 +161,8 @@ export class SegmentParts {
   private parts: Buffer[] = [];
   private small: Buffer | null = null;
   private smallUsed = 0;
+  /** Index of the first part that may be lent (lent-bytes.ts), or -1. */
+  private lentFrom = -1;
   length = 0;
 
   /** `room`: the bytes this segment may still take, this piece included. */
@@ -167,6 +170,7 @@ export class SegmentParts {
     this.length += piece.length;
     if (piece.length >= MIN_VIEW_BYTES) {
       this.closeSmall();
+      if (this.lentFrom < 0 && isLent(piece)) this.lentFrom = this.parts.length;
       this.parts.push(piece);
       return;
     }
@@ -174,7 +178,7 @@ export class SegmentParts {
       this.closeSmall();
       this.small = Buffer.allocUnsafe(Math.min(SMALL_BLOCK_BYTES, Math.max(room, piece.length)));
     }
-    piece.copy(this.small, this.smallUsed);
+    copyInto(this.small, this.smallUsed, piece);
     this.smallUsed += piece.length;
     byteQueueWork.bytesCopied += piece.length;
   }
@@ -185,6 +189,7 @@ export class SegmentParts {
     const out = new PayloadBytes(this.parts, this.length, key, keyIndex);
     this.parts = [];
     this.length = 0;
+    this.lentFrom = -1;
     return out;
   }
 
@@ -193,6 +198,28 @@ export class SegmentParts {
     this.small = null;
     this.smallUsed = 0;
     this.length = 0;
+    this.lentFrom = -1;
+  }
+
+  /**
+   * Called when the push that lent pieces ends with the segment still open: its lent parts are
+   * copied into one buffer of its own. A segment that a push completes is handed on as views
+   * and never copied; one that waits across pushes has each byte copied once at most.
+   */
+  keepLent(): void {
+    if (this.lentFrom < 0) return;
+    const lent = this.parts.splice(this.lentFrom);
+    this.lentFrom = -1;
+    let n = 0;
+    for (const p of lent) n += p.length;
+    const own = Buffer.allocUnsafe(n);
+    let at = 0;
+    for (const p of lent) {
+      copyInto(own, at, p);
+      at += p.length;
+    }
+    byteQueueWork.bytesCopied += n;
+    this.parts.push(own);
   }
 
   private closeSmall(): void {

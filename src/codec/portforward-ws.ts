@@ -10,6 +10,7 @@ import type { ChannelHandler } from './channel-demux.js';
 import type { DecodeContext } from './decode-context.js';
 import type { PayloadBytes } from './payload-bytes.js';
 import { MAX_STATUS_BYTES } from './limits.js';
+import { keep } from './lent-bytes.js';
 
 export class LegacyPortForwardHandler implements ChannelHandler {
   /** Channels whose port prefix has been read (server side only). */
@@ -56,7 +57,7 @@ export class LegacyPortForwardHandler implements ChannelHandler {
       this.ctx.emit(this.ctx.withPayload({ type: 'pf.data', dir: this.dir, offset, requestId: null, port: this.portOf(channel), channel }, bytes), bytes);
     } else if (this.errorBytes < MAX_STATUS_BYTES) {
       const kept = bytes.subarray(0, MAX_STATUS_BYTES - this.errorBytes);
-      this.error.push(kept);
+      this.error.push(keep(kept));
       this.errorBytes += kept.length;
     }
   }

@@ -195,6 +195,7 @@ export class SpdyFrameDecoder {
     if (this.state === OPAQUE) return;
     this.queue.push(chunk);
     this.run();
+    this.queue.keepLent();
   }
 
   /** The direction ended. Inside a frame that is a truncation, which makes the decoder opaque. */

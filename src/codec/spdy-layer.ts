@@ -22,6 +22,7 @@ import {
   type SpdyDataSegment,
 } from './spdy-frame.js';
 import { headerLookup, SpdyHeaderBlockInflater, type SpdyHeaders } from './spdy-header-block.js';
+import { keep } from './lent-bytes.js';
 
 export type SpdyMode = 'exec' | 'portforward' | 'frames';
 
@@ -262,7 +263,7 @@ export class SpdyLayer {
     const err = (state.pfError ??= { chunks: [], bytes: 0, offset: s.offset });
     if (err.bytes === 0) err.offset = s.offset;
     const kept = s.data.subarray(0, Math.max(0, MAX_STATUS_BYTES - err.bytes));
-    err.chunks.push(kept);
+    err.chunks.push(keep(kept));
     err.bytes += kept.length;
   }
 

@@ -170,6 +170,8 @@ export class WebSocketFrameDecoder {
     if (this.ended || this.state === OPAQUE) return;
     this.queue.push(chunk);
     this.run();
+    this.queue.keepLent();
+    this.held.keepLent();
   }
 
   end(): void {

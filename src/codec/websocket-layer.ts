@@ -16,6 +16,7 @@ import {
   type WsFrameHeader,
   type WsPayloadSegment,
 } from './websocket-frame.js';
+import { keep } from './lent-bytes.js';
 
 /** What sits above WebSocket in one direction. */
 export interface WsMessageConsumer {
@@ -96,7 +97,7 @@ export class WebSocketDirection {
       const room = MAX_CONTROL_PAYLOAD - this.controlBytes;
       if (room > 0) {
         const kept = s.data.length > room ? s.data.subarray(0, room) : s.data;
-        this.control.push(kept);
+        this.control.push(keep(kept));
         this.controlBytes += kept.length;
       }
     }

@@ -99,9 +99,12 @@ export class ObserverCore {
   async handle(m: ToObserver): Promise<void> {
     switch (m.t) {
       case 'batch': {
-        // Out of the ring first, and its room given back: the decoders keep what they are given.
-        const span = m.ring ? this.ring.take(m.ring[0], m.ring[1]) : null;
-        this.take(m.entries, span, m.buffers);
+        // Decoded straight out of the ring; its room is given back once the batch is done with.
+        try {
+          this.take(m.entries, m.ring ? m.ring[0] : 0, m.buffers);
+        } finally {
+          if (m.ring) this.ring.release(m.ring[1]);
+        }
         this.unacked += m.bytes;
         if (this.unacked >= ACK_BYTES) {
           this.post({ t: 'ack', bytes: this.unacked });
@@ -132,9 +135,11 @@ export class ObserverCore {
     }
   }
 
-  private take(entries: readonly RelayEntry[], span: Buffer | null, buffers: readonly ArrayBuffer[]): void {
+  /** `span`: where the batch's span of the ring starts. */
+  private take(entries: readonly RelayEntry[], span: number, buffers: readonly ArrayBuffer[]): void {
     try {
-      for (const e of entries) {
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i]!;
         this.at = e.at;
         switch (e.k) {
           case 'event':
@@ -144,9 +149,31 @@ export class ObserverCore {
           case 'tap':
             this.taps.set(e.conn, new ConnectionObservation(this.bus, e, this.decoding));
             break;
-          case 'data':
-            this.taps.get(e.conn)?.push(e.dir, e.buf < 0 ? span!.subarray(e.off, e.off + e.len) : Buffer.from(buffers[e.buf]!, e.off, e.len));
+          case 'data': {
+            const tap = this.taps.get(e.conn);
+            if (tap === undefined) break;
+            if (e.buf >= 0) {
+              tap.push(e.dir, Buffer.from(buffers[e.buf]!, e.off, e.len));
+              break;
+            }
+            // The chunks that follow it in the ring, of the same connection and direction, go
+            // in the same push (a 16 KiB TLS record each, where a frame is often cut in two):
+            // what a frame decoder holds at the end of a push it copies (lent-bytes.ts), what a
+            // push completes it never does. Their events take the first chunk's time.
+            let len = e.len;
+            for (let next = entries[i + 1]; next !== undefined && next.k === 'data' && next.buf < 0 && next.conn === e.conn && next.dir === e.dir && next.off === e.off + len; next = entries[i + 1]) {
+              len += next.len;
+              i++;
+            }
+            // One view of the ring, or two where the bytes cross its end.
+            for (let at = span + e.off, left = len; left > 0; ) {
+              const view = this.ring.view(at, left);
+              tap.push(e.dir, view);
+              at += view.length;
+              left -= view.length;
+            }
             break;
+          }
           case 'end':
             this.taps.get(e.conn)?.end(e.dir);
             break;

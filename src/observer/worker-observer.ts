@@ -36,21 +36,21 @@ import type { ConnectionTap, RelayObserver } from './relay-observer.js';
 import { ringMemory, RingWriter } from './copy-ring.js';
 
 /**
- * A batch is handed over once it holds this much. Larger batches cost fewer messages, but each
- * batch's copy out of the ring is an ArrayBuffer that only a scavenge frees, and fewer messages
- * make less garbage per MiB, so fewer scavenges: at 256 KiB, 100 sessions streaming through
- * `--payload head` peaked at 171-187 MiB of RSS against 161-162 at 64 KiB (128 KiB: 167-171),
- * and a 128 MiB stream measured no less CPU (0.62× the relay against 0.71×, the same run).
+ * A batch is handed over once it holds this much. Larger batches cost fewer messages, but the
+ * ring's room comes back only as whole batches are decoded. When each batch was still copied
+ * out of the ring into an ArrayBuffer of its own, 256 KiB batches raised the peak RSS of 100
+ * sessions streaming through `--payload head` to 171-187 MiB against 161-162 at 64 KiB (128 KiB:
+ * 167-171), and a 128 MiB stream measured no less CPU (0.62× the relay against 0.71×, the same run).
  */
 export const BATCH_BYTES = 64 * 1024;
 /**
  * The observer's young generation, in MiB. V8 grows an isolate's young generation up to 48 MiB
  * (three 16 MiB semi-spaces) on a busy thread, and the observer's isolate is a second one beside
- * the relay's. The cap also bounds the copies out of the ring that wait to be freed (each batch's
- * is an ArrayBuffer of its own, freed when a scavenge finds it dead). With 100 sessions streaming
- * through `--payload head`, the process peaked at 187 MiB of RSS uncapped, 171 at 8 MiB (the
- * observer's ArrayBuffers at 43 MiB), 161-162 at 4 (24 MiB) and no lower at 2, with no change
- * in CPU per MiB that a run could tell from its noise.
+ * the relay's. With 100 sessions streaming through `--payload head` (and each batch then copied
+ * out of the ring into an ArrayBuffer of its own, freed when a scavenge found it dead), the
+ * process peaked at 187 MiB of RSS uncapped, 171 at 8 MiB (the observer's ArrayBuffers at 43 MiB),
+ * 161-162 at 4 (24 MiB) and no lower at 2, with no change in CPU per MiB that a run could tell
+ * from its noise.
  */
 export const OBSERVER_YOUNG_GENERATION_MB = 4;
 /** Short of BATCH_BYTES, at most this long between hand-overs (ms). */
