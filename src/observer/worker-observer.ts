@@ -1,12 +1,12 @@
 /**
  * The relay's side of the observer thread. Each copy goes into the shared ring (copy-ring.ts),
  * or where it finds no room there into a buffer of the batch's own, and a per-process batch
- * names them. A batch is handed over once it holds BATCH_BYTES; short of that, at the end of the
- * event-loop turn that filled it when the last hand-over is FLUSH_MS old, else FLUSH_MS later.
- * A keystroke after a pause goes at once; a stream, whose TLS records come one per turn, costs
- * one message per 64 KiB instead of one per 16 KiB record. How soon the observer sees bytes
- * never delays them: they went onward before they were copied. The relay's events travel in
- * the same batches, in order (observer-messages.ts).
+ * names them. A batch is handed over once it holds BATCH_BYTES, and short of that FLUSH_MS
+ * after its first entry: a stream, whose TLS records come one per turn, costs one message per
+ * 64 KiB instead of one per 16 KiB record, and a keystroke's batch goes after its echo came
+ * back, not between the two (see FLUSH_MS). How soon the observer sees bytes never delays them:
+ * they went onward before they were copied. The relay's events travel in the same batches, in
+ * order (observer-messages.ts).
  *
  * In flight means copied and not yet acknowledged as decoded; the observer says so once per
  * ACK_BYTES (observer-core.ts), so the count is high by at most that. Lossless modes hold the relay
@@ -53,8 +53,15 @@ export const BATCH_BYTES = 64 * 1024;
  * from its noise.
  */
 export const OBSERVER_YOUNG_GENERATION_MB = 4;
-/** Short of BATCH_BYTES, at most this long between hand-overs (ms). */
-export const FLUSH_MS = 1;
+/**
+ * Short of BATCH_BYTES, a batch is handed over this long after its first entry (ms). Waking the
+ * observer while a keystroke's round trip is under way puts its thread on a core the round trip
+ * needs: handed over at the end of the event-loop turn (or 1 ms after the last hand-over), the
+ * keystroke round trip through `--payload head` was 267-355 µs over direct at p50, 3 ms later
+ * 214, and 10 ms later 194-199, each in interleaved blocks against the same cluster. The live
+ * view redraws every 50 ms and events carry the relay's own times, so nobody sees the wait.
+ */
+export const FLUSH_MS = 10;
 /** Lossless: the relay holds its sources past this much in flight. */
 export const LOSSLESS_IN_FLIGHT = 8 * 1024 * 1024;
 /** Lossy: past this much in flight, copies are skipped. */
@@ -75,7 +82,6 @@ export class WorkerObserver implements RelayObserver {
   /** How long the batch's span of the ring is: it ends where the ring's next write goes. */
   private ringBytes = 0;
   private flushScheduled = false;
-  private lastFlush = 0;
   private inFlight = 0;
   private sinkBehind = false;
   private held = false;
@@ -284,8 +290,7 @@ export class WorkerObserver implements RelayObserver {
     if (this.batchBytes >= BATCH_BYTES) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      if (entry.at - this.lastFlush >= FLUSH_MS) setImmediate(this.flushNow);
-      else setTimeout(this.flushNow, FLUSH_MS);
+      setTimeout(this.flushNow, FLUSH_MS);
     }
   }
 
@@ -299,7 +304,6 @@ export class WorkerObserver implements RelayObserver {
     this.used = 0;
     this.batchBytes = 0;
     this.ringBytes = 0;
-    this.lastFlush = preciseNow();
     this.worker.postMessage(batch, batch.t === 'batch' ? batch.buffers : []);
   }
 
