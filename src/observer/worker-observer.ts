@@ -3,7 +3,7 @@
  * or where it finds no room there into a buffer of the batch's own, and a per-process batch
  * names them. A batch is handed over once it holds BATCH_BYTES, and short of that FLUSH_MS
  * after its first entry: a stream, whose TLS records come one per turn, costs one message per
- * 64 KiB instead of one per 16 KiB record, and a keystroke's batch goes after its echo came
+ * 256 KiB instead of one per 16 KiB record, and a keystroke's batch goes after its echo came
  * back, not between the two (see FLUSH_MS). How soon the observer sees bytes never delays them:
  * they went onward before they were copied. The relay's events travel in the same batches, in
  * order (observer-messages.ts).
@@ -36,13 +36,16 @@ import type { ConnectionTap, RelayObserver } from './relay-observer.js';
 import { ringMemory, RingWriter } from './copy-ring.js';
 
 /**
- * A batch is handed over once it holds this much. Larger batches cost fewer messages, but the
- * ring's room comes back only as whole batches are decoded. When each batch was still copied
- * out of the ring into an ArrayBuffer of its own, 256 KiB batches raised the peak RSS of 100
- * sessions streaming through `--payload head` to 171-187 MiB against 161-162 at 64 KiB (128 KiB:
- * 167-171), and a 128 MiB stream measured no less CPU (0.62× the relay against 0.71×, the same run).
+ * A batch is handed over once it holds this much. Each hand-over costs both threads a message
+ * (its entries structured-cloned, the worker woken), and the observer a drain of its log and an
+ * open payload segment copied out of the ring (lent-bytes.ts). 128 MiB streams through
+ * `--payload head`, 7 interleaved pairs, per thread: at 64 KiB the relay's thread took 5.97-6.03
+ * ms/MiB and the observer's 2.49-2.56; at 256 KiB 5.62-5.67 and 1.68-1.76 (the process 1.2 ms/MiB
+ * less in all, 6% more throughput); at 1 MiB 5.60 and 1.48, with no less in all. (When each batch
+ * was still copied out of the ring into an ArrayBuffer of its own, 256 KiB raised the RSS of 100
+ * streaming sessions by 10-25 MiB; that copy is gone.)
  */
-export const BATCH_BYTES = 64 * 1024;
+export const BATCH_BYTES = 256 * 1024;
 /**
  * The observer's young generation, in MiB. V8 grows an isolate's young generation up to 48 MiB
  * (three 16 MiB semi-spaces) on a busy thread, and the observer's isolate is a second one beside
