@@ -25,7 +25,11 @@ export function fakePod(overrides: Partial<DemoPod> = {}): DemoPod {
 export interface RecordingOutputOptions {
   /** stdout/stderr return false once this many bytes are unacknowledged. */
   highWaterMark?: number;
-  /** With a highWaterMark: acknowledge everything and fire drain this often (ms). */
+  /**
+   * With a highWaterMark: this long after a write was refused, acknowledge everything and fire
+   * drain (ms). Only a refusal starts the wait, so however fast or slow the command writes, an
+   * output larger than the mark is refused at least once.
+   */
   drainEveryMs?: number;
 }
 
@@ -93,7 +97,7 @@ export class RecordingOutput implements CommandOutput {
   }
 
   stopDraining(): void {
-    if (this.drainTimer) clearInterval(this.drainTimer);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
     this.drainTimer = null;
   }
 
@@ -102,14 +106,13 @@ export class RecordingOutput implements CommandOutput {
     if (hwm === undefined) return true;
     this.inFlight += n;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    if (!this.drainTimer) {
-      this.drainTimer = setInterval(() => {
-        this.inFlight = 0;
-        for (const l of this.drainListeners) l();
-      }, this.options.drainEveryMs ?? 5);
-    }
     if (this.inFlight < hwm) return true;
     this.falseReturns += 1;
+    this.drainTimer ??= setTimeout(() => {
+      this.drainTimer = null;
+      this.inFlight = 0;
+      for (const l of this.drainListeners) l();
+    }, this.options.drainEveryMs ?? 5);
     return false;
   }
 }
