@@ -730,7 +730,11 @@ async function main() {
      */
     async function pairedThroughput(label, baseline, measured, transfer) {
       const check = (p, r, run) => {
-        if (r.bytes !== totalBytes) throw new Error(`${label} via ${p.name}, ${run}: ${r.bytes} bytes, expected ${totalBytes}${r.detail ? `: ${r.detail}` : ''}`);
+        if (r.bytes === totalBytes) return;
+        // kubectl can end a WebSocket exec with exit 0 and part of stdout (kubernetes/kubernetes#124571):
+        // what kubewire's log says it relayed down on that connection tells the two apart.
+        const relayed = p.log ? relayedDown(p.log) : null;
+        throw new Error(`${label} via ${p.name}, ${run}: ${r.bytes} bytes, expected ${totalBytes}${r.detail ? `: ${r.detail}` : ''}${relayed === null ? '' : `; kubewire's log: ${relayed} bytes relayed down on the stream's connection`}`);
       };
       for (const p of [baseline, ...measured]) {
         for (let w = 0; w < warmups; w++) {
@@ -778,6 +782,19 @@ async function main() {
         };
       };
       return new Map([baseline, ...measured].map((p) => [p, stats(p)]));
+    }
+
+    /** The s2c byte count of the last conn.close in kubewire's log that carried a stream (over 1 MiB down), or null. */
+    function relayedDown(log) {
+      let found = null;
+      try {
+        for (const line of readFileSync(log, 'utf8').split('\n')) {
+          if (!line.includes('"type":"conn.close"')) continue;
+          const down = JSON.parse(line).bytes?.s2c;
+          if (down > MiB) found = down;
+        }
+      } catch {}
+      return found;
     }
 
     const kubectlCat = (env) => async (p) => {
