@@ -14,7 +14,7 @@
  * Lent chunks (lent-bytes.ts) are queued as views too, and copied only if they are still
  * queued when the push that lent them ends (keepLent).
  */
-import { copyInto, isLent } from './lent-bytes.js';
+import { copyInto, isLent, joined } from './lent-bytes.js';
 
 /**
  * Work done by every ByteQueue in the process, for tests that check decoding cost without a
@@ -157,21 +157,16 @@ export class ByteQueue {
     this.lentFrom = -1;
     const chunks = this.chunks;
     if (from >= chunks.length) return;
-    let n = 0;
-    for (let k = from; k < chunks.length; k++) n += chunks[k]!.length;
-    const skip = from === this.first ? this.offset : 0;
-    const own = Buffer.allocUnsafe(n - skip);
-    let at = 0;
-    for (let k = from; k < chunks.length; k++) {
-      const c = k === from && skip > 0 ? chunks[k]!.subarray(skip) : chunks[k]!;
-      copyInto(own, at, c);
-      at += c.length;
-      byteQueueWork.chunkVisits++;
+    const held = chunks.splice(from);
+    // The first chunk's bytes already taken are not kept.
+    if (from === this.first && this.offset > 0) {
+      held[0] = held[0]!.subarray(this.offset);
+      this.offset = 0;
     }
+    const own = joined(held);
+    byteQueueWork.chunkVisits += held.length;
     byteQueueWork.bytesCopied += own.length;
-    chunks.length = from;
     chunks.push(own);
-    if (skip > 0) this.offset = 0;
   }
 
   /**

@@ -2,13 +2,13 @@
  * Lent bytes: a chunk that lies in shared memory belongs to the relay's ring
  * (src/observer/copy-ring.ts) and is the decoder's only for the push it came in; the ring's
  * room is written over once the push returns. The observer decodes straight out of the ring,
- * so copying a 64 KiB batch out of it (and allocating, and collecting, a buffer for it) is
+ * so copying each batch out of it (and allocating, and collecting, a buffer for it) is
  * paid only for the few bytes a decoder keeps past a push: a header cut in two, a payload
  * segment still growing, client bytes that wait for the server's answer.
  *
- * Every place that keeps a pushed view past the push keeps `keep(view)` instead, and every
- * ByteQueue copies what it still holds of lent chunks when its decoder's push ends
- * (ByteQueue#keepLent). A chunk in ordinary memory is the caller's to leave alone, as before,
+ * Every place that keeps a pushed view past the push keeps `keep(view)` instead, and a
+ * ByteQueue or a segment's parts copy what they still hold of lent chunks, joined (`joined`),
+ * when their decoder's push ends (ByteQueue#keepLent, SegmentParts#keepLent). A chunk in ordinary memory is the caller's to leave alone, as before,
  * and is kept as a view. test/codec/borrowed-input.test.ts holds every decoder to this: each
  * vector pushed from shared memory that is overwritten after every push decodes the same.
  */
@@ -19,9 +19,19 @@ export function isLent(bytes: Uint8Array): boolean {
 
 /** `view` itself, or a copy of it of the caller's own when it is lent. */
 export function keep(view: Buffer): Buffer {
-  if (!(view.buffer instanceof SharedArrayBuffer) || view.length === 0) return view;
-  const own = Buffer.allocUnsafe(view.length);
-  copyInto(own, 0, view);
+  return isLent(view) && view.length > 0 ? joined([view]) : view;
+}
+
+/** `pieces` copied, in order, into one buffer of the caller's own. */
+export function joined(pieces: readonly Buffer[]): Buffer {
+  let n = 0;
+  for (const p of pieces) n += p.length;
+  const own = Buffer.allocUnsafe(n);
+  let at = 0;
+  for (const p of pieces) {
+    copyInto(own, at, p);
+    at += p.length;
+  }
   return own;
 }
 

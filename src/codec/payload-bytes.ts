@@ -17,7 +17,7 @@
  * The parts are read, never written: they may be views of chunks that belong to the relay.
  */
 import { byteQueueWork } from './byte-queue.js';
-import { copyInto, isLent } from './lent-bytes.js';
+import { copyInto, isLent, joined } from './lent-bytes.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -208,17 +208,9 @@ export class SegmentParts {
    */
   keepLent(): void {
     if (this.lentFrom < 0) return;
-    const lent = this.parts.splice(this.lentFrom);
+    const own = joined(this.parts.splice(this.lentFrom));
     this.lentFrom = -1;
-    let n = 0;
-    for (const p of lent) n += p.length;
-    const own = Buffer.allocUnsafe(n);
-    let at = 0;
-    for (const p of lent) {
-      copyInto(own, at, p);
-      at += p.length;
-    }
-    byteQueueWork.bytesCopied += n;
+    byteQueueWork.bytesCopied += own.length;
     this.parts.push(own);
   }
 
