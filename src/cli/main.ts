@@ -9,9 +9,13 @@ import type { AuditFlags, AuditSettings } from './audit-setup.js';
 import { gatewayHelp } from '../demo/gateway-profiles.js';
 import { roleHelp } from '../demo/rbac.js';
 import { CliError, ExitCode } from '../io/errors.js';
+import { holdRelayYoungGeneration } from '../proxy/relay-heap.js';
 import { TRANSLATE_MODES } from '../translate/mode.js';
 import { StdoutOutput } from '../io/output.js';
 import { VERSION } from '../version.js';
+
+/** The commands whose thread relays kubectl's bytes (src/proxy/relay-heap.ts). */
+const RELAY_COMMANDS = new Set(['proxy', 'gateway', 'run', 'demo']);
 
 export function buildProgram(): Command {
   const program = new Command('kubewire')
@@ -19,7 +23,11 @@ export function buildProgram(): Command {
     .version(VERSION, '--version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .enablePositionalOptions();
+    .enablePositionalOptions()
+    // Before the command's modules load: loading alone grows V8's young generation.
+    .hook('preAction', (_program, command) => {
+      if (RELAY_COMMANDS.has(command.name())) holdRelayYoungGeneration();
+    });
 
   program
     .command('decode')
