@@ -30,17 +30,21 @@ export class EventStamper {
 
 /** RFC 3339 with microseconds, in UTC: 2026-11-21T10:57:03.123456Z. */
 export function timestampMicros(epochMs: number, extraMicros = 0): string {
-  // A busy stream stamps many events per millisecond: format the millisecond part once.
+  // A busy stream stamps thousands of events a second: the date and time up to the second are
+  // formatted once a second (toISOString per millisecond was 6% of the observer's thread under
+  // a 300 MiB/s stream), the six fraction digits by arithmetic.
   const ms = Math.floor(epochMs);
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastPrefix = new Date(ms).toISOString().slice(0, 23);
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastPrefix = new Date(second * 1000).toISOString().slice(0, 20);
   }
-  const micros = Math.floor(extraMicros) % 1000;
-  return `${lastPrefix}${micros < 10 ? '00' : micros < 100 ? '0' : ''}${micros}Z`;
+  const fraction = (ms - second * 1000) * 1000 + (Math.floor(extraMicros) % 1000);
+  return `${lastPrefix}${String(1_000_000 + fraction).slice(1)}Z`;
 }
 
-let lastMs = Number.NaN;
+/** The second (epoch seconds) last formatted, and its `YYYY-MM-DDTHH:MM:SS.` */
+let lastSecond = Number.NaN;
 let lastPrefix = '';
 
 /**
