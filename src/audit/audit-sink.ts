@@ -40,6 +40,7 @@ import { noteFor } from '../events/notes.js';
 import { LineArena } from '../sinks/line-arena.js';
 import { describeLogError } from '../sinks/log-files.js';
 import { AuditFile, partPath } from './audit-file.js';
+import { NO_BACKLOG, type StoreBacklog } from './store-backlog.js';
 import { ChainLinker, chainInfo, GENESIS, type LinkedRecord } from './chain.js';
 import { pieces } from './record-pieces.js';
 import { StdinRedactor, type RedactStdinMode } from './stdin-redactor.js';
@@ -69,17 +70,6 @@ export interface AuditOutput {
   /** A store that can be behind (a database with a local spool) says how far; files never are. */
   backlog?(): StoreBacklog;
 }
-
-/** How far a store is behind: what the gateway's `/metrics` shows as store lag and spool size. */
-export interface StoreBacklog {
-  /** When the oldest record not yet in the store was handed to it (ms since the epoch), or null. */
-  oldestUnstoredAt: number | null;
-  /** Bytes in the local spool waiting for the store. */
-  spoolBytes: number;
-}
-
-/** What a files log or store reports: never behind. */
-export const NO_BACKLOG: StoreBacklog = { oldestUnstoredAt: null, spoolBytes: 0 };
 
 /** Signs seals (`--audit-signing-key`, src/audit/seal-signature.ts). */
 export interface SealSigner {

@@ -5,10 +5,7 @@
  * (src/observer/audit-recording.ts).
  */
 import type { AuditFailMode } from '../audit/audit-sink.js';
-import { KeyFileError, readKeyFile } from '../audit/chain.js';
-import { whoAmI } from '../audit/identity.js';
 import type { RedactStdinMode } from '../audit/stdin-redactor.js';
-import { readSigningKey, SigningKeyError } from '../audit/seal-signature.js';
 import { CliError } from '../io/errors.js';
 import { defaultReplica, parseStoreSpec, REPLICA_NAME, type StoreSpec } from '../store/store-spec.js';
 import type { AuditStartFacts } from '../observer/observer-messages.js';
@@ -83,6 +80,8 @@ export function parseSize(text: string, flag = '--max-size', min = MIN_MAX_SIZE)
 /** The key of `--audit-key-file`, or null; a CliError when it cannot be read. */
 export async function readAuditKey(settings: AuditSettings): Promise<Buffer | null> {
   if (!settings.keyFile) return null;
+  // The audit modules are loaded for --audit only: without it the relay's thread never needs them.
+  const { KeyFileError, readKeyFile } = await import('../audit/chain.js');
   try {
     return await readKeyFile(settings.keyFile);
   } catch (e) {
@@ -94,6 +93,7 @@ export async function readAuditKey(settings: AuditSettings): Promise<Buffer | nu
 /** The PEM of `--audit-signing-key`, or null; a CliError when it cannot be read or is not Ed25519. */
 export async function readAuditSigningKey(settings: AuditSettings): Promise<string | null> {
   if (!settings.signingKeyFile) return null;
+  const { readSigningKey, SigningKeyError } = await import('../audit/seal-signature.js');
   try {
     return await readSigningKey(settings.signingKeyFile);
   } catch (e) {
@@ -104,6 +104,7 @@ export async function readAuditSigningKey(settings: AuditSettings): Promise<stri
 
 /** What `audit.start` says about the cluster and the acting user; never throws. */
 export async function auditStartFacts(upstream: Upstream): Promise<AuditStartFacts> {
+  const { whoAmI } = await import('../audit/identity.js');
   return {
     identity: await whoAmI(upstream),
     cluster: { server: upstream.server.toString(), context: upstream.contextName || null, via: upstream.describe() },

@@ -5,7 +5,7 @@
  * closed sets (verb, transport, outcome, rule ids, severity), never from user input or a
  * credential, so the series stay few and no secret can reach a scrape.
  */
-import type { StoreBacklog } from '../audit/audit-sink.js';
+import type { StoreBacklog } from '../audit/store-backlog.js';
 import type { GatewayReport } from './session-report.js';
 
 /** What the audit store says about itself (a files store is never behind: both 0). */

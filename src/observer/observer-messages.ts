@@ -8,7 +8,7 @@
  * sees a connection's `conn.open`, its bytes, its ends and its `conn.close` in the order the
  * relay made them, exactly as when everything ran on one thread.
  */
-import type { StoreBacklog } from '../audit/audit-sink.js';
+import type { StoreBacklog } from '../audit/store-backlog.js';
 import type { AuditSettings } from '../cli/audit-setup.js';
 import type { PayloadMode } from '../codec/decode-context.js';
 import type { GatewayReport } from '../gateway/session-report.js';

@@ -21,9 +21,9 @@ import { HttpForwarder } from './http-forwarder.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
 import type { TransportVerdicts } from '../translate/auto-verdicts.js';
 import { translationOf, type TranslateMode } from '../translate/mode.js';
-import { translateSpdyToWs } from '../translate/spdy-to-ws.js';
-import { translateWsToSpdy } from '../translate/ws-to-spdy.js';
-import { RbacPreflight } from '../translate/rbac-preflight.js';
+import type { translateSpdyToWs } from '../translate/spdy-to-ws.js';
+import type { translateWsToSpdy } from '../translate/ws-to-spdy.js';
+import type { RbacPreflight } from '../translate/rbac-preflight.js';
 import type { Upstream } from './upstream.js';
 
 export interface ProxyOptions {
@@ -87,16 +87,13 @@ export class KubewireProxy {
   private readonly tracker = new KubectlSessionTracker();
   private readonly tokenDigest = digest(`Bearer ${this.token}`);
   private readonly admission: ClientAdmission;
-  /** Translated sessions ask RBAC first for the verb they will be authorized as. */
-  private readonly preflight: RbacPreflight | undefined;
 
-  private constructor(private readonly opts: ProxyOptions) {
+  private constructor(private readonly opts: ProxyOptions, private readonly translators: Translators | null) {
     this.admission = opts.admission ?? { admit: (req) => (this.authorized(req) ? OWN_CREDENTIALS : UNAUTHORIZED) };
-    this.preflight = opts.translate && opts.translate !== 'off' ? RbacPreflight.forUpstream(opts.upstream) : undefined;
   }
 
   static async start(opts: ProxyOptions): Promise<KubewireProxy> {
-    const proxy = new KubewireProxy(opts);
+    const proxy = new KubewireProxy(opts, opts.translate && opts.translate !== 'off' ? await loadTranslators(opts.upstream) : null);
     await proxy.listen();
     return proxy;
   }
@@ -245,11 +242,31 @@ export class KubewireProxy {
       // Translation speaks upstream with kubewire's own credential: never for a gateway's clients,
       // whose own credentials (or impersonation) must carry every request.
       const translation = this.opts.admission ? null : translationOf(this.opts.translate, req, this.opts.verdicts);
-      if (translation === 'spdy-to-ws') void translateSpdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId(), preflight: this.preflight });
-      else if (translation === 'ws-to-spdy') void translateWsToSpdy(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId(), preflight: this.preflight });
+      const t = this.translators;
+      if (translation === 'spdy-to-ws' && t) void t.spdyToWs(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId(), preflight: t.preflight });
+      else if (translation === 'ws-to-spdy' && t) void t.wsToSpdy(req, socket, head, { ...ctx, upstreamConn: this.tracker.connId(), preflight: t.preflight });
       else void tunnelUpgrade(req, socket, head, ctx);
     });
   }
+}
+
+/**
+ * The translation bridges (src/translate), loaded only with `--translate`: they bring the SPDY
+ * and WebSocket codecs, zlib in JavaScript (pako) and the session facts onto the relay's thread,
+ * which a proxy that relays byte-exactly never runs (its observer decodes on its own thread).
+ * Translated sessions ask RBAC first for the verb they will be authorized as (`preflight`).
+ */
+interface Translators {
+  spdyToWs: typeof translateSpdyToWs;
+  wsToSpdy: typeof translateWsToSpdy;
+  preflight: RbacPreflight;
+}
+
+async function loadTranslators(upstream: Upstream): Promise<Translators> {
+  const [{ translateSpdyToWs: spdyToWs }, { translateWsToSpdy: wsToSpdy }, { RbacPreflight: Preflight }] = await Promise.all([
+    import('../translate/spdy-to-ws.js'), import('../translate/ws-to-spdy.js'), import('../translate/rbac-preflight.js'),
+  ]);
+  return { spdyToWs, wsToSpdy, preflight: Preflight.forUpstream(upstream) };
 }
 
 /** The holder of the proxy's own token: the kubeconfig's credential goes upstream. */
