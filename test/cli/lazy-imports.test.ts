@@ -144,7 +144,7 @@ describe('the upstream loads client-node only for an auth-provider', () => {
     expect(heavyIn(r)).toEqual(['@kubernetes/client-node']);
   });
 
-  it('kubewire proxy --no-tui starts without client-node, ink or react', async () => {
+  it('kubewire proxy --no-tui starts without client-node, ink, react, the translation bridges or the audit chain', async () => {
     const { log, env } = importLog();
     const child = spawn(process.execPath, [
       `--import=${RECORDER}`, join(REPO_ROOT, 'bin', 'kubewire.js'), 'proxy', '--no-tui',
@@ -166,5 +166,8 @@ describe('the upstream loads client-node only for an auth-provider', () => {
     const modules = modulesIn(log);
     expect(modules.some((u) => u.endsWith('/dist/src/proxy/proxy-server.js'))).toBe(true);
     expect(HEAVY.filter((p) => packages(modules).has(p))).toEqual([]);
+    // Without --translate and --audit, neither the translation bridges nor the audit chain load.
+    const unused = ['translate/spdy-to-ws.js', 'translate/ws-to-spdy.js', 'translate/rbac-preflight.js', 'audit/chain.js', 'audit/identity.js', 'audit/seal-signature.js'];
+    expect(unused.filter((m) => modules.some((u) => u.endsWith(`/dist/src/${m}`)))).toEqual([]);
   });
 });

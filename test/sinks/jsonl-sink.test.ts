@@ -10,7 +10,7 @@ import { noteFor } from '../../src/events/notes.js';
 import { EVENT_SCHEMA } from '../../src/events/schema.js';
 import { EventStamper, timestampMicros } from '../../src/events/stamp.js';
 import type { EventBody, KubewireEvent } from '../../src/events/types.js';
-import { defaultLogPath, JsonlSink } from '../../src/sinks/jsonl-sink.js';
+import { defaultLogPath, JsonlSink, LINGER_BYTES, LINGER_MS } from '../../src/sinks/jsonl-sink.js';
 
 // ajv is CommonJS: under NodeNext the default import is the module object for TypeScript.
 const Ajv = Ajv2020 as unknown as typeof Ajv2020.default;
@@ -240,6 +240,58 @@ describe('JsonlSink: batched writes', () => {
     expect(sizes.length).toBeGreaterThan(total / (1024 * 1024));
     expect(sizes.length).toBeLessThan(events.length / 5);
     for (const n of sizes) expect(n).toBeLessThanOrEqual(1024 * 1024);
+  });
+
+  it('lets short lines linger LINGER_MS, then writes what came meanwhile in one write', async () => {
+    const dir = fresh();
+    const path = join(dir, 'linger.jsonl');
+    const sink = await JsonlSink.open(path);
+    const sizes = await recordWriteSizes(dir);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const first = Array.from({ length: 3 }, (_, i) => event(i, 100));
+      for (const e of first) sink.write(e);
+      await Promise.resolve();
+      expect(sizes).toHaveLength(0);
+      // More lines within the linger join the same write.
+      const more = Array.from({ length: 3 }, (_, i) => event(3 + i, 100));
+      for (const e of more) sink.write(e);
+      await vi.advanceTimersByTimeAsync(LINGER_MS - 1);
+      expect(sizes).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sizes).toHaveLength(1);
+      expect(readLines(path)).toEqual(JSON.parse(JSON.stringify([...first, ...more])));
+    } finally {
+      vi.useRealTimers();
+    }
+    await sink.close();
+  });
+
+  it('writes at once when LINGER_BYTES wait, and close does not wait for the linger', async () => {
+    const dir = fresh();
+    const path = join(dir, 'no-linger.jsonl');
+    const sink = await JsonlSink.open(path);
+    const sizes = await recordWriteSizes(dir);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      // One short line lingers; a long one behind it brings the backlog past LINGER_BYTES.
+      const short = event(0, 100);
+      const long = event(1, LINGER_BYTES);
+      sink.write(short);
+      await Promise.resolve();
+      expect(sizes).toHaveLength(0);
+      sink.write(long);
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(sizes).toHaveLength(1);
+      // Closing writes a lingering line without waiting for its timer.
+      const last = event(2, 100);
+      sink.write(last);
+      await sink.close();
+      expect(readLines(path)).toEqual(JSON.parse(JSON.stringify([short, long, last])));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('finishes a short write with the rest, in order', async () => {
