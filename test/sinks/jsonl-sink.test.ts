@@ -242,13 +242,23 @@ describe('JsonlSink: batched writes', () => {
     for (const n of sizes) expect(n).toBeLessThanOrEqual(1024 * 1024);
   });
 
-  it('lets short lines linger LINGER_MS, then writes what came meanwhile in one write', async () => {
+  /** A sink whose write sizes are recorded, run with fake timers (the linger's) for `body`. */
+  async function withLingerClock(body: (sink: JsonlSink, path: string, sizes: number[]) => Promise<void>): Promise<void> {
     const dir = fresh();
     const path = join(dir, 'linger.jsonl');
     const sink = await JsonlSink.open(path);
     const sizes = await recordWriteSizes(dir);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
+      await body(sink, path, sizes);
+    } finally {
+      vi.useRealTimers();
+    }
+    await sink.close();
+  }
+
+  it('lets short lines linger LINGER_MS, then writes what came meanwhile in one write', async () => {
+    await withLingerClock(async (sink, path, sizes) => {
       const first = Array.from({ length: 3 }, (_, i) => event(i, 100));
       for (const e of first) sink.write(e);
       await Promise.resolve();
@@ -261,19 +271,11 @@ describe('JsonlSink: batched writes', () => {
       await vi.advanceTimersByTimeAsync(1);
       expect(sizes).toHaveLength(1);
       expect(readLines(path)).toEqual(JSON.parse(JSON.stringify([...first, ...more])));
-    } finally {
-      vi.useRealTimers();
-    }
-    await sink.close();
+    });
   });
 
   it('writes at once when LINGER_BYTES wait, and close does not wait for the linger', async () => {
-    const dir = fresh();
-    const path = join(dir, 'no-linger.jsonl');
-    const sink = await JsonlSink.open(path);
-    const sizes = await recordWriteSizes(dir);
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    try {
+    await withLingerClock(async (sink, path, sizes) => {
       // One short line lingers; a long one behind it brings the backlog past LINGER_BYTES.
       const short = event(0, 100);
       const long = event(1, LINGER_BYTES);
@@ -289,9 +291,7 @@ describe('JsonlSink: batched writes', () => {
       sink.write(last);
       await sink.close();
       expect(readLines(path)).toEqual(JSON.parse(JSON.stringify([short, long, last])));
-    } finally {
-      vi.useRealTimers();
-    }
+    });
   });
 
   it('finishes a short write with the rest, in order', async () => {
