@@ -6,7 +6,6 @@
  */
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
-import type net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EventBody, SessionUser } from '../events/types.js';
@@ -16,7 +15,7 @@ import type { RelayObserver } from '../observer/relay-observer.js';
 import { KubectlSessionTracker } from '../session/connection-ids.js';
 import { createDemoTls } from '../tls/local-ca.js';
 import { statusBody, UNAUTHORIZED, type Admission, type Admitted, type ClientAdmission } from './client-admission.js';
-import { answerClientError, frontDoor } from './front-door.js';
+import { answerClientError, answerPlainHttp, HANDSHAKE_TIMEOUT_MS } from './front-door.js';
 import { HttpForwarder } from './http-forwarder.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
 import type { TransportVerdicts } from '../translate/auto-verdicts.js';
@@ -81,7 +80,6 @@ export class KubewireProxy {
   caCertPem = '';
   connections = 0;
   private server: Server | null = null;
-  private door: net.Server | null = null;
   private forwarder: HttpForwarder | null = null;
   private readonly sockets = new Set<Duplex>();
   private readonly tracker = new KubectlSessionTracker();
@@ -105,30 +103,24 @@ export class KubewireProxy {
     this.forwarder = new HttpForwarder(this.opts.upstream, this.opts.observer);
     // HTTP/1.1 only: upgrades need it, and kubectl falls back to it for REST.
     const clientCa = this.opts.clientCaPem ? { requestCert: true, rejectUnauthorized: false, ca: this.opts.clientCaPem } : {};
-    const server = createServer({ cert: tls.certPem, key: tls.keyPem, ...clientCa, ALPNProtocols: ['http/1.1'], connectionsCheckingInterval: (this.opts.timeouts ?? SERVER_TIMEOUTS).checkMs });
+    const server = createServer({ cert: tls.certPem, key: tls.keyPem, ...clientCa, ALPNProtocols: ['http/1.1'], handshakeTimeout: HANDSHAKE_TIMEOUT_MS, connectionsCheckingInterval: (this.opts.timeouts ?? SERVER_TIMEOUTS).checkMs });
     server.on('request', (req, res) => this.onRequest(req, res));
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     server.on('connection', (s: Duplex) => this.track(s));
     server.on('secureConnection', (s: Duplex) => this.track(s));
-    server.on('tlsClientError', () => {});
+    server.on('tlsClientError', answerPlainHttp);
     server.on('clientError', answerClientError);
     // Explicit, so a head that never completes is answered within about HEADERS_TIMEOUT_MS
     // (Node checks every 30 s by default: a partial head lived 81 s).
     const timeouts = this.opts.timeouts ?? SERVER_TIMEOUTS;
     server.headersTimeout = timeouts.headersMs;
     server.requestTimeout = timeouts.requestMs;
-    const door = frontDoor(server);
-    door.on('connection', (s: Duplex) => this.track(s));
     await new Promise<void>((resolve, reject) => {
-      door.once('error', reject);
-      door.listen(this.opts.port, this.opts.host, () => resolve());
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => resolve());
     });
-    // The HTTPS server never listens itself (the door does), and Node starts checking the
-    // timeouts above when a server emits 'listening'.
-    server.emit('listening');
     this.server = server;
-    this.door = door;
-    const addr = door.address();
+    const addr = server.address();
     if (addr === null || typeof addr === 'string') throw new Error('no listen address');
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     this.url = `https://${host}:${addr.port}`;
@@ -151,13 +143,11 @@ export class KubewireProxy {
 
   async stop(): Promise<void> {
     const server = this.server;
-    const door = this.door;
     this.server = null;
-    this.door = null;
     this.forwarder?.close();
     // close() stops accepting but waits for open connections, so end those first: each side
     // gets a FIN, and whatever has not closed a moment later is destroyed.
-    const closed = Promise.all([server, door].map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : Promise.resolve())));
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     for (const s of this.sockets) s.end();
     await new Promise((r) => setTimeout(r, this.sockets.size ? 200 : 0));
     for (const s of this.sockets) s.destroy();

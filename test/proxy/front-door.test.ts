@@ -58,6 +58,15 @@ describe('the proxy listener', () => {
     expect(PLAIN_HTTP_ANSWER).toContain('Client sent an HTTP request to an HTTPS server.');
   });
 
+  it('answers every request line OpenSSL takes for HTTP, and closes on other bytes without a word', async () => {
+    for (const method of ['POST', 'HEAD', 'PUT', 'CONNECT']) {
+      const s = net.connect({ host: '127.0.0.1', port: proxy.port });
+      expect(await exchange(s, `${method} /api HTTP/1.1\r\nHost: x\r\n\r\n`), method).toBe(PLAIN_HTTP_ANSWER);
+    }
+    const s = net.connect({ host: '127.0.0.1', port: proxy.port });
+    expect(await exchange(s, 'SSH-2.0-OpenSSH_9.2\r\n')).toBe('');
+  });
+
   it('answers an invalid request with 400', async () => {
     expect(await overTls('NOT A REQUEST\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\r\n\r\n400 Bad Request$/);
   });
