@@ -15,7 +15,7 @@ import type { RelayObserver } from '../observer/relay-observer.js';
 import { KubectlSessionTracker } from '../session/connection-ids.js';
 import { createDemoTls } from '../tls/local-ca.js';
 import { statusBody, UNAUTHORIZED, type Admission, type Admitted, type ClientAdmission } from './client-admission.js';
-import { answerClientError, answerPlainHttp, HANDSHAKE_TIMEOUT_MS } from './front-door.js';
+import { answerClientError, answerPlainHttp, HANDSHAKE_TIMEOUT_MS } from './listener-answers.js';
 import { HttpForwarder } from './http-forwarder.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
 import type { TransportVerdicts } from '../translate/auto-verdicts.js';

@@ -12,7 +12,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/event-bus.js';
 import { LocalObserver } from '../../src/observer/local-observer.js';
-import { PLAIN_HTTP_ANSWER } from '../../src/proxy/front-door.js';
+import { PLAIN_HTTP_ANSWER } from '../../src/proxy/listener-answers.js';
 import { loadUpstream } from '../../src/proxy/kubeconfig-upstream.js';
 import { KubewireProxy } from '../../src/proxy/proxy-server.js';
 
