@@ -63,17 +63,20 @@ async function stopChain(c: Chain | undefined): Promise<void> {
 const events = loggedEvents;
 
 /**
- * The events of the last translated session in `log`, once both of its legs are closed (the
- * log is written off the relay thread, so it may lag kubectl's exit).
+ * The events of the translated session in `log` whose client leg asked for `marker` (a piece of
+ * its decoded request target), once both of its legs are closed. The log is written off the
+ * relay thread and a moment after the events (the relay's batches, the log's linger), so right
+ * after kubectl exits it may not hold this command's session yet, and may still be taking the
+ * one before: the last session in the log is not always this command's.
  */
-function lastTranslatedSession(log: string): Promise<LoggedEvent[]> {
-  return waitUntil('both legs of the last translated session closed', () => {
-    const all = events(log);
-    const session = all.filter((e) => e.type === 'conn.open' && e.translated).pop()?.session;
-    const mine = all.filter((e) => e.session === session);
+function translatedSessionOf(log: string, marker: string): Promise<LoggedEvent[]> {
+  return waitUntil(`both legs of the translated session of ${marker} closed`, () => {
+    const all = events(log) as (LoggedEvent & { target?: string })[];
+    const request = all.filter((e) => e.type === 'upgrade.request' && e.target !== undefined && decodeURIComponent(e.target.replace(/\+/g, ' ')).includes(marker)).pop();
+    const mine = request ? all.filter((e) => e.session === request.session) : [];
     const legs = mine.filter((e) => e.type === 'conn.open' && e.translated).map((e) => e.conn);
     const closed = mine.filter((e) => e.type === 'conn.close' && legs.includes(e.conn));
-    return session && legs.length === 2 && closed.length === 2 ? mine : undefined;
+    return legs.length === 2 && closed.length === 2 ? mine : undefined;
   }, 10_000);
 }
 
@@ -143,7 +146,7 @@ describe.skipIf(!v || !apache)('kubectl 1.33 over WebSocket, a gateway that refu
     expect(want.code).toBe(3);
     const r = await run(OUT_ERR_EXIT);
     expect([r.code, r.stdout, withoutReaderRace(r.stderr)], c!.gw.output()).toEqual([want.code, want.stdout, withoutReaderRace(want.stderr)]);
-    const all = await lastTranslatedSession(c!.log);
+    const all = await translatedSessionOf(c!.log, 'exit 3');
     const opens = all.filter((e) => e.type === 'conn.open' && e.translated);
     const client = opens.find((e) => e.translated!.leg === 'client')!;
     const upstream = opens.find((e) => e.translated!.leg === 'upstream')!;
@@ -178,7 +181,7 @@ describe.skipIf(!v || !apache)('kubectl 1.33 over WebSocket, a gateway that refu
   it('a long exec keeps both legs alive: pings answered and sent on the WebSocket leg, SPDY pings upstream', async () => {
     const r = await run(['exec', 'web', '-c', 'app', '--', 'sh', '-c', 'echo start; sleep 7; echo done']);
     expect([r.code, r.stdout, r.stderr]).toEqual([0, 'start\ndone\n', '']);
-    const all = (await lastTranslatedSession(c!.log)) as (LoggedEvent & { dir?: string; kind?: string; frame?: string })[];
+    const all = (await translatedSessionOf(c!.log, 'sleep 7')) as (LoggedEvent & { dir?: string; kind?: string; frame?: string })[];
     const leg = (name: string) => all.find((e) => e.type === 'conn.open' && e.translated?.leg === name)!.conn;
     const [client, upstream] = [leg('client'), leg('upstream')];
     const wsFrames = all.filter((e) => e.type === 'ws.frame' && e.conn === client).map((e) => `${e.kind} ${e.dir}`);
@@ -207,7 +210,7 @@ describe.skipIf(!v || !apache)('kubectl 1.33 over WebSocket, a gateway that refu
     expect(r.code).toBe(1);
     // The refusal of the translated WebSocket attempt is the SPDY upstream's 400 Status, passed
     // on verbatim; kubectl then retries over SPDY, which the gateway refuses, and prints that.
-    const all = await lastTranslatedSession(c!.log);
+    const all = await translatedSessionOf(c!.log, 'container=nope');
     const legs = all.filter((e) => e.type === 'conn.open' && e.translated);
     const refusals = all.filter((e) => e.type === 'upgrade.response' && e.status === 400 && legs.some((l) => l.conn === e.conn));
     expect(refusals.length).toBeGreaterThanOrEqual(2);
