@@ -314,8 +314,6 @@ function measurePair(copySetup, caseSetup, chunks, length) {
   return { ratio: median(ratios), copyMibps: median(copyRates), mibps: median(caseRates) };
 }
 
-// -- run -------------------------------------------------------------------------------------------
-
 // -- cold: a fresh process's first pass, run by the parent as `--cold STREAM MODE` ---------------
 
 const coldAt = process.argv.indexOf('--cold');
@@ -340,6 +338,8 @@ function coldRate(stream, mode) {
   }
   return JSON.parse(r.stdout).mibps;
 }
+
+// -- run -------------------------------------------------------------------------------------------
 
 const started = performance.now();
 for (const stream of streams) verify(stream);

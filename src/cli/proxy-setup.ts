@@ -10,7 +10,6 @@ import { CliError } from '../io/errors.js';
 import type { Output } from '../io/output.js';
 import { WorkerObserver } from '../observer/worker-observer.js';
 import { loadUpstream } from '../proxy/kubeconfig-upstream.js';
-import { holdRelayYoungGeneration } from '../proxy/relay-heap.js';
 import type { ClientAdmission } from '../proxy/client-admission.js';
 import { KubewireProxy, type ProxyOptions } from '../proxy/proxy-server.js';
 import type { Upstream } from '../proxy/upstream.js';
@@ -92,8 +91,6 @@ export async function startProxy(flags: ProxyFlags, listen: ListenAddress, kubec
     stdoutLog: flags.serving?.stdoutLog ? { fd: 1, limit: flags.serving.stdoutLog.limit } : null,
   });
   flags.serving?.stdoutLog?.attach(observer);
-  // The worker's isolate set V8's flags back (relay-heap.ts).
-  holdRelayYoungGeneration();
   const abandon = async (): Promise<void> => void (await observer.shutdown('start failed', 0));
   if (auditing) {
     try {

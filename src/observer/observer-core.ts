@@ -156,17 +156,12 @@ export class ObserverCore {
               tap.push(e.dir, Buffer.from(buffers[e.buf]!, e.off, e.len));
               break;
             }
-            // The chunks that follow it in the ring, of the same connection and direction, go
-            // in the same push (a 16 KiB TLS record each, where a frame is often cut in two):
-            // what a frame decoder holds at the end of a push it copies (lent-bytes.ts), what a
-            // push completes it never does. Their events take the first chunk's time.
-            let len = e.len;
-            for (let next = entries[i + 1]; next !== undefined && next.k === 'data' && next.buf < 0 && next.conn === e.conn && next.dir === e.dir && next.off === e.off + len; next = entries[i + 1]) {
-              len += next.len;
-              i++;
-            }
+            // One entry is a run of chunks that followed each other in the ring, of one
+            // connection and direction (the relay joins them, worker-observer.ts), decoded in one
+            // push: what a frame decoder holds at the end of a push it copies (lent-bytes.ts),
+            // what a push completes it never does. Their events take the first chunk's time.
             // One view of the ring, or two where the bytes cross its end.
-            for (let at = span + e.off, left = len; left > 0; ) {
+            for (let at = span + e.off, left = e.len; left > 0; ) {
               const view = this.ring.view(at, left);
               tap.push(e.dir, view);
               at += view.length;

@@ -34,6 +34,7 @@ import { SessionObserver } from '../session/session-observer.js';
 import type { AuditStartFacts, FromObserver, ObserverConfig, RelayEntry, ToObserver } from './observer-messages.js';
 import type { ConnectionTap, RelayObserver } from './relay-observer.js';
 import { ringMemory, RingWriter } from './copy-ring.js';
+import { afterIsolateStart } from '../proxy/relay-heap.js';
 
 /**
  * A batch is handed over once it holds this much. Each hand-over costs both threads a message
@@ -127,6 +128,8 @@ export class WorkerObserver implements RelayObserver {
       worker.once('exit', (listeners.exit = (code) => reject(new Error(`exited with code ${code}`))));
     }).catch((e: Error) => ({ t: 'fatal' as const, code: 'KW_ERR_OBSERVER' as const, message: `the observer could not start: ${e.message}`, exitCode: 1 }));
     worker.off('message', listeners.message!).off('error', listeners.error!).off('exit', listeners.exit!);
+    // The worker's isolate set V8's flags back (src/proxy/relay-heap.ts).
+    afterIsolateStart();
     if (first.t !== 'ready') {
       await worker.terminate();
       if (first.t === 'fatal') throw new CliError(first.code, first.message, first.exitCode);

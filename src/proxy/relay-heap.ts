@@ -26,7 +26,15 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-/** Before the relay's modules load, and again after every worker it starts. */
+let held = false;
+
+/** Called before the relay's modules load (main.ts). */
 export function holdRelayYoungGeneration(): void {
+  held = true;
   setFlagsFromString('--semi-space-growth-factor=1');
+}
+
+/** Called once an isolate (a worker) started, which set the flag back: sets it again if the relay holds it. */
+export function afterIsolateStart(): void {
+  if (held) setFlagsFromString('--semi-space-growth-factor=1');
 }

@@ -11,17 +11,17 @@ import { REPO_ROOT } from '../support/vectors.js';
 
 const MiB = 1024 * 1024;
 
-/** The largest new space (both semi-spaces, bytes) a fresh process reaches; `hold`: call holdRelayYoungGeneration before and after the worker. */
+/** The largest new space (both semi-spaces, bytes) a fresh process reaches; `hold`: call holdRelayYoungGeneration before it; afterIsolateStart follows the worker's start either way. */
 function peakNewSpace(hold: boolean): number {
   const module = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'proxy', 'relay-heap.js')).href;
   const script = `
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
-const { holdRelayYoungGeneration } = await import(${JSON.stringify(module)});
+const { holdRelayYoungGeneration, afterIsolateStart } = await import(${JSON.stringify(module)});
 if (${hold}) holdRelayYoungGeneration();
 const worker = new Worker('setInterval(() => {}, 1000)', { eval: true });
 await new Promise((resolve) => worker.once('online', resolve));
-if (${hold}) holdRelayYoungGeneration();
+afterIsolateStart();
 const newSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
 const kept = [];
 let peak = newSpace();
