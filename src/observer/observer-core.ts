@@ -30,7 +30,7 @@ import type { AuditStartFacts, FromObserver, MirrorItem, ObserverConfig, RelayEn
 export const MIRROR_INTERVAL_MS = 50;
 /** How often the store's backlog (and the log's dropped lines) are looked at for the gateway's metrics (sent only when they changed). */
 export const BACKLOG_INTERVAL_MS = 500;
-/** The relay hears how much was decoded once this much adds up: an ack per batch would wake it per 256 KiB. */
+/** The relay hears how much was decoded once this much adds up: an ack per small batch (a keystroke's) would wake it each time. */
 export const ACK_BYTES = 1024 * 1024;
 /** At shutdown, how long the stdout log may take to write what waits before it is let go. */
 export const LOG_DRAIN_MS = 5000;

@@ -3,7 +3,7 @@
  * or where it finds no room there into a buffer of the batch's own, and a per-process batch
  * names them. A batch is handed over once it holds BATCH_BYTES, and short of that FLUSH_MS
  * after its first entry: a stream, whose TLS records come one per turn, costs one message per
- * 256 KiB instead of one per 16 KiB record, and a keystroke's batch goes after its echo came
+ * MiB instead of one per 16 KiB record, and a keystroke's batch goes after its echo came
  * back, not between the two (see FLUSH_MS). How soon the observer sees bytes never delays them:
  * they went onward before they were copied. The relay's events travel in the same batches, in
  * order (observer-messages.ts).
@@ -38,15 +38,19 @@ import { afterIsolateStart } from '../proxy/relay-heap.js';
 
 /**
  * A batch is handed over once it holds this much. Each hand-over costs both threads a message
- * (its entries structured-cloned, the worker woken), and the observer a drain of its log and an
- * open payload segment copied out of the ring (lent-bytes.ts). 128 MiB streams through
+ * (its entries structured-cloned, the worker woken: an eventfd write, and on this 2-core VM the
+ * woken thread often takes the relay's core there and then), and the observer a drain of its log
+ * and an open payload segment copied out of the ring (lent-bytes.ts). 128 MiB streams through
  * `--payload head`, 7 interleaved pairs, per thread: at 64 KiB the relay's thread took 5.97-6.03
  * ms/MiB and the observer's 2.49-2.56; at 256 KiB 5.62-5.67 and 1.68-1.76 (the process 1.2 ms/MiB
- * less in all, 6% more throughput); at 1 MiB 5.60 and 1.48, with no less in all. (When each batch
- * was still copied out of the ring into an ArrayBuffer of its own, 256 KiB raised the RSS of 100
- * streaming sessions by 10-25 MiB; that copy is gone.)
+ * less in all, 6% more throughput). On a faster machine (the bare relay at 1.2 ms/MiB), 256 MiB
+ * streams, 9 pairs: at 1 MiB the observer took 0.27 ms/MiB against 0.43 at 256 KiB, and
+ * `--payload head` moved 0.83x the bare relay's bytes against 0.77x. A batch is 2-3 ms of a fast
+ * stream: the observer still sees it long before anyone looks.
  */
-export const BATCH_BYTES = 256 * 1024;
+export const BATCH_BYTES = 1024 * 1024;
+/** A copy that finds no room in the ring goes into a buffer of this size (or one of its own, from this size up). */
+const OVERFLOW_BUFFER_BYTES = 256 * 1024;
 /**
  * The observer's young generation, in MiB. V8 grows an isolate's young generation up to 48 MiB
  * (three 16 MiB semi-spaces) on a busy thread, and the observer's isolate is a second one beside
@@ -273,13 +277,13 @@ export class WorkerObserver implements RelayObserver {
       buf = -1;
       off = this.ringBytes;
       this.ringBytes += n;
-    } else if (n >= BATCH_BYTES) {
+    } else if (n >= OVERFLOW_BUFFER_BYTES) {
       const own = Buffer.allocUnsafeSlow(n);
       chunk.copy(own);
       buf = this.buffers.push(own.buffer as ArrayBuffer) - 1;
     } else {
       if (!this.current || this.current.length - this.used < n) {
-        this.current = Buffer.allocUnsafeSlow(BATCH_BYTES);
+        this.current = Buffer.allocUnsafeSlow(OVERFLOW_BUFFER_BYTES);
         this.used = 0;
         this.buffers.push(this.current.buffer as ArrayBuffer);
       }
