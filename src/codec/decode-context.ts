@@ -35,11 +35,11 @@ export interface DecodedEvent {
 class LazyDecodedEvent implements DecodedEvent {
   private noteText: string | undefined;
 
-  constructor(readonly body: EventBody, private readonly bytes: PayloadBytes | undefined) {}
+  constructor(readonly body: EventBody, private readonly bytes: PayloadBytes | undefined, private readonly preview: boolean) {}
 
   get note(): string {
     // A note previews at most the first 32 bytes (preview.ts): one more tells it there are more.
-    this.noteText ??= noteFor(this.body, this.bytes?.head(PREVIEW_BYTES + 1));
+    this.noteText ??= noteFor(this.body, this.preview ? this.bytes?.head(PREVIEW_BYTES + 1) : undefined);
     return this.noteText;
   }
 
@@ -93,7 +93,8 @@ export class DecodeContext {
   }
 
   private deliver(body: EventBody, raw?: Buffer | PayloadBytes): void {
-    this.listener(new LazyDecodedEvent(body, raw === undefined || raw instanceof PayloadBytes ? raw : PayloadBytes.of(raw)));
+    // `--payload none` records sizes only: a note that previewed the bytes would record them.
+    this.listener(new LazyDecodedEvent(body, raw === undefined || raw instanceof PayloadBytes ? raw : PayloadBytes.of(raw), this.payloadMode !== 'none'));
   }
 
   /** Where a direction's bytes stopped inside a unit, if they did. */

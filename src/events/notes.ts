@@ -1,7 +1,8 @@
 /**
  * The `note` of every event: one short line that the TUI, the console lines and `jq` users all
  * read, so the wording lives in one place. `raw` is the payload as it crossed the wire, when
- * the event carries one; notes never depend on the payload recording mode.
+ * the event carries one and the payload recording mode records bytes (`--payload none` records
+ * sizes only, so its notes preview nothing).
  */
 import type { EventBody, K8sStatusInfo } from './types.js';
 import { formatBytes, previewBytes, previewText } from './preview.js';

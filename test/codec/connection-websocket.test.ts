@@ -368,6 +368,26 @@ describe('digests', () => {
   });
 });
 
+describe('payload recording modes', () => {
+  it('--payload none records sizes only: no payload, and no note previews the bytes', () => {
+    const { c, s } = wsExec(V5);
+    c.add(cframe(OP.binary, chan(0, 'hunter2-typed\n')));
+    s.add(sframe(OP.binary, chan(1, 'secret-output\n')));
+    const none = decodeAll([c.bytes], [s.bytes], { payload: 'none' }).events;
+    const data = ofType(none, 'k8s.data');
+    expect(data.map((e) => [e.stream, e.size, e.truncated, e.payload, e.note])).toEqual([
+      ['stdin', 14, true, undefined, 'stdin 14 B'],
+      ['stdout', 14, true, undefined, 'stdout 14 B'],
+    ]);
+    const text = JSON.stringify(none);
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toContain('secret-output');
+    // Head records the bytes anyway, and its notes preview them.
+    const head = ofType(decodeAll([c.bytes], [s.bytes], { payload: 'head' }).events, 'k8s.data');
+    expect(head.map((e) => e.note)).toEqual(['stdin 14 B "hunter2-typed\\n"', 'stdout 14 B "secret-output\\n"']);
+  });
+});
+
 describe('the other channel protocols', () => {
   it('v4.channel.k8s.io: a JSON status with exit code 7', () => {
     const { c, s } = wsExec(V4);
