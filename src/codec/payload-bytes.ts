@@ -90,6 +90,33 @@ export class PayloadBytes {
     return this.rawViews(this.length);
   }
 
+  /**
+   * Every byte, unmasked, in pieces of at most `max` bytes, each as views of the parts it lies in
+   * (as `views` gives them): a writer that must cut a payload into smaller frames (a translation
+   * bridge's SPDY DATA frames) copies nothing, where cutting `all()` joined every payload that
+   * came in several reads into fresh memory first.
+   */
+  pieces(max: number): Buffer[][] {
+    const out: Buffer[][] = [];
+    let piece: Buffer[] = [];
+    let room = max;
+    for (const view of this.views()) {
+      for (let at = 0; at < view.length; ) {
+        const n = Math.min(room, view.length - at);
+        piece.push(at === 0 && n === view.length ? view : view.subarray(at, at + n));
+        at += n;
+        room -= n;
+        if (room === 0) {
+          out.push(piece);
+          piece = [];
+          room = max;
+        }
+      }
+    }
+    if (piece.length > 0) out.push(piece);
+    return out;
+  }
+
   /** Every byte, unmasked, in one buffer (a view when it already is one), kept once built. */
   all(): Buffer {
     if (this.whole === null) {

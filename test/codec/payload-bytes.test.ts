@@ -1,6 +1,6 @@
 /**
- * PayloadBytes against a plain unmasked copy: every read (byteAt, head, all, from) of bytes
- * split into any parts, masked with any key index, gives the bytes the reference gives.
+ * PayloadBytes against a plain unmasked copy: every read (byteAt, head, all, from, pieces) of
+ * bytes split into any parts, masked with any key index, gives the bytes the reference gives.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -70,6 +70,32 @@ describe('PayloadBytes', () => {
         },
       ),
       { seed: 0x7061_796c, numRuns: 300 },
+    );
+  });
+});
+
+describe('PayloadBytes.pieces', () => {
+  it('cuts every byte into pieces of at most max, in order, as views of the parts when unmasked', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 200 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 8 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 70 }),
+        (data, sizes, mask, max) => {
+          const plain = Buffer.from(data);
+          const wire = mask ? masked(plain, 1) : plain;
+          const parts = split(wire, sizes);
+          const pieces = new PayloadBytes(parts, plain.length, mask ? KEY : null, 1).pieces(max);
+          const lengths = pieces.map((p) => p.reduce((n, v) => n + v.length, 0));
+          // Full pieces, then the rest: as many frames as cutting one buffer would make.
+          expect(lengths).toEqual(Array.from({ length: Math.ceil(plain.length / max) }, (_, i) => Math.min(max, plain.length - i * max)));
+          expect(Buffer.concat(pieces.flat())).toEqual(plain);
+          const partBuffers = new Set(parts.map((p) => p.buffer));
+          if (!mask) for (const v of pieces.flat()) expect(partBuffers.has(v.buffer)).toBe(true);
+        },
+      ),
+      { seed: 0x7069_6563, numRuns: 300 },
     );
   });
 });
