@@ -38,7 +38,7 @@ import { afterIsolateStart } from '../proxy/relay-heap.js';
 
 /**
  * A batch is handed over once it holds this much. Each hand-over costs both threads a message
- * (its entries structured-cloned, the worker woken: an eventfd write, and on this 2-core VM the
+ * (its entries structured-cloned, the worker woken: an eventfd write, and on a 2-core VM the
  * woken thread often takes the relay's core there and then), and the observer a drain of its log
  * and an open payload segment copied out of the ring (lent-bytes.ts). 128 MiB streams through
  * `--payload head`, 7 interleaved pairs, per thread: at 64 KiB the relay's thread took 5.97-6.03
