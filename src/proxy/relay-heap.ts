@@ -26,15 +26,16 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
+const HOLD = '--semi-space-growth-factor=1';
 let held = false;
 
 /** Called before the relay's modules load (main.ts). */
 export function holdRelayYoungGeneration(): void {
   held = true;
-  setFlagsFromString('--semi-space-growth-factor=1');
+  setFlagsFromString(HOLD);
 }
 
 /** Called once an isolate (a worker) started, which set the flag back: sets it again if the relay holds it. */
 export function afterIsolateStart(): void {
-  if (held) setFlagsFromString('--semi-space-growth-factor=1');
+  if (held) setFlagsFromString(HOLD);
 }

@@ -7,8 +7,9 @@
  * a bounded queue. One write at a time takes everything queued since the last one completed, up
  * to BATCH_BYTES, with a single `writev`: at 64 KiB reads a busy session makes thousands of
  * events a second, and a write request per event cost more than the writing. Short lines
- * linger a moment first (LINGER_MS), so that a stream's few lines per batch share a write. `write` returns
- * false while the bytes (or lines) not yet written exceed the bound, and drain listeners run once
+ * linger a moment first (LINGER_MS), so that a stream's few lines per batch share a write.
+ * `write` returns false while the bytes (or lines) not yet written exceed the bound, and drain
+ * listeners run once
  * they fell to half of it. The path is opened at start, so a log that cannot be written fails
  * the command before any traffic flows. A write that fails later (disk full) is reported once
  * through `onError`; the sink then discards events and never blocks the relay.
@@ -37,7 +38,7 @@ export const JSONL_MAX_QUEUE_LINES = 10_000;
 const BATCH_BYTES = 1024 * 1024;
 /**
  * Short of this much waiting, the writer starts LINGER_MS after the first line, not at once.
- * `--payload head` and `none` make a few short lines per relay batch (8 per 256 KiB streamed),
+ * `--payload head` and `none` make a few short lines per relay batch (32 per MiB streamed),
  * and each of those writes was an append to the file system of its own: a synchronous write
  * took 15% of the observer's thread while 128 MiB streamed through `--payload head`, in
  * writes of about 4 KiB. Lingering, they leave in writes of tens of KiB. A line waits at most
@@ -168,13 +169,16 @@ export class JsonlSink implements EventSink {
    * than LINGER_BYTES waits. A writer that lingers starts once that much has come.
    */
   private kick(): void {
-    if (this.writing) {
-      if (this.lingering !== null && this.pendingBytes >= LINGER_BYTES) queueMicrotask(this.startNow);
-      return;
+    if (!this.writing) {
+      this.writing = true;
+      if (this.pendingBytes < LINGER_BYTES) return void (this.lingering = setTimeout(this.startNow, LINGER_MS));
+    } else {
+      if (this.lingering === null || this.pendingBytes < LINGER_BYTES) return;
+      // Enough came while it lingered: it starts now, once (later lines find it no longer lingering).
+      clearTimeout(this.lingering);
+      this.lingering = null;
     }
-    this.writing = true;
-    if (this.pendingBytes >= LINGER_BYTES) queueMicrotask(() => void this.drain());
-    else this.lingering = setTimeout(this.startNow, LINGER_MS);
+    queueMicrotask(() => void this.drain());
   }
 
   private async drain(): Promise<void> {

@@ -344,11 +344,10 @@ export class SpdyToWebSocketBridge {
     }
     const id = this.byType.get(type);
     if (id === undefined) return;
-    // As read: a message that came in two TLS records goes on as two views, not joined. One
+    // As read: a message that came in two TLS records goes on as two views, not joined, and one
     // longer than a DATA frame (the API server writes at most 32 KiB) is cut, still as views: a
     // fresh 64 KiB buffer per message joined for the cut made the relay's thread mark-compact
     // every 40 ms once its heap had been shrunk while idle (91 mark-compacts in 512 MiB).
-    if (bytes.length <= MAX_DATA_FRAME) return void this.out.toClient(encodeDataFrameHead(id, bytes.length), bytes.views());
     for (const piece of bytes.pieces(MAX_DATA_FRAME)) {
       let n = 0;
       for (const v of piece) n += v.length;
