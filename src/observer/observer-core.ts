@@ -6,7 +6,7 @@
  *
  * It takes the relay's batches in order (observer-messages.ts). Each step is stamped with the
  * relay's own clock, so an event's `ts` is when the relay saw the bytes, not when the observer
- * got round to them. What goes back to the relay is small: acks, the lossless brake, lines for
+ * got round to them. What goes back to the relay is small: the lossless brake, lines for
  * the user, and, only while the live view runs, the events it shows.
  */
 import type { ConnectionDecoderOptions } from '../codec/connection-decoder.js';
@@ -24,14 +24,13 @@ import { JsonlSink } from '../sinks/jsonl-sink.js';
 import type { AuditRecording } from './audit-recording.js';
 import { ConnectionObservation } from './connection-observation.js';
 import { RingReader } from './copy-ring.js';
+import { Decoded } from './in-flight.js';
 import type { AuditStartFacts, FromObserver, MirrorItem, ObserverConfig, RelayEntry, ToObserver } from './observer-messages.js';
 
 /** How often the live view's mirror is sent: the view redraws at about this rate anyway. */
 export const MIRROR_INTERVAL_MS = 50;
 /** How often the store's backlog (and the log's dropped lines) are looked at for the gateway's metrics (sent only when they changed). */
 export const BACKLOG_INTERVAL_MS = 500;
-/** The relay hears how much was decoded once this much adds up: an ack per small batch (a keystroke's) would wake it each time. */
-export const ACK_BYTES = 1024 * 1024;
 /** At shutdown, how long the stdout log may take to write what waits before it is let go. */
 export const LOG_DRAIN_MS = 5000;
 
@@ -52,13 +51,13 @@ export class ObserverCore {
   private readonly stdout: FdLineWriter | null = null;
   private readonly jsonLog: JsonLog | null = null;
   private readonly ring: RingReader;
-  /** Bytes decoded and not yet acknowledged. */
-  private unacked = 0;
+  private readonly decoded: Decoded;
 
   private constructor(private readonly config: ObserverConfig, private readonly post: (m: FromObserver) => void) {
     // Stream digests cost a SHA-256 of every byte: only the audit record lists them.
     this.decoding = { payload: config.payload, digests: config.digests };
     this.ring = new RingReader(config.ring);
+    this.decoded = new Decoded(config.inFlight);
     this.bus = new EventBus({ lossless: config.lossless, now: () => this.at ?? preciseNow() });
     this.detach = this.sessions.attach(this.bus);
     this.engine = new DiagnosisEngine(this.sessions.model, (f) => {
@@ -105,11 +104,8 @@ export class ObserverCore {
         } finally {
           if (m.ring) this.ring.release(m.ring[1]);
         }
-        this.unacked += m.bytes;
-        if (this.unacked >= ACK_BYTES) {
-          this.post({ t: 'ack', bytes: this.unacked });
-          this.unacked = 0;
-        }
+        // Counted in shared memory; a message only to a relay that waits for it (in-flight.ts).
+        if (this.decoded.add(m.bytes)) this.post({ t: 'decoded' });
         return;
       }
       case 'console':

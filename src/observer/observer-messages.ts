@@ -32,6 +32,8 @@ export interface ObserverConfig {
   stdoutLog?: { fd: number; limit: number } | null;
   /** The ring the relay's copies come through (copy-ring.ts). */
   ring: RingMemory;
+  /** The count of decoded bytes both threads share (in-flight.ts). */
+  inFlight: SharedArrayBuffer;
 }
 
 /** The facts of `audit.start` that only the relay's side knows (its upstream, and who asked). */
@@ -71,8 +73,8 @@ export type MirrorItem = { e: KubewireEvent } | { tick: number };
 export type FromObserver =
   | { t: 'ready'; logPath: string }
   | { t: 'fatal'; code: `KW_ERR_${string}`; message: string; exitCode: number }
-  /** `bytes` of copies were decoded (said once ACK_BYTES add up): the relay's count of bytes in flight goes down. */
-  | { t: 'ack'; bytes: number }
+  /** More was decoded, and the held relay asked to hear of it (in-flight.ts). */
+  | { t: 'decoded' }
   /** A lossless sink fell behind (true) or drained (false). */
   | { t: 'behind'; behind: boolean }
   /** A line for the user: an error (stderr) or a console line (where `console` sends them). */

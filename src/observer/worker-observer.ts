@@ -8,8 +8,8 @@
  * they went onward before they were copied. The relay's events travel in the same batches, in
  * order (observer-messages.ts).
  *
- * In flight means copied and not yet acknowledged as decoded; the observer says so once per
- * ACK_BYTES (observer-core.ts), so the count is high by at most that. Lossless modes hold the relay
+ * In flight means copied and not yet decoded, a count both threads keep in shared memory
+ * (in-flight.ts), so streaming sends nothing back to the relay. Lossless modes hold the relay
  * (`writable` false) while more than LOSSLESS_IN_FLIGHT is in flight or a sink of the observer
  * is behind, so their guarantee holds across threads. Lossy modes never hold it: past
  * LOSSY_IN_FLIGHT, copies are not made, the connection is no longer decoded and an event says
@@ -32,8 +32,11 @@ import type { Output } from '../io/output.js';
 import type { SessionListener } from '../session/session-observer.js';
 import { SessionObserver } from '../session/session-observer.js';
 import type { AuditStartFacts, FromObserver, ObserverConfig, RelayEntry, ToObserver } from './observer-messages.js';
+
+type DataEntry = Extract<RelayEntry, { k: 'data' }>;
 import type { ConnectionTap, RelayObserver } from './relay-observer.js';
 import { ringMemory, RingWriter } from './copy-ring.js';
+import { InFlight, inFlightMemory } from './in-flight.js';
 import { afterIsolateStart } from '../proxy/relay-heap.js';
 
 /**
@@ -78,7 +81,7 @@ export const LOSSLESS_IN_FLIGHT = 8 * 1024 * 1024;
 /** Lossy: past this much in flight, copies are skipped. */
 export const LOSSY_IN_FLIGHT = 64 * 1024 * 1024;
 
-export interface WorkerObserverOptions extends Omit<ObserverConfig, 'ring'> {
+export interface WorkerObserverOptions extends Omit<ObserverConfig, 'ring' | 'inFlight'> {
   /** Where the observer's error lines go (stderr). */
   errors: Output;
 }
@@ -86,6 +89,12 @@ export interface WorkerObserverOptions extends Omit<ObserverConfig, 'ring'> {
 export class WorkerObserver implements RelayObserver {
   readonly logPath: string;
   private entries: RelayEntry[] = [];
+  /**
+   * The batch's last entry while it is a copy into the ring, which the next chunk of its
+   * connection and direction lengthens. Kept apart so the check reads one shape of object: the
+   * entries are of five.
+   */
+  private lastData: DataEntry | null = null;
   private buffers: ArrayBuffer[] = [];
   private current: Buffer | null = null;
   private used = 0;
@@ -94,7 +103,6 @@ export class WorkerObserver implements RelayObserver {
   private ringBytes = 0;
   /** The hand-over of a batch short of BATCH_BYTES, while one is pending. */
   private flushTimer: NodeJS.Timeout | null = null;
-  private inFlight = 0;
   private sinkBehind = false;
   private held = false;
   private writableListeners: (() => void)[] = [];
@@ -114,14 +122,20 @@ export class WorkerObserver implements RelayObserver {
     this.flush();
   };
 
-  private constructor(private readonly worker: Worker, private readonly options: WorkerObserverOptions, logPath: string, private readonly ring: RingWriter) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly options: WorkerObserverOptions,
+    logPath: string,
+    private readonly ring: RingWriter,
+    private readonly inFlight: InFlight,
+  ) {
     this.logPath = logPath;
   }
 
   /** Starts the worker and waits until its log is open; throws the CliError it reports. */
   static async start(options: WorkerObserverOptions): Promise<WorkerObserver> {
     const { errors, ...rest } = options;
-    const config: ObserverConfig = { ...rest, ring: ringMemory() };
+    const config: ObserverConfig = { ...rest, ring: ringMemory(), inFlight: inFlightMemory() };
     const worker = new Worker(workerFile(), { workerData: config, stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: OBSERVER_YOUNG_GENERATION_MB } });
     // Listeners are removed one by one: removeAllListeners would also drop the Worker's own.
     const listeners: { message?: (m: FromObserver) => void; error?: (e: Error) => void; exit?: (code: number) => void } = {};
@@ -142,7 +156,7 @@ export class WorkerObserver implements RelayObserver {
       if (first.t === 'fatal') throw new CliError(first.code, first.message, first.exitCode);
       throw new CliError('KW_ERR_OBSERVER', `the observer could not start: unexpected ${first.t}`, 1);
     }
-    const observer = new WorkerObserver(worker, options, first.logPath, new RingWriter(config.ring));
+    const observer = new WorkerObserver(worker, options, first.logPath, new RingWriter(config.ring), new InFlight(config.inFlight));
     worker.on('message', (m: FromObserver) => observer.received(m));
     worker.on('error', (e: Error) => observer.died(e.message));
     worker.on('exit', (code) => observer.died(`exited with code ${code}`));
@@ -161,13 +175,16 @@ export class WorkerObserver implements RelayObserver {
   tap(ids: { conn: string; session: string }): ConnectionTap {
     const { conn } = ids;
     this.add({ k: 'tap', at: preciseNow(), conn, session: ids.session });
-    const skipping: Record<Direction, boolean> = { c2s: false, s2c: false };
+    // Two flags, not a record keyed by direction: a keyed load whose key varies goes megamorphic.
+    let skippingC2s = false;
+    let skippingS2c = false;
     return {
       push: (dir, chunk) => {
         if (this.dead || chunk.length === 0) return;
-        if (skipping[dir] || (!this.options.lossless && this.inFlight + chunk.length > LOSSY_IN_FLIGHT)) {
+        if ((dir === 'c2s' ? skippingC2s : skippingS2c) || (!this.options.lossless && this.inFlight.bytes + chunk.length > LOSSY_IN_FLIGHT)) {
           // Lossy and far behind: the decoder of this connection stops for good (it cannot resync).
-          skipping[dir] = true;
+          if (dir === 'c2s') skippingC2s = true;
+          else skippingS2c = true;
           this.add({ k: 'skip', at: preciseNow(), conn, dir, bytes: chunk.length });
           return;
         }
@@ -296,23 +313,26 @@ export class WorkerObserver implements RelayObserver {
       this.used += n;
     }
     this.batchBytes += n;
-    this.inFlight += n;
+    this.inFlight.copy(n);
     // A chunk that follows the last one in the ring, of the same connection and direction, only
     // lengthens that entry: the observer decodes such a run in one push at the first chunk's
     // time anyway (observer-core.ts), and a stream's 16 KiB TLS records made 16 entries per
     // batch, each stamped, cloned and read back.
-    const last = this.entries.length > 0 ? this.entries[this.entries.length - 1]! : null;
-    if (buf < 0 && last !== null && last.k === 'data' && last.buf < 0 && last.conn === conn && last.dir === dir && last.off + last.len === off) {
+    const last = this.lastData;
+    if (buf < 0 && last !== null && last.conn === conn && last.dir === dir && last.off + last.len === off) {
       last.len += n;
       this.handOverIfFull();
     } else {
-      this.add({ k: 'data', at: preciseNow(), conn, dir, buf, off, len: n });
+      const entry: DataEntry = { k: 'data', at: preciseNow(), conn, dir, buf, off, len: n };
+      this.add(entry);
+      if (buf < 0) this.lastData = entry;
     }
-    if (this.options.lossless && this.inFlight > LOSSLESS_IN_FLIGHT) this.setHeld();
+    if (this.options.lossless && this.inFlight.bytes > LOSSLESS_IN_FLIGHT) this.setHeld();
   }
 
   private add(entry: RelayEntry): void {
     if (this.dead) return;
+    this.lastData = null;
     this.entries.push(entry);
     this.handOverIfFull();
   }
@@ -332,6 +352,7 @@ export class WorkerObserver implements RelayObserver {
     if (this.entries.length === 0 || this.dead) return;
     const batch: ToObserver = { t: 'batch', entries: this.entries, ring: this.ringBytes ? [this.ring.startOfLast(this.ringBytes), this.ringBytes] : null, buffers: this.buffers, bytes: this.batchBytes };
     this.entries = [];
+    this.lastData = null;
     this.buffers = [];
     this.current = null;
     this.used = 0;
@@ -357,8 +378,7 @@ export class WorkerObserver implements RelayObserver {
 
   private received(m: FromObserver): void {
     switch (m.t) {
-      case 'ack':
-        this.inFlight -= m.bytes;
+      case 'decoded':
         this.updateHeld();
         break;
       case 'behind':
@@ -396,16 +416,22 @@ export class WorkerObserver implements RelayObserver {
   }
 
   private setHeld(): void {
-    if (this.options.lossless) this.held = true;
+    if (!this.options.lossless || this.held) return;
+    this.held = true;
+    this.updateHeld();
   }
 
+  /** Released once the log keeps up and half the bound is left in flight; until then, woken by the observer's progress. */
   private updateHeld(): void {
-    if (!this.held || this.sinkBehind || this.inFlight > LOSSLESS_IN_FLIGHT / 2) return;
+    if (!this.held || this.sinkBehind) return;
+    // Asked first, then read: a decode in between shows in the count or sends `decoded` (in-flight.ts).
+    if (this.inFlight.wake() > LOSSLESS_IN_FLIGHT / 2) return;
     this.release();
   }
 
   private release(): void {
     this.held = false;
+    this.inFlight.settle();
     const listeners = this.writableListeners;
     this.writableListeners = [];
     for (const l of listeners) l();
@@ -418,7 +444,7 @@ export class WorkerObserver implements RelayObserver {
     this.buffers = [];
     this.current = null;
     this.ringBytes = 0;
-    this.inFlight = 0;
+    this.lastData = null;
     this.sinkBehind = false;
     this.options.errors.line(`kubewire: the observer stopped (${why}); bytes still flow, but nothing more is decoded, logged or diagnosed${this.refusal() ? '; new sessions are refused (--audit-fail closed)' : ''}`);
     this.release();

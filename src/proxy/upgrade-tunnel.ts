@@ -92,18 +92,18 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
   const tap = observer.tap(ids);
   const decode = (dir: Direction, chunk: Buffer): void => tap.push(dir, chunk);
 
-  const bytes = { c2s: 0, s2c: 0 };
+  const sent = { c2s: { bytes: 0 }, s2c: { bytes: 0 } };
   let closedBy: 'client' | 'upstream' | 'error' | 'proxy' | null = null;
   let error: string | null = null;
 
   server.write(headBytes);
   decode('c2s', headBytes);
-  bytes.c2s += headBytes.length;
+  sent.c2s.bytes += headBytes.length;
   const forwardHead = (): void => {
     if (!head.length) return;
     server.write(head);
     decode('c2s', head);
-    bytes.c2s += head.length;
+    sent.c2s.bytes += head.length;
   };
 
   const relay = (from: Duplex, to: Duplex, dir: Direction, side: 'client' | 'upstream'): void => {
@@ -123,17 +123,16 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
       waitingForLog = false;
       release();
     };
+    // Per direction, read once here: `bytes[dir]` on every chunk is a keyed load whose key
+    // varies, which V8 makes megamorphic.
+    const counted = sent[dir];
     from.on('data', (chunk: Buffer) => {
       const ok = to.write(chunk);
-      bytes[dir] += chunk.length;
+      counted.bytes += chunk.length;
       decode(dir, chunk);
       if (!ok && !waitingForDrain) {
         waitingForDrain = true;
         from.pause();
-        to.once('drain', () => {
-          waitingForDrain = false;
-          release();
-        });
       }
       if (!observer.writable && !waitingForLog) {
         // Lossless logging (--payload full, --audit): the log is behind, so the relay waits for it.
@@ -141,6 +140,13 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
         from.pause();
         observer.onWritable(logWritable);
       }
+    });
+    // One listener for the connection's life, as `pipe` has it: a `once` per full buffer cost a
+    // closure, a wrapper and an emitter lookup each time, and a stream fills it every few chunks.
+    to.on('drain', () => {
+      if (!waitingForDrain) return;
+      waitingForDrain = false;
+      release();
     });
     const onEnd = (): void => {
       closedBy ??= side;
@@ -167,7 +173,7 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
       if (first.length) {
         client.write(first);
         decode('s2c', first);
-        bytes.s2c += first.length;
+        sent.s2c.bytes += first.length;
       }
       if (switched) {
         forwardHead();
@@ -194,7 +200,7 @@ export async function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: 
     if (--open > 0) return;
     decoderEnd('c2s');
     decoderEnd('s2c');
-    emit({ type: 'conn.close', closedBy: closedBy ?? 'proxy', bytes: { ...bytes }, durationMs: Date.now() - started, error });
+    emit({ type: 'conn.close', closedBy: closedBy ?? 'proxy', bytes: { c2s: sent.c2s.bytes, s2c: sent.s2c.bytes }, durationMs: Date.now() - started, error });
     ctx.onClose?.();
   };
   // One side fully closed: nothing more can reach it, so finish the other side's writes and

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KubewireEvent } from '../../src/events/types.js';
 import { ringMemory, RingWriter } from '../../src/observer/copy-ring.js';
+import { inFlightMemory } from '../../src/observer/in-flight.js';
 import { ObserverCore } from '../../src/observer/observer-core.js';
 import type { RelayEntry } from '../../src/observer/observer-messages.js';
 import { decodeAll } from '../support/decode.js';
@@ -33,7 +34,7 @@ function decoded(events: KubewireEvent[]): unknown[] {
 async function throughRing(name: string, c2s: Buffer[], s2c: Buffer[]): Promise<KubewireEvent[]> {
   const ring = ringMemory(RING);
   const writer = new RingWriter(ring);
-  const { core } = await ObserverCore.open({ payload: 'full', lossless: false, digests: true, logPath: join(dir, `${name}.jsonl`), audit: null, ring }, () => {});
+  const { core } = await ObserverCore.open({ payload: 'full', lossless: false, digests: true, logPath: join(dir, `${name}.jsonl`), audit: null, ring, inFlight: inFlightMemory() }, () => {});
   const events: KubewireEvent[] = [];
   core.bus.subscribe((e) => {
     // Diagnosis findings are the session model's, not the decoder's: decodeAll has none.

@@ -159,7 +159,10 @@ describe('the brake across threads', () => {
     const observer = await WorkerObserver.start({ payload: 'head', lossless: false, digests: false, logPath: path, audit: null, errors });
     const ids = { conn: 'c1', session: 's1' };
     const tap = observer.tap(ids);
-    // One turn of the loop, so the worker acknowledges nothing meanwhile: 80 MiB in flight.
+    // The count of decoded bytes is live (in-flight.ts), so the observer must really be behind:
+    // the first batch holds 100k events (seconds of the observer's work, a tenth of that of the
+    // relay's), and the 80 MiB after it are copied in the same turn of the loop.
+    for (let i = 0; i < 100_000; i++) observer.publish({ type: 'sink.dropped', sink: 'test', dropped: 1, total: i + 1 });
     const chunk = Buffer.alloc(1024 * 1024, 0x61);
     for (let i = 0; i < 80; i++) {
       tap.push('s2c', chunk);
