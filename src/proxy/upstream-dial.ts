@@ -34,6 +34,43 @@ export interface DialPlan {
 
 type Phase = 'tcp' | 'proxy' | 'tls';
 
+/** The TLS material a secure context is made of: the kubeconfig's CA and client certificate. */
+type ContextMaterial = Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase'>;
+const MATERIAL_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase'] as const;
+/** Rotated certificates (an exec plugin's) leave old contexts behind: the newest few are kept. */
+const MAX_CONTEXTS = 8;
+const contexts: { material: ContextMaterial; context: tls.SecureContext }[] = [];
+
+/**
+ * One secure context per set of TLS material, made once and reused: `tls.connect` otherwise
+ * makes one per connection (an OpenSSL context, the CA parsed into a fresh store), some 250 µs
+ * of the relay's thread at every session start, while other sessions' bytes wait behind it.
+ * The options that are the connection's own (servername, rejectUnauthorized, ALPN, the session
+ * to resume) still go to `tls.connect`.
+ */
+export function secureContextFor(options: tls.ConnectionOptions): tls.SecureContext {
+  const found = contexts.findIndex((c) => MATERIAL_KEYS.every((k) => sameMaterial(c.material[k], options[k])));
+  if (found >= 0) {
+    const hit = contexts.splice(found, 1)[0]!;
+    contexts.push(hit);
+    return hit.context;
+  }
+  const material: ContextMaterial = {};
+  for (const k of MATERIAL_KEYS) if (options[k] !== undefined) (material as Record<string, unknown>)[k] = options[k];
+  const context = tls.createSecureContext(material);
+  contexts.push({ material, context });
+  if (contexts.length > MAX_CONTEXTS) contexts.shift();
+  return context;
+}
+
+/** The same PEM text, DER bytes or list of them; material is re-read per dial, so compared by value. */
+function sameMaterial(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameMaterial(x, b[i]));
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  return false;
+}
+
 const MAX_PROXY_RESPONSE_HEAD = 16 * 1024;
 /** How much of the first line of a non-HTTP answer an error quotes. */
 const QUOTED_LINE_CHARS = 80;
@@ -78,7 +115,7 @@ export function dial(plan: DialPlan): Promise<Duplex> {
       if (!plan.tls) return finish(raw);
       phase = 'tls';
       const session = plan.resume?.session;
-      secure = tls.connect({ ...plan.tls, socket: raw, host: plan.host, ...(session ? { session } : {}) });
+      secure = tls.connect({ ...plan.tls, secureContext: secureContextFor(plan.tls), socket: raw, host: plan.host, ...(session ? { session } : {}) });
       if (plan.resume) secure.on('session', (s: Buffer) => plan.resume!.keep(s));
       secure.unref();
       secure.on('error', onSecureError);
