@@ -32,12 +32,12 @@ import type { Output } from '../io/output.js';
 import type { SessionListener } from '../session/session-observer.js';
 import { SessionObserver } from '../session/session-observer.js';
 import type { AuditStartFacts, FromObserver, ObserverConfig, RelayEntry, ToObserver } from './observer-messages.js';
-
-type DataEntry = Extract<RelayEntry, { k: 'data' }>;
 import type { ConnectionTap, RelayObserver } from './relay-observer.js';
 import { ringMemory, RingWriter } from './copy-ring.js';
 import { InFlight, inFlightMemory } from './in-flight.js';
 import { afterIsolateStart } from '../proxy/relay-heap.js';
+
+type DataEntry = Extract<RelayEntry, { k: 'data' }>;
 
 /**
  * A batch is handed over once it holds this much. Each hand-over costs both threads a message
